@@ -1,0 +1,250 @@
+"""The Python API: build, run and check an expression, and get plain data back.
+
+    >>> from backprop_cli import evaluate
+    >>> r = evaluate("(x+y)*z", at={"x": -2, "y": 5, "z": -4})
+    >>> r.value, r.gradients
+    (-12.0, {'x': -4.0, 'y': -4.0, 'z': 3.0})
+
+The CLI renders exactly this object; nothing here knows about the terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from .engine import Pass, backward, forward
+from .errors import DomainError, InputError
+from .graph import Graph
+from .ops import CONST, FAN_OUT, VAR
+from .parse import parse, parse_number
+from .point import Point, match, parse_point
+from .verify import VERIFIERS, Tolerance, Verification, verify
+
+
+@dataclass
+class NodeRecord:
+    """One row of the lecture's circuit: a gate, its value and the gradients through it."""
+
+    id: int
+    label: str  # variable or intermediate name, else #id
+    op: str
+    expression: str  # the source text the node came from
+    inputs: list[str]  # labels of its inputs, in order
+    input_is_const: list[bool]  # constants need no gradient; renderers may leave them out
+    gate: str
+    value: float | None = None
+    local: list[float] | None = None  # d node / d input
+    upstream: float | None = None  # d output / d node
+    downstream: list[float] | None = None  # upstream x local, per input
+    local_symbolic: list[str] | None = None
+    fan_out: list[tuple[str, float | None]] = field(default_factory=list)  # (consumer, branch)
+    kink: str | None = None
+
+
+@dataclass
+class Result:
+    """What `evaluate` returns and every renderer reads."""
+
+    expression: str
+    output: str  # the output's name (f, or the last statement's name)
+    inputs: list[str]
+    wrt: list[str]
+    nodes: list[NodeRecord]
+    graph: Graph
+    point: dict[str, float] | None = None
+    value: float | None = None
+    gradients: dict[str, float] | None = None
+    seed: float = 1.0
+    verification: Verification | None = None
+    symbolic: dict[str, str] = field(default_factory=dict)  # input -> sympy's df/dinput
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.verification is None or self.verification.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` document (see README: JSON format)."""
+        checks = []
+        if self.verification is not None:
+            for c in self.verification.checks:
+                checks.append({
+                    "variable": c.variable, "value": c.value, "backprop": c.backprop,
+                    "sympy_derivative": c.sympy_derivative, "sympy": c.sympy_value,
+                    "numeric": c.numeric, "status": c.status, "ok": c.ok, "notes": c.notes,
+                })
+        return {
+            "expression": self.expression,
+            "output": self.output,
+            "value": self.value,
+            "point": self.point,
+            "upstream_seed": self.seed,
+            "gradients": self.gradients,
+            "ok": self.ok,
+            "wrt": self.wrt,
+            "nodes": [
+                {
+                    "id": n.id, "label": n.label, "op": n.op, "expression": n.expression,
+                    "inputs": n.inputs, "gate": n.gate, "value": n.value, "local": n.local,
+                    "upstream": n.upstream, "downstream": n.downstream,
+                    "local_symbolic": n.local_symbolic,
+                    "fan_out": [{"to": to, "gradient": g} for to, g in n.fan_out],
+                    "kink": n.kink,
+                }
+                for n in self.nodes
+            ],
+            "checks": checks,
+            "check_mode": self.verification.mode if self.verification else None,
+            "direction_check": self.verification.direction if self.verification else None,
+            "symbolic_gradients": self.symbolic or None,
+            "notes": self.notes + (self.verification.notes if self.verification else []),
+        }
+
+
+def evaluate(expression: str, at: Mapping[str, float | str] | str | Iterable[str] | None = None,
+             *, wrt: Iterable[str] | None = None, upstream: float = 1.0,
+             check: Iterable[str] = VERIFIERS, tolerance: Tolerance | None = None,
+             symbolic_locals: bool | None = None) -> Result:
+    """Parse, run forward and backward at ``at``, and check every gradient.
+
+    ``at`` is a mapping ({"x": -2}) or `--at` text ("x=-2,y=5", or several such strings).
+    Without ``at`` the result is symbolic: local gradients and sympy's derivatives only.
+    Raises InputError or DomainError (both BackpropError) for input that cannot be used.
+    """
+    graph = parse(expression)
+    inputs = list(graph.variables)
+    targets = _wrt(graph, wrt)
+    verifiers = tuple(check)
+    for v in verifiers:
+        if v not in VERIFIERS:
+            raise InputError(f"unknown check '{v}'", where="--check",
+                             hint="choose from " + ", ".join(VERIFIERS))
+    if not math.isfinite(upstream):
+        raise InputError("--upstream must be a finite number", where="--upstream")
+    nodes = _records(graph)
+    result = Result(expression, graph.output_name, inputs, targets, nodes, graph, seed=upstream)
+    if at is None:
+        want_symbols = True if symbolic_locals is None else symbolic_locals
+        _symbolic(result, want_symbols)
+        return result
+
+    point = _point(at)
+    match(graph, point)
+    values = forward(graph, point.values)
+    run = backward(graph, values, upstream)
+    grads = {name: run.upstream[graph.variables[name]] for name in inputs}
+    for name in targets:
+        if not math.isfinite(grads[name]):
+            nid = graph.variables[name]
+            raise DomainError(f"the gradient with respect to '{name}' overflows a float",
+                              source=graph.source, pos=graph.nodes[nid].start,
+                              end=graph.nodes[nid].end, where="point",
+                              hint="use smaller values or a smaller --upstream")
+    result.point = dict(point.values)
+    result.value = values[graph.output]
+    result.gradients = {name: grads[name] for name in targets}
+    _fill(result, run)
+    if symbolic_locals:
+        _fill_symbolic_locals(result)
+    if verifiers:
+        result.verification = verify(graph, point, run, targets, verifiers, tolerance)
+    return result
+
+
+def _point(at: Mapping[str, float | str] | str | Iterable[str]) -> Point:
+    if isinstance(at, str):
+        return parse_point([at])
+    if isinstance(at, Mapping):
+        values: dict[str, float] = {}
+        exact: dict[str, Fraction] = {}
+        for name, v in at.items():
+            if isinstance(v, str):
+                values[name], exact[name] = parse_number(v, source=v, pos=0, where="--at")
+            else:
+                f = float(v)
+                if not math.isfinite(f):
+                    raise InputError(f"the value of '{name}' is not a finite number", where="at")
+                values[name], exact[name] = f, Fraction(f)
+        return Point(values, exact)
+    return parse_point(list(at))
+
+
+def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    if wrt is None:
+        return list(graph.variables)
+    names = [w for w in wrt]
+    for w in names:
+        if w not in graph.variables:
+            hint = "the expression's inputs are " + (", ".join(graph.variables) or "none")
+            if w in graph.named:
+                hint = f"'{w}' is an intermediate; its gradient is the upstream column of its node"
+            raise InputError(f"--wrt names '{w}', which is not an input of the expression",
+                             where="--wrt", hint=hint)
+    return names
+
+
+def _records(graph: Graph) -> list[NodeRecord]:
+    records = []
+    for node in graph.nodes:
+        gate = node.op.gate
+        records.append(NodeRecord(
+            id=node.id, label=graph.label(node.id), op=node.op.name,
+            expression=graph.text(node.id), inputs=[graph.label(j) for j in node.inputs],
+            input_is_const=[graph.nodes[j].op is CONST for j in node.inputs], gate=gate,
+        ))
+    for nid, uses in enumerate(graph.consumers()):
+        if len(uses) > 1:
+            records[nid].fan_out = [(graph.label(c), None) for c, _ in uses]
+            records[nid].gate = FAN_OUT if graph.nodes[nid].op in (VAR, CONST) \
+                else f"{records[nid].gate}; fans out: {FAN_OUT}"
+    return records
+
+
+def _fill(result: Result, run: Pass) -> None:
+    graph = result.graph
+    uses = graph.consumers()
+    for rec in result.nodes:
+        nid = rec.id
+        rec.value = run.values[nid]
+        rec.upstream = run.upstream[nid]
+        if graph.nodes[nid].inputs:
+            rec.local = list(run.local[nid])
+            rec.downstream = list(run.downstream[nid])
+        rec.kink = run.kinks.get(nid)
+        if len(uses[nid]) > 1:
+            rec.fan_out = [(graph.label(c), run.downstream[c][pos]) for c, pos in uses[nid]]
+
+
+def _fill_symbolic_locals(result: Result) -> None:
+    from . import symbolic
+
+    def work() -> None:
+        for rec in result.nodes:
+            if result.graph.nodes[rec.id].inputs:
+                rec.local_symbolic = [str(d) for d in symbolic.local_symbolic(result.graph, rec.id)]
+
+    symbolic.run_deep(work)
+
+
+def _symbolic(result: Result, locals_too: bool) -> None:
+    from . import symbolic
+    from .verify import _sympy_unaffordable
+
+    graph = result.graph
+    if locals_too:
+        _fill_symbolic_locals(result)
+    why_not = _sympy_unaffordable(graph)
+    if why_not:
+        result.notes.append(f"sympy derivatives not shown: {why_not}")
+        return
+
+    def work() -> None:
+        f = symbolic.output_expr(graph)
+        for name in result.wrt:
+            result.symbolic[name] = str(f.diff(symbolic.symbol(name)))
+
+    symbolic.run_deep(work)

@@ -1,0 +1,123 @@
+"""The forward and backward passes over a graph: plain loops, no recursion, no op-specific code."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import DomainError
+from .graph import Graph
+from .ops import CONST, VAR
+
+
+@dataclass
+class Pass:
+    """Everything the backward pass computed, per node, indexed by node id."""
+
+    values: list[float]
+    local: list[tuple[float, ...]]  # d node / d input, one per input
+    upstream: list[float]  # d output / d node
+    downstream: list[tuple[float, ...]]  # upstream * local, one per input
+    kinks: dict[int, str]  # node id -> which subgradient was taken at a non-differentiable point
+    seed: float
+
+
+def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
+    """Values of every node in topological order; a domain error names the node."""
+    nodes = graph.nodes
+    values = [0.0] * len(nodes)
+    for node in nodes:
+        op = node.op
+        if op is VAR:
+            values[node.id] = point[node.name]  # type: ignore[index]
+        elif op is CONST:
+            values[node.id] = node.const
+        else:
+            args = [values[j] for j in node.inputs]
+            try:
+                out = op.forward(*args)
+            except (ValueError, ZeroDivisionError, OverflowError):
+                raise _domain_error(graph, node.id, tuple(args)) from None
+            if not math.isfinite(out):
+                raise _domain_error(graph, node.id, tuple(args), overflow=True)
+            values[node.id] = out
+    return values
+
+
+def backward(graph: Graph, values: list[float], seed: float = 1.0) -> Pass:
+    """Reverse topological order: downstream = upstream x local, accumulated per input."""
+    nodes = graph.nodes
+    n = len(nodes)
+    upstream = [0.0] * n
+    local: list[tuple[float, ...]] = [()] * n
+    downstream: list[tuple[float, ...]] = [()] * n
+    kinks: dict[int, str] = {}
+    upstream[graph.output] = seed
+    for node in reversed(nodes):
+        if not node.inputs:
+            continue
+        nid = node.id
+        op = node.op
+        args = tuple(values[j] for j in node.inputs)
+        try:
+            loc = op.local(args, values[nid])
+        except (ValueError, ZeroDivisionError, OverflowError):
+            loc = (math.nan,) * len(args)
+        if len(loc) != len(args):
+            raise AssertionError(f"op {op.name} returned {len(loc)} local gradients "
+                                 f"for {len(args)} inputs")
+        if op.kink is not None:
+            why = op.kink(args)
+            if why is not None:
+                kinks[nid] = why
+        g = upstream[nid]
+        down = tuple(g * d for d in loc)
+        for pos, (j, d) in enumerate(zip(node.inputs, down)):
+            if not math.isfinite(loc[pos]) and _needs_grad(graph, j):
+                raise _domain_error(graph, nid, args, gradient_of=pos)
+            upstream[j] += d
+        local[nid] = loc
+        downstream[nid] = down
+    return Pass(values, local, upstream, downstream, kinks, seed)
+
+
+def _needs_grad(graph: Graph, nid: int) -> bool:
+    """Whether any variable feeds node ``nid`` (constants need no gradient)."""
+    stack = [nid]
+    seen = {nid}
+    while stack:
+        node = graph.nodes[stack.pop()]
+        if node.op is VAR:
+            return True
+        for j in node.inputs:
+            if j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return False
+
+
+def gradients(graph: Graph, result: Pass) -> dict[str, float]:
+    return {name: result.upstream[nid] for name, nid in graph.variables.items()}
+
+
+def _domain_error(graph: Graph, nid: int, args: tuple[float, ...], *, overflow: bool = False,
+                  gradient_of: int | None = None) -> DomainError:
+    node = graph.nodes[nid]
+    op = node.op
+    shown = ", ".join(f"{a:.6g}" for a in args)
+    if gradient_of is not None:
+        which = graph.label(node.inputs[gradient_of])
+        what = (f"{op.name} has no finite gradient with respect to {which} "
+                f"at ({shown})")
+        hint = "the function is not differentiable here; try a point nearby"
+    elif overflow or op.domain is None:
+        what = f"{op.name}({shown}) overflows a float"
+        hint = "use smaller values, or rewrite the expression to avoid huge intermediates"
+    else:
+        what = op.domain(args)
+        hint = "pick a point inside the function's domain"
+    label = graph.label(nid)
+    return DomainError(f"domain error at node {label} `{graph.text(nid)}`: {what}",
+                       source=graph.source, pos=node.start, end=node.end, hint=hint,
+                       where="point")

@@ -1,0 +1,67 @@
+"""The library's exceptions. The CLI alone turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0  # every check passed
+    CHECK_FAILED = 1  # a gradient (or an expected answer) did not match
+    BAD_INPUT = 2  # the input could not be used; nothing was computed
+
+
+class BackpropError(Exception):
+    """Base class: a problem with what the user gave us, reported without a traceback."""
+
+    status = ExitStatus.BAD_INPUT
+
+    def __init__(self, message: str, *, source: str | None = None, pos: int | None = None,
+                 end: int | None = None, hint: str | None = None, where: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.source = source
+        self.pos = pos
+        self.end = end
+        self.hint = hint
+        self.where = where  # e.g. "--at" or "expression"
+
+    def context(self, width: int = 72) -> str:
+        """The offending line with a caret under the place, as lark's get_context does."""
+        if self.source is None or self.pos is None:
+            return ""
+        text = self.source
+        pos = min(max(self.pos, 0), len(text))
+        line_start = text.rfind("\n", 0, pos) + 1
+        line_end = text.find("\n", pos)
+        if line_end < 0:
+            line_end = len(text)
+        line = text[line_start:line_end]
+        col = pos - line_start
+        # Long lines (10,000-term sums) are cut to a window around the caret.
+        if len(line) > width:
+            lo = max(0, col - width // 2)
+            hi = min(len(line), lo + width)
+            prefix = "..." if lo > 0 else ""
+            suffix = "..." if hi < len(line) else ""
+            line = prefix + line[lo:hi] + suffix
+            col = col - lo + len(prefix)
+        span = 1
+        if self.end is not None and self.end > pos:
+            span = max(1, min(self.end - pos, len(line) - col))
+        printable = "".join(ch if ch.isprintable() else "?" for ch in line)
+        return f"{printable}\n{' ' * col}{'^' * span}"
+
+    def line_col(self) -> tuple[int, int] | None:
+        if self.source is None or self.pos is None:
+            return None
+        before = self.source[: self.pos]
+        return before.count("\n") + 1, self.pos - (before.rfind("\n") + 1) + 1
+
+
+class InputError(BackpropError):
+    """Syntax errors, unknown names, malformed --at values: fix the input."""
+
+
+class DomainError(BackpropError):
+    """The expression has no (finite, real) value or gradient at the given point."""

@@ -1,0 +1,109 @@
+"""The computational graph: nodes in topological (creation) order, built without recursion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import InputError
+from .ops import CONST, IDENTITY, VAR, Op
+
+
+@dataclass(slots=True)
+class Node:
+    id: int
+    op: Op
+    inputs: tuple[int, ...]
+    start: int  # source span, for messages and the "expression" column
+    end: int
+    name: str | None = None  # variable name, or the name of a named intermediate
+    const: float = 0.0  # value of a constant
+    literal: str = ""  # a constant as typed, so sympy can use the exact decimal
+
+
+@dataclass
+class Graph:
+    """Nodes are appended children-first, so list order is a topological order."""
+
+    source: str
+    nodes: list[Node] = field(default_factory=list)
+    variables: dict[str, int] = field(default_factory=dict)  # name -> node id, first-use order
+    named: dict[str, int] = field(default_factory=dict)  # named intermediates
+    output: int = -1
+    output_name: str = "f"
+
+    def add(self, op: Op, inputs: tuple[int, ...], start: int, end: int) -> int:
+        node = Node(len(self.nodes), op, inputs, start, end)
+        self.nodes.append(node)
+        return node.id
+
+    def constant(self, value: float, literal: str, start: int, end: int) -> int:
+        nid = self.add(CONST, (), start, end)
+        self.nodes[nid].const = value
+        self.nodes[nid].literal = literal
+        return nid
+
+    def variable(self, name: str, start: int, end: int) -> int:
+        if name in self.named:
+            return self.named[name]
+        nid = self.variables.get(name)
+        if nid is None:
+            nid = self.add(VAR, (), start, end)
+            self.nodes[nid].name = name
+            self.variables[name] = nid
+        return nid
+
+    def assign(self, name: str, nid: int, start: int) -> None:
+        if name in self.named:
+            raise InputError(f"'{name}' is assigned twice", source=self.source, pos=start,
+                             hint="give each intermediate its own name")
+        if name in self.variables:
+            raise InputError(f"'{name}' is used as an input before it is assigned",
+                             source=self.source, pos=start,
+                             hint="assign a name before using it, or pick another name")
+        node = self.nodes[nid]
+        if node.name is not None:
+            # `q = x` or `r = q`: an alias of a node that already has a name.
+            nid = self.add(IDENTITY, (nid,), node.start, node.end)
+            node = self.nodes[nid]
+        node.name = name
+        self.named[name] = nid
+
+    def label(self, nid: int) -> str:
+        """The lecture's name for a node: its variable or intermediate name, else #id."""
+        name = self.nodes[nid].name
+        return name if name is not None else f"#{nid}"
+
+    def text(self, nid: int) -> str:
+        node = self.nodes[nid]
+        return self.source[node.start:node.end]
+
+    def consumers(self) -> list[list[tuple[int, int]]]:
+        """For each node, the (consumer id, input position) pairs that read it: its fan-out."""
+        uses: list[list[tuple[int, int]]] = [[] for _ in self.nodes]
+        for node in self.nodes:
+            for pos, j in enumerate(node.inputs):
+                uses[j].append((node.id, pos))
+        return uses
+
+    def depth(self) -> int:
+        """Longest path from a leaf to the output, in nodes (iterative)."""
+        level = [0] * len(self.nodes)
+        for node in self.nodes:
+            if node.inputs:
+                level[node.id] = 1 + max(level[j] for j in node.inputs)
+        return max(level, default=0)
+
+    def ancestors_vars(self, nid: int) -> set[str]:
+        """Variables that node ``nid`` depends on (iterative walk)."""
+        seen = {nid}
+        stack = [nid]
+        found: set[str] = set()
+        while stack:
+            node = self.nodes[stack.pop()]
+            if node.op is VAR and node.name is not None:
+                found.add(node.name)
+            for j in node.inputs:
+                if j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+        return found

@@ -1,0 +1,289 @@
+"""Text to graph: the Lark LALR parser, its inline transformer, and friendly syntax errors.
+
+The transformer runs inside the LALR parser as each rule is reduced, so no parse tree
+is built and nothing recurses: a 10,000-deep expression parses like a long one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import threading
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from .errors import InputError
+from .graph import Graph
+from .ops import FUNCTIONS, OPS
+
+GRAMMAR_FILE = "backprop.lark"
+
+# Lark's terminal names, as a user would say them.
+_TERMINALS = {
+    "NAME": "a name", "NUMBER": "a number", "SIGNED_NUMBER": "a number",
+    "LPAR": "'('", "RPAR": "')'", "MINUS": "'-'", "PLUS": "'+'", "POW": "'^'",
+    "_SEP": "';' or a new line", "EQUAL": "'='", "COMMA": "','", "SEMICOLON": "';'",
+    "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the input",
+}
+
+
+def load_grammar() -> str:
+    """The grammar ships inside the package (wheel) and lives in grammars/ in the repo."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "grammars" / GRAMMAR_FILE, here.parent / "grammars" / GRAMMAR_FILE):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"grammar {GRAMMAR_FILE} not found next to {here}")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _Builder]:
+    # The builder runs inline, as the LALR parser reduces each rule: no tree, no recursion.
+    # Building the tables costs tens of milliseconds, so there is one parser per process and
+    # its builder is reset for every parse (under _LOCK).
+    # No cache=True: Lark's cache unpickles a file from the temp folder.
+    builder = _Builder("")
+    lark = Lark(load_grammar(), parser="lalr", start=["program", "bindings"],
+                transformer=builder)
+    return lark, builder
+
+
+def parse_number(text: str, *, source: str, pos: int, end: int | None = None,
+                 where: str = "expression") -> tuple[float, Fraction]:
+    """A float and its exact decimal value; rejects what overflows or is not ASCII digits."""
+    try:
+        exact = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        exact = None
+    value = float(text) if exact is not None else math.nan
+    if exact is None or not text.isascii() or "_" in text or not math.isfinite(value):
+        raise InputError(f"'{text}' is not a finite number", source=source, pos=pos, end=end,
+                         where=where, hint="use plain ASCII digits such as 2.5, .5 or 1e-3; "
+                         "values must stay below about 1.8e308")
+    return value, exact
+
+
+class _Builder(Transformer):  # type: ignore[type-arg]
+    """Callbacks named after the grammar's aliases; each returns (node id, start, end)."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.reset(source)
+
+    def reset(self, source: str) -> None:
+        self.g = Graph(source)
+        self.src = source
+
+    def binding(self, c: list[Any]) -> tuple[str, str, int, int]:
+        name, num = c
+        return str(name), str(num), name.start_pos, num.end_pos
+
+    def bindings(self, c: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
+        return c
+
+    def _binary(self, name: str, c: list[Any]) -> tuple[int, int, int]:
+        (a, s, _), (b, _, e) = c[0], c[-1]
+        return self.g.add(OPS[name], (a, b), s, e), s, e
+
+    def add(self, c: list[Any]) -> tuple[int, int, int]:
+        return self._binary("add", c)
+
+    def sub(self, c: list[Any]) -> tuple[int, int, int]:
+        return self._binary("sub", c)
+
+    def mul(self, c: list[Any]) -> tuple[int, int, int]:
+        return self._binary("mul", c)
+
+    def div(self, c: list[Any]) -> tuple[int, int, int]:
+        return self._binary("div", c)
+
+    def pow(self, c: list[Any]) -> tuple[int, int, int]:
+        return self._binary("pow", c)
+
+    def neg(self, c: list[Any]) -> tuple[int, int, int]:
+        minus, (a, _, e) = c
+        return self.g.add(OPS["neg"], (a,), minus.start_pos, e), minus.start_pos, e
+
+    def pos(self, c: list[Any]) -> tuple[int, int, int]:
+        plus, (a, _, e) = c
+        return a, plus.start_pos, e
+
+    def group(self, c: list[Any]) -> tuple[int, int, int]:
+        lpar, (a, _, _), rpar = c
+        return a, lpar.start_pos, rpar.end_pos
+
+    def number(self, c: list[Any]) -> tuple[int, int, int]:
+        tok = c[0]
+        value, _ = parse_number(str(tok), source=self.src, pos=tok.start_pos, end=tok.end_pos)
+        s, e = tok.start_pos, tok.end_pos
+        return self.g.constant(value, str(tok), s, e), s, e
+
+    def var(self, c: list[Any]) -> tuple[int, int, int]:
+        tok = c[0]
+        name = str(tok)
+        if name in FUNCTIONS and name not in self.g.named:
+            raise InputError(f"'{name}' is a function", source=self.src, pos=tok.start_pos,
+                             end=tok.end_pos, hint=f"call it with parentheses: {name}(...)")
+        return self.g.variable(name, tok.start_pos, tok.end_pos), tok.start_pos, tok.end_pos
+
+    def args(self, c: list[Any]) -> list[Any]:
+        return c
+
+    def call(self, c: list[Any]) -> tuple[int, int, int]:
+        tok, args, rpar = c
+        name = str(tok)
+        op = FUNCTIONS.get(name)
+        if op is None:
+            close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]}?" if close else ""
+            raise InputError(f"unknown function '{name}'", source=self.src, pos=tok.start_pos,
+                             end=tok.end_pos, hint=(hint + " " if hint else "")
+                             + "known functions: " + ", ".join(sorted(FUNCTIONS)))
+        if len(args) != op.arity:
+            want = "1 argument" if op.arity == 1 else f"{op.arity} arguments"
+            raise InputError(f"{name} takes {want}, got {len(args)}", source=self.src,
+                             pos=tok.start_pos, end=rpar.end_pos)
+        ids = tuple(a for a, _, _ in args)
+        return self.g.add(op, ids, tok.start_pos, rpar.end_pos), tok.start_pos, rpar.end_pos
+
+    def assign(self, c: list[Any]) -> tuple[str, int, int]:
+        tok, (a, _, _) = c
+        self.g.assign(str(tok), a, tok.start_pos)
+        return str(tok), a, tok.start_pos
+
+    def bare(self, c: list[Any]) -> tuple[None, int, int]:
+        (a, s, _) = c[0]
+        return None, a, s
+
+    def program(self, c: list[Any]) -> Graph:
+        g = self.g
+        *body, (last_name, out, _) = c
+        for name, _, start in body:
+            if name is None:
+                raise InputError("only the last statement may be a bare expression",
+                                 source=self.src, pos=start,
+                                 hint="name it (q = ...) so later statements can use it")
+        g.output = out
+        if last_name is not None:
+            g.output_name = last_name
+        elif "f" in g.variables or "f" in g.named:
+            g.output_name = "out"
+        _check_all_used(g)
+        return g
+
+
+def _check_all_used(g: Graph) -> None:
+    used = [False] * len(g.nodes)
+    used[g.output] = True
+    for node in reversed(g.nodes):
+        if used[node.id]:
+            for j in node.inputs:
+                used[j] = True
+    for name, nid in g.named.items():
+        if not used[nid]:
+            node = g.nodes[nid]
+            raise InputError(f"'{name}' is assigned but the output never uses it",
+                             source=g.source, pos=node.start, end=node.end,
+                             hint="remove the statement, or use it in a later one")
+
+
+def parse(source: str) -> Graph:
+    """Parse a program (statements separated by ';' or new lines) into a graph."""
+    if not source.strip():
+        raise InputError("the expression is empty",
+                         hint='try: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4')
+    lark, builder = _parser()
+    with _LOCK:
+        builder.reset(source)
+        try:
+            graph: Graph = lark.parse(source, start="program")  # type: ignore[assignment]
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, source, "expression") from None
+        finally:
+            builder.reset("")
+    return graph
+
+
+def parse_bindings(text: str) -> list[tuple[str, str, int, int]]:
+    """`x=-2,y=5` -> [(name, number text, start, end)], in order, duplicates kept."""
+    if not text.strip():
+        raise InputError("--at is empty", where="--at", hint="write it as --at x=-2,y=5")
+    lark, builder = _parser()
+    with _LOCK:
+        builder.reset(text)
+        try:
+            result: list[tuple[str, str, int, int]] = lark.parse(  # type: ignore[assignment]
+                text, start="bindings")
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, "--at") from None
+        finally:
+            builder.reset("")
+    return result
+
+
+def _syntax_error(exc: UnexpectedInput, source: str, where: str) -> InputError:
+    pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(source)
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        pos = len(source)
+    expected: set[str] = set()
+    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)):
+        expected = set(exc.expected)
+    elif isinstance(exc, UnexpectedCharacters):
+        expected = set(exc.allowed or ())
+    wanted = sorted({_TERMINALS.get(t, _anon(t)) for t in expected})
+    if isinstance(exc, UnexpectedCharacters):
+        ch = source[pos] if pos < len(source) else ""
+        what = f"unexpected character {ch!r}"
+    elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        what = f"unexpected {_TERMINALS.get(exc.token.type, repr(str(exc.token)))}"
+        if exc.token.type in ("NAME", "NUMBER"):
+            what = f"unexpected {str(exc.token)!r}"
+    else:
+        what = "the input ends too early"
+    hint = _suggest(exc, source, pos, where)
+    expect = ""
+    if wanted:
+        expect = "expected " + (", ".join(wanted[:-1]) + " or " + wanted[-1]
+                                if len(wanted) > 1 else wanted[0])
+    return InputError(f"{where}: syntax error: {what}" + (f"; {expect}" if expect else ""),
+                      source=source, pos=pos, where=where, hint=hint)
+
+
+def _anon(name: str) -> str:
+    # Lark names anonymous string terminals by what they match, e.g. COMMA, STAR, __ANON_0.
+    return _TERMINALS.get(name, name.lower())
+
+
+def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | None:
+    if where == "--at":
+        return "write values as name=number, separated by commas: --at x=-2,y=5,z=1e-3"
+    before = source[:pos].rstrip()
+    token = getattr(exc, "token", None)
+    ttype = getattr(token, "type", None)
+    side_by_side = before and (before[-1].isalnum() or before[-1] in "_)")
+    if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
+        return "two terms stand side by side: write the product with '*', e.g. 2*x"
+    if isinstance(exc, UnexpectedCharacters):
+        ch = source[pos] if pos < len(source) else ""
+        if ch in "[]{}":
+            return "only round parentheses group: ( ... )"
+        if ch in "'\"":
+            return "the expression language has no strings; names are plain words like x or w0"
+        if ch == ".":
+            return "attributes and methods are not part of the language"
+        return "operators are + - * / ^ (or **); names use letters, digits and _"
+    if ttype == "$END" or isinstance(exc, UnexpectedEOF):
+        if source.count("(") > source.count(")"):
+            return "a '(' is never closed: add ')'"
+        return "the expression stops after an operator: complete it"
+    if ttype == "RPAR" and source[:pos].count("(") < source[: pos + 1].count(")"):
+        return "this ')' has no matching '('"
+    return None
+
+
+_LOCK = threading.Lock()

@@ -1,0 +1,60 @@
+"""`--at` values: parsed with the grammar's `bindings` rule, matched against the graph's inputs."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import InputError
+from .graph import Graph
+from .parse import parse_bindings, parse_number
+
+
+@dataclass(frozen=True)
+class Point:
+    """Input values: floats for backprop, exact decimals for sympy."""
+
+    values: dict[str, float]
+    exact: dict[str, Fraction]
+
+
+def parse_point(texts: Iterable[str]) -> Point:
+    """Each text is one `--at` option: `x=-2,y=5` (the option may repeat)."""
+    values: dict[str, float] = {}
+    exact: dict[str, Fraction] = {}
+    for text in texts:
+        for name, number, start, end in parse_bindings(text):
+            if name in values:
+                raise InputError(f"--at gives '{name}' twice", source=text, pos=start, end=end,
+                                 where="--at", hint="give each input one value")
+            eq = text.index("=", start) + 1
+            values[name], exact[name] = parse_number(number, source=text, pos=eq, end=end,
+                                                     where="--at")
+    return Point(values, exact)
+
+
+def match(graph: Graph, point: Point) -> None:
+    """Every input has a value and every value names an input, or an InputError says which."""
+    inputs = list(graph.variables)
+    missing = [v for v in inputs if v not in point.values]
+    if missing:
+        example = ",".join(f"{v}=1" for v in missing)
+        raise InputError(f"no value for {_names(missing)}", where="--at",
+                         hint=f"add it to --at, e.g. --at {example}")
+    extra = [k for k in point.values if k not in graph.variables]
+    if extra:
+        name = extra[0]
+        close = difflib.get_close_matches(name, inputs, n=1)
+        hint = f"did you mean {close[0]}?" if close else (
+            "the expression's inputs are " + (", ".join(inputs) or "none"))
+        if name in graph.named:
+            hint = f"'{name}' is computed by the expression; it cannot be given a value"
+        raise InputError(f"--at gives a value for '{name}', which the expression does not use",
+                         where="--at", hint=hint)
+
+
+def _names(names: list[str]) -> str:
+    quoted = [f"'{n}'" for n in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]

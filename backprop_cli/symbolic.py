@@ -1,0 +1,183 @@
+"""sympy forms of a graph, built node by node from the parsed tree (never from user text)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, TypeVar
+
+import sympy as sp
+
+from .graph import Graph
+from .ops import CONST, VAR
+
+T = TypeVar("T")
+
+# Digits used when sympy evaluates a derivative at the point: far beyond float64, so that
+# the reference is exact as far as the comparison can tell.
+DIGITS = 30
+
+
+class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x)
+    """relu with the tool's convention relu'(0) = 0, so that sympy agrees at the kink."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, x: Any) -> Any:
+        if x.is_Number:
+            return x if x > 0 else sp.S.Zero
+        if x.is_positive:
+            return x
+        if x.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        # Heaviside(x, 0): 0 at x = 0, the subgradient backprop takes (PyTorch's choice).
+        return sp.Heaviside(self.args[0], 0)
+
+    def _eval_rewrite_as_Max(self, x: Any, **kwargs: Any) -> Any:  # noqa: N802
+        return sp.Max(0, x)
+
+
+def symbol(name: str) -> sp.Symbol:
+    # real=True: |x|' is sign(x) and Max/Min differentiate to Heaviside, as for real inputs.
+    return sp.Symbol(name, real=True)
+
+
+def exact(literal: str) -> sp.Rational:
+    """An already validated decimal literal as an exact rational: 0.1 is 1/10."""
+    f = Fraction(literal)
+    return sp.Rational(f.numerator, f.denominator)
+
+
+def build(graph: Graph) -> list[Any]:
+    """One sympy expression per node (None where a node only feeds a flattened sum/product).
+
+    Chains of + and * are gathered into one Add/Mul: adding terms one at a time would make
+    sympy re-flatten the whole sum at every step, quadratic in the length of the chain.
+    """
+    nodes = graph.nodes
+    uses = [0] * len(nodes)
+    consumer_op: list[str | None] = [None] * len(nodes)
+    for node in nodes:
+        for j in node.inputs:
+            uses[j] += 1
+            consumer_op[j] = node.op.name
+    expr: list[Any] = [None] * len(nodes)
+    parts: list[list[Any] | None] = [None] * len(nodes)
+    for node in nodes:
+        nid, op = node.id, node.op
+        if op is VAR:
+            expr[nid] = symbol(node.name or "")
+            continue
+        if op is CONST:
+            expr[nid] = exact(node.literal)
+            continue
+        if op.name in ("add", "sub", "mul"):
+            kind = "mul" if op.name == "mul" else "add"
+            a, b = node.inputs
+            left = _take(parts, expr, a)
+            right = _take(parts, expr, b)
+            if op.name == "sub":
+                right = [-term for term in right]
+            if len(left) < len(right):
+                left, right = right, left
+            left.extend(right)
+            mine = left
+            if uses[nid] == 1 and _kind(consumer_op[nid]) == kind and node.name is None:
+                parts[nid] = mine
+            else:
+                expr[nid] = _finish(mine, kind)
+            continue
+        expr[nid] = op.sympy(sp, *(expr[j] for j in node.inputs))
+    return expr
+
+
+def _kind(opname: str | None) -> str | None:
+    return "mul" if opname == "mul" else "add" if opname in ("add", "sub") else None
+
+
+def _take(parts: list[list[Any] | None], expr: list[Any], j: int) -> list[Any]:
+    p = parts[j]
+    if p is not None:
+        parts[j] = None
+        return p
+    return [expr[j]]
+
+
+def _finish(items: list[Any], kind: str) -> Any:
+    return sp.Mul(*items) if kind == "mul" else sp.Add(*items)
+
+
+def output_expr(graph: Graph) -> Any:
+    return build(graph)[graph.output]
+
+
+def at_point(values: dict[str, Fraction]) -> dict[Any, Any]:
+    """xreplace map {symbol: Float}: xreplace is linear, subs with a big dict is not."""
+    return {symbol(k): sp.Float(sp.Rational(v.numerator, v.denominator), DIGITS)
+            for k, v in values.items()}
+
+
+def to_float(value: Any) -> float | None:
+    """A real number, or None where sympy says the value is undefined, infinite or complex."""
+    try:
+        v = value.evalf(DIGITS) if hasattr(value, "evalf") else value
+        if v.is_real is False or v.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            return None
+        return float(v)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+def short(expr: Any, width: int = 60) -> str:
+    """sympy's printed form, cut to ``width`` characters for tables."""
+    text = str(expr)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def local_symbolic(graph: Graph, nid: int) -> list[Any]:
+    """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
+    node = graph.nodes[nid]
+    dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
+    form = node.op.sympy(sp, *dummies)
+    names: dict[Any, Any] = {}
+    for k, j in enumerate(node.inputs):
+        inp = graph.nodes[j]
+        names[dummies[k]] = exact(inp.literal) if inp.op is CONST else symbol(graph.label(j))
+    return [sp.diff(form, d).xreplace(names) for d in dummies]
+
+
+def run_deep(fn: Callable[[], T], recursion_limit: int = 20_000) -> T:
+    """Run a sympy call (sympy recurses over expression depth) with room to recurse.
+
+    A thread with a large stack and a raised recursion limit: the graph walks of this tool
+    are iterative, but sympy's diff, xreplace and printers are not.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, recursion_limit))
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            sys.setrecursionlimit(old)
+
+    old_size = threading.stack_size()
+    threading.stack_size(512 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=target, name="sympy")
+        worker.start()
+    finally:
+        threading.stack_size(old_size)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
