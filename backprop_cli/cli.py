@@ -37,7 +37,7 @@ def fail(exc: BackpropError) -> NoReturn:
 
     from .render import text
 
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     where = ""
     lc = exc.line_col()
     if lc is not None and exc.source is not None and "\n" in exc.source.strip():

@@ -189,7 +189,9 @@ def summary(result: Result) -> Text:
             t.append(text(f"   ✗ {len(failed)} of {len(v.checks)} gradients FAILED: "
                           + ", ".join(failed), "bold red"))
         elif v.checks and v.direction is None:
-            t.append(text(f"   ✓ all {len(v.checks)} gradients verified", "bold green"))
+            n = len(v.checks)
+            what = "the gradient" if n == 1 else f"all {n} gradients"
+            t.append(text(f"   ✓ {what} verified", "bold green"))
         if kinks:
             t.append(text(f" ({len(kinks)} at a non-differentiable point: "
                           + ", ".join(kinks) + ")", "yellow"))
