@@ -46,17 +46,13 @@ def read_csv(path: str | Path) -> Dataset:
 
 
 def parse_csv(raw: str, name: str = "data") -> Dataset:
-    lines = list(csv.reader(raw.splitlines()))
-    lines = [(i + 1, row) for i, row in enumerate(lines) if any(c.strip() for c in row)]
+    lines = [(i + 1, row) for i, row in enumerate(csv.reader(raw.splitlines()))
+             if any(c.strip() for c in row)]
     if not lines:
         raise InputError(f"{name} is empty", where="--data",
                          hint="the first line names the columns, e.g. x1,x2,y")
     header = [c.strip() for c in lines[0][1]]
-    for c in header:
-        if not c.isidentifier() or not c.isascii() and not c.isalnum():
-            raise InputError(f"{name}, line 1: column name '{c}' is not a name the expression "
-                             "can use", where="--data",
-                             hint="column names are words like x1, x_2 or y")
+    # A column whose name is not a valid expression name is simply never used.
     if len(set(header)) != len(header):
         raise InputError(f"{name}, line 1: a column name appears twice", where="--data")
     rows: list[list[float]] = []

@@ -28,7 +28,9 @@ DECAYS = ("none", "exp", "inverse")
 
 @dataclass(frozen=True)
 class Schedule:
-    """The lecture's decay: eta0*exp(-k t) ("exp") or eta0/(1 + k t) ("inverse"); t counts updates."""
+    """The lecture's decay: eta0*exp(-k t) ("exp") or eta0/(1 + k t) ("inverse").
+
+    t counts parameter updates, from 0."""
 
     eta0: float
     kind: str = "none"
