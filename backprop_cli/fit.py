@@ -241,7 +241,8 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
     if missing and init is None:
         raise InputError("no starting value for parameter" + ("s " if len(missing) > 1 else " ")
                          + ", ".join(missing), where="--at",
-                         hint="give them with --at " + ",".join(f"{p}=0.5" for p in missing)
+                         hint=f"give {'them' if len(missing) > 1 else 'it'} with --at "
+                         + ",".join(f"{p}=0.5" for p in missing)
                          + ", or use --init random --seed 0 (names that are not CSV columns "
                          "are parameters; the columns are " + ", ".join(columns) + ")")
     if epochs < 0:

@@ -43,9 +43,9 @@ def _finite_points(series: Sequence[Series]) -> list[tuple[float, float]]:
 
 
 def use_log(series: Sequence[Series]) -> bool:
-    """A log scale when every loss is positive and they span more than three decades."""
+    """A log scale when every loss is positive and they span more than two decades."""
     ys = [y for _, y in _finite_points(series)]
-    return bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 1e3
+    return bool(ys) and min(ys) > 0 and max(ys) / min(ys) > 100
 
 
 class _Scale:
