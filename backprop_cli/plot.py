@@ -74,7 +74,10 @@ class _Scale:
 
     def label_y(self, u: float) -> str:
         v = self.y0 + u * (self.y1 - self.y0)
-        return fmt(10**v if self.log else v)
+        if self.log:
+            return f"{10**v:.3g}"
+        # A tick at what should be 0 can come out as 1e-17: call it 0.
+        return "0" if abs(v) < 1e-12 * max(abs(self.y0), abs(self.y1)) else f"{v:.3g}"
 
 
 # --- the terminal picture: braille dots, 2 x 4 per character --------------------------------

@@ -181,6 +181,14 @@ def test_cli_png_without_matplotlib_is_exit_2(monkeypatch: pytest.MonkeyPatch,
     assert not (tmp_path / "loss.png").exists()
 
 
+def test_cli_png_plot_with_matplotlib(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "loss.png"
+    code, _, _ = run_cli("descend", "(w-3)^2", "--at", "w=0", "--plot", str(png))
+    assert code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_real_subprocess() -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
