@@ -23,6 +23,7 @@ from .render import fmt, text
 if TYPE_CHECKING:
     from .descend import Descent
     from .fit import Fit
+    from .optim import Penalty, Schedule
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")  # SVG/PNG: blue, red, green, purple
 TERM_COLORS = ("bright_blue", "bright_red", "bright_green", "magenta")
@@ -280,8 +281,7 @@ def descend_series(run: Descent) -> list[Series]:
 def descend_table(run: Descent, max_rows: int = 20) -> Table:
     rows = run.trajectory
     shown = sample(len(rows), max_rows)
-    table = Table(title=text(f"Gradient descent on {_short(run.expression)}  "
-                             f"({run.optimizer}, {run.schedule.describe()})"),
+    table = Table(title=text(f"Gradient descent on {_short(run.expression)}"),
                   title_justify="left", header_style="bold")
     table.add_column("step", justify="right", style="bold cyan")
     table.add_column("learning rate", justify="right")
@@ -304,8 +304,9 @@ def descend_report(run: Descent, max_rows: int = 20, chart: bool = True) -> Grou
     if chart and len(run.trajectory) > 1:
         parts.append(terminal_chart(descend_series(run), title="loss by step"))
     style = {"converged": "bold green", "finished": "bold", "diverged": "bold red"}[run.status]
-    summary = text(run.message, style)
-    final = ", ".join(f"{k} = {fmt(v)}" for k, v in run.final.items())
+    summary = text(_setup(run.optimizer, run.hyper, run.schedule, run.penalty) + "\n", "dim")
+    summary.append(text(run.message, style))
+    final = ", ".join(f"{k}={fmt(v)}" for k, v in run.final.items())
     if final:
         summary.append(text(f"\nfinal: {final}"))
     if run.trajectory and math.isfinite(run.trajectory[-1].loss):
@@ -334,10 +335,8 @@ def fit_table(result: Fit, max_rows: int = 20) -> Table:
     if result.best_epoch is not None and result.best_epoch not in shown:
         shown = sorted({*shown, result.best_epoch})
     acc = result.predict is not None
-    table = Table(title=text(f"Training {', '.join(result.parameters[:8])}"
-                             f"{' …' if len(result.parameters) > 8 else ''} "
-                             f"({result.optimizer}, {result.schedule.describe()}, "
-                             f"batch {result.batch_size})"),
+    table = Table(title=text(f"Training {result.n_train} rows"
+                             + (f", validating on {result.n_val}" if result.n_val else "")),
                   title_justify="left", header_style="bold")
     table.add_column("epoch", justify="right", style="bold cyan")
     table.add_column("updates", justify="right")
@@ -381,18 +380,28 @@ def fit_report(result: Fit, max_rows: int = 20, chart: bool = True) -> Group:
                                     xlabel="epoch"))
     style = {"finished": "bold", "early-stopped": "bold green",
              "diverged": "bold red"}[result.status]
-    summary = text(result.message, style)
+    summary = text(_setup(result.optimizer, result.hyper, result.schedule, result.penalty)
+                   + f", mini-batches of {result.batch_size}\n", "dim")
+    summary.append(text(result.message, style))
     end = result.final_epoch
     if end is not None and end.train_accuracy is not None:
         summary.append(text(f"\naccuracy at epoch {end.epoch}: train {_pct(end.train_accuracy)}"
                             + (f", validation {_pct(end.val_accuracy)}" if result.n_val
                                else "")))
-    final = ", ".join(f"{k} = {fmt(v)}" for k, v in result.final.items())
+    final = ", ".join(f"{k}={fmt(v)}" for k, v in result.final.items())
     summary.append(text(f"\nparameters: {final}"))
     if result.hint:
         summary.append(text(f"\nhint: {result.hint}", "yellow"))
     parts.append(summary)
     return Group(*parts)
+
+
+def _setup(name: str, hyper: dict[str, float], schedule: Schedule, penalty: Penalty) -> str:
+    out = name + "".join(f", {k} {v:g}" for k, v in hyper.items())
+    out += f"; {schedule.describe()}"
+    if penalty:
+        out += f"; penalty {penalty.l1:g}*sum|w| + {penalty.l2:g}*sum w^2"
+    return out
 
 
 def _short(expr: str, width: int = 50) -> str:

@@ -112,7 +112,7 @@ def test_cli_table_and_chart() -> None:
                            "--steps", "500", "--max-rows", "8")
     assert code == 0
     assert "step" in out and "learning rate" in out and "‖gradient‖" in out
-    assert "converged at step" in out and "final: w = 3" in out
+    assert "converged at step" in out and "final: w=3" in out
     assert "8 of " in out  # sampled
     assert any("\u2800" < ch <= "\u28ff" for ch in out)  # the braille loss chart
 

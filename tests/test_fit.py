@@ -168,7 +168,7 @@ def test_cli_fit_table() -> None:
                             "--val-split", "0.25", "--early-stopping", "5"])
     assert r.exit_code == 0, r.stderr
     assert "train loss" in r.stdout and "val loss" in r.stdout
-    assert "parameters: w = " in r.stdout
+    assert "parameters: w=" in r.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
