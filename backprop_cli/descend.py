@@ -240,6 +240,9 @@ def _match(graph: Graph, start: dict[str, float]) -> None:
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    if not graph.variables:
+        raise InputError("the expression has no variables: there is nothing to optimise",
+                         where="expression", hint="e.g. backprop descend \"(w-3)^2\" --at w=0")
     if wrt is None:
         return list(graph.variables)
     names = list(dict.fromkeys(wrt))

@@ -31,8 +31,8 @@ L1 = Annotated[str, typer.Option("--l1", help="L1 penalty: adds l1*sum|w| to the
 L2 = Annotated[str, typer.Option("--l2", help="L2 penalty: adds l2*sum w^2 to the loss.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")]
 Plot = Annotated[str | None, typer.Option(
-    "--plot", help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib: "
-    "pip install 'backprop-cli[plot]').", show_default=False)]
+    "--plot", help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
+    show_default=False)]
 MaxRows = Annotated[int, typer.Option("--max-rows", min=2,
                                       help="Rows of the table (evenly sampled when longer).")]
 At = Annotated[list[str] | None, typer.Option(

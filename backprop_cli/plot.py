@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")  # SVG/PNG: blue, red, green, purple
 TERM_COLORS = ("bright_blue", "bright_red", "bright_green", "magenta")
 PLOT_SUFFIXES = (".svg", ".png")
+MAX_PARAM_COLUMNS = 8  # wider tables stop being readable; --json has every parameter
 
 
 @dataclass
@@ -231,8 +232,8 @@ def check_plot_path(path: str) -> Path:
             import matplotlib  # noqa: F401
         except ImportError:
             raise InputError("--plot: a PNG needs matplotlib, which is not installed",
-                             where="--plot", hint="install the extra: pip install "
-                             "'backprop-cli[plot]', or write an SVG: --plot loss.svg") from None
+                             where="--plot", hint="pip install matplotlib (or, from a clone, "
+                             "pip install '.[plot]'), or write an SVG: --plot loss.svg") from None
     if not p.parent.is_dir():
         raise InputError(f"--plot {path}: the folder {p.parent} does not exist",
                          where="--plot")
@@ -287,15 +288,20 @@ def descend_table(run: Descent, max_rows: int = 20) -> Table:
     table.add_column("learning rate", justify="right")
     table.add_column("loss", justify="right", style="blue")
     table.add_column("‖gradient‖", justify="right", style="magenta")
-    for name in run.wrt:
+    cols = run.wrt[:MAX_PARAM_COLUMNS]
+    for name in cols:
         table.add_column(text(name), justify="right")
     for i in shown:
         s = rows[i]
         table.add_row(str(s.step), fmt(s.lr), fmt(s.loss), fmt(s.grad_norm),
-                      *(fmt(s.params[n]) for n in run.wrt))
+                      *(fmt(s.params[n]) for n in cols))
+    notes = []
     if len(shown) < len(rows):
-        table.caption = text(f"{len(shown)} of {len(rows)} steps shown, evenly spaced; "
-                             "--json for all")
+        notes.append(f"{len(shown)} of {len(rows)} steps shown, evenly spaced")
+    if len(cols) < len(run.wrt):
+        notes.append(f"{len(cols)} of {len(run.wrt)} parameters shown")
+    if notes:
+        table.caption = text("; ".join(notes) + "; --json for all")
     return table
 
 
