@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backprop_cli.descend import descend
 from backprop_cli.errors import InputError
@@ -160,3 +162,16 @@ def test_unknown_optimizer_suggests() -> None:
     with pytest.raises(InputError) as exc:
         make_optimizer("adma")
     assert exc.value.hint is not None and "adam" in exc.value.hint
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(a=st.floats(0.2, 5), c=st.floats(-10, 10), w0=st.floats(-10, 10),
+       optimizer=st.sampled_from(OPTIMIZERS))
+def test_random_quadratics_reach_their_minimum(a: float, c: float, w0: float,
+                                               optimizer: str) -> None:
+    # a*(w - c)^2 has its minimum at c; eta = 0.1/a keeps every optimizer stable.
+    lr = 0.5 if optimizer == "adam" else 0.1 / a
+    run = descend(f"{a!r}*(w - ({c!r}))^2", {"w": w0}, lr=lr, steps=5000, optimizer=optimizer,
+                  decay="inverse:0.01" if optimizer == "adam" else None, tol=1e-8)
+    assert run.status == "converged"
+    assert run.final["w"] == pytest.approx(c, abs=1e-6)
