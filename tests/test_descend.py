@@ -99,6 +99,21 @@ def test_json_document_has_the_whole_trajectory() -> None:
     assert set(doc["trajectory"][0]) == {"step", "lr", "loss", "grad_norm", "params"}
 
 
+def test_the_expression_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from backprop_cli import descend as module
+
+    calls: list[str] = []
+    original = module.parse
+
+    def counting(text: str) -> object:
+        calls.append(text)
+        return original(text)
+
+    monkeypatch.setattr(module, "parse", counting)
+    run = module.descend("(w-3)^2", {"w": 0}, steps=50, tol=0)
+    assert len(run.trajectory) == 51 and calls == ["(w-3)^2"]
+
+
 def test_sample_keeps_first_and_last() -> None:
     assert sample(5, 10) == [0, 1, 2, 3, 4]
     rows = sample(1001, 20)

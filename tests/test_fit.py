@@ -169,6 +169,15 @@ def test_cli_fit_table() -> None:
     assert r.exit_code == 0, r.stderr
     assert "train loss" in r.stdout and "val loss" in r.stdout
     assert "parameters: w=" in r.stdout
+    assert "early stopping" in r.stdout or "restored the best validation epoch" in r.stdout
+    assert " * " in r.stdout or "* │" in r.stdout  # the best epoch is marked
+
+
+def test_cli_fit_diverged_exit_1() -> None:
+    r = runner.invoke(app, ["fit", LINE, "--data", str(XOR_CSV.parent / "line.csv"),
+                            "--at", "w=0,b=0", "--lr", "5", "--epochs", "50"])
+    assert r.exit_code == 1
+    assert "diverged" in r.stdout and "lower --lr" in r.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
