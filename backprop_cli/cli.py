@@ -152,3 +152,10 @@ def eval_(
             console = Console(highlight=False, width=120)
         console.print(report(result, max_rows=max_rows))
     raise typer.Exit(int(ExitStatus.OK if result.ok else ExitStatus.CHECK_FAILED))
+
+
+# `descend` and `fit` (learning: gradient descent, optimizers, mini-batches) live in their own
+# module so that this file stays a thin shell; registered last, after the helpers above exist.
+from .learn_cli import register as _register_learning  # noqa: E402
+
+_register_learning(app)

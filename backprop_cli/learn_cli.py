@@ -1,0 +1,251 @@
+"""The `descend` and `fit` commands: thin typer shells over descend.py and fit.py.
+
+Registered on the main app by cli.py (``register(app)``); heavy modules are imported inside
+the commands so that `backprop --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+
+from .cli import _number, _read_expression, _split, fail
+from .errors import BackpropError, InputError
+
+Optimizer = Annotated[str, typer.Option(
+    "--optimizer", help="sgd, momentum, nesterov or adam.")]
+Momentum = Annotated[str, typer.Option(
+    "--momentum", help="momentum/nesterov: the fraction gamma of the velocity kept per step.")]
+Beta1 = Annotated[str, typer.Option("--beta1", help="adam: decay of the mean of gradients.")]
+Beta2 = Annotated[str, typer.Option("--beta2", help="adam: decay of the mean of squares.")]
+Eps = Annotated[str, typer.Option("--eps", help="adam: added to sqrt(v_hat).")]
+Decay = Annotated[str, typer.Option(
+    "--decay", help="Learning-rate decay over updates t: exp:K (eta0*exp(-K t)), inverse:K "
+    "(eta0/(1+K t)) or none.")]
+L1 = Annotated[str, typer.Option("--l1", help="L1 penalty: adds l1*sum|w| to the loss.")]
+L2 = Annotated[str, typer.Option("--l2", help="L2 penalty: adds l2*sum w^2 to the loss.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")]
+Plot = Annotated[str | None, typer.Option(
+    "--plot", help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
+    show_default=False)]
+MaxRows = Annotated[int, typer.Option("--max-rows", min=2,
+                                      help="Rows of the table (evenly sampled when longer).")]
+At = Annotated[list[str] | None, typer.Option(
+    "--at", help="Starting values: w0=0,w1=1 (repeatable).", show_default=False)]
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "descend",
+        context_settings={"ignore_unknown_options": True},
+        epilog="Examples:\n\n"
+        '  backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum\n\n'
+        '  backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
+        "--lr 0.05 --steps 2000 --plot rosenbrock.svg\n\n"
+        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)',
+    )(descend_cmd)
+    app.command(
+        "fit",
+        epilog="Example (the lecture's 2-2-1 MLP learning XOR):\n\n"
+        "  backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
+        "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
+        "< examples/xor-mlp.txt",
+    )(fit_cmd)
+
+
+def descend_cmd(
+    expr: Annotated[str, typer.Argument(
+        help="The expression to minimise; '-' reads stdin.", show_default=False)],
+    at: At = None,
+    wrt: Annotated[list[str] | None, typer.Option(
+        "--wrt", help="Variables to optimise: w0,w1 (default: all; the others stay fixed).",
+        show_default=False)] = None,
+    lr: Annotated[str, typer.Option("--lr", help="Learning rate eta0.")] = "0.1",
+    steps: Annotated[int, typer.Option("--steps", min=0, help="At most this many updates.")]
+    = 100,
+    optimizer: Optimizer = "sgd",
+    momentum: Momentum = "0.9",
+    beta1: Beta1 = "0.9",
+    beta2: Beta2 = "0.999",
+    eps: Eps = "1e-8",
+    decay: Decay = "none",
+    l1: L1 = "0",
+    l2: L2 = "0",
+    tol: Annotated[str, typer.Option(
+        "--tol", help="Stop when the gradient norm is at most this.")] = "1e-6",
+    as_json: Json = False,
+    plot: Plot = None,
+    max_rows: MaxRows = 20,
+) -> None:
+    """Minimise EXPR by gradient descent over --wrt, starting from --at.
+
+    Prints a table of the iterations (step, learning rate, loss, gradient norm, parameters),
+    the loss curve, and the final parameters. Exit codes: 0 converged (gradient norm <= --tol)
+    or finished the steps, 1 diverged (loss inf/nan, left the domain, or grew without bound),
+    2 bad input.
+    """
+    try:
+        from .descend import descend
+        from .plot import check_plot_path
+
+        if not at:
+            raise InputError("descend needs a starting point", where="--at",
+                             hint="e.g. --at w=0")
+        if plot:
+            check_plot_path(plot)
+        source = _read_expression(expr)
+        with _progress("descending", steps) as tick:
+            run = descend(source, at, wrt=_split(wrt), lr=_number(lr, "--lr"), steps=steps,
+                          optimizer=optimizer.strip().lower(),
+                          momentum=_number(momentum, "--momentum"),
+                          beta1=_number(beta1, "--beta1"), beta2=_number(beta2, "--beta2"),
+                          eps=_number(eps, "--eps"), decay=decay,
+                          l1=_number(l1, "--l1", positive=True),
+                          l2=_number(l2, "--l2", positive=True),
+                          tol=_number(tol, "--tol", positive=True), progress=tick)
+    except BackpropError as exc:
+        fail(exc)
+    from .plot import descend_report, descend_series
+
+    title = f"gradient descent ({run.optimizer}) on {' '.join(run.expression.split())[:60]}"
+    _output(run.to_dict(), as_json, lambda: descend_report(run, max_rows), plot,
+            lambda: descend_series(run), title, "step")
+    raise typer.Exit(int(run.exit_status))
+
+
+def fit_cmd(
+    expr: Annotated[str, typer.Argument(
+        help="Per-sample loss, e.g. '(w*x + b - y)^2'; names that are CSV columns are data, "
+        "the others parameters. '-' reads stdin.", show_default=False)],
+    data: Annotated[str, typer.Option("--data", help="CSV file with a header row.",
+                                      show_default=False)],
+    at: At = None,
+    init: Annotated[str | None, typer.Option(
+        "--init", help="'random': parameters not in --at start uniform in [-1, 1].",
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the initial values, the "
+                                      "validation split and the shuffles.")] = 0,
+    lr: Annotated[str, typer.Option("--lr", help="Learning rate eta0.")] = "0.1",
+    epochs: Annotated[int, typer.Option("--epochs", min=0, help="Passes through the "
+                                        "training rows.")] = 100,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1,
+                                            help="Rows per mini-batch.")] = 32,
+    optimizer: Optimizer = "sgd",
+    momentum: Momentum = "0.9",
+    beta1: Beta1 = "0.9",
+    beta2: Beta2 = "0.999",
+    eps: Eps = "1e-8",
+    decay: Decay = "none",
+    l1: L1 = "0",
+    l2: L2 = "0",
+    val_split: Annotated[str, typer.Option(
+        "--val-split", help="Fraction of the rows held out for validation.")] = "0",
+    early_stopping: Annotated[int | None, typer.Option(
+        "--early-stopping", min=1, help="Stop after PATIENCE epochs without a better "
+        "validation loss, and restore the best parameters.", show_default=False)] = None,
+    predict: Annotated[str | None, typer.Option(
+        "--predict", help="Name of the prediction in the expression (for accuracy).",
+        show_default=False)] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="Column with the 0/1 labels (for accuracy).",
+        show_default=False)] = None,
+    as_json: Json = False,
+    plot: Plot = None,
+    max_rows: MaxRows = 20,
+) -> None:
+    """Train the parameters of a per-sample loss on the rows of a CSV file.
+
+    The loss is averaged over mini-batches; each epoch visits every training row once in a
+    new random order. Prints the epochs (training/validation loss and accuracy), the curves and
+    the final parameters. Exit codes: 0 finished or stopped early, 1 diverged, 2 bad input.
+    """
+    try:
+        from .descend import _start
+        from .fit import fit, read_csv
+        from .plot import check_plot_path
+
+        if plot:
+            check_plot_path(plot)
+        source = _read_expression(expr)
+        dataset = read_csv(data)
+        start = _start(at) if at else None
+        with _progress("training", epochs) as tick:
+            result = fit(source, dataset, at=start, init=init, seed=seed,
+                         lr=_number(lr, "--lr"), epochs=epochs, batch_size=batch_size,
+                         optimizer=optimizer.strip().lower(),
+                         momentum=_number(momentum, "--momentum"),
+                         beta1=_number(beta1, "--beta1"), beta2=_number(beta2, "--beta2"),
+                         eps=_number(eps, "--eps"), decay=decay,
+                         l1=_number(l1, "--l1", positive=True),
+                         l2=_number(l2, "--l2", positive=True),
+                         val_split=_number(val_split, "--val-split", positive=True),
+                         early_stopping=early_stopping, predict=predict, target=target,
+                         progress=tick)
+    except BackpropError as exc:
+        fail(exc)
+    from .plot import fit_report, fit_series
+
+    _output(result.to_dict(), as_json, lambda: fit_report(result, max_rows), plot,
+            lambda: fit_series(result), "training and validation loss", "epoch")
+    raise typer.Exit(int(result.exit_status))
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, only when stderr is a terminal."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if not err.is_terminal or total < 1:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def tick(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield tick
+
+
+def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,
+            series: Callable[[], Any], title: str, xlabel: str) -> None:
+    from rich.console import Console
+
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+    else:
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=120)
+        console.print(report())
+    if plot:
+        from .plot import write_plot
+
+        try:
+            path = write_plot(plot, series(), title=title, xlabel=xlabel)
+        except OSError as exc:
+            fail(InputError(f"--plot: cannot write {plot}: {exc.strerror or exc}",
+                            where="--plot"))
+        Console(stderr=True, highlight=False).print(f"loss curve written to {path}",
+                                                    markup=False)
+
+
+def _clean(v: Any) -> Any:
+    """JSON has no inf or nan: a diverged run's last loss becomes null (depth is fixed)."""
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
