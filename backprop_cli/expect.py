@@ -97,6 +97,7 @@ class AnswerCheck:
     allowed: float  # the largest |answer - truth| accepted
     rounding: str  # how the allowance came about: "2 decimals as written", "exact", ...
     ok: bool
+    quantity: str = ""  # what the answer is, as the lecture writes it: df/dx, q, f
     explanation: list[str] = field(default_factory=list)  # chain rule or forward computation
     hints: list[str] = field(default_factory=list)  # likely slips: sign, a missing branch, ...
 
@@ -108,7 +109,7 @@ class AnswerCheck:
         return {"key": self.key, "kind": self.kind, "target": self.target,
                 "answer": self.answer, "written": self.written, "truth": self.truth,
                 "difference": self.difference, "allowed": self.allowed,
-                "rounding": self.rounding, "ok": self.ok,
+                "rounding": self.rounding, "ok": self.ok, "quantity": self.quantity,
                 "explanation": self.explanation, "hints": self.hints}
 
 
@@ -230,10 +231,12 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
         assert truth is not None
-        allowed, rounding = _allowance(a, truth, tolerance)
+        allowed, rounding, decimals = _allowance(a, truth, tolerance)
         ok = abs(a.value - truth) <= allowed
+        top = "L" if result.seed != 1.0 else keys.out_name
+        quantity = keys.label(nid) if kind == "value" else f"d{top}/d{keys.label(nid)}"
         check = AnswerCheck(a.key, kind, keys.label(nid), a.value, a.written, truth, allowed,
-                            rounding, ok)
+                            rounding, ok, quantity)
         if not ok:
             if kind == "gradient":
                 check.explanation, products = chain_rule(result, nid)
@@ -243,21 +246,26 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
                 check.explanation = [forward_story(result, nid)]
                 if truth != 0 and abs(a.value + truth) <= allowed:
                     check.hints.append("the sign is flipped")
+            if decimals is not None and decimals >= 0 and not check.hints \
+                    and abs(a.value - truth) < 1.5 * 10.0 ** -decimals:
+                check.hints.append(f"{fmt(truth)} rounds to {truth:.{decimals}f} at {decimals} "
+                                   "decimals (round to nearest rather than cut off)")
         checks.append(check)
     return Answers(checks, tolerance, result)
 
 
-def _allowance(a: Answer, truth: float, tol: AnswerTolerance) -> tuple[float, str]:
+def _allowance(a: Answer, truth: float,
+               tol: AnswerTolerance) -> tuple[float, str, int | None]:
     allowed = tol.atol + tol.rtol * abs(truth)
     decimals = tol.digits if tol.digits is not None else (a.decimals if tol.infer else None)
     if decimals is None:
-        return allowed, "exact"
+        return allowed, "exact", None
     allowed += 0.5 * 10.0 ** (-decimals) * (1 + _HALF_UNIT_SLACK)
     how = f"--digits {decimals}" if tol.digits is not None else "as written"
     unit = "decimal" if decimals == 1 else "decimals"
     if decimals < 0:
-        return allowed, f"rounded to {10 ** -decimals:g}s ({how})"
-    return allowed, f"{decimals} {unit} ({how})"
+        return allowed, f"rounded to {10 ** -decimals:g}s, {how}", decimals
+    return allowed, f"{decimals} {unit}, {how}", decimals
 
 
 class _Keys:
@@ -344,9 +352,9 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
             values.append(local[pos] if local is not None else math.nan)
         product = math.prod(values)
         products.append(product)
-        lines.append(" * ".join(_elide(names, max_factors)) + " = "
-                     + " * ".join(_elide([_factor(v) for v in values], max_factors))
-                     + f" = {fmt(product)}")
+        line = " * ".join(_elide(names, max_factors)) + " = " + " * ".join(
+            _elide([_factor(v) for v in values], max_factors))
+        lines.append(line + (f" = {fmt(product)}" if len(values) > 1 else ""))
     if total == 1:
         return [f"{head} = {lines[0]}"], products
     out_lines = [f"{head} = sum over {total:,} paths (fan-out: the branches add) = {fmt(truth)}"]
@@ -358,7 +366,7 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
 
 def _paths(graph: Any, out: int, target: int, count: list[int],
            max_paths: int) -> list[list[tuple[int, int]]]:
-    """Up to max_paths paths output -> target, as (consumer, input position) edges (iterative DFS)."""
+    """Up to max_paths paths output -> target as (consumer, input position) edges; iterative."""
     nodes = graph.nodes
     found: list[list[tuple[int, int]]] = []
     edges: list[tuple[int, int]] = []

@@ -79,7 +79,7 @@ class ProblemSet:
         return [p for p in self.items if isinstance(p, Invalid)]
 
 
-class _Bad(Exception):
+class _BadError(Exception):
     def __init__(self, message: str, key: str | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
@@ -167,8 +167,8 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
         elif key in SETTING_KEYS:
             settings[key] = value
         else:
-            line = locate.lines("").get(key)
-            at = f" (line {line})" if line else ""
+            key_line = locate.lines("").get(key)
+            at = f" (line {key_line})" if key_line else ""
             hint = _suggest(key, SETTING_KEYS) or (
                 "a problem is a table ([name]); top-level keys are file-wide defaults: "
                 + ", ".join(SETTING_KEYS))
@@ -337,17 +337,17 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
         allowed = tuple(allowed)
         for key in table:
             if key not in allowed:
-                raise _Bad(f"unknown key '{key}'", key, _suggest(key, allowed) or
+                raise _BadError(f"unknown key '{key}'", key, _suggest(key, allowed) or
                            "a problem has " + ", ".join(k for k in allowed))
         if "expression" not in table:
-            raise _Bad("missing 'expression'", None,
+            raise _BadError("missing 'expression'", None,
                        'add expression = "(x+y)*z" (the function to differentiate)')
         expression = table["expression"]
         if not isinstance(expression, str) or not expression.strip():
-            raise _Bad(f"'expression' must be a non-empty string, not {_kind(expression)}",
+            raise _BadError(f"'expression' must be a non-empty string, not {_kind(expression)}",
                        "expression")
         if "at" not in table:
-            raise _Bad("missing 'at' (the point)", None,
+            raise _BadError("missing 'at' (the point)", None,
                        'add at = { x = -2, y = 5 } or at = "x=-2,y=5"; use at = {} '
                        "for an expression without inputs")
         problem = Problem(name, index, line, expression, _at(table["at"]),
@@ -365,10 +365,10 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
             problem.check = _check(table["check"], "check")
         if "description" in table:
             if not isinstance(table["description"], str):
-                raise _Bad("'description' must be a string", "description")
+                raise _BadError("'description' must be a string", "description")
             problem.description = table["description"]
         return problem
-    except _Bad as bad:
+    except _BadError as bad:
         where = lines.get(bad.key, line) if bad.key else line
         return Invalid(name, index, where, bad.message, bad.hint)
 
@@ -396,10 +396,10 @@ def _is_number(value: Any) -> bool:
 def _at(value: Any) -> dict[str, Number] | str:
     if isinstance(value, str):
         if not value.strip():
-            raise _Bad("'at' is empty", "at", 'write at = "x=-2,y=5" or at = { x = -2 }')
+            raise _BadError("'at' is empty", "at", 'write at = "x=-2,y=5" or at = { x = -2 }')
         return value
     if not isinstance(value, dict):
-        raise _Bad(f"'at' must be a table or a string like \"x=-2,y=5\", not {_kind(value)}",
+        raise _BadError(f"'at' must be a table or a string like \"x=-2,y=5\", not {_kind(value)}",
                    "at")
     out: dict[str, Number] = {}
     for k, v in value.items():
@@ -408,17 +408,17 @@ def _at(value: Any) -> dict[str, Number] | str:
         elif isinstance(v, str) and v.strip():
             out[k] = v.strip()
         else:
-            raise _Bad(f"'at.{k}' must be a number, not {_kind(v)}", "at")
+            raise _BadError(f"'at.{k}' must be a number, not {_kind(v)}", "at")
     return out
 
 
 def _expect(value: Any) -> dict[str, Number] | str:
     if isinstance(value, str):
         if not value.strip():
-            raise _Bad("'expect' is empty", "expect", 'write expect = "dx=-4,dy=-4"')
+            raise _BadError("'expect' is empty", "expect", 'write expect = "dx=-4,dy=-4"')
         return value
     if not isinstance(value, dict):
-        raise _Bad(f"'expect' must be a table or a string like \"dx=-4,value=-12\", "
+        raise _BadError(f"'expect' must be a table or a string like \"dx=-4,value=-12\", "
                    f"not {_kind(value)}", "expect")
     out: dict[str, Number] = {}
     for k, v in value.items():
@@ -427,7 +427,7 @@ def _expect(value: Any) -> dict[str, Number] | str:
         elif isinstance(v, str) and v.strip():
             out[k] = v.strip()  # "0.20" as a string also keeps its decimals
         else:
-            raise _Bad(f"'expect.{k}' must be a number, not {_kind(v)}", "expect")
+            raise _BadError(f"'expect.{k}' must be a number, not {_kind(v)}", "expect")
     return out
 
 
@@ -435,13 +435,13 @@ def _number(value: Any, key: str, positive: bool = False) -> float:
     from .parse import parse_number
 
     if not (_is_number(value) or isinstance(value, str)):
-        raise _Bad(f"'{key}' must be a number, not {_kind(value)}", key)
+        raise _BadError(f"'{key}' must be a number, not {_kind(value)}", key)
     try:
         number, _ = parse_number(str(value).strip(), source=str(value), pos=0, where=key)
     except InputError as exc:
-        raise _Bad(f"'{key}': {exc.message}", key, exc.hint) from None
+        raise _BadError(f"'{key}': {exc.message}", key, exc.hint) from None
     if positive and number < 0:
-        raise _Bad(f"'{key}' must not be negative", key)
+        raise _BadError(f"'{key}' must not be negative", key)
     return number
 
 
@@ -450,7 +450,7 @@ def _digits(value: Any, key: str) -> int | str:
         return str(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 15:
         return value
-    raise _Bad(f"'{key}' must be a whole number of decimals from 0 to 15, \"auto\" or "
+    raise _BadError(f"'{key}' must be a whole number of decimals from 0 to 15, \"auto\" or "
                f"\"exact\", not {_kind(value)}", key)
 
 
@@ -461,11 +461,11 @@ def _check(value: Any, key: str) -> tuple[str, ...]:
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         names = list(value)
     else:
-        raise _Bad(f"'{key}' must be a list such as [\"sympy\", \"numeric\"] or a string, "
+        raise _BadError(f"'{key}' must be a list such as [\"sympy\", \"numeric\"] or a string, "
                    f"not {_kind(value)}", key)
     for v in names:
         if v not in VERIFIERS:
-            raise _Bad(f"'{key}' names an unknown check '{v}'", key,
+            raise _BadError(f"'{key}' names an unknown check '{v}'", key,
                        "choose from " + ", ".join(VERIFIERS) + " (or none)")
     return tuple(names)
 
@@ -487,9 +487,9 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
                 out[key] = _check(value, key)
             elif key == "title":
                 if not isinstance(value, str):
-                    raise _Bad("'title' must be a string", key)
+                    raise _BadError("'title' must be a string", key)
                 out[key] = value
-        except _Bad as bad:
+        except _BadError as bad:
             line = lines.get(key)
             at = f" (line {line})" if line else ""
             raise InputError(f"{source}{at}: {bad.message}", where="FILE", hint=bad.hint) \
