@@ -36,6 +36,7 @@ class ProblemResult:
     gradients: dict[str, float] = field(default_factory=dict)
     answers: list[AnswerCheck] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)  # the tool's own verifiers
+    verified_by: list[str] = field(default_factory=list)  # which verifiers ran
     error: str | None = None
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -59,7 +60,8 @@ class ProblemResult:
         return {"name": self.name, "index": self.index, "line": self.line,
                 "status": self.status, "expression": self.expression, "value": self.value,
                 "gradients": self.gradients, "answers": [c.to_dict() for c in self.answers],
-                "failed_checks": self.failed_checks, "error": self.error, "hint": self.hint,
+                "verified_by": self.verified_by, "failed_checks": self.failed_checks,
+                "error": self.error, "hint": self.hint,
                 "differences": self.differences(), "notes": self.notes,
                 "seconds": round(self.seconds, 6)}
 
@@ -137,6 +139,7 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
         tol = AnswerTolerance.from_option(want, where="digits", **bounds)
         result = evaluate(problem.expression, problem.at, upstream=problem.upstream,
                           check=verifiers)
+        res.verified_by = list(verifiers)
         res.value = result.value
         res.gradients = dict(result.gradients or {})
         if problem.expect:

@@ -403,13 +403,23 @@ def _at(value: Any) -> dict[str, Number] | str:
                    "at")
     out: dict[str, Number] = {}
     for k, v in value.items():
-        if _is_number(v):
-            out[k] = str(v) if isinstance(v, Decimal) else v
-        elif isinstance(v, str) and v.strip():
-            out[k] = v.strip()
+        if _is_number(v) or (isinstance(v, str) and v.strip()):
+            out[k] = _written(v, f"at.{k}", "at")
         else:
             raise _BadError(f"'at.{k}' must be a number, not {_kind(v)}", "at")
     return out
+
+
+def _written(v: int | Decimal | str, name: str, key: str) -> Number:
+    """A number as written (Decimal -> its text), checked now so the error names the key."""
+    from .parse import parse_number
+
+    text = str(v).strip()
+    try:
+        parse_number(text, source=text, pos=0, where=key)
+    except InputError as exc:
+        raise _BadError(f"'{name}': {exc.message}", key, exc.hint) from None
+    return v if isinstance(v, int) else text
 
 
 def _expect(value: Any) -> dict[str, Number] | str:
@@ -422,10 +432,8 @@ def _expect(value: Any) -> dict[str, Number] | str:
                    f"not {_kind(value)}", "expect")
     out: dict[str, Number] = {}
     for k, v in value.items():
-        if _is_number(v):
-            out[k] = str(v) if isinstance(v, Decimal) else v
-        elif isinstance(v, str) and v.strip():
-            out[k] = v.strip()  # "0.20" as a string also keeps its decimals
+        if _is_number(v) or (isinstance(v, str) and v.strip()):
+            out[k] = _written(v, f"expect.{k}", "expect")  # "0.20" keeps its decimals
         else:
             raise _BadError(f"'expect.{k}' must be a number, not {_kind(v)}", "expect")
     return out
