@@ -173,10 +173,12 @@ def _error_line(problem: Problem, exc: BackpropError) -> int | None:
     key = {"at": "at", "point": "at", "expect": "expect", "digits": "digits",
            "upstream": "upstream", "check": "check"}.get(where, "expression")
     line = problem.lines.get(key, problem.line)
-    if key == "expression" and line is not None and exc.source == problem.expression:
+    if key == "expression" and exc.source == problem.expression and "\n" in exc.source:
+        # A multi-line expression: the line of the mistake itself.
         lc = exc.line_col()
-        if lc is not None and "\n" in problem.expression:
-            line += lc[0] - 1  # a multi-line expression: the line of the mistake itself
+        body = problem.lines.get("expression:body", line)
+        if lc is not None and body is not None:
+            line = body + lc[0] - 1
     return line
 
 

@@ -281,6 +281,9 @@ class _Locator:
                         table.setdefault(parts[1], k)
                         continue
                 self.table_lines[current].setdefault(key, k)
+                if "=" in line and line.split("=", 1)[1].strip() in ('"""', "'''"):
+                    # The string's first line is the next one (TOML drops that newline).
+                    self.table_lines[current].setdefault(f"{key}:body", k + 1)
             for quote in ('"""', "'''"):
                 if line.count(quote) % 2 == 1:
                     in_string = quote
