@@ -210,13 +210,19 @@ def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid]
     runnable = sum(1 for p in items if isinstance(p, Problem))
     if jobs > 1 and runnable >= PARALLEL_MIN_PROBLEMS:
         workers = min(jobs, runnable, os.cpu_count() or 1) or 1
+        _warm()
+        # Chunks, not single problems: a problem takes milliseconds, a round trip to a
+        # worker is not free. Four chunks per worker keep the progress bar moving.
+        size = max(1, -(-total // (workers * 4)))
         done = 0
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_problem, p, tuple(check), digits): k
-                       for k, p in enumerate(items)}
+            futures = {pool.submit(_run_chunk, items[k:k + size], tuple(check), digits): k
+                       for k in range(0, total, size)}
             for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                done += 1
+                start = futures[fut]
+                chunk = fut.result()
+                results[start:start + len(chunk)] = chunk
+                done += len(chunk)
                 if progress is not None:
                     progress(done, total)
     else:
@@ -225,6 +231,20 @@ def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid]
             if progress is not None:
                 progress(k + 1, total)
     return BatchReport(source, [r for r in results if r is not None], title)
+
+
+def _warm() -> None:
+    """Import sympy and build the parser before the pool starts: forked workers (Linux)
+    inherit them instead of each paying about a second to start."""
+    from . import symbolic  # noqa: F401  (imports sympy)
+    from .api import evaluate
+
+    evaluate("x", at={"x": 1.0}, check=())
+
+
+def _run_chunk(items: list[Problem | Invalid], check: tuple[str, ...],
+               digits: int | str | None) -> list[ProblemResult]:
+    return [run_problem(p, check, digits) for p in items]
 
 
 # ---------------------------------------------------------------- JUnit XML
