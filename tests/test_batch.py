@@ -170,7 +170,7 @@ def test_jobs_give_the_same_results_as_one_process() -> None:
     serial = run_problems(items)
     assert [r.to_dict() | {"seconds": 0} for r in parallel.results] == \
         [r.to_dict() | {"seconds": 0} for r in serial.results]
-    assert sorted(seen) == list(range(1, len(items) + 1))
+    assert seen == sorted(seen) and seen[-1] == len(items)  # progress counts up to the end
 
 
 # ---------------------------------------------------------------- CLI: check
