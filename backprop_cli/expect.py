@@ -242,6 +242,7 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
                 check.explanation, products = chain_rule(result, nid)
                 check.hints = _gradient_hints(a.value, truth, products, result.seed,
                                               allowed)
+                check.hints += _swap_hint(result, nid, a.value, allowed)
             else:
                 check.explanation = [forward_story(result, nid)]
                 if truth != 0 and abs(a.value + truth) <= allowed:
@@ -356,6 +357,10 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
             _elide([_factor(v) for v in values], max_factors))
         lines.append(line + (f" = {fmt(product)}" if len(values) > 1 else ""))
     if total == 1:
+        if len(paths[0]) == 1 and seed == 1.0:
+            consumer = keys.label(paths[0][0][0])
+            return [f"{head} = {fmt(products[0])}: {keys.label(target)} feeds {consumer} "
+                    f"directly, so this is {consumer}'s local gradient"], products
         return [f"{head} = {lines[0]}"], products
     out_lines = [f"{head} = sum over {total:,} paths (fan-out: the branches add) = {fmt(truth)}"]
     out_lines += [f"  path {k + 1}: {line}" for k, line in enumerate(lines)]
@@ -432,9 +437,30 @@ def _gradient_hints(answer: float, truth: float, products: list[float], seed: fl
                 hints.append(f"your answer is path {k + 1} alone: where a value is used more "
                              "than once, the gradients of its branches add")
                 break
+            if abs(answer - (truth - p)) <= allowed and p != 0:
+                hints.append(f"your answer leaves out path {k + 1}: where a value is used "
+                             "more than once, every branch's gradient is added")
+                break
     if seed not in (0.0, 1.0) and abs(answer * seed - truth) <= allowed * max(1.0, abs(seed)):
         hints.append(f"your answer leaves out the upstream seed {fmt(seed)}")
     return hints
+
+
+def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> list[str]:
+    """A mul gate's local gradient is the *other* input: spot an answer that used this one."""
+    graph = result.graph
+    for consumer, pos in graph.consumers()[target]:
+        node = graph.nodes[consumer]
+        if node.op.name != "mul" or len(graph.consumers()[target]) != 1:
+            continue
+        up = result.nodes[consumer].upstream
+        own = result.nodes[target].value
+        if up is not None and own is not None and up * own != 0 \
+                and abs(answer - up * own) <= allowed:
+            other = result.nodes[node.inputs[1 - pos]].label
+            return [f"a mul gate swaps: the local gradient with respect to "
+                    f"{_Keys(result).label(target)} is the other input, {other}"]
+    return []
 
 
 def fmt(v: float | None) -> str:

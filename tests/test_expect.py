@@ -216,3 +216,15 @@ def test_check_answers_api_fields() -> None:
     doc = answers.to_dict()
     assert doc["ok"] is False and {c["key"] for c in doc["checks"]} == {"value", "dw0", "dx0"}
     assert set(doc["checks"][0]) >= {"answer", "truth", "allowed", "rounding", "explanation"}
+
+
+def test_hints_for_a_missed_branch_and_a_mul_gate_that_was_not_swapped() -> None:
+    r = evaluate("x * x + x", at="x=3")
+    _, products = chain_rule(r, r.graph.variables["x"])
+    grad = (r.gradients or {})["x"]
+    (c,) = match_answers(r, f"dx={grad - products[2]:g}").mismatches
+    assert any("leaves out path 3" in h for h in c.hints)
+    r = evaluate("q = x + y; f = q * z", at=SIMPLE_AT)
+    (c,) = match_answers(r, "dz=-4").mismatches  # z's own value instead of q's
+    assert any("mul gate swaps" in h and "other input, q" in h for h in c.hints)
+    assert c.explanation == ["df/dz = 3: z feeds f directly, so this is f's local gradient"]
