@@ -358,9 +358,9 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
         lines.append(line + (f" = {fmt(product)}" if len(values) > 1 else ""))
     if total == 1:
         if len(paths[0]) == 1 and seed == 1.0:
-            consumer = keys.label(paths[0][0][0])
-            return [f"{head} = {fmt(products[0])}: {keys.label(target)} feeds {consumer} "
-                    f"directly, so this is {consumer}'s local gradient"], products
+            via = keys.label(paths[0][0][0])
+            return [f"{head} = {fmt(products[0])}: {keys.label(target)} feeds {via} "
+                    f"directly, so this is {via}'s local gradient"], products
         return [f"{head} = {lines[0]}"], products
     out_lines = [f"{head} = sum over {total:,} paths (fan-out: the branches add) = {fmt(truth)}"]
     out_lines += [f"  path {k + 1}: {line}" for k, line in enumerate(lines)]
