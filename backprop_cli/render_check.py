@@ -84,7 +84,7 @@ def _differed(r: ProblemResult) -> Text:
         return text("\n".join(diffs))
     if r.answers:
         n = len(r.answers)
-        return text(f"{n} answer{'s' if n != 1 else ''} match", "dim")
+        return text(f"{n} answers match" if n != 1 else "1 answer matches", "dim")
     return text("no answers given; gradients verified", "dim")
 
 
