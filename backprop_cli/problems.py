@@ -149,14 +149,13 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
             break
         except tomllib.TOMLDecodeError as exc:
             message, line = _toml_error(exc, len(lines))
-            span = _section(lines, line)
-            if span is None or all(k in blanked for k in range(span[0], span[1] + 1)):
+            found = _sections(lines, line, only_here="twice" in message)
+            if found is None or all(k in blanked for k in found[1]):
                 raise InputError(f"{source}: bad TOML at line {line}: {message}", where="FILE",
                                  hint="see README: Problem sets") from None
-            header = _header_name(lines[span[0] - 1]) or f"line {span[0]}"
-            bad.append(Invalid(header, 0, line, f"bad TOML at line {line}: {message}",
+            bad.append(Invalid(found[0], 0, line, f"bad TOML at line {line}: {message}",
                                "the rest of the file was read without this problem"))
-            blanked.update(range(span[0], span[1] + 1))
+            blanked.update(found[1])
     assert doc is not None
     locate = _Locator(lines)
     settings: dict[str, Any] = {}
@@ -231,21 +230,34 @@ def _header_name(line: str) -> str | None:
     return parts[0] if parts else m.group(1)
 
 
-def _section(lines: list[str], line: int) -> tuple[int, int] | None:
-    """The 1-based line span of the table around ``line``; None if it is the file's preamble."""
-    start = None
-    for k in range(min(line, len(lines)), 0, -1):
-        if _header_name(lines[k - 1]) is not None:
-            start = k
-            break
+def _is_header(line: str) -> bool:
+    # Also a malformed header (`[name` without its bracket): it still starts a new table.
+    return line.lstrip().startswith("[")
+
+
+def _sections(lines: list[str], line: int, only_here: bool = False
+              ) -> tuple[str, list[int]] | None:
+    """The problem around ``line``: its name and every line of its tables (a problem may be
+    split as [p] and [p.expect]; ``only_here``: just the table around ``line``, for a table
+    declared twice); None if ``line`` is in the file's preamble."""
+    start = next((k for k in range(min(line, len(lines)), 0, -1) if _is_header(lines[k - 1])),
+                 None)
     if start is None:
         return None
-    end = len(lines)
-    for k in range(max(line, start) + 1, len(lines) + 1):
-        if _header_name(lines[k - 1]) is not None:
-            end = k - 1
-            break
-    return start, end
+    name = _header_name(lines[start - 1])
+    spans: list[int] = []
+    k = 1
+    while k <= len(lines):
+        if _is_header(lines[k - 1]) and (k == start or (
+                not only_here and name is not None and _header_name(lines[k - 1]) == name)):
+            spans.append(k)
+            k += 1
+            while k <= len(lines) and not _is_header(lines[k - 1]):
+                spans.append(k)
+                k += 1
+            continue
+        k += 1
+    return (name or lines[start - 1].strip()), spans
 
 
 class _Locator:

@@ -180,3 +180,19 @@ def test_format_detection(name: str, text: str, fmt: str) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(InputError, match="unknown format"):
         parse_problems(GOOD, fmt="yaml")
+
+
+def test_syntax_error_in_a_sub_table_drops_the_whole_problem() -> None:
+    text = GOOD + '[p]\nexpression = "x"\nat = {x = 1}\n[p.expect]\ndx = = 1\n'
+    pset = parse_problems(text)
+    assert [p.name for p in pset.problems] == ["simple"]
+    (bad,) = pset.invalid
+    assert (bad.name, bad.line) == ("p", 10)
+
+
+def test_a_broken_header_is_blamed_on_its_own_problem() -> None:
+    text = GOOD + '[broken\nexpression = "x"\nat = {x = 1}\n'
+    pset = parse_problems(text)
+    assert [p.name for p in pset.problems] == ["simple"]
+    (bad,) = pset.invalid
+    assert bad.line == 6 and bad.name == "[broken"
