@@ -95,7 +95,8 @@ def batch_details(report: BatchReport, limit: int = 20) -> Group:
                                                                        for c in r.answers)]
     for r in failing[:limit]:
         head = text(f"{r.name}: ", "bold")
-        head.append(text(r.expression))
+        one_line = " ".join(r.expression.split())
+        head.append(text(one_line if len(one_line) <= 100 else one_line[:97] + "..."))
         parts.append(head)
         for c in r.answers:
             if not c.ok:
