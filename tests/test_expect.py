@@ -228,3 +228,9 @@ def test_hints_for_a_missed_branch_and_a_mul_gate_that_was_not_swapped() -> None
     (c,) = match_answers(r, "dz=-4").mismatches  # z's own value instead of q's
     assert any("mul gate swaps" in h and "other input, q" in h for h in c.hints)
     assert c.explanation == ["df/dz = 3: z feeds f directly, so this is f's local gradient"]
+
+
+def test_a_fraction_is_bad_input_not_a_traceback() -> None:
+    # parse_number used Fraction() then float(): "1/3" passed the first and crashed the second.
+    with pytest.raises(InputError, match="not a finite number"):
+        parse_expect("dx=1/3")
