@@ -38,6 +38,7 @@ _HALF_UNIT_SLACK = 1e-9  # 0.205 written as 0.20 or 0.21: both sit on the roundi
 
 _KEY = re.compile(r"[^\s=,;]+")
 _SEP = re.compile(r"[\s,;]*")
+_SPACE = re.compile(r"[ \t]*")
 
 
 @dataclass(frozen=True)
@@ -150,20 +151,22 @@ def parse_expect(texts: str | Iterable[str], where: str = "--expect") -> list[An
         pos = _SEP.match(text, 0).end()  # type: ignore[union-attr]
         while pos < len(text):
             key_m = _KEY.match(text, pos)
-            assert key_m is not None  # _SEP stopped at a key character
-            eq = key_m.end()
+            if key_m is None:  # only '=' stops both _SEP and _KEY
+                raise InputError(f"{where} has a value without a name", source=text, pos=pos,
+                                 where=where, hint="write name=number, e.g. dx=-4")
+            eq = _SPACE.match(text, key_m.end()).end()  # type: ignore[union-attr]
             if eq >= len(text) or text[eq] != "=":
                 raise InputError(f"'{key_m.group()}' in {where} has no value", source=text,
-                                 pos=key_m.start(), end=eq, where=where,
+                                 pos=key_m.start(), end=key_m.end(), where=where,
                                  hint="write name=number, e.g. dx=-4")
             key = key_m.group()
-            num_m = _KEY.match(text, eq + 1)
+            num_m = _KEY.match(text, _SPACE.match(text, eq + 1).end())  # type: ignore[union-attr]
             if num_m is None:
                 raise InputError(f"'{key}' in {where} has no value", source=text,
                                  pos=eq, where=where, hint="write name=number, e.g. dx=-4")
             if key in seen:
                 raise InputError(f"{where} gives '{key}' twice", source=text, pos=key_m.start(),
-                                 end=eq, where=where, hint="give each answer once")
+                                 end=key_m.end(), where=where, hint="give each answer once")
             seen.add(key)
             answers.append(answer(key, num_m.group(), where=where, source=text,
                                   pos=num_m.start()))

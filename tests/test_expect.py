@@ -30,6 +30,8 @@ def test_parse_expect_keeps_keys_values_and_writing() -> None:
     assert [a.key for a in got] == ["dx", "dy", "value", "dw0", "q"]
     assert [a.value for a in got] == [-4, -4, -12, -0.2, 0.0015]
     assert got[3].written == "-0.20" and got[3].decimals == 2
+    spaced = parse_expect("dx = -4, dy =3")
+    assert [(a.key, a.value) for a in spaced] == [("dx", -4), ("dy", 3)]
 
 
 @pytest.mark.parametrize(("written", "decimals"), [
@@ -45,6 +47,8 @@ def test_written_decimals(written: str, decimals: int | None) -> None:
     ("dx", "has no value"),
     ("dx=", "has no value"),
     ("dx=1,dx=2", "twice"),
+    ("=4", "without a name"),
+    ("dx 4", "has no value"),
     ("dx=nan", "not a finite number"),
     ("dx=1_000", "not a finite number"),
     ("dx=1e999", "not a finite number"),
