@@ -238,3 +238,19 @@ def test_a_fraction_is_bad_input_not_a_traceback() -> None:
     # parse_number used Fraction() then float(): "1/3" passed the first and crashed the second.
     with pytest.raises(InputError, match="not a finite number"):
         parse_expect("dx=1/3")
+
+
+def test_arbitrary_expect_text_parses_or_is_bad_input() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(st.sampled_from(list("dxqv=,; -.0123e#/\t")), max_size=30))
+    def run(text: str) -> None:
+        try:
+            answers = parse_expect(text)
+        except InputError:
+            return
+        assert all(a.key and "=" not in a.key for a in answers)
+
+    run()

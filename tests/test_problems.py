@@ -196,3 +196,21 @@ def test_a_broken_header_is_blamed_on_its_own_problem() -> None:
     assert [p.name for p in pset.problems] == ["simple"]
     (bad,) = pset.invalid
     assert bad.line == 6 and bad.name == "[broken"
+
+
+def test_arbitrary_text_is_a_problem_set_or_bad_input_never_a_crash() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    alphabet = st.sampled_from(list('[]{}="\'.,#\n xat0-12expressionexpect:'))
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(alphabet, max_size=80), st.sampled_from(["toml", "jsonl"]))
+    def run(text: str, fmt: str) -> None:
+        try:
+            pset = parse_problems(text, fmt=fmt)
+        except InputError:
+            return
+        assert all(isinstance(it, (Problem, Invalid)) for it in pset.items)
+
+    run()
