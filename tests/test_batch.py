@@ -150,7 +150,15 @@ def test_junit_xml_structure(tmp_path: Path) -> None:
     failure = cases[1].find("failure")
     assert failure is not None and "dx: answer 4" in (failure.get("message") or "")
     assert "df/dx = df/dq * dq/dx" in (failure.text or "")
-    assert cases[2].get("line") == "13"
+    error = cases[2].find("error")
+    assert error is not None and "mixed.toml, line 13" in (error.text or "")
+    allowed = {"testsuites": {"name", "tests", "failures", "errors", "skipped", "time"},
+               "testsuite": {"name", "tests", "failures", "errors", "skipped", "time"},
+               "testcase": {"name", "classname", "time"},
+               "failure": {"message", "type"}, "error": {"message", "type"},
+               "system-out": set()}
+    for el in root.iter():
+        assert el.tag in allowed and set(el.attrib) <= allowed[el.tag], el.tag
 
 
 def test_junit_xml_survives_control_characters() -> None:
