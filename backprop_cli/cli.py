@@ -89,6 +89,7 @@ def _number(text: str, option: str, *, positive: bool = False) -> float:
     '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
     '  backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json\n\n'
     '  backprop eval "-x^2" --at x=3          (a leading minus works as is)\n\n'
+    '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3   (your answers)\n\n'
     '  echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
 )
 def eval_(
@@ -143,10 +144,11 @@ def eval_(
         result = evaluate(source, at, wrt=_split(wrt), upstream=_number(upstream, "--upstream"),
                           check=verifiers, tolerance=tol, symbolic_locals=symbolic or None)
         answers = None
-        if expect:
-            from .expect import AnswerTolerance, match_answers
+        from .expect import AnswerTolerance, match_answers
 
-            answers = match_answers(result, expect, AnswerTolerance.from_option(digits))
+        rounding = AnswerTolerance.from_option(digits)  # checked even without --expect
+        if expect:
+            answers = match_answers(result, expect, rounding)
     except BackpropError as exc:
         fail(exc)
     if as_json:
