@@ -20,7 +20,7 @@ from .expect import AnswerCheck, AnswerTolerance, fmt, match_answers
 from .problems import Invalid, Problem, ProblemSet, load_problems
 from .verify import VERIFIERS
 
-PARALLEL_MIN_PROBLEMS = 8  # below this, starting workers (each imports sympy) costs more
+PARALLEL_MIN_PROBLEMS = 32  # below this (under a second of work) starting workers costs more
 
 
 @dataclass
