@@ -89,6 +89,7 @@ def _number(text: str, option: str, *, positive: bool = False) -> float:
     '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
     '  backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json\n\n'
     '  backprop eval "-x^2" --at x=3          (a leading minus works as is)\n\n'
+    '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3   (your answers)\n\n'
     '  echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
 )
 def eval_(
@@ -118,6 +119,13 @@ def eval_(
                                           "longer than this (--json has every row).")] = 60,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
                                            "as a formula (with --at).")] = False,
+    expect: Annotated[list[str] | None, typer.Option(
+        "--expect", help="Your answers, to be checked: value=-12,dx=-4 (gradient of an input), "
+        "q=3 (forward value of an intermediate), dq=-4 (its upstream gradient). Exit 1 if any "
+        "differs.", show_default=False)] = None,
+    digits: Annotated[str, typer.Option(
+        "--digits", help="How your --expect answers are rounded: N decimals, 'auto' (as "
+        "written: 0.20 means 2 decimals, -4 means exact) or 'exact'.")] = "auto",
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
@@ -135,12 +143,21 @@ def eval_(
                         atol=_number(atol, "--atol", positive=True))
         result = evaluate(source, at, wrt=_split(wrt), upstream=_number(upstream, "--upstream"),
                           check=verifiers, tolerance=tol, symbolic_locals=symbolic or None)
+        answers = None
+        from .expect import AnswerTolerance, match_answers
+
+        rounding = AnswerTolerance.from_option(digits)  # checked even without --expect
+        if expect:
+            answers = match_answers(result, expect, rounding)
     except BackpropError as exc:
         fail(exc)
     if as_json:
         import json
 
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
+        doc = result.to_dict()
+        if answers is not None:
+            doc["answers"] = answers.to_dict()
+        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     else:
         from rich.console import Console
 
@@ -151,7 +168,96 @@ def eval_(
             # Piped or redirected: a fixed width, so files and golden outputs are stable.
             console = Console(highlight=False, width=120)
         console.print(report(result, max_rows=max_rows))
-    raise typer.Exit(int(ExitStatus.OK if result.ok else ExitStatus.CHECK_FAILED))
+        if answers is not None:
+            from .render_check import answers_table
+
+            console.print(answers_table(answers))
+    ok = result.ok and (answers is None or answers.ok)
+    raise typer.Exit(int(ExitStatus.OK if ok else ExitStatus.CHECK_FAILED))
+
+
+@app.command(
+    "check",
+    epilog="Examples:\n\n"
+    "  backprop check examples/lecture.toml\n\n"
+    "  backprop check answers.jsonl --junit report.xml\n\n"
+    "  cat problems.toml | backprop check - --json",
+)
+def check_(
+    file: Annotated[str, typer.Argument(
+        help="A problem set: TOML (one table per problem) or JSON Lines; '-' reads stdin.",
+        show_default=False)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
+                                          "instead of the report.")] = False,
+    junit: Annotated[str | None, typer.Option(
+        "--junit", help="Also write JUnit XML to this file, for CI.", show_default=False)]
+    = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes; pays "
+                                      "for large sets (see README).")] = 1,
+    check: Annotated[str, typer.Option(
+        "--check", help="Verifiers of the tool's own gradients for problems that do not set "
+        "their own: sympy, numeric, both or none.")] = "sympy,numeric",
+    digits: Annotated[str, typer.Option(
+        "--digits", help="How answers are rounded, for problems that do not say: N decimals, "
+        "'auto' (as written) or 'exact'.")] = "auto",
+    fmt: Annotated[str, typer.Option("--format", help="toml, jsonl, or auto (by file "
+                                     "extension, else by content).")] = "auto",
+    details: Annotated[bool, typer.Option("--details/--no-details", help="After the table, "
+                                          "show the chain rule behind each wrong gradient.")]
+    = True,
+) -> None:
+    """Check every problem of a problem set: answers against the tool, gradients against sympy.
+
+    Prints a report table (problem, status, what differed) and a summary line. Exit codes:
+    0 all passed, 1 an answer or check differed, 2 a malformed file or problem (reported
+    as an error row; the other problems still run, and 2 wins over 1).
+    """
+    from rich.console import Console
+
+    try:
+        from .batch import run_problems
+        from .problems import load_problems
+
+        text = sys.stdin.read() if file == "-" else None
+        pset = load_problems("<stdin>" if file == "-" else file, text, fmt)
+        verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
+        err = Console(stderr=True)
+        if err.is_terminal and not as_json and len(pset.items) >= 5:
+            from rich.progress import Progress
+
+            with Progress(console=err, transient=True) as bar:
+                task = bar.add_task("checking", total=len(pset.items))
+                report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
+                                      progress=lambda done, _: bar.update(task, completed=done))
+        else:
+            report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs)
+        if junit:
+            from .batch import write_junit
+
+            try:
+                write_junit(report, junit)
+            except OSError as exc:
+                from .errors import InputError
+
+                raise InputError(f"cannot write {junit}: {exc.strerror or exc}",
+                                 where="--junit") from None
+    except BackpropError as exc:
+        fail(exc)
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+    else:
+        from .render_check import batch_details, batch_summary, batch_table
+
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=120)
+        console.print(batch_table(report))
+        if details and report.failed:
+            console.print(batch_details(report))
+        console.print(batch_summary(report))
+    raise typer.Exit(int(report.exit_status))
 
 
 # `descend` and `fit` (learning: gradient descent, optimizers, mini-batches) live in their own

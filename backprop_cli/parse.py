@@ -60,7 +60,10 @@ def parse_number(text: str, *, source: str, pos: int, end: int | None = None,
         exact = Fraction(text)
     except (ValueError, ZeroDivisionError):
         exact = None
-    value = float(text) if exact is not None else math.nan
+    try:
+        value = float(text) if exact is not None else math.nan
+    except ValueError:  # Fraction accepts "1/3", float does not
+        exact, value = None, math.nan
     if exact is None or not text.isascii() or "_" in text or not math.isfinite(value):
         raise InputError(f"'{text}' is not a finite number", source=source, pos=pos, end=end,
                          where=where, hint="use plain ASCII digits such as 2.5, .5 or 1e-3; "
