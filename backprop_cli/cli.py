@@ -88,6 +88,8 @@ def _number(text: str, option: str, *, positive: bool = False) -> float:
     epilog='Examples:\n\n'
     '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
     '  backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json\n\n'
+    '  backprop eval "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"\n\n'
+    '  backprop eval "relu(x)" --at "x=[1,-2,3,-1]" --upstream "[4,-1,5,9]" --jacobian\n\n'
     '  backprop eval "-x^2" --at x=3          (a leading minus works as is)\n\n'
     '  echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
 )
@@ -118,6 +120,9 @@ def eval_(
                                           "longer than this (--json has every row).")] = 60,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
                                            "as a formula (with --at).")] = False,
+    jacobian: Annotated[bool, typer.Option("--jacobian", help="Also show each small node's "
+                                           "explicit local Jacobian (backprop never forms "
+                                           "it).")] = False,
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
@@ -133,8 +138,10 @@ def eval_(
         verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
         tol = Tolerance(rtol=_number(rtol, "--rtol", positive=True),
                         atol=_number(atol, "--atol", positive=True))
-        result = evaluate(source, at, wrt=_split(wrt), upstream=_number(upstream, "--upstream"),
-                          check=verifiers, tolerance=tol, symbolic_locals=symbolic or None)
+        # An array upstream ([4,-1,5,9]) is parsed by evaluate, with the output's shape.
+        seed = upstream if "[" in upstream else _number(upstream, "--upstream")
+        result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
+                          tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian)
     except BackpropError as exc:
         fail(exc)
     if as_json:
