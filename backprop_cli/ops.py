@@ -49,7 +49,8 @@ class Op:
     np_branch: Callable[..., Any] | None = None  # (np, *args) -> sign; 0 marks a kink
     sympy_array: Callable[..., Any] | None = None  # (sp, np, *object arrays) -> object array
     shapes: Callable[[tuple[tuple[int, ...], ...]], str | None] | None = None  # why not
-    implicit: tuple[str, ...] = ()  # how vjp forms each downstream, for the node table
+    # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
+    implicit: tuple[str, ...] = ()
     array_only: bool = False  # needs the array engine (not defined on plain floats)
 
 
@@ -304,10 +305,10 @@ OPS: dict[str, Op] = {
            np_branch=lambda np, a, b: np.sign(a - b)),
         # --- array ops: forward, vjp (the implicit Jacobian product), sympy, shapes ---
         Op("matmul", 2, _needs_arrays, _needs_arrays, _needs_arrays,
-           "matrix multiply: upstream·Bᵀ to A, Aᵀ·upstream to B", "@",
+           "matrix multiply", "@",
            np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
            sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
-           implicit=("upstream @ Bᵀ", "Aᵀ @ upstream"), array_only=True),
+           implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"), array_only=True),
         Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "transposes the gradient back",
            np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
@@ -328,7 +329,7 @@ OPS: dict[str, Op] = {
            "swap multiplier, vector form",
            np_forward=lambda np, a, b: np.dot(a, b), vjp=lambda np, x, o, g: (g * x[1], g * x[0]),
            sympy_array=lambda sp, np, a, b: sp.Add(*(a * b).flat), shapes=_vectors("dot"),
-           implicit=("upstream · b", "upstream · a"), array_only=True),
+           implicit=("upstream · {1}", "upstream · {0}"), array_only=True),
         Op("softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "Jacobian diag(s) - s sᵀ, applied implicitly",
            np_forward=_np_softmax,
@@ -340,7 +341,7 @@ OPS: dict[str, Op] = {
            np_forward=_np_log_softmax,
            vjp=lambda np, x, o, g: (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),),
            sympy_array=_sympy_log_softmax, shapes=_last_axis("log_softmax"),
-           implicit=("upstream - softmax(z) Σ upstream",), array_only=True),
+           implicit=("upstream - softmax({0}) Σ upstream",), array_only=True),
         Op("cross_entropy", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "fused: softmax(z) - y to the logits",
            np_forward=lambda np, z, y: -np.sum(y * _np_log_softmax(np, z)),
@@ -349,8 +350,8 @@ OPS: dict[str, Op] = {
                -g * _np_log_softmax(np, x[0])),
            sympy_array=lambda sp, np, z, y: -sp.Add(*(y * _sympy_log_softmax(sp, np, z)).flat),
            shapes=_last_axis("cross_entropy"),
-           implicit=("upstream · (softmax(z)·Σy - y), = softmax(z) - y for one-hot y",
-                     "upstream · (-log_softmax(z))"), array_only=True),
+           implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
+                     "upstream · (-log_softmax({0}))"), array_only=True),
     )
 }
 

@@ -100,8 +100,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             if len(row.rows[0]) != width:
                 n = len(row.rows[0])
                 raise InputError(f"ragged matrix: row {k + 1} has {n} "
-                                 f"entr{'y' if n == 1 else 'ies'}, row 1 has {width}", source=self.src, pos=row.start,
-                                 end=row.end, where=self.where,
+                                 f"entr{'y' if n == 1 else 'ies'}, row 1 has {width}",
+                                 source=self.src, pos=row.start, end=row.end, where=self.where,
                                  hint="every row of a matrix needs the same number of entries")
         return ArrayLiteral([r.rows[0] for r in rows], 2, lsq.start_pos, rsq.end_pos)
 
