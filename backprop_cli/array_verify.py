@@ -211,7 +211,7 @@ def _sympy_check(graph: Graph, point: Point, values: dict[str, Array], run: Arra
             c.sympy_value = np.array(vals, dtype=object).reshape(shape).tolist() \
                 if shape else vals[0]
             c.sympy_derivative = symbolic.short("; ".join(
-                f"∂/∂{shown[s]} = {d.xreplace(shown)}" for s, d in zip(syms, derivs)), 120)
+                f"∂/∂{shown[s]} = {d.xreplace(shown)}" for s, d in zip(syms, derivs)), 80)
 
     symbolic.run_deep(work)
 

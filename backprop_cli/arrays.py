@@ -39,6 +39,16 @@ def shape_text(shape: Iterable[int]) -> str:
     return "scalar" if not dims else "×".join(str(n) for n in dims)
 
 
+def describe(shape: Iterable[int]) -> str:
+    """For messages: `a scalar`, `a vector of 3`, `a 2×3 matrix`."""
+    dims = tuple(shape)
+    if not dims:
+        return "a scalar"
+    if len(dims) == 1:
+        return f"a vector of {dims[0]}"
+    return f"a {shape_text(dims)} matrix"
+
+
 def plain(a: Array) -> Any:
     """A float for a scalar, nested lists for an array: ready for JSON and the renderers."""
     return float(a) if a.ndim == 0 else a.tolist()
@@ -112,7 +122,7 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
                "(use @ for a matrix product)")
     if why is None:
         return
-    of = " and ".join(shape_text(s) for s in shapes)
+    of = " and ".join(describe(s) for s in shapes)
     hint = None
     if op.name == "matmul" and len(shapes[0]) == 1 and len(shapes[1]) == 2:
         hint = "a vector on the left of @ is a row; to use it as a column put it on the right"
@@ -131,7 +141,7 @@ def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array)
         what = op.domain(elem)
     else:
         what = f"{op.name} overflows a float"
-    where = f" (entry {entry(idx)} of {shape_text(out.shape)})" if out.ndim else ""
+    where = f" (entry {entry(idx)} of {describe(out.shape)})" if out.ndim else ""
     return DomainError(f"domain error at node {graph.label(node.id)} `{graph.text(node.id)}`: "
                        f"{what}{where}", source=graph.source, pos=node.start, end=node.end,
                        where="point", hint="pick a point inside the function's domain, or use "
@@ -185,9 +195,9 @@ def vjp(op: Op, args: tuple[Array, ...], out: Array, g: Array,
                              f"{len(args)} inputs")
     for k, (d, a) in enumerate(zip(down, args)):
         if d.shape != a.shape:
-            raise AssertionError(f"op {op.name}: the gradient for input {k + 1} has shape "
-                                 f"{shape_text(d.shape)} but the input is "
-                                 f"{shape_text(a.shape)}; a gradient has its variable's shape")
+            raise AssertionError(f"op {op.name}: the gradient for input {k + 1} is "
+                                 f"{describe(d.shape)} but the input is {describe(a.shape)}; "
+                                 "a gradient has its variable's shape")
     return down
 
 
@@ -323,17 +333,17 @@ def _seed(graph: Graph, name: str, out: Array, upstream: float | ArrayValue) -> 
         if out.ndim:
             expr = graph.text(graph.output)
             raise InputError(
-                f"the output {name} is a {shape_text(out.shape)} array, not a scalar: "
+                f"the output {name} is {describe(out.shape)}, not a scalar: "
                 "backprop starts from the gradient of a scalar loss",
                 where="--upstream",
                 hint=f"reduce it to a scalar, e.g. sum({expr}) or mean({expr}), or give "
-                f"--upstream with a {shape_text(out.shape)} array: the gradient of some loss "
+                f"--upstream with {describe(out.shape)}: the gradient of some loss "
                 f"with respect to {name}")
         return np.asarray(float(upstream), dtype=float)
     seed = to_array(upstream)
     if seed.shape != out.shape:
-        raise InputError(f"--upstream is {shape_text(seed.shape)} but the output {name} is "
-                         f"{shape_text(out.shape)}", where="--upstream",
+        raise InputError(f"--upstream is {describe(seed.shape)} but the output {name} is "
+                         f"{describe(out.shape)}", where="--upstream",
                          hint="the upstream gradient has the output's shape")
     return seed
 
