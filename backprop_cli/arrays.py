@@ -367,7 +367,10 @@ def _fill(result: Result, run: ArrayPass) -> None:
         if node.inputs and run.needs[nid]:
             loc = run.local[nid]
             if loc is not None:
-                rec.local = [plain(d) for d in loc]
+                # Inputs that need no gradient (constants) may have no finite local one
+                # (d/db a^b at a < 0): left out, like their downstream.
+                rec.local = [plain(d) if run.needs[j] else None
+                             for d, j in zip(loc, node.inputs)]
             else:
                 names = [graph.label(j) for j in node.inputs]
                 rec.local = [f"implicit: {t.format(*names)}" for t in node.op.implicit]

@@ -25,7 +25,7 @@ STATUS = {
 }
 
 
-ARRAY_SHOWN = 6  # entries of a vector (or rows/columns of a matrix) shown in tables
+ARRAY_SHOWN = 4  # entries of a vector (or rows/columns of a matrix) shown in tables
 
 
 def fmt(v: float | list[Any] | str | None) -> str:
@@ -80,11 +80,12 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
         table.add_column("shape", no_wrap=True)
     table.add_column("expression", overflow="fold", min_width=10, max_width=28)
     if numeric:
-        table.add_column("value", justify="right", style="blue", no_wrap=True)
+        # Arrays wrap inside their cells; scalars never do.
+        table.add_column("value", justify="right", style="blue", no_wrap=not shaped)
     table.add_column("local ∂node/∂input", no_wrap=not numeric)
     if numeric:
         table.add_column(f"upstream ∂{out}/∂node", justify="right", style="magenta")
-        table.add_column("downstream", no_wrap=True)
+        table.add_column("downstream", no_wrap=not shaped)
     table.add_column("gate pattern", style="dim", overflow="fold", min_width=8)
     if len(result.nodes) > max_rows:
         table.caption = text(f"{len(result.nodes) - max_rows:,} of {len(result.nodes):,} rows "

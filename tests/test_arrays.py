@@ -225,6 +225,14 @@ def test_sympy_limit_is_said_not_skipped_silently() -> None:
     assert any("sympy check skipped" in n for n in r.to_dict()["notes"])
 
 
+def test_json_has_no_nan_for_a_constant_exponent_of_a_negative_base() -> None:
+    import json
+
+    r = evaluate("sum(x^2)", at="x=[-1.5,2]")
+    assert r.gradients["x"] == [-3.0, 4.0]
+    json.dumps(r.to_dict(), allow_nan=False)  # d/db a^b is not real here; b needs none
+
+
 def test_json_document_keeps_scalar_keys_and_nests_arrays() -> None:
     import json
 
