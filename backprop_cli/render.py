@@ -119,10 +119,10 @@ def jacobian_table(result: Result) -> Table | None:
     if not rows:
         return None
     table = Table(title=text("Explicit local Jacobians ∂node/∂input (--jacobian)"),
-                  caption=text("rows: the node's entries, columns: the input's entries. "
-                               "Backprop never forms these; it multiplies upstream by the "
-                               "local gradient implicitly."),
-                  title_justify="left", caption_justify="left", header_style="bold")
+                  caption=text("rows: the node's entries, columns: the input's entries; "
+                               "backprop never forms these"),
+                  title_justify="left", caption_justify="left", header_style="bold",
+                  min_width=72)
     table.add_column("node", style="bold cyan", no_wrap=True)
     table.add_column("input", no_wrap=True)
     table.add_column("Jacobian", no_wrap=True)
