@@ -148,6 +148,9 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     if point.arrays or array_ops or isinstance(seed, ArrayValue) or jacobian:
         from .arrays import evaluate_arrays
 
+        if symbolic_locals:
+            result.notes.append("--symbolic: local gradients are shown as formulas for "
+                                "scalar expressions only")
         return evaluate_arrays(graph, point, targets, result, seed, verifiers, tolerance,
                                jacobian)
     assert isinstance(seed, float)

@@ -23,7 +23,7 @@ from .api import Result, _records
 from .errors import DomainError, InputError
 from .graph import Graph, Node
 from .literals import ArrayValue
-from .ops import CONST, FAN_OUT, VAR, Op
+from .ops import CONST, VAR, Op
 from .point import Point, match
 from .verify import Tolerance
 
@@ -382,8 +382,6 @@ def _fill(result: Result, run: ArrayPass) -> None:
                 down = run.downstream[c]
                 d = down[pos] if pos < len(down) else None
                 rec.fan_out.append((graph.label(c), plain(d) if d is not None else None))
-            if node.op not in (VAR, CONST) and FAN_OUT not in rec.gate:
-                rec.gate = f"{node.op.gate}; fans out: {FAN_OUT}"
 
 
 def _fill_jacobians(result: Result, run: ArrayPass) -> None:
