@@ -361,3 +361,22 @@ def test_property_random_shapes_elementwise(rows: int, cols: int, data) -> None:
     assert np.allclose(r.gradients["A"], (1 - ta**2) * np.array(b) + s * (1 - s) / 2)
     assert np.allclose(r.gradients["B"], ta - s * (1 - s) / 2)
     assert r.ok
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=3),
+                min_size=1, max_size=3),
+       st.booleans())
+def test_property_array_literals_round_trip(rows: list[list[float]], matrix: bool) -> None:
+    value = rows if matrix else rows[0]
+    text = repr(value).replace(" ", "")
+    r = evaluate("sum(v * 0) + 1", at="v=" + text, check=())
+    assert r.point["v"] == value
+
+
+def test_numpy_inputs_and_entry_names_that_would_clash() -> None:
+    r = evaluate("sum(x) * x_0", at={"x": np.array([1.0, 2.0]), "x_0": np.float64(3.0)})
+    assert r.gradients == {"x": [3.0, 3.0], "x_0": 3.0}
+    derivs = {c.variable: c.sympy_derivative for c in r.verification.checks}
+    assert "x[0]" in derivs["x"] and "x[1]" in derivs["x"]  # x_0 is taken by the scalar
+    assert r.ok
