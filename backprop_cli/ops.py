@@ -148,10 +148,6 @@ def _needs_arrays(*_: Any) -> Any:
     raise AssertionError("an array-only op reached the scalar engine")
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
-    return "scalar" if not shape else "×".join(str(n) for n in shape)
-
-
 def _matmul_shapes(shapes: tuple[tuple[int, ...], ...]) -> str | None:
     a, b = shapes
     if not a or not b:
