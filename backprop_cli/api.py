@@ -19,8 +19,9 @@ from typing import Any
 from .engine import Pass, backward, forward
 from .errors import DomainError, InputError
 from .graph import Graph
+from .literals import ArrayValue, from_python
 from .ops import CONST, FAN_OUT, VAR
-from .parse import parse, parse_number
+from .parse import parse, parse_number, parse_value
 from .point import Point, match, parse_point
 from .verify import VERIFIERS, Tolerance, Verification, verify
 
@@ -36,13 +37,15 @@ class NodeRecord:
     inputs: list[str]  # labels of its inputs, in order
     input_is_const: list[bool]  # constants need no gradient; renderers may leave them out
     gate: str
-    value: float | None = None
-    local: list[float] | None = None  # d node / d input
+    value: float | None = None  # (array jobs: nested lists here and below, see arrays.py)
+    local: list[Any] | None = None  # d node / d input (arrays: entrywise, or implicit: text)
     upstream: float | None = None  # d output / d node
-    downstream: list[float] | None = None  # upstream x local, per input
+    downstream: list[Any] | None = None  # upstream x local, per input
     local_symbolic: list[str] | None = None
     fan_out: list[tuple[str, float | None]] = field(default_factory=list)  # (consumer, branch)
     kink: str | None = None
+    shape: list[int] | None = None  # array jobs only: [] scalar, [n] vector, [m, n] matrix
+    jacobian: list[Any] | None = None  # --jacobian: explicit d node / d input, per input
 
 
 @dataclass
@@ -105,15 +108,17 @@ class Result:
         }
 
 
-def evaluate(expression: str, at: Mapping[str, float | str] | str | Iterable[str] | None = None,
-             *, wrt: Iterable[str] | None = None, upstream: float = 1.0,
+def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None = None,
+             *, wrt: Iterable[str] | None = None, upstream: float | str | Any = 1.0,
              check: Iterable[str] = VERIFIERS, tolerance: Tolerance | None = None,
-             symbolic_locals: bool | None = None) -> Result:
+             symbolic_locals: bool | None = None, jacobian: bool = False) -> Result:
     """Parse, run forward and backward at ``at``, and check every gradient.
 
     ``at`` is a mapping ({"x": -2}) or `--at` text ("x=-2,y=5", or several such strings).
     Without ``at`` the result is symbolic: local gradients and sympy's derivatives only.
     Raises InputError or DomainError (both BackpropError) for input that cannot be used.
+    Vectors and matrices (``at={"x": [0.2, 0.4]}``, "x=[0.2,0.4]", an array ``upstream``,
+    an array op such as @ or sum, or ``jacobian=True``) go to the array engine (arrays.py).
     """
     graph = parse(expression)
     inputs = list(graph.variables)
@@ -123,16 +128,33 @@ def evaluate(expression: str, at: Mapping[str, float | str] | str | Iterable[str
         if v not in VERIFIERS:
             raise InputError(f"unknown check '{v}'", where="--check",
                              hint="choose from " + ", ".join(VERIFIERS))
-    if not math.isfinite(upstream):
+    seed = _upstream(upstream)
+    if isinstance(seed, float) and not math.isfinite(seed):
         raise InputError("--upstream must be a finite number", where="--upstream")
     nodes = _records(graph)
-    result = Result(expression, graph.output_name, inputs, targets, nodes, graph, seed=upstream)
+    array_ops = any(node.op.array_only for node in graph.nodes)
+    result = Result(expression, graph.output_name, inputs, targets, nodes, graph,
+                    seed=seed if isinstance(seed, float) else 1.0)
+    if at is None and array_ops:
+        raise InputError("an expression with array operations needs --at values: the shapes "
+                         "come from them", where="--at",
+                         hint='e.g. --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"')
     if at is None:
         want_symbols = True if symbolic_locals is None else symbolic_locals
         _symbolic(result, want_symbols)
         return result
 
     point = _point(at)
+    if point.arrays or array_ops or isinstance(seed, ArrayValue) or jacobian:
+        from .arrays import evaluate_arrays
+
+        if symbolic_locals:
+            result.notes.append("--symbolic: local gradients are shown as formulas for "
+                                "scalar expressions only")
+        return evaluate_arrays(graph, point, targets, result, seed, verifiers, tolerance,
+                               jacobian)
+    assert isinstance(seed, float)
+    upstream = seed
     match(graph, point)
     values = forward(graph, point.values)
     run = backward(graph, values, upstream)
@@ -161,16 +183,35 @@ def _point(at: Mapping[str, float | str] | str | Iterable[str]) -> Point:
     if isinstance(at, Mapping):
         values: dict[str, float] = {}
         exact: dict[str, Fraction] = {}
+        arrays: dict[str, ArrayValue] = {}
         for name, v in at.items():
-            if isinstance(v, str):
+            if isinstance(v, str) and v.strip().startswith("["):
+                lit = parse_value(v, "--at")
+                assert not isinstance(lit, str)
+                arrays[name] = lit.resolve(v, "--at")
+            elif isinstance(v, (list, tuple)) or getattr(v, "ndim", None):
+                arrays[name] = from_python(name, v)
+            elif isinstance(v, str):
                 values[name], exact[name] = parse_number(v, source=v, pos=0, where="--at")
             else:
                 f = float(v)
                 if not math.isfinite(f):
                     raise InputError(f"the value of '{name}' is not a finite number", where="at")
                 values[name], exact[name] = f, Fraction(f)
-        return Point(values, exact)
+        return Point(values, exact, arrays)
     return parse_point(list(at))
+
+
+def _upstream(upstream: float | str | Any) -> float | ArrayValue:
+    """--upstream: a number, or a vector/matrix literal (text, list or numpy array)."""
+    if isinstance(upstream, str):
+        lit = parse_value(upstream, "--upstream")
+        if isinstance(lit, str):
+            return parse_number(lit, source=upstream, pos=0, where="--upstream")[0]
+        return lit.resolve(upstream, "--upstream")
+    if isinstance(upstream, (list, tuple)) or getattr(upstream, "ndim", None):
+        return from_python("--upstream", upstream, where="--upstream")
+    return float(upstream)
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

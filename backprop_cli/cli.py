@@ -88,6 +88,8 @@ def _number(text: str, option: str, *, positive: bool = False) -> float:
     epilog='Examples:\n\n'
     '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
     '  backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json\n\n'
+    '  backprop eval "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"\n\n'
+    '  backprop eval "relu(x)" --at "x=[1,-2,3,-1]" --upstream "[4,-1,5,9]" --jacobian\n\n'
     '  backprop eval "-x^2" --at x=3          (a leading minus works as is)\n\n'
     '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3   (your answers)\n\n'
     '  echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
@@ -126,6 +128,9 @@ def eval_(
     digits: Annotated[str, typer.Option(
         "--digits", help="How your --expect answers are rounded: N decimals, 'auto' (as "
         "written: 0.20 means 2 decimals, -4 means exact) or 'exact'.")] = "auto",
+    jacobian: Annotated[bool, typer.Option("--jacobian", help="Also show each small node's "
+                                           "explicit local Jacobian (backprop never forms "
+                                           "it).")] = False,
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
@@ -141,8 +146,10 @@ def eval_(
         verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
         tol = Tolerance(rtol=_number(rtol, "--rtol", positive=True),
                         atol=_number(atol, "--atol", positive=True))
-        result = evaluate(source, at, wrt=_split(wrt), upstream=_number(upstream, "--upstream"),
-                          check=verifiers, tolerance=tol, symbolic_locals=symbolic or None)
+        # An array upstream ([4,-1,5,9]) is parsed by evaluate, with the output's shape.
+        seed = upstream if "[" in upstream else _number(upstream, "--upstream")
+        result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
+                          tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian)
         answers = None
         from .expect import AnswerTolerance, match_answers
 

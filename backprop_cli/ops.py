@@ -4,6 +4,13 @@ Adding an op is adding one entry to ``OPS``; the parser, engine, checker and ren
 only read this table. Functions here take and return plain floats; sympy forms receive
 sympy objects and the module ``sp`` (so that this module does not import sympy itself:
 `backprop --help` must stay fast).
+
+Array fields (used by the array engine, backprop_cli/arrays.py) receive the module ``np``
+for the same reason: scalar expressions never import numpy. An elementwise op gives
+``np_forward`` and ``np_local`` (its local gradient entry by entry: the diagonal of a
+Jacobian that is never formed); an array op (``@``, sum, softmax, ...) gives ``np_forward``
+and ``vjp``, the vector-Jacobian product: upstream in, one downstream per input, each of its
+input's shape.
 """
 
 from __future__ import annotations
@@ -35,6 +42,16 @@ class Op:
     # (args) -> why the forward value does not exist, for a domain error message.
     domain: Callable[[Floats], str] | None = None
     aliases: tuple[str, ...] = ()
+    # --- arrays (all optional; ``np`` is the numpy module, passed in) ---
+    np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
+    np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
+    vjp: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out, upstream)
+    np_branch: Callable[..., Any] | None = None  # (np, *args) -> sign; 0 marks a kink
+    sympy_array: Callable[..., Any] | None = None  # (sp, np, *object arrays) -> object array
+    shapes: Callable[[tuple[tuple[int, ...], ...]], str | None] | None = None  # why not
+    # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
+    implicit: tuple[str, ...] = ()
+    array_only: bool = False  # needs the array engine (not defined on plain floats)
 
 
 def _sign(v: float) -> int:
@@ -105,6 +122,111 @@ def _tie_kink(which: str) -> Callable[[Floats], str | None]:
     return kink
 
 
+def _np_sigmoid(np: Any, x: Any) -> Any:
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _np_pow_local(np: Any, args: tuple[Any, ...], out: Any) -> tuple[Any, ...]:
+    a, b = args
+    d_base = b * np.power(a, b - 1.0)
+    d_base = np.where((a == 0.0) & (b == 1.0), 1.0, d_base)
+    safe = np.where(a > 0.0, a, 1.0)
+    d_exp = np.where(a > 0.0, out * np.log(safe), np.where((a == 0.0) & (b > 0.0), 0.0, np.nan))
+    return (d_base, d_exp)
+
+
+def _np_router(np: Any, args: tuple[Any, ...], bigger: bool) -> tuple[Any, ...]:
+    a, b = args
+    first = (a > b) if bigger else (a < b)
+    second = (b > a) if bigger else (b < a)
+    da = np.where(first, 1.0, np.where(second, 0.0, 0.5))
+    return (da, 1.0 - da)
+
+
+def _needs_arrays(*_: Any) -> Any:
+    raise AssertionError("an array-only op reached the scalar engine")
+
+
+def _matmul_shapes(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+    a, b = shapes
+    if not a or not b:
+        return "@ needs a vector or a matrix on both sides (use * to scale by a scalar)"
+    if a[-1] != b[0]:
+        return f"the inner dimensions differ ({a[-1]} vs {b[0]})"
+    return None
+
+
+def _matmul_vjp(np: Any, args: tuple[Any, ...], out: Any, g: Any) -> tuple[Any, ...]:
+    # Vectors as 1×n rows on the left and n×1 columns on the right: dA = G Bᵀ, dB = Aᵀ G.
+    a, b = args
+    a2 = a if a.ndim == 2 else a[None, :]
+    b2 = b if b.ndim == 2 else b[:, None]
+    g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+    return (np.reshape(g2 @ b2.T, a.shape), np.reshape(a2.T @ g2, b.shape))
+
+
+def _vectors(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
+    def check(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+        if any(len(s) != 1 for s in shapes):
+            return f"{name} needs vectors"
+        if len({s[0] for s in shapes}) > 1:
+            return f"{name} needs vectors of the same length"
+        return None
+
+    return check
+
+
+def _last_axis(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
+    def check(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+        if any(len(s) == 0 for s in shapes):
+            return f"{name} needs a vector (or a matrix, row by row), not a scalar"
+        if len(set(shapes)) > 1:
+            return f"{name} needs logits and labels of the same shape"
+        return None
+
+    return check
+
+
+def _np_softmax(np: Any, z: Any) -> Any:
+    # The lecture's stable form: subtract the largest entry before exp (per row).
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _np_log_softmax(np: Any, z: Any) -> Any:
+    # log-sum-exp with the max subtracted: never overflows, never takes log(0).
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _rows(np: Any, a: Any, fn: Callable[[list[Any]], list[Any]]) -> Any:
+    """Apply ``fn`` to each row (last axis) of an object array of sympy entries."""
+    out = np.empty(a.shape, dtype=object)
+    flat_in = a.reshape(-1, a.shape[-1])
+    flat_out = out.reshape(-1, a.shape[-1])
+    for r in range(flat_in.shape[0]):
+        flat_out[r, :] = fn(list(flat_in[r]))
+    return out
+
+
+def _sympy_softmax(sp: Any, np: Any, z: Any) -> Any:
+    def row(v: list[Any]) -> list[Any]:
+        e = [sp.exp(x) for x in v]
+        total = sp.Add(*e)
+        return [x / total for x in e]
+
+    return _rows(np, z, row)
+
+
+def _sympy_log_softmax(sp: Any, np: Any, z: Any) -> Any:
+    def row(v: list[Any]) -> list[Any]:
+        lse = sp.log(sp.Add(*(sp.exp(x) for x in v)))
+        return [x - lse for x in v]
+
+    return _rows(np, z, row)
+
+
 def _relu_sympy(sp: Any, x: Any) -> Any:
     from .symbolic import relu
 
@@ -115,45 +237,117 @@ OPS: dict[str, Op] = {
     op.name: op
     for op in (
         Op("add", 2, lambda a, b: a + b, lambda x, o: (1.0, 1.0),
-           lambda sp, a, b: a + b, "gradient distributor", "+"),
+           lambda sp, a, b: a + b, "gradient distributor", "+",
+           np_forward=lambda np, a, b: a + b, np_local=lambda np, x, o: (1.0, 1.0)),
         Op("sub", 2, lambda a, b: a - b, lambda x, o: (1.0, -1.0),
-           lambda sp, a, b: a - b, "distributor, negated to b", "-"),
+           lambda sp, a, b: a - b, "distributor, negated to b", "-",
+           np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
-           lambda sp, a, b: a * b, "swap multiplier", "*"),
+           lambda sp, a, b: a * b, "swap multiplier", "*",
+           np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -x[0] / (x[1] * x[1])),
            lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/",
-           domain=lambda x: "division by zero"),
+           domain=lambda x: "division by zero",
+           np_forward=lambda np, a, b: a / b,
+           np_local=lambda np, x, o: (1.0 / x[1], -x[0] / (x[1] * x[1]))),
         Op("pow", 2, _pow, _pow_local, lambda sp, a, b: a**b,
-           "b·a^(b-1) to a", "^", domain=_pow_domain),
+           "b·a^(b-1) to a", "^", domain=_pow_domain,
+           np_forward=lambda np, a, b: np.power(a, b), np_local=_np_pow_local),
         Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,
-           "gradient negator", "-"),
+           "gradient negator", "-",
+           np_forward=lambda np, a: -a, np_local=lambda np, x, o: (-1.0,)),
         Op("exp", 1, math.exp, lambda x, o: (o,), lambda sp, a: sp.exp(a),
            "local = its own output",
-           domain=lambda x: f"exp({_fmt(x[0])}) overflows a float"),
+           domain=lambda x: f"exp({_fmt(x[0])}) overflows a float",
+           np_forward=lambda np, a: np.exp(a), np_local=lambda np, x, o: (o,)),
         Op("log", 1, math.log, lambda x, o: (1.0 / x[0],), lambda sp, a: sp.log(a),
            "local 1/x", domain=lambda x: f"log of a non-positive number ({_fmt(x[0])})",
-           aliases=("ln",)),
+           aliases=("ln",),
+           np_forward=lambda np, a: np.log(a), np_local=lambda np, x, o: (1.0 / x[0],)),
         Op("sqrt", 1, math.sqrt,
            lambda x, o: (0.5 / o if o else math.inf,), lambda sp, a: sp.sqrt(a),
            "local 1/(2√x)",
-           domain=lambda x: f"sqrt of a negative number ({_fmt(x[0])})"),
+           domain=lambda x: f"sqrt of a negative number ({_fmt(x[0])})",
+           np_forward=lambda np, a: np.sqrt(a), np_local=lambda np, x, o: (0.5 / o,)),
         Op("sigmoid", 1, _sigmoid, lambda x, o: (o * (1.0 - o),),
-           lambda sp, a: 1 / (1 + sp.exp(-a)), "local (1-σ)σ"),
+           lambda sp, a: 1 / (1 + sp.exp(-a)), "local (1-σ)σ",
+           np_forward=_np_sigmoid, np_local=lambda np, x, o: (o * (1.0 - o),)),
         Op("tanh", 1, math.tanh, lambda x, o: (1.0 - o * o,), lambda sp, a: sp.tanh(a),
-           "local 1-tanh²"),
+           "local 1-tanh²",
+           np_forward=lambda np, a: np.tanh(a), np_local=lambda np, x, o: (1.0 - o * o,)),
         Op("relu", 1, lambda a: a if a > 0.0 else 0.0,
            lambda x, o: (1.0 if x[0] > 0.0 else 0.0,), _relu_sympy,
            "gradient gate (x > 0)",
            kink=lambda x: "relu at 0: took subgradient 0" if x[0] == 0.0 else None,
-           branch=lambda x: _sign(x[0])),
+           branch=lambda x: _sign(x[0]),
+           np_forward=lambda np, a: np.where(a > 0.0, a, 0.0),
+           np_local=lambda np, x, o: (np.where(x[0] > 0.0, 1.0, 0.0),),
+           np_branch=lambda np, a: np.sign(a)),
         Op("abs", 1, abs, lambda x, o: (float(_sign(x[0])),), lambda sp, a: sp.Abs(a),
            "local sign(x)",
            kink=lambda x: "abs at 0: took subgradient 0" if x[0] == 0.0 else None,
-           branch=lambda x: _sign(x[0])),
+           branch=lambda x: _sign(x[0]),
+           np_forward=lambda np, a: np.abs(a), np_local=lambda np, x, o: (np.sign(x[0]),),
+           np_branch=lambda np, a: np.sign(a)),
         Op("max", 2, max, _max_local, lambda sp, a, b: sp.Max(a, b),
-           "gradient router", kink=_tie_kink("max"), branch=_tie),
+           "gradient router", kink=_tie_kink("max"), branch=_tie,
+           np_forward=lambda np, a, b: np.maximum(a, b),
+           np_local=lambda np, x, o: _np_router(np, x, True),
+           np_branch=lambda np, a, b: np.sign(a - b)),
         Op("min", 2, min, _min_local, lambda sp, a, b: sp.Min(a, b),
-           "gradient router", kink=_tie_kink("min"), branch=_tie),
+           "gradient router", kink=_tie_kink("min"), branch=_tie,
+           np_forward=lambda np, a, b: np.minimum(a, b),
+           np_local=lambda np, x, o: _np_router(np, x, False),
+           np_branch=lambda np, a, b: np.sign(a - b)),
+        # --- array ops: forward, vjp (the implicit Jacobian product), sympy, shapes ---
+        Op("matmul", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "matrix multiply", "@",
+           np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
+           sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
+           implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"), array_only=True),
+        Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "transposes the gradient back",
+           np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
+           sympy_array=lambda sp, np, a: a.T, implicit=("upstreamᵀ",), array_only=True),
+        Op("sum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "gradient distributor (to every entry)",
+           np_forward=lambda np, a: np.sum(a),
+           vjp=lambda np, x, o, g: (np.broadcast_to(g, x[0].shape).copy(),),
+           sympy_array=lambda sp, np, a: sp.Add(*a.flat),
+           implicit=("upstream copied to every entry",), array_only=True),
+        Op("mean", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "distributor, scaled by 1/n",
+           np_forward=lambda np, a: np.mean(a),
+           vjp=lambda np, x, o, g: (np.broadcast_to(g / x[0].size, x[0].shape).copy(),),
+           sympy_array=lambda sp, np, a: sp.Add(*a.flat) / a.size,
+           implicit=("upstream / n to every entry",), array_only=True),
+        Op("dot", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "swap multiplier, vector form",
+           np_forward=lambda np, a, b: np.dot(a, b), vjp=lambda np, x, o, g: (g * x[1], g * x[0]),
+           sympy_array=lambda sp, np, a, b: sp.Add(*(a * b).flat), shapes=_vectors("dot"),
+           implicit=("upstream · {1}", "upstream · {0}"), array_only=True),
+        Op("softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "Jacobian diag(s) - s sᵀ, applied implicitly",
+           np_forward=_np_softmax,
+           vjp=lambda np, x, o, g: (o * (g - np.sum(g * o, axis=-1, keepdims=True)),),
+           sympy_array=_sympy_softmax, shapes=_last_axis("softmax"),
+           implicit=("s ⊙ (upstream - Σ upstream ⊙ s)",), array_only=True),
+        Op("log_softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "log-sum-exp; upstream - softmax·Σupstream",
+           np_forward=_np_log_softmax,
+           vjp=lambda np, x, o, g: (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),),
+           sympy_array=_sympy_log_softmax, shapes=_last_axis("log_softmax"),
+           implicit=("upstream - softmax({0}) Σ upstream",), array_only=True),
+        Op("cross_entropy", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "fused: softmax(z) - y to the logits",
+           np_forward=lambda np, z, y: -np.sum(y * _np_log_softmax(np, z)),
+           vjp=lambda np, x, o, g: (
+               g * (_np_softmax(np, x[0]) * np.sum(x[1], axis=-1, keepdims=True) - x[1]),
+               -g * _np_log_softmax(np, x[0])),
+           sympy_array=lambda sp, np, z, y: -sp.Add(*(y * _sympy_log_softmax(sp, np, z)).flat),
+           shapes=_last_axis("cross_entropy"),
+           implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
+                     "upstream · (-log_softmax({0}))"), array_only=True),
     )
 }
 
@@ -162,7 +356,7 @@ VAR = Op("var", -1, float, lambda x, o: (), lambda sp, a: a, "input")
 CONST = Op("const", -1, float, lambda x, o: (), lambda sp, a: a, "constant")
 # `r = q` makes a node of its own so that r carries its name in every table.
 IDENTITY = Op("id", 1, lambda a: a, lambda x, o: (1.0,), lambda sp, a: a,
-              "passes through")
+              "passes through", np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
 
 FUNCTIONS: dict[str, Op] = {
     alias: op

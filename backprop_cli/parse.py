@@ -19,6 +19,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from .errors import InputError
 from .graph import Graph
+from .literals import ArrayLiteral
 from .ops import FUNCTIONS, OPS
 
 GRAMMAR_FILE = "backprop.lark"
@@ -29,6 +30,7 @@ _TERMINALS = {
     "LPAR": "'('", "RPAR": "')'", "MINUS": "'-'", "PLUS": "'+'", "POW": "'^'",
     "_SEP": "';' or a new line", "EQUAL": "'='", "COMMA": "','", "SEMICOLON": "';'",
     "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the input",
+    "AT": "'@'", "LSQB": "'['", "RSQB": "']'", "TRANSPOSE": "'.T'",
 }
 
 
@@ -48,7 +50,7 @@ def _parser() -> tuple[Lark, _Builder]:
     # its builder is reset for every parse (under _LOCK).
     # No cache=True: Lark's cache unpickles a file from the temp folder.
     builder = _Builder("")
-    lark = Lark(load_grammar(), parser="lalr", start=["program", "bindings"],
+    lark = Lark(load_grammar(), parser="lalr", start=["program", "bindings", "value"],
                 transformer=builder)
     return lark, builder
 
@@ -78,13 +80,36 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         super().__init__()
         self.reset(source)
 
-    def reset(self, source: str) -> None:
+    def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
         self.src = source
+        self.where = where
 
-    def binding(self, c: list[Any]) -> tuple[str, str, int, int]:
+    def binding(self, c: list[Any]) -> tuple[str, str | ArrayLiteral, int, int]:
         name, num = c
+        if isinstance(num, ArrayLiteral):
+            return str(name), num, name.start_pos, num.end
         return str(name), str(num), name.start_pos, num.end_pos
+
+    def vector(self, c: list[Any]) -> ArrayLiteral:
+        lsq, *nums, rsq = c
+        row = [(str(t), t.start_pos, t.end_pos) for t in nums]
+        return ArrayLiteral([row], 1, lsq.start_pos, rsq.end_pos)
+
+    def matrix(self, c: list[Any]) -> ArrayLiteral:
+        lsq, *rows, rsq = c
+        width = len(rows[0].rows[0])
+        for k, row in enumerate(rows):
+            if len(row.rows[0]) != width:
+                n = len(row.rows[0])
+                raise InputError(f"ragged matrix: row {k + 1} has {n} "
+                                 f"entr{'y' if n == 1 else 'ies'}, row 1 has {width}",
+                                 source=self.src, pos=row.start, end=row.end, where=self.where,
+                                 hint="every row of a matrix needs the same number of entries")
+        return ArrayLiteral([r.rows[0] for r in rows], 2, lsq.start_pos, rsq.end_pos)
+
+    def value(self, c: list[Any]) -> Any:
+        return c[0]
 
     def bindings(self, c: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
         return c
@@ -104,6 +129,13 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def div(self, c: list[Any]) -> tuple[int, int, int]:
         return self._binary("div", c)
+
+    def matmul(self, c: list[Any]) -> tuple[int, int, int]:
+        return self._binary("matmul", c)
+
+    def transpose(self, c: list[Any]) -> tuple[int, int, int]:
+        (a, s, _), tok = c
+        return self.g.add(OPS["transpose"], (a,), s, tok.end_pos), s, tok.end_pos
 
     def pow(self, c: list[Any]) -> tuple[int, int, int]:
         return self._binary("pow", c)
@@ -212,7 +244,23 @@ def parse(source: str) -> Graph:
     return graph
 
 
-def parse_bindings(text: str) -> list[tuple[str, str, int, int]]:
+def parse_value(text: str, where: str) -> str | ArrayLiteral:
+    """A lone number or array literal (--upstream): the number's text, or the array."""
+    if not text.strip():
+        raise InputError(f"{where} is empty", where=where, hint="give a number or [4,-1,5,9]")
+    lark, builder = _parser()
+    with _LOCK:
+        builder.reset(text, where)
+        try:
+            result = lark.parse(text, start="value")
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, where) from None
+        finally:
+            builder.reset("")
+    return result if isinstance(result, ArrayLiteral) else str(result)
+
+
+def parse_bindings(text: str) -> list[tuple[str, str | ArrayLiteral, int, int]]:
     """`x=-2,y=5` -> [(name, number text, start, end)], in order, duplicates kept."""
     if not text.strip():
         raise InputError("--at is empty", where="--at", hint="write it as --at x=-2,y=5")
@@ -220,8 +268,8 @@ def parse_bindings(text: str) -> list[tuple[str, str, int, int]]:
     with _LOCK:
         builder.reset(text)
         try:
-            result: list[tuple[str, str, int, int]] = lark.parse(  # type: ignore[assignment]
-                text, start="bindings")
+            result: list[tuple[str, str | ArrayLiteral, int, int]]
+            result = lark.parse(text, start="bindings")  # type: ignore[assignment]
         except UnexpectedInput as exc:
             raise _syntax_error(exc, text, "--at") from None
         finally:
@@ -264,7 +312,10 @@ def _anon(name: str) -> str:
 
 def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | None:
     if where == "--at":
-        return "write values as name=number, separated by commas: --at x=-2,y=5,z=1e-3"
+        return ("write values as name=number, separated by commas: --at x=-2,y=5,z=1e-3; "
+                "arrays as x=[0.2,0.4] or W=[[0.1,0.5],[-0.3,0.8]]")
+    if where == "--upstream":
+        return "write a number, a vector [4,-1,5,9] or a matrix [[1,0],[0,1]]"
     before = source[:pos].rstrip()
     token = getattr(exc, "token", None)
     ttype = getattr(token, "type", None)
@@ -278,7 +329,7 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
         if ch in "'\"":
             return "the expression language has no strings; names are plain words like x or w0"
         if ch == ".":
-            return "attributes and methods are not part of the language"
+            return "attributes and methods are not part of the language (only A.T, the transpose)"
         return "operators are + - * / ^ (or **); names use letters, digits and _"
     if ttype == "$END" or isinstance(exc, UnexpectedEOF):
         if source.count("(") > source.count(")"):

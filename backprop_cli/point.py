@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from .errors import InputError
 from .graph import Graph
+from .literals import ArrayValue
 from .parse import parse_bindings, parse_number
 
 
@@ -18,21 +19,27 @@ class Point:
 
     values: dict[str, float]
     exact: dict[str, Fraction]
+    # Vectors and matrices (x=[0.2,0.4]); any of them sends the job to the array engine.
+    arrays: dict[str, ArrayValue] = field(default_factory=dict)
 
 
 def parse_point(texts: Iterable[str]) -> Point:
     """Each text is one `--at` option: `x=-2,y=5` (the option may repeat)."""
     values: dict[str, float] = {}
     exact: dict[str, Fraction] = {}
+    arrays: dict[str, ArrayValue] = {}
     for text in texts:
         for name, number, start, end in parse_bindings(text):
-            if name in values:
+            if name in values or name in arrays:
                 raise InputError(f"--at gives '{name}' twice", source=text, pos=start, end=end,
                                  where="--at", hint="give each input one value")
+            if not isinstance(number, str):
+                arrays[name] = number.resolve(text, "--at")
+                continue
             eq = text.index("=", start) + 1
             values[name], exact[name] = parse_number(number, source=text, pos=eq, end=end,
                                                      where="--at")
-    return Point(values, exact)
+    return Point(values, exact, arrays)
 
 
 def match(graph: Graph, point: Point) -> None:

@@ -8,6 +8,7 @@ characters made visible, so an expression can neither style nor drive the termin
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -24,13 +25,41 @@ STATUS = {
 }
 
 
-def fmt(v: float | None) -> str:
-    """Six significant digits, like the lecture's rounded numbers but without losing sign."""
+ARRAY_SHOWN = 4  # entries of a vector (or rows/columns of a matrix) shown in tables
+
+
+def fmt(v: float | list[Any] | str | None) -> str:
+    """Six significant digits, like the lecture's rounded numbers but without losing sign.
+
+    Arrays (nested lists) print as [a, b, …] with one matrix row per line; large ones are
+    abbreviated with their shape (--json has every entry). Text passes through."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, list):
+        return _fmt_array(v)
     if v is None:
         return "–"
     if v == 0:
         return "0"
     return f"{v:.6g}"
+
+
+def _cut(items: list[Any]) -> list[Any]:
+    if len(items) <= ARRAY_SHOWN:
+        return items
+    return [*items[:ARRAY_SHOWN - 2], "…", items[-1]]
+
+
+def _fmt_array(v: list[Any]) -> str:
+    if v and isinstance(v[0], list):  # a matrix: one row per line
+        rows = _cut(v)
+        lines = [r if r == "…" else "[" + ", ".join(c if c == "…" else fmt(c)
+                                                     for c in _cut(r)) + "]" for r in rows]
+        body = "[" + ",\n ".join(lines) + "]"
+        big = len(v) > ARRAY_SHOWN or len(v[0]) > ARRAY_SHOWN
+        return f"{len(v)}×{len(v[0])} " + body if big else body
+    body = "[" + ", ".join(c if c == "…" else fmt(c) for c in _cut(v)) + "]"
+    return f"{len(v)}: " + body if len(v) > ARRAY_SHOWN else body
 
 
 def text(s: str, style: str = "") -> Text:
@@ -46,13 +75,17 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
                   title_justify="left", show_lines=False, header_style="bold")
     table.add_column("node", style="bold cyan", no_wrap=True)
     table.add_column("op", no_wrap=True)
+    shaped = any(n.shape is not None for n in result.nodes)  # array jobs show shapes
+    if shaped:
+        table.add_column("shape", no_wrap=True)
     table.add_column("expression", overflow="fold", min_width=10, max_width=28)
     if numeric:
-        table.add_column("value", justify="right", style="blue", no_wrap=True)
+        # Arrays wrap inside their cells; scalars never do.
+        table.add_column("value", justify="right", style="blue", no_wrap=not shaped)
     table.add_column("local ∂node/∂input", no_wrap=not numeric)
     if numeric:
         table.add_column(f"upstream ∂{out}/∂node", justify="right", style="magenta")
-        table.add_column("downstream", no_wrap=True)
+        table.add_column("downstream", no_wrap=not shaped)
     table.add_column("gate pattern", style="dim", overflow="fold", min_width=8)
     if len(result.nodes) > max_rows:
         table.caption = text(f"{len(result.nodes) - max_rows:,} of {len(result.nodes):,} rows "
@@ -61,7 +94,10 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
         if row is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue
-        cells: list[RenderableType] = [text(row.label), text(row.op), text(row.expression)]
+        cells: list[RenderableType] = [text(row.label), text(row.op)]
+        if shaped:
+            cells.append(text(_shape(row.shape)))
+        cells.append(text(row.expression))
         if numeric:
             cells.append(text(fmt(row.value)))
         cells.append(_local(row))
@@ -70,6 +106,32 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
             cells.append(_downstream(row))
         cells.append(_gate(row))
         table.add_row(*cells)
+    return table
+
+
+def _shape(shape: list[int] | None) -> str:
+    return "scalar" if not shape else "×".join(str(n) for n in shape)
+
+
+def jacobian_table(result: Result) -> Table | None:
+    """--jacobian: each small node's explicit local Jacobian, rows = output entries."""
+    rows = [r for r in result.nodes if r.jacobian is not None]
+    if not rows:
+        return None
+    table = Table(title=text("Explicit local Jacobians ∂node/∂input (--jacobian)"),
+                  caption=text("rows: the node's entries, columns: the input's entries; "
+                               "backprop never forms these"),
+                  title_justify="left", caption_justify="left", header_style="bold",
+                  min_width=72)
+    table.add_column("node", style="bold cyan", no_wrap=True)
+    table.add_column("input", no_wrap=True)
+    table.add_column("Jacobian", no_wrap=True)
+    for row in rows:
+        assert row.jacobian is not None
+        for name, jac, const in zip(row.inputs, row.jacobian, row.input_is_const):
+            if jac is None or const:
+                continue
+            table.add_row(text(row.label), text(name), text(fmt(jac)))
     return table
 
 
@@ -209,6 +271,9 @@ def report(result: Result, max_rows: int = 60, nodes: bool = True) -> Group:
     parts: list[RenderableType] = []
     if nodes:
         parts.append(node_table(result, max_rows))
+        jac = jacobian_table(result)
+        if jac is not None:
+            parts.append(jac)
     parts.append(gradient_table(result))
     parts.append(summary(result))
     return Group(*parts)

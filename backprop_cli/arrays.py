@@ -1,0 +1,406 @@
+"""Array values and the array engine: forward and backward over vectors and matrices (numpy).
+
+The same story as the scalar engine, node by node, with numpy arrays as values: forward in
+topological order, backward in reverse, both plain loops (no recursion). Elementwise ops
+give their local gradient entry by entry (the diagonal of a Jacobian that is never formed);
+array ops give a vector-Jacobian product. The engine holds no op-specific code: it reads
+the op table, checks shapes before each op and checks after each backward step that every
+downstream gradient has its input's shape (the lecture's rule), failing loudly with the
+op's name if a rule breaks it.
+
+Only imported for array jobs, so scalar expressions never import numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .api import Result, _records
+from .errors import DomainError, InputError
+from .graph import Graph, Node
+from .literals import ArrayValue
+from .ops import CONST, VAR, Op
+from .point import Point, match
+from .verify import Tolerance
+
+Array = np.ndarray[Any, Any]
+
+JACOBIAN_MAX = 16  # --jacobian: explicit Jacobians for nodes with at most this many entries
+# in and out (the lecture's 4x4 relu Jacobian is 16 entries; bigger ones are not shown)
+
+
+def shape_text(shape: Iterable[int]) -> str:
+    """`scalar`, `4` (a vector of 4) or `2×3` (a matrix of 2 rows, 3 columns)."""
+    dims = tuple(shape)
+    return "scalar" if not dims else "×".join(str(n) for n in dims)
+
+
+def describe(shape: Iterable[int]) -> str:
+    """For messages: `a scalar`, `a vector of 3`, `a 2×3 matrix`."""
+    dims = tuple(shape)
+    if not dims:
+        return "a scalar"
+    if len(dims) == 1:
+        return f"a vector of {dims[0]}"
+    return f"a {shape_text(dims)} matrix"
+
+
+def plain(a: Array) -> Any:
+    """A float for a scalar, nested lists for an array: ready for JSON and the renderers."""
+    return float(a) if a.ndim == 0 else a.tolist()
+
+
+def to_array(value: float | ArrayValue) -> Array:
+    if isinstance(value, ArrayValue):
+        return np.array(value.values, dtype=float).reshape(value.shape)
+    return np.asarray(float(value), dtype=float)
+
+
+def uses_arrays(graph: Graph) -> bool:
+    """Whether the expression itself needs the array engine (it uses @, sum, softmax, ...)."""
+    return any(node.op.array_only for node in graph.nodes)
+
+
+def entry(idx: tuple[int, ...]) -> str:
+    return "[" + ",".join(str(i) for i in idx) + "]"
+
+
+@dataclass
+class ArrayPass:
+    """Everything the backward pass computed, per node id (None: no gradient needed there)."""
+
+    values: list[Array]
+    local: list[tuple[Array, ...] | None]  # elementwise ops: d node / d input, entry by entry
+    upstream: list[Array | None]  # d loss / d node, the node's shape
+    downstream: list[tuple[Array | None, ...]]  # per input, each of that input's shape
+    kinks: dict[int, str]
+    seed: Array
+    needs: list[bool] = field(default_factory=list)  # whether a variable feeds the node
+
+
+# ---------------------------------------------------------------- forward
+
+
+def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array]:
+    """Values of every node in topological order; shape and domain errors name the node."""
+    values: list[Array] = []
+    for node in graph.nodes:
+        op = node.op
+        if op is VAR:
+            values.append(point[node.name])  # type: ignore[index]
+            continue
+        if op is CONST:
+            values.append(np.asarray(node.const, dtype=float))
+            continue
+        args = tuple(values[j] for j in node.inputs)
+        _check_shapes(graph, node, args)
+        assert op.np_forward is not None
+        with np.errstate(all="ignore"):
+            out = np.asarray(op.np_forward(np, *args), dtype=float)
+        if not np.all(np.isfinite(out)):
+            raise _domain_error(graph, node, args, out)
+        values.append(out)
+    return values
+
+
+def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
+    op = node.op
+    if op.np_forward is None:
+        raise InputError(f"{op.name} is not defined on arrays", source=graph.source,
+                         pos=node.start, end=node.end)
+    shapes = tuple(a.shape for a in args)
+    why: str | None = None
+    if op.shapes is not None:
+        why = op.shapes(shapes)
+    elif len(args) == 2 and shapes[0] != shapes[1] and shapes[0] and shapes[1]:
+        what = f"'{op.symbol}'" if op.symbol else op.name
+        why = (f"elementwise {what} needs equal shapes, or a scalar on one side "
+               "(use @ for a matrix product)")
+    if why is None:
+        return
+    of = " and ".join(describe(s) for s in shapes)
+    hint = None
+    if op.name == "matmul" and len(shapes[0]) == 1 and len(shapes[1]) == 2:
+        hint = "a vector on the left of @ is a row; to use it as a column put it on the right"
+    elif op.name == "matmul":
+        hint = "A @ B needs A's columns to equal B's rows; A.T transposes a matrix"
+    raise InputError(f"shape mismatch at node {graph.label(node.id)} `{graph.text(node.id)}`: "
+                     f"{op.name} of {of}: {why}", source=graph.source, pos=node.start,
+                     end=node.end, hint=hint)
+
+
+def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array) -> DomainError:
+    op = node.op
+    idx = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+    elem = tuple(float(np.broadcast_to(a, out.shape)[idx]) for a in args)
+    if op.np_local is not None and op.domain is not None:
+        what = op.domain(elem)
+    else:
+        what = f"{op.name} overflows a float"
+    where = f" (entry {entry(idx)} of {describe(out.shape)})" if out.ndim else ""
+    return DomainError(f"domain error at node {graph.label(node.id)} `{graph.text(node.id)}`: "
+                       f"{what}{where}", source=graph.source, pos=node.start, end=node.end,
+                       where="point", hint="pick a point inside the function's domain, or use "
+                       "smaller values")
+
+
+# ---------------------------------------------------------------- backward
+
+
+def needs_grad(graph: Graph) -> list[bool]:
+    """For each node, whether any variable feeds it (constants need no gradient)."""
+    needs = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        needs[node.id] = node.op is VAR or any(needs[j] for j in node.inputs)
+    return needs
+
+
+def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
+    """Sum a gradient back to the shape of an input that was broadcast (a scalar)."""
+    while grad.ndim > len(shape):
+        grad = grad.sum(axis=0)
+    for axis, n in enumerate(shape):
+        if n == 1 and grad.shape[axis] != 1:
+            grad = grad.sum(axis=axis, keepdims=True)
+    return grad
+
+
+def local_gradients(op: Op, args: tuple[Array, ...], out: Array) -> tuple[Array, ...] | None:
+    """An elementwise op's local gradients, entry by entry, in the output's shape."""
+    if op.np_local is None:
+        return None
+    with np.errstate(all="ignore"):
+        loc = op.np_local(np, args, out)
+    return tuple(np.broadcast_to(np.asarray(d, dtype=float), out.shape) for d in loc)
+
+
+def vjp(op: Op, args: tuple[Array, ...], out: Array, g: Array,
+        loc: tuple[Array, ...] | None = None) -> tuple[Array, ...]:
+    """Downstream gradients, one per input: upstream x local, never forming the Jacobian."""
+    with np.errstate(all="ignore"):
+        if op.np_local is not None:
+            if loc is None:
+                loc = local_gradients(op, args, out)
+            assert loc is not None
+            down = tuple(unbroadcast(g * d, a.shape) for d, a in zip(loc, args))
+        else:
+            assert op.vjp is not None, f"op {op.name} has neither np_local nor vjp"
+            down = tuple(np.asarray(d, dtype=float) for d in op.vjp(np, args, out, g))
+    if len(down) != len(args):
+        raise AssertionError(f"op {op.name} returned {len(down)} downstream gradients for "
+                             f"{len(args)} inputs")
+    for k, (d, a) in enumerate(zip(down, args)):
+        if d.shape != a.shape:
+            raise AssertionError(f"op {op.name}: the gradient for input {k + 1} is "
+                                 f"{describe(d.shape)} but the input is {describe(a.shape)}; "
+                                 "a gradient has its variable's shape")
+    return down
+
+
+def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
+    """Reverse topological order: downstream = vjp(upstream), accumulated per input."""
+    nodes = graph.nodes
+    n = len(nodes)
+    needs = needs_grad(graph)
+    upstream: list[Array | None] = [None] * n
+    local: list[tuple[Array, ...] | None] = [None] * n
+    downstream: list[tuple[Array | None, ...]] = [()] * n
+    kinks: dict[int, str] = {}
+    upstream[graph.output] = seed
+    for node in reversed(nodes):
+        nid = node.id
+        if not node.inputs or not needs[nid]:
+            continue
+        op = node.op
+        args = tuple(values[j] for j in node.inputs)
+        out = values[nid]
+        g = upstream[nid]
+        if g is None:
+            g = np.zeros_like(out)
+        loc = local_gradients(op, args, out)
+        down = vjp(op, args, out, g, loc)
+        kept: list[Array | None] = []
+        for pos, (j, d) in enumerate(zip(node.inputs, down)):
+            if not needs[j]:
+                kept.append(None)
+                continue
+            if not np.all(np.isfinite(d)):
+                raise _gradient_error(graph, node, pos, args)
+            prev = upstream[j]
+            upstream[j] = d if prev is None else prev + d
+            kept.append(d)
+        local[nid] = loc
+        downstream[nid] = tuple(kept)
+        why = kink(op, args)
+        if why is not None:
+            kinks[nid] = why
+    return ArrayPass(values, local, upstream, downstream, kinks, seed, needs)
+
+
+def kink(op: Op, args: tuple[Array, ...]) -> str | None:
+    """Which entries sit at a non-differentiable point, and the subgradient taken there."""
+    if op.np_branch is None or op.kink is None:
+        return None
+    branch = np.asarray(op.np_branch(np, *args))
+    at = np.argwhere(branch == 0)
+    if not len(at):
+        return None
+    shape = np.broadcast_shapes(*(a.shape for a in args))
+    first = tuple(int(i) for i in at[0]) if branch.ndim else ()
+    elem = tuple(float(np.broadcast_to(a, shape)[first]) for a in args)
+    why = op.kink(elem) or f"{op.name} at a kink"
+    if not branch.ndim:
+        return why
+    shown = ", ".join(entry(tuple(int(i) for i in idx)) for idx in at[:4])
+    more = ", …" if len(at) > 4 else ""
+    return f"{why}, at {len(at)} of {branch.size} entries ({shown}{more})"
+
+
+def _gradient_error(graph: Graph, node: Node, pos: int, args: tuple[Array, ...]) -> DomainError:
+    which = graph.label(node.inputs[pos])
+    return DomainError(f"domain error at node {graph.label(node.id)} `{graph.text(node.id)}`: "
+                       f"{node.op.name} has no finite gradient with respect to {which} here",
+                       source=graph.source, pos=node.start, end=node.end, where="point",
+                       hint="the function is not differentiable here; try a point nearby")
+
+
+def jacobian(op: Op, args: tuple[Array, ...], out: Array, pos: int) -> Array:
+    """The explicit Jacobian d out / d input (rows: output entries, columns: input entries),
+    built one vjp per output entry. Only --jacobian asks for it; backprop never forms it."""
+    rows = []
+    for k in range(max(out.size, 1)):
+        e = np.zeros(out.size)
+        e[k] = 1.0
+        rows.append(vjp(op, args, out, e.reshape(out.shape))[pos].ravel())
+    return np.array(rows)
+
+
+# ---------------------------------------------------------------- evaluate
+
+
+@dataclass
+class ArrayResult(Result):
+    """A Result whose values, gradients and checks may be nested lists (arrays)."""
+
+    shapes: dict[str, list[int]] = field(default_factory=dict)  # input -> shape
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = super().to_dict()
+        for node, rec in zip(doc["nodes"], self.nodes):
+            node["shape"] = rec.shape
+            if rec.jacobian is not None:
+                node["jacobian"] = rec.jacobian
+        doc["shapes"] = self.shapes
+        return doc
+
+
+def evaluate_arrays(graph: Graph, point: Point, targets: list[str], result: Result,
+                    upstream: float | ArrayValue, verifiers: tuple[str, ...],
+                    tolerance: Tolerance | None, want_jacobian: bool) -> ArrayResult:
+    """Run the array engine at ``point``; ``result`` is the scalar skeleton to fill."""
+    from .array_verify import verify_arrays
+
+    # match() names missing and extra inputs; it looks at names only.
+    match(graph, Point({**point.values, **dict.fromkeys(point.arrays, 0.0)}, {}))
+    values = {name: to_array(v) for name, v in point.values.items()}
+    values.update({name: to_array(v) for name, v in point.arrays.items()})
+    vals = forward(graph, values)
+    out = vals[graph.output]
+    seed = _seed(graph, result.output, out, upstream)
+    run = backward(graph, vals, seed)
+    grads = {name: _grad(run, graph.variables[name], values[name]) for name in targets}
+    res = ArrayResult(result.expression, result.output, result.inputs, targets,
+                      _records(graph), graph, seed=plain(seed), notes=result.notes)
+    res.shapes = {name: list(values[name].shape) for name in result.inputs}
+    res.point = {name: plain(values[name]) for name in result.inputs}
+    res.value = plain(out)
+    res.gradients = {name: plain(g) for name, g in grads.items()}
+    _fill(res, run)
+    if want_jacobian:
+        _fill_jacobians(res, run)
+    if verifiers:
+        res.verification = verify_arrays(graph, point, values, run, grads, verifiers,
+                                         tolerance or Tolerance())
+    return res
+
+
+def _seed(graph: Graph, name: str, out: Array, upstream: float | ArrayValue) -> Array:
+    if not isinstance(upstream, ArrayValue):
+        if out.ndim:
+            expr = graph.text(graph.output)
+            raise InputError(
+                f"the output {name} is {describe(out.shape)}, not a scalar: "
+                "backprop starts from the gradient of a scalar loss",
+                where="--upstream",
+                hint=f"reduce it to a scalar, e.g. sum({expr}) or mean({expr}), or give "
+                f"--upstream with {describe(out.shape)}: the gradient of some loss "
+                f"with respect to {name}")
+        return np.asarray(float(upstream), dtype=float)
+    seed = to_array(upstream)
+    if seed.shape != out.shape:
+        raise InputError(f"--upstream is {describe(seed.shape)} but the output {name} is "
+                         f"{describe(out.shape)}", where="--upstream",
+                         hint="the upstream gradient has the output's shape")
+    return seed
+
+
+def _grad(run: ArrayPass, nid: int, value: Array) -> Array:
+    g = run.upstream[nid]
+    return np.zeros_like(value) if g is None else g
+
+
+def _fill(result: Result, run: ArrayPass) -> None:
+    graph = result.graph
+    uses = graph.consumers()
+    for rec in result.nodes:
+        nid = rec.id
+        node = graph.nodes[nid]
+        value = run.values[nid]
+        rec.value = plain(value)
+        rec.shape = list(value.shape)
+        g = run.upstream[nid]
+        rec.upstream = plain(g) if g is not None else (0.0 if run.needs[nid] else None)
+        if node.inputs and run.needs[nid]:
+            loc = run.local[nid]
+            if loc is not None:
+                # Inputs that need no gradient (constants) may have no finite local one
+                # (d/db a^b at a < 0): left out, like their downstream.
+                rec.local = [plain(d) if run.needs[j] else None
+                             for d, j in zip(loc, node.inputs)]
+            else:
+                names = [graph.label(j) for j in node.inputs]
+                rec.local = [f"implicit: {t.format(*names)}" for t in node.op.implicit]
+            rec.downstream = [plain(d) if d is not None else None for d in run.downstream[nid]]
+        rec.kink = run.kinks.get(nid)
+        if len(uses[nid]) > 1:
+            rec.fan_out = []
+            for c, pos in uses[nid]:
+                down = run.downstream[c]
+                d = down[pos] if pos < len(down) else None
+                rec.fan_out.append((graph.label(c), plain(d) if d is not None else None))
+
+
+def _fill_jacobians(result: Result, run: ArrayPass) -> None:
+    graph = result.graph
+    big = []
+    for rec in result.nodes:
+        node = graph.nodes[rec.id]
+        if not node.inputs or not run.needs[rec.id]:
+            continue
+        args = tuple(run.values[j] for j in node.inputs)
+        out = run.values[rec.id]
+        if out.size > JACOBIAN_MAX or any(a.size > JACOBIAN_MAX for a in args):
+            big.append(rec.label)
+            continue
+        rec.jacobian = [jacobian(node.op, args, out, pos).tolist() if run.needs[j] else None
+                        for pos, j in enumerate(node.inputs)]
+    note = ("--jacobian: explicit Jacobians are shown for illustration only; backprop never "
+            "forms them, it multiplies upstream by the local gradient implicitly")
+    if big:
+        note += (f". Not shown for {', '.join(big)}: more than {JACOBIAN_MAX} entries in or "
+                 "out")
+    result.notes.append(note)
