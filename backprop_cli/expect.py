@@ -234,6 +234,11 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
         assert truth is not None
+        if isinstance(truth, list):
+            raise InputError(f"--expect '{a.key}': answers are checked for scalar quantities "
+                             f"only, and {keys.label(nid)} is an array", where="--expect",
+                             hint="compare arrays with --json, or check a scalar such as "
+                             "the output of sum(...)")
         allowed, rounding, decimals = _allowance(a, truth, tolerance)
         ok = abs(a.value - truth) <= allowed
         top = "L" if result.seed != 1.0 else keys.out_name

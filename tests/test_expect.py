@@ -254,3 +254,15 @@ def test_arbitrary_expect_text_parses_or_is_bad_input() -> None:
         assert all(a.key and "=" not in a.key for a in answers)
 
     run()
+
+
+def test_expect_on_an_array_quantity_is_bad_input_not_a_traceback() -> None:
+    from typer.testing import CliRunner
+
+    from backprop_cli.cli import app
+
+    r = CliRunner().invoke(app, ["eval", "relu(x)", "--at", "x=[1,-2,3,-1]",
+                                 "--upstream", "[4,-1,5,9]", "--expect", "dx=1"])
+    assert r.exit_code == 2
+    assert "is an array" in r.output
+    assert "Traceback" not in r.output
