@@ -35,7 +35,9 @@ class NodeRecord:
     op: str
     expression: str  # the source text the node came from
     inputs: list[str]  # labels of its inputs, in order
-    input_is_const: list[bool]  # constants need no gradient; renderers may leave them out
+    # Inputs no variable feeds (constants, constant subexpressions) need no gradient;
+    # renderers leave them out.
+    input_is_const: list[bool]
     gate: str
     value: float | None = None  # (array jobs: nested lists here and below, see arrays.py)
     local: list[Any] | None = None  # d node / d input (arrays: entrywise, or implicit: text)
@@ -230,12 +232,13 @@ def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
 
 def _records(graph: Graph) -> list[NodeRecord]:
     records = []
+    needs = graph.needs_grad()
     for node in graph.nodes:
         gate = node.op.gate
         records.append(NodeRecord(
             id=node.id, label=graph.label(node.id), op=node.op.name,
             expression=graph.text(node.id), inputs=[graph.label(j) for j in node.inputs],
-            input_is_const=[graph.nodes[j].op is CONST for j in node.inputs], gate=gate,
+            input_is_const=[not needs[j] for j in node.inputs], gate=gate,
         ))
     for nid, uses in enumerate(graph.consumers()):
         if len(uses) > 1:
@@ -248,13 +251,18 @@ def _records(graph: Graph) -> list[NodeRecord]:
 def _fill(result: Result, run: Pass) -> None:
     graph = result.graph
     uses = graph.consumers()
+    needs = graph.needs_grad()
     for rec in result.nodes:
         nid = rec.id
         rec.value = run.values[nid]
-        rec.upstream = run.upstream[nid]
-        if graph.nodes[nid].inputs:
-            rec.local = list(run.local[nid])
-            rec.downstream = list(run.downstream[nid])
+        rec.upstream = run.upstream[nid] if needs[nid] else None
+        inputs = graph.nodes[nid].inputs
+        if inputs:
+            # An input that no variable feeds gets no gradient (None), rather than a NaN
+            # such as d/db a^b at a < 0 that nothing downstream uses.
+            rec.local = [v if needs[j] else None for j, v in zip(inputs, run.local[nid])]
+            rec.downstream = [v if needs[j] else None
+                              for j, v in zip(inputs, run.downstream[nid])]
         rec.kink = run.kinks.get(nid)
         if len(uses[nid]) > 1:
             rec.fan_out = [(graph.label(c), run.downstream[c][pos]) for c, pos in uses[nid]]

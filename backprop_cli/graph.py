@@ -85,6 +85,14 @@ class Graph:
                 uses[j].append((node.id, pos))
         return uses
 
+    def needs_grad(self) -> list[bool]:
+        """Per node: does any variable feed it? Constants and constant subexpressions need
+        no gradient, and may have none (the exponent of (-2)^2 has no real derivative)."""
+        flags = [False] * len(self.nodes)
+        for node in self.nodes:
+            flags[node.id] = node.op is VAR or any(flags[j] for j in node.inputs)
+        return flags
+
     def depth(self) -> int:
         """Longest path from a leaf to the output, in nodes (iterative)."""
         level = [0] * len(self.nodes)

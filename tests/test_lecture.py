@@ -63,3 +63,14 @@ def test_upstream_seed_scales_every_gradient() -> None:
     r = evaluate("(x+y)*z", at="x=-2,y=5,z=-4", upstream=2.5)
     assert r.gradients == {"x": -10, "y": -10, "z": 7.5}
     assert r.ok
+
+
+def test_constant_subexpressions_carry_no_gradient_not_nan() -> None:
+    # d/db a^b has no real value at a < 0; the exponent is a constant, so nothing needs it.
+    import json
+
+    r = evaluate("x^(2*1) + x", at="x=-2")
+    assert r.gradients == {"x": -3} and r.ok
+    pow_node = next(n for n in r.nodes if n.op == "pow")
+    assert pow_node.local == [-4, None]
+    assert json.loads(json.dumps(r.to_dict(), allow_nan=False))["ok"] is True
