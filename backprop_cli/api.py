@@ -108,14 +108,19 @@ class Result:
 def evaluate(expression: str, at: Mapping[str, float | str] | str | Iterable[str] | None = None,
              *, wrt: Iterable[str] | None = None, upstream: float = 1.0,
              check: Iterable[str] = VERIFIERS, tolerance: Tolerance | None = None,
-             symbolic_locals: bool | None = None) -> Result:
+             symbolic_locals: bool | None = None, expand: bool = False) -> Result:
     """Parse, run forward and backward at ``at``, and check every gradient.
 
     ``at`` is a mapping ({"x": -2}) or `--at` text ("x=-2,y=5", or several such strings).
     Without ``at`` the result is symbolic: local gradients and sympy's derivatives only.
+    ``expand=True`` rewrites compound gates (sigmoid, tanh) as primitive gates first.
     Raises InputError or DomainError (both BackpropError) for input that cannot be used.
     """
     graph = parse(expression)
+    if expand:
+        from .expand import expand as expand_graph
+
+        graph = expand_graph(graph)
     inputs = list(graph.variables)
     targets = _wrt(graph, wrt)
     verifiers = tuple(check)
