@@ -34,7 +34,7 @@ INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
                 "which needs no extra software")
 
 
-class GraphvizMissing(BackpropError):
+class GraphvizMissingError(BackpropError):
     """SVG or PNG was asked for but Graphviz's `dot` is not installed."""
 
 
@@ -152,7 +152,8 @@ def circuit(result: Result) -> Circuit:
                     continue
                 src = graph.nodes[j]
                 name = src.name if src.op is not VAR else None
-                grad = rec[nid].downstream[pos] if numeric and rec[nid].downstream else None
+                down = rec[nid].downstream
+                grad = down[pos] if numeric and down is not None else None
                 c.wires.append(Wire(f"n{j}", pid, name, rec[j].value, grad))
     out = graph.nodes[graph.output]
     c.parts.append(Part("out", "output", result.output))
@@ -324,7 +325,8 @@ def tree_lines(result: Result, names: list[str], *, max_depth: int = TREE_MAX_DE
         kids = list(enumerate(node.inputs))
         for k, (pos, j) in enumerate(reversed(kids)):
             last = k == 0
-            g = rec[nid].downstream[pos] if numeric and rec[nid].downstream else None
+            down = rec[nid].downstream
+            g = down[pos] if numeric and down is not None else None
             stack.append((j, child_prefix, "└── " if last else "├── ", depth + 1, g))
     if cut_lines or cut_depth:
         why = []
@@ -340,10 +342,10 @@ def tree_lines(result: Result, names: list[str], *, max_depth: int = TREE_MAX_DE
 # --- SVG and PNG via Graphviz ---------------------------------------------------------------
 
 def render_graphviz(dot: str, fmt: str, *, timeout: float = 300.0) -> bytes:
-    """Run Graphviz's `dot` on DOT text; raise GraphvizMissing (exit 2) when it is absent."""
+    """Run Graphviz's `dot` on DOT text; raise GraphvizMissingError (exit 2) when it is absent."""
     exe = shutil.which("dot")
     if exe is None:
-        raise GraphvizMissing(f"--format {fmt} needs Graphviz's `dot` program, which is not "
+        raise GraphvizMissingError(f"--format {fmt} needs Graphviz's `dot` program, which is not "
                               "installed (or not on PATH)", hint=INSTALL_HINT, where="--format")
     try:
         done = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), capture_output=True,

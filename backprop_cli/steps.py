@@ -148,10 +148,11 @@ def backward_steps(result: Result, *, symbolic: bool = True) -> list[Step]:
         locs = []
         sym = syms[nid]
         twice = len(set(node.inputs)) < len(node.inputs)  # x*x: say which input slot
+        assert r.local is not None and r.downstream is not None
         for pos, j in enumerate(node.inputs):
-            locs.append(Local(names[j] + (f" [input {pos + 1}]" if twice else ""), rec[j].value or 0.0, r.local[pos],  # type: ignore[index]
-                              r.downstream[pos],  # type: ignore[index]
-                              sym[pos] if sym is not None else None,
+            slot = f" [input {pos + 1}]" if twice else ""
+            locs.append(Local(names[j] + slot, rec[j].value or 0.0, r.local[pos],
+                              r.downstream[pos], sym[pos] if sym is not None else None,
                               graph.nodes[j].op is CONST))
         pattern = node.op.gate + (f"; it fans out: {FAN_OUT}" if branches else "")
         steps.append(Step("gate", names[nid], formula(graph, nid, args), gate_label(graph, nid),
