@@ -216,11 +216,13 @@ def render_lines(result: Result, steps: list[Step],
                           "one gate at a time (reverse topological order)"))
     for k, s in enumerate(steps, 1):
         if s.kind == "fan-out":
-            lines.append(("bold", f"Step {k}: input {s.node} fans out to {len(s.branches)} "
-                                  f"gates [{s.pattern}]"))
-            for src, g in s.branches:
+            lines.append(("bold", f"Step {k}: input {s.node} fans out into {len(s.branches)} "
+                                  f"branches [{s.pattern}]"))
+            for src, g in s.branches[:MAX_BRANCHES]:
                 lines.append(("", f"  branch from {src}: {fmt(g)}"))
-            total = " + ".join(_paren(fmt(g)) for _, g in s.branches)
+            if len(s.branches) > MAX_BRANCHES:
+                lines.append(("", f"  … and {len(s.branches) - MAX_BRANCHES:,} more branches"))
+            total = _sum(s.branches)
             lines.append(("", f"  the branches add: {_d(out, s.node)} = {total} = "
                               f"{fmt(s.upstream)}"))
             continue
@@ -230,10 +232,12 @@ def render_lines(result: Result, steps: list[Step],
             lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
                               f"{fmt(s.upstream)} (the seed at the output)"))
         elif s.branches:
-            total = " + ".join(_paren(fmt(g)) for _, g in s.branches)
-            lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = {total} = "
-                              f"{fmt(s.upstream)} (branches from "
-                              f"{', '.join(src for src, _ in s.branches)} add)"))
+            srcs = [src for src, _ in s.branches[:MAX_BRANCHES]]
+            if len(s.branches) > MAX_BRANCHES:
+                srcs.append(f"{len(s.branches) - MAX_BRANCHES:,} more")
+            lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
+                              f"{_sum(s.branches)} = {fmt(s.upstream)} (fan-out: branches "
+                              f"from {', '.join(srcs)} add)"))
         else:
             lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
                               f"{fmt(s.upstream)}"))
@@ -259,14 +263,36 @@ def render_lines(result: Result, steps: list[Step],
     return lines
 
 
+MAX_BRANCHES = 8  # a fan-out to more gates is summarised
+
+
+def _sum(branches: list[tuple[str, float]]) -> str:
+    terms = [_paren(fmt(g)) for _, g in branches]
+    if len(terms) > MAX_BRANCHES:
+        terms = [*terms[:MAX_BRANCHES - 2], f"… ({len(terms) - MAX_BRANCHES + 2:,} more)",
+                 *terms[-1:]]
+    return " + ".join(terms)
+
+
 def _paren(v: str) -> str:
     return f"({v})" if v.startswith("-") else v
 
 
-def render(result: Result, steps: list[Step], forward: list[ForwardStep] | None = None) -> Text:
-    """The replay as one rich Text (user-derived text escaped by ``render.text``)."""
+RICH_MAX_LINES = 2000  # beyond this, plain text: rich takes seconds per 10,000 lines
+
+
+def render(result: Result, steps: list[Step],
+           forward: list[ForwardStep] | None = None) -> Text | str:
+    """The replay as one rich Text, or plain text for very long replays.
+
+    Either way, user-derived text is made safe by ``render.text`` (control characters
+    shown escaped, never markup).
+    """
+    lines = render_lines(result, steps, forward)
+    if len(lines) > RICH_MAX_LINES:
+        return "\n".join(text(line).plain for _, line in lines) + "\n"
     out = Text()
-    for style, line in render_lines(result, steps, forward):
+    for style, line in lines:
         out.append_text(text(line + "\n", style))
     out.rstrip()
     return out
