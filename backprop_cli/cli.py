@@ -318,4 +318,8 @@ def steps_(
         fwd = steps.forward_steps(result) if forward else None
     except BackpropError as exc:
         fail(exc)
-    _print(steps.render(result, back, fwd))
+    shown = steps.render(result, back, fwd)
+    if isinstance(shown, str):
+        sys.stdout.write(shown)
+    else:
+        _print(shown)
