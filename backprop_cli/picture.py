@@ -237,10 +237,16 @@ def _mm(s: str) -> str:
     return s.translate(_MERMAID_ESCAPES)
 
 
+MERMAID_MAX_EDGES = 500  # mermaid's default maxEdges
+
+
 def to_mermaid(result: Result) -> str:
     """A Mermaid flowchart (GitHub and most Markdown viewers draw it)."""
     c = circuit(result)
     lines = ["flowchart LR"]
+    if len(c.wires) > MERMAID_MAX_EDGES:
+        lines.insert(0, f"%% {len(c.wires):,} edges: Mermaid draws at most {MERMAID_MAX_EDGES} "
+                        "unless initialised with a larger maxEdges; --format dot has no limit")
     for p in c.parts:
         if p.kind == "gate":
             lines.append(f'  {p.id}(("{_mm(p.label)}"))')

@@ -75,7 +75,9 @@ def test_sigmoid_neuron_expands_into_the_lectures_circuit() -> None:
     assert round(exp.downstream[0], 2) == -0.20  # through exp
     assert round(neg.downstream[0], 2) == 0.20
     for add in (add0, add1):
-        assert round(add.upstream, 2) == 0.20 and [round(d, 2) for d in add.downstream] == [0.2, 0.2]
+        assert round(add.upstream, 2) == 0.20
+        assert [round(d, 2) for d in add.downstream] == [0.2, 0.2]
+    assert [round(d, 2) for d in mul0.downstream + mul1.downstream] == [-0.2, 0.39, -0.39, -0.59]
     rounded = {k: round(v, 2) for k, v in (r.gradients or {}).items()}
     assert rounded == {"w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20}
     assert r.ok
