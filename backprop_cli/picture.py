@@ -198,7 +198,7 @@ def to_dot(result: Result) -> str:
     for p in c.parts:
         if p.kind == "gate":
             shape = "circle" if len(p.label) <= 4 else "ellipse"
-            lines.append(f'  {p.id} [shape={shape}, margin=0.02, width=0.45, '
+            lines.append(f'  {p.id} [shape={shape}, margin=0.02, width=0.45, fontsize=15, '
                          f'label=<{_html(p.label)}>];')
         elif p.kind == "input":
             label = f"<b>{_html(p.label)}</b>"
