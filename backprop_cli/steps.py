@@ -254,6 +254,8 @@ def render_lines(result: Result, steps: list[Step],
                               f"{_d(out, s.node)} · {_d(s.node, loc.input)} = "
                               f"{fmt(s.upstream)} · {_paren(fmt(loc.local))} = "
                               f"{fmt(loc.downstream)}"))
+        if s.inputs and all(loc.const for loc in s.inputs):
+            lines.append(("", "  its inputs are constants: no gradient flows further"))
         if s.kink:
             lines.append(("yellow", f"  not differentiable here: {s.kink}"))
     grads = result.gradients or {}

@@ -141,8 +141,14 @@ def test_cli_steps() -> None:
 def test_cli_steps_needs_values() -> None:
     result = CliRunner().invoke(app, ["steps", LECTURE])
     assert result.exit_code == 2
-    assert "steps needs values" in result.output
+    assert "no value for 'x', 'y' and 'z'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_cli_steps_constant_expression_needs_no_values() -> None:
+    result = CliRunner().invoke(app, ["steps", "2*3"])
+    assert result.exit_code == 0, result.output
+    assert "Backward pass" in result.output
 
 
 def test_steps_subprocess() -> None:
