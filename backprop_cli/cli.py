@@ -285,7 +285,7 @@ def steps_(
     expr: Annotated[str, typer.Argument(
         help="The expression; '-' reads stdin.", show_default=False)],
     at: Annotated[list[str] | None, typer.Option(
-        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable; required).",
+        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).",
         show_default=False)] = None,
     forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
     = False,
@@ -305,14 +305,9 @@ def steps_(
     try:
         from . import steps
         from .api import evaluate
-        from .errors import InputError
-
         source = _read_expression(expr)
-        if not at:
-            raise InputError("steps needs values: give --at, e.g. --at x=-2,y=5,z=-4",
-                             where="--at",
-                             hint="for the symbolic graph without numbers use backprop eval")
-        result = evaluate(source, at, upstream=_number(upstream, "--upstream"), check=(),
+        # No --at: an empty point, so a missing value is reported by name (constants need none).
+        result = evaluate(source, at or {}, upstream=_number(upstream, "--upstream"), check=(),
                           expand=expand)
         back = steps.backward_steps(result)
         fwd = steps.forward_steps(result) if forward else None
