@@ -176,17 +176,18 @@ def latex(result: Result, max_rows: int = 60) -> str:
         if affordable:
             for node in graph.nodes:
                 if node.inputs:
-                    locs[node.id] = [sp.latex(d, symbol_names=unnamed)
+                    locs[node.id] = [_latex(d, unnamed)
                                      for d in symbolic.local_symbolic(graph, node.id)]
             f = symbolic.output_expr(graph)
             for name in result.wrt:
-                derivs[name] = sp.latex(f.diff(symbolic.symbol(name)))
+                derivs[name] = _latex(f.diff(symbolic.symbol(name)), {})
         return names, locs, derivs
 
     names, locs, derivs = symbolic.run_deep(work)
     out = _tex_out(sp, result.output)
     d_out = f"\\partial {out}"
     lines = [f"% backprop: {tex(result.output)} = {tex(fmt(result.value)) if numeric else '…'}",
+             "% needs \\usepackage{amsmath} (sympy writes functions with \\operatorname)",
              "\\begin{tabular}{l l l" + (" r" if numeric else "") + " l" +
              (" r l" if numeric else "") + " l}", "\\hline"]
     head = ["node", "op", "expression"] + (["value"] if numeric else []) + \
@@ -242,6 +243,19 @@ def latex(result: Result, max_rows: int = 60) -> str:
             lines.append(f"${_tex_var(sp, name)}$ & {shown} \\\\")
     lines += ["\\hline", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+def _latex(expr: Any, symbol_names: dict[Any, str]) -> str:
+    """sympy's LaTeX, except Heaviside: sympy writes it \\theta, which reads as a variable."""
+    from sympy.printing.latex import LatexPrinter
+
+    class Printer(LatexPrinter):  # type: ignore[misc]
+        def _print_Heaviside(self, e: Any, exp: Any = None) -> str:  # noqa: N802
+            args = ", ".join(self._print(a) for a in e.args)
+            out = f"H\\left({args}\\right)"
+            return f"{out}^{{{exp}}}" if exp else out
+
+    return str(Printer({"symbol_names": symbol_names}).doprint(expr))
 
 
 def _stack(parts: list[str]) -> str:

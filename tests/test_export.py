@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -123,3 +124,24 @@ def test_bad_format_exit_2(args: list[str], message: str) -> None:
     result = CliRunner().invoke(app, ["eval", "(x+y)*z", "--at", AT, *args])
     assert result.exit_code == 2
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_latex_heaviside_is_not_theta() -> None:
+    # sympy prints Heaviside as \theta, which would read as the variable theta.
+    doc = latex(evaluate("relu(theta) * max(x, y)", at="theta=0.5,x=1,y=-2"))
+    assert "H\\left(" in doc
+    assert "\\theta\\left(" not in doc
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None,
+                    reason="pdflatex is not installed (apt-get install texlive-latex-base)")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_latex_compiles(case: str, tmp_path: Path) -> None:
+    expr, at, expand = CASES[case]
+    body = latex(evaluate(expr, at=at, expand=expand))
+    (tmp_path / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage{amsmath}\\usepackage[margin=1cm]{geometry}"
+        "\\begin{document}\\tiny\n" + body + "\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
