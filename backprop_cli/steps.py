@@ -46,6 +46,14 @@ def node_names(result: Result) -> list[str]:
                 names.append(src if not node.op.symbol else f"({src})")
             else:
                 names.append(f"#{node.id}")
+    # `x*y + x*y`: two gates with the same text are told apart by their ids.
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    for node in graph.nodes:
+        nid = node.id
+        if seen[names[nid]] > 1 and node.name is None and node.inputs:
+            names[nid] = f"#{nid}"
     return names
 
 

@@ -52,6 +52,12 @@ def test_unnamed_intermediates_are_called_by_their_text() -> None:
     assert "  downstream to x: ∂f/∂x = ∂f/∂(x+y) · ∂(x+y)/∂x = -4 · 1 = -4" in got
 
 
+def test_same_text_twice_is_told_apart() -> None:
+    r = evaluate("x*y + x*y", at="x=3,y=2", check=())
+    steps = backward_steps(r)
+    assert [s.node for s in steps if s.kind == "gate"] == ["f", "#3", "#2"]
+
+
 def test_forward_replay_comes_first() -> None:
     got = lines(LECTURE, AT, forward=True)
     assert got[:4] == [
