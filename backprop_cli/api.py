@@ -113,16 +113,22 @@ class Result:
 def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None = None,
              *, wrt: Iterable[str] | None = None, upstream: float | str | Any = 1.0,
              check: Iterable[str] = VERIFIERS, tolerance: Tolerance | None = None,
-             symbolic_locals: bool | None = None, jacobian: bool = False) -> Result:
+             symbolic_locals: bool | None = None, jacobian: bool = False,
+             expand: bool = False) -> Result:
     """Parse, run forward and backward at ``at``, and check every gradient.
 
     ``at`` is a mapping ({"x": -2}) or `--at` text ("x=-2,y=5", or several such strings).
     Without ``at`` the result is symbolic: local gradients and sympy's derivatives only.
+    ``expand=True`` rewrites compound gates (sigmoid, tanh) as primitive gates first.
     Raises InputError or DomainError (both BackpropError) for input that cannot be used.
     Vectors and matrices (``at={"x": [0.2, 0.4]}``, "x=[0.2,0.4]", an array ``upstream``,
     an array op such as @ or sum, or ``jacobian=True``) go to the array engine (arrays.py).
     """
     graph = parse(expression)
+    if expand:
+        from .expand import expand as expand_graph
+
+        graph = expand_graph(graph)
     inputs = list(graph.variables)
     targets = _wrt(graph, wrt)
     verifiers = tuple(check)
@@ -248,6 +254,12 @@ def _records(graph: Graph) -> list[NodeRecord]:
     return records
 
 
+def _finite_or_none(v: float, needed: bool) -> float | None:
+    # An input that no variable feeds may have no gradient at all (d/db a^b at a < 0 is
+    # NaN): nothing downstream uses it, so it is reported as None rather than as NaN.
+    return v if needed or math.isfinite(v) else None
+
+
 def _fill(result: Result, run: Pass) -> None:
     graph = result.graph
     uses = graph.consumers()
@@ -255,13 +267,11 @@ def _fill(result: Result, run: Pass) -> None:
     for rec in result.nodes:
         nid = rec.id
         rec.value = run.values[nid]
-        rec.upstream = run.upstream[nid] if needs[nid] else None
+        rec.upstream = _finite_or_none(run.upstream[nid], needs[nid])
         inputs = graph.nodes[nid].inputs
         if inputs:
-            # An input that no variable feeds gets no gradient (None), rather than a NaN
-            # such as d/db a^b at a < 0 that nothing downstream uses.
-            rec.local = [v if needs[j] else None for j, v in zip(inputs, run.local[nid])]
-            rec.downstream = [v if needs[j] else None
+            rec.local = [_finite_or_none(v, needs[j]) for j, v in zip(inputs, run.local[nid])]
+            rec.downstream = [_finite_or_none(v, needs[j])
                               for j, v in zip(inputs, run.downstream[nid])]
         rec.kink = run.kinks.get(nid)
         if len(uses[nid]) > 1:

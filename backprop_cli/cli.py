@@ -131,6 +131,12 @@ def eval_(
     jacobian: Annotated[bool, typer.Option("--jacobian", help="Also show each small node's "
                                            "explicit local Jacobian (backprop never forms "
                                            "it).")] = False,
+    expand: Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, "
+                                         "tanh) as the primitive gates they are made of.")]
+    = False,
+    out_format: Annotated[str, typer.Option("--format", help="table (default), markdown or "
+                                            "latex: the node and gradient tables, ready to "
+                                            "paste.")] = "table",
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
@@ -146,10 +152,12 @@ def eval_(
         verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
         tol = Tolerance(rtol=_number(rtol, "--rtol", positive=True),
                         atol=_number(atol, "--atol", positive=True))
+        out_format = _table_format(out_format, as_json)
         # An array upstream ([4,-1,5,9]) is parsed by evaluate, with the output's shape.
         seed = upstream if "[" in upstream else _number(upstream, "--upstream")
         result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
-                          tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian)
+                          tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian,
+                          expand=expand)
         answers = None
         from .expect import AnswerTolerance, match_answers
 
@@ -158,7 +166,12 @@ def eval_(
             answers = match_answers(result, expect, rounding)
     except BackpropError as exc:
         fail(exc)
-    if as_json:
+    if out_format != "table":
+        from . import export
+
+        write = export.markdown if out_format == "markdown" else export.latex
+        sys.stdout.write(write(result, max_rows=max_rows))
+    elif as_json:
         import json
 
         doc = result.to_dict()
@@ -265,6 +278,159 @@ def check_(
             console.print(batch_details(report))
         console.print(batch_summary(report))
     raise typer.Exit(int(report.exit_status))
+
+
+def _table_format(value: str, as_json: bool) -> str:
+    from .errors import InputError
+
+    fmt = value.strip().lower()
+    if fmt not in ("table", "markdown", "latex"):
+        raise InputError(f"unknown --format '{value}'", where="--format",
+                         hint="choose from table, markdown, latex")
+    if as_json and fmt != "table":
+        raise InputError("--json and --format cannot be combined", where="--format",
+                         hint="pick one output: --json, or --format markdown|latex")
+    return fmt
+
+
+def _print(renderable: object) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120)
+    console.print(renderable)
+
+
+@app.command(
+    "graph",
+    context_settings={"ignore_unknown_options": True},
+    epilog="Examples:\n\n"
+    '  backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg\n\n'
+    '  backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+    "--expand -o neuron.png\n\n"
+    '  backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid',
+)
+def graph_(
+    expr: Annotated[str, typer.Argument(
+        help="The expression; '-' reads stdin.", show_default=False)],
+    at: Annotated[list[str] | None, typer.Option(
+        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable). Without it, the circuit is "
+        "drawn without numbers.", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", help="Write the picture to this file; its suffix (.dot .gv .mmd "
+        ".svg .png .txt) sets the format.", show_default=False)] = None,
+    pic_format: Annotated[str | None, typer.Option(
+        "--format", help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
+        "(a tree in the terminal; the default without -o).", show_default=False)] = None,
+    upstream: Annotated[str, typer.Option(
+        "--upstream", help="Seed of the backward pass (gradient arriving at the output).")]
+    = "1",
+    expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
+                                         "tanh) as the primitive gates they are made of.")]
+    = False,
+) -> None:
+    """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
+
+    Drawn left to right like the lecture's circuits. DOT and Mermaid need no extra software;
+    SVG and PNG are laid out by Graphviz (`dot`).
+    """
+    try:
+        from . import picture
+        from .api import evaluate
+
+        source = _read_expression(expr)
+        fmt = picture.format_for(output, pic_format)
+        if fmt == "png" and output is None:
+            from .errors import InputError
+
+            raise InputError("--format png needs a file: add -o FILE.png", where="-o")
+        result = evaluate(source, at, upstream=_number(upstream, "--upstream"), check=(),
+                          expand=expand)
+        data: str | bytes
+        if fmt == "text":
+            if output is None:
+                _print(picture.to_text(result))
+                raise typer.Exit(int(ExitStatus.OK))
+            data = picture.to_text(result).plain + "\n"
+        elif fmt == "mermaid":
+            data = picture.to_mermaid(result)
+        else:
+            data = picture.to_dot(result)
+            if fmt in ("svg", "png"):
+                data = picture.render_graphviz(data, fmt)
+        _write(output, data)
+    except BackpropError as exc:
+        fail(exc)
+
+
+def _write(output: str | None, data: str | bytes) -> None:
+    from .errors import InputError
+
+    raw = data.encode() if isinstance(data, str) else data
+    if output is None or output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+        return
+    try:
+        with open(output, "wb") as fh:
+            fh.write(raw)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}", where="-o") from None
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"wrote {len(raw):,} bytes to ", end="")
+    from .render import text
+
+    Console(stderr=True, highlight=False).print(text(output))
+
+
+@app.command(
+    "steps",
+    context_settings={"ignore_unknown_options": True},
+    epilog="Examples:\n\n"
+    '  backprop steps "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
+    '  backprop steps "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+    "--expand --forward",
+)
+def steps_(
+    expr: Annotated[str, typer.Argument(
+        help="The expression; '-' reads stdin.", show_default=False)],
+    at: Annotated[list[str] | None, typer.Option(
+        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).",
+        show_default=False)] = None,
+    forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
+    = False,
+    upstream: Annotated[str, typer.Option(
+        "--upstream", help="Seed of the backward pass (gradient arriving at the output).")]
+    = "1",
+    expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
+                                         "tanh) as the primitive gates they are made of.")]
+    = False,
+) -> None:
+    """Replay the backward pass of EXPR one gate at a time, in the lecture's words.
+
+    For each gate, from the output back to the inputs: the upstream gradient arriving, the
+    local gradient(s), their product flowing downstream, and where an input fans out, its
+    branches being added.
+    """
+    try:
+        from . import steps
+        from .api import evaluate
+        source = _read_expression(expr)
+        # No --at: an empty point, so a missing value is reported by name (constants need none).
+        result = evaluate(source, at or {}, upstream=_number(upstream, "--upstream"), check=(),
+                          expand=expand)
+        back = steps.backward_steps(result)
+        fwd = steps.forward_steps(result) if forward else None
+    except BackpropError as exc:
+        fail(exc)
+    shown = steps.render(result, back, fwd)
+    if isinstance(shown, str):
+        sys.stdout.write(shown)
+    else:
+        _print(shown)
 
 
 # `descend` and `fit` (learning: gradient descent, optimizers, mini-batches) live in their own

@@ -1,0 +1,312 @@
+"""The step-by-step replay: the backward pass told one gate at a time, in the lecture's words.
+
+``backward_steps(result)`` returns plain data, one Step per gate in reverse topological order
+(plus one step where an input fans out and its branches are added); ``forward_steps`` does the
+same for the forward pass; ``render`` turns them into text. Everything is a plain loop, so a
+10,000-deep expression replays too.
+
+Nodes are called by their name (x, q), else by their source text in parentheses ((x+y)),
+else by #id: "∂f/∂(x+y) = z = -4" reads like the lecture's df/dq = z = -4.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.text import Text
+
+from .api import Result
+from .graph import Graph
+from .ops import CONST, FAN_OUT, IDENTITY, VAR
+from .picture import gate_label
+from .render import fmt, text
+
+NAME_WIDTH = 24  # longer source texts are called #id
+SYMBOLIC_MAX_NODES = 400  # above this, local gradients are given as numbers only
+
+
+def node_names(result: Result) -> list[str]:
+    """A readable name per node: its name, else (its source text) if unique and short, else #id."""
+    graph = result.graph
+    spans: dict[tuple[int, int], int] = {}
+    for node in graph.nodes:
+        spans[(node.start, node.end)] = spans.get((node.start, node.end), 0) + 1
+    names = []
+    for node in graph.nodes:
+        if node.name is not None:
+            names.append(node.name)
+        elif node.op is CONST:
+            names.append(node.literal or f"{node.const:g}")
+        elif node.id == graph.output:
+            names.append(result.output)
+        else:
+            src = " ".join(graph.text(node.id).split())
+            if spans[(node.start, node.end)] == 1 and 0 < len(src) <= NAME_WIDTH \
+                    and src.isprintable():
+                names.append(src if not node.op.symbol else f"({src})")
+            else:
+                names.append(f"#{node.id}")
+    # `x*y + x*y`: two gates with the same text are told apart by their ids.
+    seen: dict[str, int] = {}
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+    for node in graph.nodes:
+        nid = node.id
+        if seen[names[nid]] > 1 and node.name is None and node.inputs:
+            names[nid] = f"#{nid}"
+    return names
+
+
+@dataclass
+class Local:
+    """One input of a gate: the local gradient and what flows down to that input."""
+
+    input: str
+    value: float
+    local: float
+    downstream: float
+    symbolic: str | None = None  # d node / d input as a formula (z for d(q*z)/dq)
+    const: bool = False  # constants need no gradient
+
+
+@dataclass
+class Step:
+    kind: str  # "gate" (backward through one gate) | "fan-out" (an input's branches add)
+    node: str
+    formula: str  # e.g. "q * z"
+    gate: str  # the gate's label: *, +, exp, 1/x
+    pattern: str  # the lecture's gate pattern
+    value: float
+    upstream: float  # the gradient arriving: d out / d node
+    branches: list[tuple[str, float]] = field(default_factory=list)  # fan-out: (from, branch)
+    inputs: list[Local] = field(default_factory=list)
+    seed: bool = False  # the output's upstream is the seed of the pass
+    kink: str | None = None
+
+
+def formula(graph: Graph, nid: int, args: list[str]) -> str:
+    """The gate applied to its inputs: `q * z`, `exp(s)`, `-x`."""
+    op = graph.nodes[nid].op
+    if op.name == "neg":
+        return f"-{args[0]}"
+    if op is IDENTITY:
+        return args[0]
+    if op.symbol and len(args) == 2:
+        return f"{args[0]} {op.symbol} {args[1]}"
+    return f"{op.name}({', '.join(args)})"
+
+
+def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
+    """d node / d input as formulas in the inputs' names, or [] per node when too big."""
+    graph = result.graph
+    if len(graph.nodes) > SYMBOLIC_MAX_NODES:
+        return [None] * len(graph.nodes)
+    import sympy as sp
+
+    from .symbolic import exact, run_deep
+
+    def work() -> list[list[str] | None]:
+        out: list[list[str] | None] = []
+        symbols: dict[str, sp.Symbol] = {}
+        for node in graph.nodes:
+            if not node.inputs:
+                out.append(None)
+                continue
+            dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
+            form = node.op.sympy(sp, *dummies)
+            subs = {}
+            for d, j in zip(dummies, node.inputs):
+                inp = graph.nodes[j]
+                if inp.op is CONST:
+                    subs[d] = exact(inp.literal) if inp.literal else sp.Float(inp.const)
+                else:
+                    subs[d] = symbols.setdefault(names[j], sp.Symbol(names[j], real=True))
+            out.append([str(sp.diff(form, d).xreplace(subs)).replace("**", "^")
+                        for d in dummies])
+        return out
+
+    return run_deep(work)
+
+
+def backward_steps(result: Result, *, symbolic: bool = True) -> list[Step]:
+    """One step per gate from the output back to the inputs; a fan-out input adds its branches."""
+    graph = result.graph
+    if result.value is None:
+        raise ValueError("backward_steps needs an evaluated Result (give --at)")
+    names = node_names(result)
+    syms = symbolic_locals(result, names) if symbolic else [None] * len(graph.nodes)
+    uses = graph.consumers()
+    rec = result.nodes
+    steps: list[Step] = []
+    for node in reversed(graph.nodes):
+        nid = node.id
+        r = rec[nid]
+        if node.op is CONST or (not node.inputs and len(uses[nid]) < 2):
+            continue
+        if r.upstream is None:  # a constant subexpression (2*1 in x^(2*1)): no gradient
+            continue
+        assert r.value is not None
+        branches = []
+        if len(uses[nid]) > 1:
+            branches = [(_consumer(names, graph, c, pos), rec[c].downstream[pos])  # type: ignore[index]
+                        for c, pos in uses[nid]]
+        if node.op is VAR:
+            steps.append(Step("fan-out", names[nid], names[nid], "", FAN_OUT, r.value,
+                              r.upstream, branches))
+            continue
+        args = [names[j] for j in node.inputs]
+        locs = []
+        sym = syms[nid]
+        twice = len(set(node.inputs)) < len(node.inputs)  # x*x: say which input slot
+        assert r.local is not None and r.downstream is not None
+        for pos, j in enumerate(node.inputs):
+            if r.local[pos] is None:  # an input that needs no gradient and has none
+                continue
+            slot = f" [input {pos + 1}]" if twice else ""
+            locs.append(Local(names[j] + slot, rec[j].value or 0.0, r.local[pos],
+                              r.downstream[pos], sym[pos] if sym is not None else None,
+                              graph.nodes[j].op is CONST))
+        pattern = node.op.gate + (f"; it fans out: {FAN_OUT}" if branches else "")
+        steps.append(Step("gate", names[nid], formula(graph, nid, args), gate_label(graph, nid),
+                          pattern, r.value, r.upstream, branches, locs,
+                          seed=nid == graph.output, kink=r.kink))
+    return steps
+
+
+def _consumer(names: list[str], graph: Graph, c: int, pos: int) -> str:
+    node = graph.nodes[c]
+    if node.inputs.count(node.inputs[pos]) > 1:
+        return f"{names[c]}, input {pos + 1}"
+    return names[c]
+
+
+@dataclass
+class ForwardStep:
+    node: str
+    formula: str  # q = x + y
+    numbers: str  # -2 + 5
+    gate: str
+    value: float
+
+
+def forward_steps(result: Result) -> list[ForwardStep]:
+    """One step per gate in topological order: the gate applied to its input values."""
+    graph = result.graph
+    names = node_names(result)
+    out = []
+    for node in graph.nodes:
+        if not node.inputs:
+            continue
+        args = [names[j] for j in node.inputs]
+        vals = [fmt(result.nodes[j].value) for j in node.inputs]
+        vals = [f"({v})" if v.startswith("-") and node.op.symbol and k > 0 else v
+                for k, v in enumerate(vals)]
+        out.append(ForwardStep(names[node.id], formula(graph, node.id, args),
+                               formula(graph, node.id, vals), gate_label(graph, node.id),
+                               result.nodes[node.id].value or 0.0))
+    return out
+
+
+def _d(out: str, of: str) -> str:
+    return f"∂{out}/∂{of}"
+
+
+def render_lines(result: Result, steps: list[Step],
+                 forward: list[ForwardStep] | None = None) -> list[tuple[str, str]]:
+    """The replay as (style, line) pairs; the words follow the lecture."""
+    out = result.output
+    lines: list[tuple[str, str]] = []
+    if forward is not None:
+        lines.append(("bold", "Forward pass: from the inputs to the output, one gate at a time"))
+        inputs = ", ".join(f"{k} = {fmt(v)}" for k, v in (result.point or {}).items())
+        lines.append(("", f"  inputs: {inputs}"))
+        for k, f in enumerate(forward, 1):
+            lines.append(("", f"Forward step {k}: {f.node} = {f.formula} = {f.numbers} = "
+                              f"{fmt(f.value)}   [{f.gate} gate]"))
+        lines.append(("", ""))
+    lines.append(("bold", "Backward pass: from the output back to the inputs, "
+                          "one gate at a time (reverse topological order)"))
+    for k, s in enumerate(steps, 1):
+        if s.kind == "fan-out":
+            lines.append(("bold", f"Step {k}: input {s.node} fans out into {len(s.branches)} "
+                                  f"branches [{s.pattern}]"))
+            for src, g in s.branches[:MAX_BRANCHES]:
+                lines.append(("", f"  branch from {src}: {fmt(g)}"))
+            if len(s.branches) > MAX_BRANCHES:
+                lines.append(("", f"  … and {len(s.branches) - MAX_BRANCHES:,} more branches"))
+            total = _sum(s.branches)
+            lines.append(("", f"  the branches add: {_d(out, s.node)} = {total} = "
+                              f"{fmt(s.upstream)}"))
+            continue
+        lines.append(("bold", f"Step {k}: {s.node} = {s.formula}   "
+                              f"[{s.gate} gate: {s.pattern}]"))
+        if s.seed:
+            lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
+                              f"{fmt(s.upstream)} (the seed at the output)"))
+        elif s.branches:
+            srcs = [src for src, _ in s.branches[:MAX_BRANCHES]]
+            if len(s.branches) > MAX_BRANCHES:
+                srcs.append(f"{len(s.branches) - MAX_BRANCHES:,} more")
+            lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
+                              f"{_sum(s.branches)} = {fmt(s.upstream)} (fan-out: branches "
+                              f"from {', '.join(srcs)} add)"))
+        else:
+            lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
+                              f"{fmt(s.upstream)}"))
+        for loc in s.inputs:
+            if loc.const:
+                continue
+            shown = fmt(loc.local)
+            middle = f" = {loc.symbolic}" if loc.symbolic and loc.symbolic != shown else ""
+            lines.append(("", f"  local gradient: {_d(s.node, loc.input)}{middle} = {shown}"))
+        for loc in s.inputs:
+            if loc.const:
+                continue
+            lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = "
+                              f"{_d(out, s.node)} · {_d(s.node, loc.input)} = "
+                              f"{fmt(s.upstream)} · {_paren(fmt(loc.local))} = "
+                              f"{fmt(loc.downstream)}"))
+        if s.inputs and all(loc.const for loc in s.inputs):
+            lines.append(("", "  its inputs are constants: no gradient flows further"))
+        if s.kink:
+            lines.append(("yellow", f"  not differentiable here: {s.kink}"))
+    grads = result.gradients or {}
+    if grads:
+        lines.append(("bold", "Gradients: " + ", ".join(
+            f"{_d(out, k)} = {fmt(v)}" for k, v in grads.items())))
+    return lines
+
+
+MAX_BRANCHES = 8  # a fan-out to more gates is summarised
+
+
+def _sum(branches: list[tuple[str, float]]) -> str:
+    terms = [_paren(fmt(g)) for _, g in branches]
+    if len(terms) > MAX_BRANCHES:
+        terms = [*terms[:MAX_BRANCHES - 2], f"… ({len(terms) - MAX_BRANCHES + 2:,} more)",
+                 *terms[-1:]]
+    return " + ".join(terms)
+
+
+def _paren(v: str) -> str:
+    return f"({v})" if v.startswith("-") else v
+
+
+RICH_MAX_LINES = 2000  # beyond this, plain text: rich takes seconds per 10,000 lines
+
+
+def render(result: Result, steps: list[Step],
+           forward: list[ForwardStep] | None = None) -> Text | str:
+    """The replay as one rich Text, or plain text for very long replays.
+
+    Either way, user-derived text is made safe by ``render.text`` (control characters
+    shown escaped, never markup).
+    """
+    lines = render_lines(result, steps, forward)
+    if len(lines) > RICH_MAX_LINES:
+        return "\n".join(text(line).plain for _, line in lines) + "\n"
+    out = Text()
+    for style, line in lines:
+        out.append_text(text(line + "\n", style))
+    out.rstrip()
+    return out

@@ -1,0 +1,114 @@
+"""--expand: compound gates as primitive gates, with the same function and the same gradients."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backprop_cli import evaluate
+from backprop_cli.expand import EXPANSIONS, PRIMITIVE, compound_ops, expand
+from backprop_cli.ops import OPS
+from backprop_cli.parse import parse
+
+NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
+NEURON_POINT = {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}
+# Inputs for a compound op of any arity: each argument is itself a small expression, so the
+# expanded gates sit inside a larger graph (and x fans out).
+ARGUMENTS = ["x*y + x", "y - x/2", "x + 1"]
+
+
+def test_every_op_is_classified() -> None:
+    # A new op in ops.OPS must be declared primitive or given an expansion (then the
+    # equivalence test below covers it automatically).
+    unclassified = [name for name in OPS if name not in PRIMITIVE and name not in EXPANSIONS]
+    assert unclassified == []
+    assert not PRIMITIVE & set(EXPANSIONS)
+    assert set(EXPANSIONS) <= set(OPS)
+    assert {"sigmoid", "tanh"} <= set(compound_ops())
+
+
+def _call(op: str) -> str:
+    return f"{op}({', '.join(ARGUMENTS[:OPS[op].arity])})"
+
+
+@pytest.mark.parametrize("op", compound_ops())
+@pytest.mark.parametrize("point", [
+    {"x": 0.0, "y": 0.0}, {"x": -1.5, "y": 2.0}, {"x": 0.7, "y": -0.3}, {"x": 3.0, "y": 1.0},
+])
+def test_expanded_graph_gives_the_same_gradients(op: str, point: dict[str, float]) -> None:
+    expr = _call(op)
+    single = evaluate(expr, at=point)
+    expanded = evaluate(expr, at=point, expand=True)
+    assert expanded.value == pytest.approx(single.value, rel=1e-12, abs=1e-12)
+    assert single.gradients is not None and expanded.gradients is not None
+    for name, g in single.gradients.items():
+        assert expanded.gradients[name] == pytest.approx(g, rel=1e-9, abs=1e-12)
+    # The expanded graph is checked against sympy and finite differences in its own right.
+    assert expanded.ok
+    assert not any(n.op == op for n in expanded.nodes)
+    assert len(expanded.nodes) > len(single.nodes)
+
+
+@pytest.mark.parametrize("op", compound_ops())
+@settings(max_examples=25, deadline=None)
+@given(x=st.floats(-6, 6), y=st.floats(-6, 6), seed=st.floats(-3, 3))
+def test_expanded_equivalence_property(op: str, x: float, y: float, seed: float) -> None:
+    expr = _call(op)
+    single = evaluate(expr, at={"x": x, "y": y}, upstream=seed, check=())
+    expanded = evaluate(expr, at={"x": x, "y": y}, upstream=seed, check=(), expand=True)
+    assert single.gradients is not None and expanded.gradients is not None
+    for name, g in single.gradients.items():
+        assert expanded.gradients[name] == pytest.approx(g, rel=1e-9, abs=1e-12)
+
+
+def test_sigmoid_neuron_expands_into_the_lectures_circuit() -> None:
+    r = evaluate(NEURON, at=NEURON_POINT, expand=True)
+    gates = [n for n in r.nodes if n.op not in ("var", "const")]
+    assert [n.op for n in gates] == ["mul", "mul", "add", "add", "neg", "exp", "add", "div"]
+    # The lecture's values on the wires, left to right.
+    assert [round(n.value, 2) for n in gates] == [-2, 6, 4, 1, -1, 0.37, 1.37, 0.73]
+    mul0, mul1, add0, add1, neg, exp, plus1, recip = gates
+    assert recip.upstream == 1.0  # 1.00 at the output
+    assert round(recip.downstream[-1], 2) == -0.53  # through 1/x
+    assert round(plus1.upstream, 2) == -0.53 and round(plus1.downstream[0], 2) == -0.53
+    assert round(exp.downstream[0], 2) == -0.20  # through exp
+    assert round(neg.downstream[0], 2) == 0.20
+    for add in (add0, add1):
+        assert round(add.upstream, 2) == 0.20
+        assert [round(d, 2) for d in add.downstream] == [0.2, 0.2]
+    assert [round(d, 2) for d in mul0.downstream + mul1.downstream] == [-0.2, 0.39, -0.39, -0.59]
+    rounded = {k: round(v, 2) for k, v in (r.gradients or {}).items()}
+    assert rounded == {"w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20}
+    assert r.ok
+
+
+def test_expanded_neuron_matches_the_hand_written_circuit() -> None:
+    by_hand = evaluate("1/(1+exp(-(w0*x0+w1*x1+w2)))", at=NEURON_POINT)
+    expanded = evaluate(NEURON, at=NEURON_POINT, expand=True)
+    assert [round(n.value, 12) for n in expanded.nodes if n.op != "const"] == \
+        [round(n.value, 12) for n in by_hand.nodes if n.op != "const"]
+    assert expanded.gradients == pytest.approx(by_hand.gradients)
+
+
+def test_names_and_output_survive_expansion() -> None:
+    g = expand(parse("s = w*x + b; a = sigmoid(s); f = tanh(a) * s"))
+    assert set(g.named) == {"s", "a", "f"}
+    assert g.nodes[g.named["a"]].op.name == "div"  # the last gate of the expanded sigmoid
+    assert g.output == g.named["f"]
+    assert list(g.variables) == ["w", "x", "b"]
+    # Topological order holds: every input comes before the gate that reads it.
+    assert all(j < node.id for node in g.nodes for j in node.inputs)
+
+
+def test_expand_without_compound_ops_is_the_same_graph() -> None:
+    g = parse("(x+y)*z")
+    e = expand(g)
+    assert [(n.op.name, n.inputs) for n in e.nodes] == [(n.op.name, n.inputs) for n in g.nodes]
+
+
+def test_expand_is_not_recursive_on_deep_graphs() -> None:
+    depth = 10_000
+    g = expand(parse("tanh(" * depth + "x" + ")" * depth))
+    assert sum(1 for n in g.nodes if n.op.name == "exp") == 2 * depth
+    assert not any(n.op.name == "tanh" for n in g.nodes)

@@ -1,0 +1,147 @@
+"""`backprop eval --format markdown|latex`: the node and gradient tables, ready to paste."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backprop_cli import evaluate
+from backprop_cli.cli import app
+from backprop_cli.export import latex, markdown, md, tex, tex_num
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).parent / "golden"
+AT = "x=-2,y=5,z=-4"
+NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
+NEURON_AT = "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"
+
+CASES = {
+    "simple": ("(x+y)*z", AT, False),
+    "named": ("q = x + y; f = q * z", AT, False),
+    "neuron_expanded": (NEURON, NEURON_AT, True),
+    "symbolic": ("(x+y)*z", None, False),
+}
+
+
+def golden(name: str, got: str) -> None:
+    """Compare with tests/golden/NAME; BACKPROP_UPDATE_GOLDEN=1 rewrites the file."""
+    path = GOLDEN / name
+    if os.environ.get("BACKPROP_UPDATE_GOLDEN"):
+        path.write_text(got, encoding="utf-8")
+    assert got == path.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_markdown_golden(case: str) -> None:
+    expr, at, expand = CASES[case]
+    golden(f"{case}.md", markdown(evaluate(expr, at=at, expand=expand)))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_latex_golden(case: str) -> None:
+    expr, at, expand = CASES[case]
+    golden(f"{case}.tex", latex(evaluate(expr, at=at, expand=expand)))
+
+
+def test_markdown_lecture_rows() -> None:
+    doc = markdown(evaluate("q = x + y; f = q * z", at=AT))
+    assert "| q | add | x + y | 3 | ∂/∂x = 1<br>∂/∂y = 1 | -4 | → x: -4<br>→ y: -4 |" in doc
+    assert "| z | -4 | 3 | x + y | 3 | 3 | pass |" in doc
+    # Every table row has as many cells as its header.
+    for block in doc.split("\n\n"):
+        rows = [r for r in block.splitlines() if r.startswith("|")]
+        if rows:
+            assert len({r.count(" | ") for r in rows if not r.startswith("|-")}) == 1
+
+
+def test_latex_uses_sympys_printer() -> None:
+    doc = latex(evaluate(NEURON, at=NEURON_AT))
+    # sympy's LaTeX: subscripts and fractions, not Python syntax
+    assert "$w_{0}$" in doc and "\\frac{" in doc and "e^{" in doc
+    assert "**" not in doc
+    assert doc.count("\\begin{tabular}") == doc.count("\\end{tabular}")
+
+
+def test_latex_unnamed_nodes_are_escaped() -> None:
+    doc = latex(evaluate("(x+y)*z", at=AT))
+    # \#2 everywhere, never a bare # (which LaTeX would reject)
+    for line in doc.splitlines():
+        if not line.startswith("%"):
+            assert "#" not in line.replace("\\#", "")
+
+
+def test_escaping_helpers() -> None:
+    assert md("a|b*c_d`e<f>[g](h)") == "a\\|b\\*c\\_d\\`e\\<f\\>\\[g\\](h)"
+    assert md("two\nlines") == "two lines"
+    assert tex("a_b#c%d&e$f{g}h~i^j\\k") == (
+        "a\\_b\\#c\\%d\\&e\\$f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j"
+        "\\textbackslash{}k")
+    assert tex("\x1b[31m") == "?[31m"
+    assert tex_num(1e-5) == "1 \\cdot 10^{-5}"
+    assert tex_num(-4.0) == "-4"
+
+
+def test_long_tables_are_abbreviated() -> None:
+    r = evaluate("x" + "+x" * 200, at="x=1", check=())
+    doc = markdown(r, max_rows=20)
+    assert "181 rows hidden at …" in doc
+    assert latex(r, max_rows=20).count("\\ldots") >= 1
+
+
+def test_cli_markdown_matches_library() -> None:
+    result = CliRunner().invoke(app, ["eval", "(x+y)*z", "--at", AT, "--format", "markdown"])
+    assert result.exit_code == 0
+    assert result.stdout == markdown(evaluate("(x+y)*z", at=AT))
+
+
+def test_cli_latex_expand_subprocess() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "backprop_cli", "eval", NEURON, "--at",
+                           NEURON_AT, "--expand", "--format", "latex"],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "& exp &" in done.stdout and "& neg &" in done.stdout
+    assert "sigmoid &" not in done.stdout  # no sigmoid gate left
+
+
+def test_cli_expand_table() -> None:
+    result = CliRunner().invoke(app, ["eval", NEURON, "--at", NEURON_AT, "--expand", "--json"])
+    assert result.exit_code == 0
+    assert "\"op\": \"exp\"" in result.stdout and "\"op\": \"sigmoid\"" not in result.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--format", "html"], "unknown --format 'html'"),
+    (["--format", "latex", "--json"], "--json and --format cannot be combined"),
+])
+def test_bad_format_exit_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(app, ["eval", "(x+y)*z", "--at", AT, *args])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_latex_heaviside_is_not_theta() -> None:
+    # sympy prints Heaviside as \theta, which would read as the variable theta.
+    doc = latex(evaluate("relu(theta) * max(x, y)", at="theta=0.5,x=1,y=-2"))
+    assert "H\\left(" in doc
+    assert "\\theta\\left(" not in doc
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None,
+                    reason="pdflatex is not installed (apt-get install texlive-latex-base)")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_latex_compiles(case: str, tmp_path: Path) -> None:
+    expr, at, expand = CASES[case]
+    body = latex(evaluate(expr, at=at, expand=expand))
+    (tmp_path / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage{amsmath}\\usepackage[margin=1cm]{geometry}"
+        "\\begin{document}\\tiny\n" + body + "\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
