@@ -351,7 +351,14 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
         result.history.append(row)
         return row
 
-    first = record(0, 0, schedule.rate(0))  # a DomainError here is bad input: raised as is
+    try:
+        first = record(0, 0, schedule.rate(0))  # a DomainError here is bad input: raised as is
+    except InputError as exc:
+        if array_job:  # a shape mismatch may come from a parameter drawn without --shape
+            from .learn_arrays import shape_hint
+
+            shape_hint(exc, [p for p in params if p not in at and p not in shapes])
+        raise
     best = math.inf
     if early_stopping is not None and first.val_loss is not None:
         best, result.best_epoch = first.val_loss, 0

@@ -183,6 +183,16 @@ def initial(params: Sequence[str], at: Mapping[str, Any], shapes: Mapping[str, S
     return start
 
 
+def shape_hint(exc: InputError, drawn_scalars: Sequence[str]) -> None:
+    """A shape mismatch when --init random drew scalars: say that --shape gives shapes."""
+    if drawn_scalars and "shape mismatch" in exc.message:
+        names = ", ".join(drawn_scalars)
+        exc.hint = (f"{names} {'were' if len(drawn_scalars) > 1 else 'was'} drawn as "
+                    f"{'scalars' if len(drawn_scalars) > 1 else 'a scalar'} (no --shape); "
+                    "give shapes, e.g. --shape " + ",".join(f"{n}=2x2" for n in drawn_scalars)
+                    + (f"; {exc.hint}" if exc.hint else ""))
+
+
 # --- fit: the model ---------------------------------------------------------------------------
 
 class ArrayModel:

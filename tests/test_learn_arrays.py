@@ -275,3 +275,9 @@ def test_real_subprocess_matrix_fit_and_scalar_path_without_numpy() -> None:
                             env=env, timeout=120)
     assert scalar.returncode == 0, scalar.stderr
     assert scalar.stdout.strip() == "False"
+
+
+def test_a_parameter_drawn_without_shape_gets_a_hint() -> None:
+    with pytest.raises(InputError, match="shape mismatch") as info:
+        xor_fit(epochs=1, shape={"b1": (2,), "w2": (2,)})
+    assert info.value.hint is not None and "W1 was drawn as a scalar" in info.value.hint
