@@ -357,7 +357,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
         if array_job:  # a shape mismatch may come from a parameter drawn without --shape
             from .learn_arrays import shape_hint
 
-            shape_hint(exc, [p for p in params if p not in at and p not in shapes])
+            shape_hint(exc, graph, [p for p in params if p not in at and p not in shapes])
         raise
     best = math.inf
     if early_stopping is not None and first.val_loss is not None:

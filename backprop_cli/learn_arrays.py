@@ -183,9 +183,15 @@ def initial(params: Sequence[str], at: Mapping[str, Any], shapes: Mapping[str, S
     return start
 
 
-def shape_hint(exc: InputError, drawn_scalars: Sequence[str]) -> None:
-    """A shape mismatch when --init random drew scalars: say that --shape gives shapes."""
-    if drawn_scalars and "shape mismatch" in exc.message:
+def shape_hint(exc: InputError, graph: Graph, drawn: Sequence[str]) -> None:
+    """A shape mismatch at a node fed by parameters that --init random drew as scalars: say
+    that --shape gives shapes."""
+    if "shape mismatch" not in exc.message:
+        return
+    at = [n.id for n in graph.nodes if (n.start, n.end) == (exc.pos, exc.end)]
+    feeding = graph.ancestors_vars(at[-1]) if at else set(drawn)
+    drawn_scalars = [p for p in drawn if p in feeding]
+    if drawn_scalars:
         names = ", ".join(drawn_scalars)
         exc.hint = (f"{names} {'were' if len(drawn_scalars) > 1 else 'was'} drawn as "
                     f"{'scalars' if len(drawn_scalars) > 1 else 'a scalar'} (no --shape); "
