@@ -36,7 +36,8 @@ Plot = Annotated[str | None, typer.Option(
 MaxRows = Annotated[int, typer.Option("--max-rows", min=2,
                                       help="Rows of the table (evenly sampled when longer).")]
 At = Annotated[list[str] | None, typer.Option(
-    "--at", help="Starting values: w0=0,w1=1 (repeatable).", show_default=False)]
+    "--at", help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
+    "(repeatable).", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,7 +48,9 @@ def register(app: typer.Typer) -> None:
         '  backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum\n\n'
         '  backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
         "--lr 0.05 --steps 2000 --plot rosenbrock.svg\n\n"
-        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)',
+        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)\n\n'
+        '  backprop descend "sum((W@x - y)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]], x=[0.2,0.4], '
+        'y=[1,2]" --wrt W --lr 0.5     (least squares with a matrix)',
     )(descend_cmd)
     app.command(
         "fit",
@@ -57,7 +60,7 @@ def register(app: typer.Typer) -> None:
         "< examples/xor-mlp.txt\n\n"
         "The same MLP with a weight matrix (x is the vector of columns x1, x2):\n\n"
         "  backprop fit - --data examples/xor.csv --bind x=x1,x2 --init random "
-        "--shape W1=2x2,b1=2,w2=2 --seed 2 --optimizer adam --lr 0.1 --epochs 150 "
+        "--shape W1=2x2,b1=2,w2=2 --seed 1 --optimizer adam --lr 0.1 --epochs 150 "
         "--batch-size 8 --val-split 0.25 --predict yhat --target y "
         "< examples/xor-mlp-matrix.txt",
     )(fit_cmd)
