@@ -17,9 +17,10 @@ from typing import Any
 from .engine import backward, forward
 from .errors import DomainError, ExitStatus, InputError
 from .graph import Graph
-from .optim import Optimizer, Penalty, Schedule, make_optimizer, norm, parse_decay
-from .parse import parse, parse_number
-from .point import match, parse_point
+from .literals import ArrayValue
+from .optim import Optimizer, Penalty, Schedule, finite, make_optimizer, norm, parse_decay
+from .parse import parse
+from .point import match
 
 # A loss this many times (at least 1) above (below) where it started is taken to grow (fall)
 # without bound.
@@ -36,7 +37,7 @@ class Step:
     lr: float  # eta_t, the rate the update from here uses
     loss: float  # the expression's value, plus the penalty when --l1/--l2 are given
     grad_norm: float
-    params: dict[str, float]
+    params: dict[str, Any]  # floats; nested lists for vector/matrix parameters
 
     def to_dict(self) -> dict[str, Any]:
         return {"step": self.step, "lr": self.lr, "loss": self.loss,
@@ -49,7 +50,7 @@ class Descent:
 
     expression: str
     wrt: list[str]
-    fixed: dict[str, float]
+    fixed: dict[str, Any]
     optimizer: str
     hyper: dict[str, float]
     schedule: Schedule
@@ -62,7 +63,7 @@ class Descent:
     hint: str | None = None
 
     @property
-    def final(self) -> dict[str, float]:
+    def final(self) -> dict[str, Any]:
         return dict(self.trajectory[-1].params) if self.trajectory else {}
 
     @property
@@ -112,7 +113,7 @@ class Objective:
         return values[self.graph.output], [run.upstream[i] for i in self.ids]
 
 
-def descend(expression: str | Graph, at: Mapping[str, float] | str | Iterable[str], *,
+def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str], *,
             wrt: Iterable[str] | None = None, lr: float = 0.1, steps: int = 100,
             optimizer: str | Optimizer = "sgd", momentum: float = 0.9, beta1: float = 0.9,
             beta2: float = 0.999, eps: float = 1e-8, decay: str | Schedule | None = None,
@@ -140,14 +141,27 @@ def descend(expression: str | Graph, at: Mapping[str, float] | str | Iterable[st
     opt = optimizer if not isinstance(optimizer, str) else make_optimizer(
         optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
     penalty = Penalty(l1, l2)
-    fixed = {k: v for k, v in start.items() if k not in names}
+    objective: Callable[[list[Any]], tuple[float, list[Any]]]
+    theta: list[Any]
+    if any(isinstance(v, ArrayValue) for v in start.values()) or any(
+            node.op.array_only for node in graph.nodes):
+        from .learn_arrays import ArrayObjective, snapshot  # vectors and matrices: numpy
+
+        objective = ArrayObjective(graph, start, names)
+        theta = objective.start()
+        fixed = objective.fixed()
+    else:
+        objective = Objective(graph, start, names)
+        theta = [start[n] for n in names]
+        fixed = {k: v for k, v in start.items() if k not in names}
+
+        def snapshot(names: Sequence[str], theta: Sequence[Any]) -> dict[str, Any]:
+            return dict(zip(names, theta))
     run = Descent(graph.source, names, fixed, opt.name, opt.hyper(), schedule, penalty, tol,
                   steps)
-    objective = Objective(graph, start, names)
-    theta = [start[n] for n in names]
     opt.reset(len(theta))
 
-    def evaluate(at_theta: list[float]) -> tuple[float, list[float]]:
+    def evaluate(at_theta: list[Any]) -> tuple[float, list[Any]]:
         loss, grad = objective(at_theta)
         if penalty:
             loss += penalty.value(at_theta)
@@ -166,7 +180,7 @@ def descend(expression: str | Graph, at: Mapping[str, float] | str | Iterable[st
         gnorm = norm(grad)
         if t == 0:
             loss0 = loss
-        run.trajectory.append(Step(t, schedule.rate(t), loss, gnorm, dict(zip(names, theta))))
+        run.trajectory.append(Step(t, schedule.rate(t), loss, gnorm, snapshot(names, theta)))
         if progress is not None:
             progress(t, steps)
         if not (math.isfinite(loss) and math.isfinite(gnorm)):
@@ -195,7 +209,7 @@ def descend(expression: str | Graph, at: Mapping[str, float] | str | Iterable[st
                           f"{exc.message}")
                 break
         theta = opt.update(theta, grad, schedule.rate(t))
-        if not all(math.isfinite(w) for w in theta):
+        if not finite(theta):
             _diverged(run, f"at step {t + 1} a parameter overflowed")
             break
     return run
@@ -216,27 +230,22 @@ def _diverged(run: Descent, what: str) -> None:
                     f"(try {eta / 10:g}), or add --decay")
 
 
-def _start(at: Mapping[str, float] | str | Iterable[str]) -> dict[str, float]:
-    if isinstance(at, str):
-        return dict(parse_point([at]).values)
+def _start(at: Mapping[str, Any] | str | Iterable[str]) -> dict[str, Any]:
+    """Numbers as floats, vectors and matrices (x=[0.2,0.4], lists, numpy) as ArrayValues."""
+    from .api import _point
+
     if isinstance(at, Mapping):
-        out: dict[str, float] = {}
-        for name, v in at.items():
-            f = parse_number(v, source=v, pos=0, where="--at")[0] if isinstance(v, str) \
-                else float(v)
-            if not math.isfinite(f):
-                raise InputError(f"the value of '{name}' is not a finite number", where="--at")
-            out[name] = f
-        return out
-    return dict(parse_point(list(at)).values)
+        given = {k: v for k, v in at.items() if isinstance(v, ArrayValue)}
+        point = _point({k: v for k, v in at.items() if k not in given})
+        return {**point.values, **point.arrays, **given}
+    point = _point(at)
+    return {**point.values, **point.arrays}
 
 
-def _match(graph: Graph, start: dict[str, float]) -> None:
-    from fractions import Fraction
-
+def _match(graph: Graph, start: dict[str, Any]) -> None:
     from .point import Point
 
-    match(graph, Point(start, {k: Fraction(v) for k, v in start.items()}))
+    match(graph, Point(dict.fromkeys(start, 0.0), {}))
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

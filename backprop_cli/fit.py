@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,8 @@ from typing import Any
 from .engine import backward, forward
 from .errors import DomainError, ExitStatus, InputError
 from .graph import Graph
-from .optim import Optimizer, Penalty, Schedule, make_optimizer, parse_decay
+from .literals import ArrayValue
+from .optim import Optimizer, Penalty, Schedule, finite, make_optimizer, parse_decay
 from .parse import parse, parse_number
 
 Progress = Callable[[int, int], None]
@@ -86,7 +87,7 @@ class Epoch:
     val_loss: float | None
     train_accuracy: float | None
     val_accuracy: float | None
-    params: dict[str, float]
+    params: dict[str, Any]  # floats; nested lists for vector/matrix parameters
 
     def to_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "updates": self.updates, "lr": self.lr,
@@ -109,14 +110,15 @@ class Fit:
     batch_size: int
     max_epochs: int
     seed: int | None
-    init: dict[str, float]
+    init: dict[str, Any]
     patience: int | None
     predict: str | None
     target: str | None
     history: list[Epoch] = field(default_factory=list)
     status: str = "finished"  # finished | early-stopped | diverged
     best_epoch: int | None = None
-    final: dict[str, float] = field(default_factory=dict)
+    final: dict[str, Any] = field(default_factory=dict)
+    binds: dict[str, list[str]] = field(default_factory=dict)  # vector inputs <- columns
     message: str = ""
     hint: str | None = None
 
@@ -143,7 +145,7 @@ class Fit:
             "penalty": {"l1": self.penalty.l1, "l2": self.penalty.l2},
             "batch_size": self.batch_size, "max_epochs": self.max_epochs, "seed": self.seed,
             "init": self.init, "early_stopping": self.patience,
-            "predict": self.predict, "target": self.target,
+            "predict": self.predict, "target": self.target, "bind": self.binds,
             "status": self.status, "message": self.message, "hint": self.hint,
             "epochs": len(self.history) - 1, "best_epoch": self.best_epoch,
             "final": self.final,
@@ -201,14 +203,16 @@ class _Model:
         return total / len(rows), acc
 
 
-def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | None = None,
+def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None = None,
         init: str | None = None, seed: int | None = 0, lr: float = 0.1, epochs: int = 100,
         batch_size: int = 32, optimizer: str | Optimizer = "sgd", momentum: float = 0.9,
         beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
         decay: str | Schedule | None = None, l1: float = 0.0, l2: float = 0.0,
         val_split: float = 0.0, validation: Dataset | None = None,
         early_stopping: int | None = None, predict: str | None = None,
-        target: str | None = None, progress: Progress | None = None) -> Fit:
+        target: str | None = None, bind: Mapping[str, Sequence[str]] | None = None,
+        shape: Mapping[str, tuple[int, ...]] | None = None,
+        progress: Progress | None = None) -> Fit:
     """Train the parameters of a per-sample loss on ``data``.
 
     Names of the expression that are columns of ``data`` are data; the others are parameters,
@@ -216,18 +220,33 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
     ``validation`` gives validation rows explicitly; otherwise ``val_split`` holds out that
     fraction of the shuffled rows. ``predict``/``target`` name a node (the output or a named
     intermediate) and a column for accuracy: a prediction >= 0.5 means class 1.
+
+    Vectors and matrices (learn_arrays.py): ``bind={"x": ["x1", "x2"]}`` makes the input x
+    the vector of those columns of each row; ``at`` may give arrays; ``shape={"W": (2, 2)}``
+    gives the shape of a parameter drawn by ``init="random"`` (without one it is a scalar).
     """
     graph = parse(expression) if isinstance(expression, str) else expression
-    at = dict(at or {})
+    from .descend import _start
+
+    at = _start(at) if at else {}  # numbers, and vectors/matrices as ArrayValues
     columns = data.columns
+    binds = {k: list(v) for k, v in (bind or {}).items()}
+    shapes = dict(shape or {})
+    array_job = bool(binds or shapes) or any(node.op.array_only for node in graph.nodes) \
+        or any(isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in at.values())
+    if array_job:
+        from .learn_arrays import check_binds
+
+        check_binds(graph, columns, binds)
     used_columns = [n for n in graph.variables if n in columns]
-    params = [n for n in graph.variables if n not in columns]
+    used_columns += [c for cols in binds.values() for c in cols if c not in used_columns]
+    params = [n for n in graph.variables if n not in columns and n not in binds]
     if not params:
         raise InputError("every name in the expression is a data column: nothing to fit",
                          where="expression", hint="the parameters are the names that are not "
                          "columns of the CSV file, e.g. w and b in (w*x+b-y)^2")
     for name in at:
-        if name in columns and name in graph.variables:
+        if (name in columns or name in binds) and name in graph.variables:
             raise InputError(f"--at gives a value for '{name}', which is a data column",
                              where="--at", hint="only parameters take starting values")
         if name not in graph.variables:
@@ -237,6 +256,13 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
     if init not in (None, "random"):
         raise InputError(f"unknown --init '{init}'", where="--init",
                          hint="--init random draws the parameters from [-1, 1]")
+    for name in shapes:
+        if name not in params:
+            raise InputError(f"--shape gives a shape for '{name}', which is not a parameter",
+                             where="--shape", hint="the parameters are " + ", ".join(params))
+    if shapes and init != "random":
+        raise InputError("--shape is for parameters drawn by --init random", where="--shape",
+                         hint="add --init random --seed 0, or give the values with --at")
     missing = [p for p in params if p not in at]
     if missing and init is None:
         raise InputError("no starting value for parameter" + ("s " if len(missing) > 1 else " ")
@@ -279,7 +305,16 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
     penalty = Penalty(l1, l2)
 
     rng = random.Random(seed)
-    start = {p: at[p] if p in at else rng.uniform(-1.0, 1.0) for p in params}
+    start: dict[str, Any]
+    if array_job:
+        from .learn_arrays import ArrayModel, initial, snapshot
+
+        start = initial(params, at, shapes, rng)
+    else:
+        start = {p: at[p] if p in at else rng.uniform(-1.0, 1.0) for p in params}
+
+        def snapshot(names: Sequence[str], theta: Sequence[Any]) -> dict[str, Any]:
+            return dict(zip(names, theta))
     order = list(range(len(data)))
     if validation is not None:
         train_rows = list(data.rows)
@@ -297,12 +332,14 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
                          where="--early-stopping", hint="e.g. --val-split 0.25 "
                          "--early-stopping 10")
 
-    model = _Model(graph, columns, params, predict)
+    model = ArrayModel(graph, columns, params, predict, binds) if array_job \
+        else _Model(graph, columns, params, predict)
     result = Fit(graph.source, params, used_columns, len(train_rows), len(val_rows), opt.name,
                  opt.hyper(), schedule, penalty, batch_size, epochs,
-                 seed if init == "random" or validation is None else None, dict(start),
-                 early_stopping, predict, target)
-    theta = [start[p] for p in params]
+                 seed if init == "random" or validation is None else None,
+                 snapshot(params, [start[p] for p in params]), early_stopping, predict, target,
+                 binds=binds)
+    theta: list[Any] = [start[p] for p in params]
     opt.reset(len(theta))
 
     def record(epoch: int, updates: int, eta: float) -> Epoch:
@@ -310,11 +347,18 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
         val_loss, val_acc = (model.loss_acc(theta, val_rows, target_col) if val_rows
                              else (None, None))
         row = Epoch(epoch, updates, eta, train_loss, val_loss, train_acc, val_acc,
-                    dict(zip(params, theta)))
+                    snapshot(params, theta))
         result.history.append(row)
         return row
 
-    first = record(0, 0, schedule.rate(0))  # a DomainError here is bad input: raised as is
+    try:
+        first = record(0, 0, schedule.rate(0))  # a DomainError here is bad input: raised as is
+    except InputError as exc:
+        if array_job:  # a shape mismatch may come from a parameter drawn without --shape
+            from .learn_arrays import shape_hint
+
+            shape_hint(exc, graph, [p for p in params if p not in at and p not in shapes])
+        raise
     best = math.inf
     if early_stopping is not None and first.val_loss is not None:
         best, result.best_epoch = first.val_loss, 0
@@ -335,7 +379,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, float] | Non
                     grad = [g + p for g, p in zip(grad, pg)]
                 theta = opt.update(theta, grad, eta)
                 updates += 1
-                if not all(math.isfinite(w) for w in theta):
+                if not finite(theta):
                     raise OverflowError
             row = record(epoch, updates, eta)
         except (DomainError, OverflowError) as exc:

@@ -36,7 +36,8 @@ Plot = Annotated[str | None, typer.Option(
 MaxRows = Annotated[int, typer.Option("--max-rows", min=2,
                                       help="Rows of the table (evenly sampled when longer).")]
 At = Annotated[list[str] | None, typer.Option(
-    "--at", help="Starting values: w0=0,w1=1 (repeatable).", show_default=False)]
+    "--at", help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
+    "(repeatable).", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
@@ -47,14 +48,21 @@ def register(app: typer.Typer) -> None:
         '  backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum\n\n'
         '  backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
         "--lr 0.05 --steps 2000 --plot rosenbrock.svg\n\n"
-        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)',
+        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)\n\n'
+        '  backprop descend "sum((W@x - y)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]], x=[0.2,0.4], '
+        'y=[1,2]" --wrt W --lr 0.5     (least squares with a matrix)',
     )(descend_cmd)
     app.command(
         "fit",
         epilog="Example (the lecture's 2-2-1 MLP learning XOR):\n\n"
         "  backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
         "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
-        "< examples/xor-mlp.txt",
+        "< examples/xor-mlp.txt\n\n"
+        "The same MLP with a weight matrix (x is the vector of columns x1, x2):\n\n"
+        "  backprop fit - --data examples/xor.csv --bind x=x1,x2 --init random "
+        "--shape W1=2x2,b1=2,w2=2 --seed 1 --optimizer adam --lr 0.1 --epochs 150 "
+        "--batch-size 8 --val-split 0.25 --predict yhat --target y "
+        "< examples/xor-mlp-matrix.txt",
     )(fit_cmd)
 
 
@@ -154,6 +162,12 @@ def fit_cmd(
     target: Annotated[str | None, typer.Option(
         "--target", help="Column with the 0/1 labels (for accuracy).",
         show_default=False)] = None,
+    bind: Annotated[list[str] | None, typer.Option(
+        "--bind", help="A vector input made of CSV columns: x=x1,x2 (repeatable).",
+        show_default=False)] = None,
+    shape: Annotated[list[str] | None, typer.Option(
+        "--shape", help="Shapes of parameters drawn by --init random: W1=2x2,b1=2 "
+        "(others are scalars).", show_default=False)] = None,
     as_json: Json = False,
     plot: Plot = None,
     max_rows: MaxRows = 20,
@@ -174,6 +188,11 @@ def fit_cmd(
         source = _read_expression(expr)
         dataset = read_csv(data)
         start = _start(at) if at else None
+        binds = shapes = None
+        if bind or shape:
+            from .learn_arrays import parse_binds, parse_shapes
+
+            binds, shapes = parse_binds(bind or []), parse_shapes(shape or [])
         with _progress("training", epochs) as tick:
             result = fit(source, dataset, at=start, init=init, seed=seed,
                          lr=_number(lr, "--lr"), epochs=epochs, batch_size=batch_size,
@@ -185,7 +204,7 @@ def fit_cmd(
                          l2=_number(l2, "--l2", positive=True),
                          val_split=_number(val_split, "--val-split", positive=True),
                          early_stopping=early_stopping, predict=predict, target=target,
-                         progress=tick)
+                         bind=binds, shape=shapes, progress=tick)
     except BackpropError as exc:
         fail(exc)
     from .plot import fit_report, fit_series

@@ -1,4 +1,7 @@
-"""Optimizers, learning-rate decay schedules and L1/L2 penalties, on plain lists of floats.
+"""Optimizers, learning-rate decay schedules and L1/L2 penalties, on lists of parameters.
+
+A parameter is a float or, for vector and matrix parameters, a numpy array: every rule is
+elementwise, so the same arithmetic serves both (this module never imports numpy itself).
 
 The update rules are the ones in Ruder (2016), "An overview of gradient descent optimization
 algorithms", which the lecture cites; each class keeps its state (velocity, moments) between
@@ -15,10 +18,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InputError
 
-Vector = list[float]
+Vector = list[Any]  # floats, or numpy arrays (updated entry by entry)
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam")
 DECAYS = ("none", "exp", "inverse")
@@ -84,14 +88,15 @@ class Penalty:
     l1: float = 0.0
     l2: float = 0.0
 
-    def value(self, theta: Sequence[float]) -> float:
+    def value(self, theta: Sequence[Any]) -> float:
         if not (self.l1 or self.l2):
             return 0.0
-        return sum(self.l1 * abs(w) + self.l2 * w * w for w in theta)
+        return math.fsum(_total(self.l1 * abs(w) + self.l2 * w * w) for w in theta)
 
-    def gradient(self, theta: Sequence[float]) -> Vector:
+    def gradient(self, theta: Sequence[Any]) -> Vector:
         # sign(0) = 0: the subgradient of |w| at 0 that the eval command's abs also takes.
-        return [self.l1 * ((w > 0) - (w < 0)) + 2.0 * self.l2 * w for w in theta]
+        # (w > 0) * 1.0 is 1.0/0.0 for a float and a 0/1 float array for an array.
+        return [self.l1 * ((w > 0) * 1.0 - (w < 0) * 1.0) + 2.0 * self.l2 * w for w in theta]
 
     def __bool__(self) -> bool:
         return bool(self.l1 or self.l2)
@@ -160,7 +165,7 @@ class Nesterov(Momentum):
     def lookahead(self, theta: Vector) -> Vector | None:
         if len(self.velocity) != len(theta):
             self.reset(len(theta))
-        if not any(self.velocity):
+        if not any(_nonzero(v) for v in self.velocity):
             return None
         return [w - self.gamma * v for w, v in zip(theta, self.velocity)]
 
@@ -195,7 +200,7 @@ class Adam:
         self.v = [b2 * v + (1 - b2) * g * g for v, g in zip(self.v, grad)]
         c1 = 1 - b1 ** self.t
         c2 = 1 - b2 ** self.t
-        return [w - lr * (m / c1) / (math.sqrt(v / c2) + self.eps)
+        return [w - lr * (m / c1) / (_sqrt(v / c2) + self.eps)
                 for w, m, v in zip(theta, self.m, self.v)]
 
     def hyper(self) -> dict[str, float]:
@@ -231,5 +236,28 @@ def make_optimizer(name: str, *, momentum: float = 0.9, beta1: float = 0.9,
                      + "choose from " + ", ".join(OPTIMIZERS))
 
 
-def norm(v: Sequence[float]) -> float:
-    return math.sqrt(math.fsum(x * x for x in v))
+def norm(v: Sequence[Any]) -> float:
+    """The Euclidean norm over every entry of every parameter (arrays count entry by entry)."""
+    return math.sqrt(math.fsum(e * e for x in v for e in _entries(x)))
+
+
+def finite(theta: Sequence[Any]) -> bool:
+    """Whether every entry of every parameter is a finite number."""
+    return all(math.isfinite(e) for x in theta for e in _entries(x))
+
+
+def _entries(x: Any) -> list[float]:
+    return x.ravel().tolist() if hasattr(x, "ravel") else [x]
+
+
+def _total(x: Any) -> float:
+    return math.fsum(_entries(x))
+
+
+def _nonzero(x: Any) -> bool:
+    return bool(x.any()) if hasattr(x, "any") else bool(x)
+
+
+def _sqrt(x: Any) -> Any:
+    # numpy computes x ** 0.5 as sqrt, entry by entry; floats keep math.sqrt.
+    return x ** 0.5 if hasattr(x, "ravel") else math.sqrt(x)

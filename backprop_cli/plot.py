@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
 from rich.console import Group, RenderableType
@@ -312,7 +312,7 @@ def descend_report(run: Descent, max_rows: int = 20, chart: bool = True) -> Grou
     style = {"converged": "bold green", "finished": "bold", "diverged": "bold red"}[run.status]
     summary = text(_setup(run.optimizer, run.hyper, run.schedule, run.penalty) + "\n", "dim")
     summary.append(text(run.message, style))
-    final = ", ".join(f"{k}={fmt(v)}" for k, v in run.final.items())
+    final = ", ".join(f"{k}={_inline(v)}" for k, v in run.final.items())
     if final:
         summary.append(text(f"\nfinal: {final}"))
     if run.trajectory and math.isfinite(run.trajectory[-1].loss):
@@ -394,12 +394,17 @@ def fit_report(result: Fit, max_rows: int = 20, chart: bool = True) -> Group:
         summary.append(text(f"\naccuracy at epoch {end.epoch}: train {_pct(end.train_accuracy)}"
                             + (f", validation {_pct(end.val_accuracy)}" if result.n_val
                                else "")))
-    final = ", ".join(f"{k}={fmt(v)}" for k, v in result.final.items())
+    final = ", ".join(f"{k}={_inline(v)}" for k, v in result.final.items())
     summary.append(text(f"\nparameters: {final}"))
     if result.hint:
         summary.append(text(f"\nhint: {result.hint}", "yellow"))
     parts.append(summary)
     return Group(*parts)
+
+
+def _inline(v: Any) -> str:
+    """A parameter on one line (a matrix's rows side by side; tables put them on lines)."""
+    return fmt(v).replace(",\n ", ", ")
 
 
 def _setup(name: str, hyper: dict[str, float], schedule: Schedule, penalty: Penalty) -> str:
