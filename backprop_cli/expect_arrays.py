@@ -132,7 +132,9 @@ def literal_answer(key: str, text: str, *, where: str = "--expect", source: str 
                                     where=where)
             entries.append(Answer(key + entry(idx), value, tok, written_decimals(tok)))
     shape = (len(lit.rows[0]),) if lit.ndim == 1 else (len(lit.rows), len(lit.rows[0]))
-    return Answer(key, math.nan, text[lit.start:lit.end], None, shape, tuple(entries))
+    # Each entry exactly as written; the brackets and commas spaced evenly, for tables.
+    written = fmt_written([e.written for e in entries], shape)
+    return Answer(key, math.nan, written, None, shape, tuple(entries))
 
 
 def _shifted(exc: InputError, source: str, offset: int, where: str) -> InputError:
