@@ -51,8 +51,7 @@ class ProblemResult:
         if self.status == "error":
             where = f"line {self.line}: " if self.line else ""
             return [f"{where}{self.error}" + (f" (hint: {self.hint})" if self.hint else "")]
-        lines = [f"{c.key}: answer {c.written}, correct {fmt(c.truth)}"
-                 + (f" ({'; '.join(c.hints)})" if c.hints else "")
+        lines = [c.verdict() + (f" ({'; '.join(c.hints)})" if c.hints else "")
                  for c in self.answers if not c.ok]
         return lines + self.failed_checks
 

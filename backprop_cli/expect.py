@@ -28,6 +28,7 @@ from .parse import parse_number
 
 if TYPE_CHECKING:
     from .api import NodeRecord, Result
+    from .expect_arrays import EntryCheck
     from .verify import Tolerance
 
 ANSWER_RTOL = 1e-9  # float noise only: 0.1+0.2 is 0.3
@@ -83,6 +84,10 @@ class Answer:
     value: float
     written: str
     decimals: int | None  # decimals the writing shows; None: no decimal point (exact)
+    # An array answer ([0.2,0.4]): its shape and its entries, row-major, each an Answer
+    # with its own written decimals; ``value`` is then NaN (see expect_arrays.py).
+    shape: tuple[int, ...] | None = None
+    entries: tuple[Answer, ...] = ()
 
 
 @dataclass
@@ -92,26 +97,55 @@ class AnswerCheck:
     key: str  # as the user wrote it: dx, q, value, df/dx
     kind: str
     target: str  # the node's label: x, q, #4, or the output's name
-    answer: float
+    answer: Any  # a float; nested lists for an array answer
     written: str
-    truth: float
+    truth: Any  # a float; nested lists for an array quantity
     allowed: float  # the largest |answer - truth| accepted
     rounding: str  # how the allowance came about: "2 decimals as written", "exact", ...
     ok: bool
     quantity: str = ""  # what the answer is, as the lecture writes it: df/dx, q, f
     explanation: list[str] = field(default_factory=list)  # chain rule or forward computation
     hints: list[str] = field(default_factory=list)  # likely slips: sign, a missing branch, ...
+    # Arrays (an array quantity or an array answer; None for scalars): the correct shape,
+    # the answer's shape ([] a scalar) and, when they agree, every entry's verdict.
+    shape: list[int] | None = None
+    answer_shape: list[int] | None = None
+    entries: list[EntryCheck] = field(default_factory=list)
 
     @property
-    def difference(self) -> float:
-        return self.answer - self.truth
+    def is_array(self) -> bool:
+        return self.shape is not None
+
+    @property
+    def difference(self) -> Any:
+        """answer - truth; for arrays entry by entry (None when the shapes differ)."""
+        if not self.is_array:
+            return self.answer - self.truth
+        if self.shape != self.answer_shape:
+            return None
+        from .expect_arrays import nest
+
+        return nest([e.answer - e.truth for e in self.entries], self.shape or [])
+
+    def verdict(self) -> str:
+        """One line for reports: yours, the correct value, and for arrays what differs."""
+        if self.is_array:
+            from .expect_arrays import verdict
+
+            return verdict(self)
+        return f"{self.key}: answer {self.written}, correct {fmt(self.truth)}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "kind": self.kind, "target": self.target,
-                "answer": self.answer, "written": self.written, "truth": self.truth,
-                "difference": self.difference, "allowed": self.allowed,
-                "rounding": self.rounding, "ok": self.ok, "quantity": self.quantity,
-                "explanation": self.explanation, "hints": self.hints}
+        doc = {"key": self.key, "kind": self.kind, "target": self.target,
+               "answer": self.answer, "written": self.written, "truth": self.truth,
+               "difference": self.difference, "allowed": self.allowed,
+               "rounding": self.rounding, "ok": self.ok, "quantity": self.quantity,
+               "explanation": self.explanation, "hints": self.hints}
+        if self.is_array:
+            doc["shape"] = self.shape
+            doc["answer_shape"] = self.answer_shape
+            doc["entries"] = [e.to_dict() for e in self.entries]
+        return doc
 
 
 @dataclass
@@ -139,7 +173,8 @@ class Answers:
 
 
 def parse_expect(texts: str | Iterable[str], where: str = "--expect") -> list[Answer]:
-    """`dx=-4,dy=-4 value=-12` (commas, semicolons or spaces; the option may repeat)."""
+    """`dx=-4,dy=-4 value=-12` (commas, semicolons or spaces; the option may repeat);
+    arrays as `dx=[-0.112,0.636]` or `dW=[[0.088,0.176],[0.104,0.208]]`."""
     if isinstance(texts, str):
         texts = [texts]
     answers: list[Answer] = []
@@ -160,7 +195,21 @@ def parse_expect(texts: str | Iterable[str], where: str = "--expect") -> list[An
                                  pos=key_m.start(), end=key_m.end(), where=where,
                                  hint="write name=number, e.g. dx=-4")
             key = key_m.group()
-            num_m = _KEY.match(text, _SPACE.match(text, eq + 1).end())  # type: ignore[union-attr]
+            at = _SPACE.match(text, eq + 1).end()  # type: ignore[union-attr]
+            if text.startswith("[", at):  # an array: the grammar's `value` rule reads it
+                from .expect_arrays import literal_answer, literal_end
+
+                if key in seen:
+                    raise InputError(f"{where} gives '{key}' twice", source=text,
+                                     pos=key_m.start(), end=key_m.end(), where=where,
+                                     hint="give each answer once")
+                seen.add(key)
+                end = literal_end(text, at)
+                answers.append(literal_answer(key, text[at:end], where=where, source=text,
+                                              offset=at))
+                pos = _SEP.match(text, end).end()  # type: ignore[union-attr]
+                continue
+            num_m = _KEY.match(text, at)
             if num_m is None:
                 raise InputError(f"'{key}' in {where} has no value", source=text,
                                  pos=eq, where=where, hint="write name=number, e.g. dx=-4")
@@ -174,9 +223,18 @@ def parse_expect(texts: str | Iterable[str], where: str = "--expect") -> list[An
     return answers
 
 
-def answer(key: str, number: str | float | int | Decimal, *, where: str = "--expect",
+def answer(key: str, number: Any, *, where: str = "--expect",
            source: str | None = None, pos: int = 0) -> Answer:
-    """One answer. Text and Decimal keep their written decimals; int and float are exact."""
+    """One answer. Text and Decimal keep their written decimals; int and float are exact.
+    A list, nested list, numpy array or `[...]` text is an array answer."""
+    from .expect_arrays import is_array_value
+
+    if is_array_value(number):
+        from .expect_arrays import literal_answer, python_answer
+
+        if isinstance(number, str):
+            return literal_answer(key, number.strip(), where=where)
+        return python_answer(key, number, where=where)
     if isinstance(number, bool):
         raise InputError(f"the answer for '{key}' must be a number, not a boolean", where=where)
     if isinstance(number, (int, float)):
@@ -204,7 +262,8 @@ def written_decimals(written: str) -> int | None:
 
 def answers_from(expect: Mapping[str, Any] | str | Iterable[str],
                  where: str = "--expect") -> list[Answer]:
-    """Answers from a mapping ({"dx": -4, "dw0": "-0.20"}) or `--expect` text."""
+    """Answers from a mapping ({"dx": -4, "dw0": "-0.20", "dW": [[0.1, 0.2], [0.3, 0.4]]})
+    or `--expect` text."""
     if isinstance(expect, Mapping):
         return [answer(str(k), v, where=where) for k, v in expect.items()]
     return parse_expect(expect, where=where)
@@ -234,18 +293,25 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
         assert truth is not None
-        if isinstance(truth, list):
-            raise InputError(f"--expect '{a.key}': answers are checked for scalar quantities "
-                             f"only, and {keys.label(nid)} is an array", where="--expect",
-                             hint="compare arrays with --json, or check a scalar such as "
-                             "the output of sum(...)")
-        allowed, rounding, decimals = _allowance(a, truth, tolerance)
-        ok = abs(a.value - truth) <= allowed
         top = "L" if result.seed != 1.0 else keys.out_name
         quantity = keys.label(nid) if kind == "value" else f"d{top}/d{keys.label(nid)}"
+        array_job = rec.shape is not None  # the array engine ran (arrays.py)
+        if isinstance(truth, list) or a.shape is not None or (array_job and rec.shape):
+            checks.append(_array_check(result, nid, kind, a, truth, quantity, keys,
+                                       tolerance))
+            continue
+        allowed, rounding, decimals = _allowance(a, truth, tolerance)
+        ok = abs(a.value - truth) <= allowed
         check = AnswerCheck(a.key, kind, keys.label(nid), a.value, a.written, truth, allowed,
                             rounding, ok, quantity)
-        if not ok:
+        if not ok and kind == "gradient" and array_job:
+            # Local gradients of an array job are arrays or formulas, not path products.
+            from .expect_arrays import backward_story
+
+            check.explanation = backward_story(result, nid)
+            if truth != 0 and abs(a.value + truth) <= allowed:
+                check.hints.append("the sign is flipped")
+        elif not ok:
             if kind == "gradient":
                 check.explanation, products = chain_rule(result, nid)
                 check.hints = _gradient_hints(a.value, truth, products, result.seed,
@@ -261,6 +327,26 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
                                    "decimals (round to nearest rather than cut off)")
         checks.append(check)
     return Answers(checks, tolerance, result)
+
+
+def _array_check(result: Result, nid: int, kind: str, a: Answer, truth: Any, quantity: str,
+                 keys: _Keys, tolerance: AnswerTolerance) -> AnswerCheck:
+    """An array quantity, or an array answer: shape first, then entry by entry."""
+    from .expect_arrays import backward_story, check_array, details
+
+    rec = result.nodes[nid]
+    check = AnswerCheck(a.key, kind, keys.label(nid), a.value, a.written, truth, 0.0, "", False,
+                        quantity)
+    check_array(check, a, truth, rec.shape, tolerance)
+    if not check.ok:
+        if kind == "value":
+            story = [forward_story(result, nid)]
+        elif rec.shape is not None:
+            story = backward_story(result, nid)
+        else:  # an array answer for a scalar job's gradient
+            story = chain_rule(result, nid)[0]
+        check.explanation = details(check) + story
+    return check
 
 
 def _allowance(a: Answer, truth: float,
@@ -471,10 +557,14 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
     return []
 
 
-def fmt(v: float | None) -> str:
-    """Six significant digits, as the node table prints them."""
+def fmt(v: Any) -> str:
+    """Six significant digits, as the node table prints them (arrays: a few entries)."""
     if v is None:
         return "–"
+    if isinstance(v, (list, tuple)):
+        from .expect_arrays import fmt_array
+
+        return fmt_array(v)
     if v == 0:
         return "0"
     return f"{v:.6g}"
@@ -486,7 +576,7 @@ def fmt(v: float | None) -> str:
 def check_answers(expression: str, at: Mapping[str, float | str] | str | Iterable[str],
                   expect: Mapping[str, Any] | str | Iterable[str], *,
                   digits: int | str | None = None, rtol: float = ANSWER_RTOL,
-                  atol: float = ANSWER_ATOL, upstream: float = 1.0,
+                  atol: float = ANSWER_ATOL, upstream: float | str | Any = 1.0,
                   check: Iterable[str] = ("sympy", "numeric"),
                   tolerance: Tolerance | None = None) -> Answers:
     """Evaluate ``expression`` at ``at`` and compare ``expect`` with it.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -78,7 +79,7 @@ def from_python(name: str, value: Any, where: str = "at") -> ArrayValue:
     exact: list[Fraction] = []
     for row in rows:
         for v in row:
-            if isinstance(v, (list, tuple, str)) or isinstance(v, bool):
+            if not isinstance(v, (int, float, Decimal, Fraction)) or isinstance(v, bool):
                 raise InputError(f"the value of '{name}' must be numbers in a vector or a "
                                  "matrix (at most two levels of brackets)", where=where)
             f = float(v)
@@ -86,5 +87,6 @@ def from_python(name: str, value: Any, where: str = "at") -> ArrayValue:
                 raise InputError(f"the value of '{name}' has an entry that is not a finite "
                                  "number", where=where)
             floats.append(f)
-            exact.append(Fraction(f))
+            # A Decimal (from a TOML or JSON problem set) or an int is exact as written.
+            exact.append(Fraction(v) if isinstance(v, (int, Decimal, Fraction)) else Fraction(f))
     return ArrayValue(tuple(floats), tuple(exact), shape)

@@ -28,6 +28,9 @@ SETTING_KEYS = ("digits", "rtol", "atol", "check", "title")  # TOML file-wide de
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
 
 Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
+# A vector or matrix: a TOML array / JSON list of numbers (nested for a matrix), or its
+# literal text "[[0.1,0.5],[-0.3,0.8]]"; entries keep how they were written.
+Value = Number | list[Any]
 
 
 @dataclass
@@ -38,9 +41,9 @@ class Problem:
     index: int  # 1-based position in the file
     line: int | None  # where the problem starts
     expression: str
-    at: dict[str, Number] | str
-    expect: dict[str, Number] | str = field(default_factory=dict)
-    upstream: float = 1.0
+    at: dict[str, Value] | str
+    expect: dict[str, Value] | str = field(default_factory=dict)
+    upstream: float | str | list[Any] = 1.0  # arrays: for an array output
     digits: int | str | None = None  # None: the run's default (auto)
     rtol: float | None = None
     atol: float | None = None
@@ -370,7 +373,9 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
         if "expect" in table:
             problem.expect = _expect(table["expect"])
         if "upstream" in table:
-            problem.upstream = _number(table["upstream"], "upstream")
+            up = table["upstream"]
+            problem.upstream = _array(up, "upstream", "upstream") if _is_array(up) \
+                else _number(up, "upstream")
         if "digits" in table:
             problem.digits = _digits(table["digits"], "digits")
         for key in ("rtol", "atol"):
@@ -408,7 +413,40 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
 
 
-def _at(value: Any) -> dict[str, Number] | str:
+def _is_array(v: Any) -> bool:
+    return isinstance(v, list) or (isinstance(v, str) and v.lstrip().startswith("["))
+
+
+def _array(v: Any, name: str, key: str) -> str | list[Any]:
+    """A vector or matrix, checked now (shape, numbers) so that the error names the key."""
+    from .expect_arrays import literal_answer, python_answer
+    from .literals import ArrayLiteral, from_python
+    from .parse import parse_value
+
+    try:
+        if isinstance(v, str) and key == "expect":
+            literal_answer(name, v.strip(), where=key)
+        elif isinstance(v, str):
+            lit = parse_value(v.strip(), key)
+            assert isinstance(lit, ArrayLiteral)  # it starts with '['
+            lit.resolve(v.strip(), key)
+        elif key == "expect":
+            python_answer(name, v, where=key)
+        else:
+            from_python(name, v, where=key)
+        if isinstance(v, str):
+            return v.strip()
+    except InputError as exc:
+        message = exc.message
+        if exc.source is not None and "syntax error" in message:
+            message = f"{message} (column {(exc.pos or 0) + 1} of \"{exc.source}\")"
+        if f"'{name}'" not in message:
+            message = f"'{name}': {message}"
+        raise _BadError(message, key, exc.hint) from None
+    return list(v)
+
+
+def _at(value: Any) -> dict[str, Value] | str:
     if isinstance(value, str):
         if not value.strip():
             raise _BadError("'at' is empty", "at", 'write at = "x=-2,y=5" or at = { x = -2 }')
@@ -416,12 +454,15 @@ def _at(value: Any) -> dict[str, Number] | str:
     if not isinstance(value, dict):
         raise _BadError(f"'at' must be a table or a string like \"x=-2,y=5\", not {_kind(value)}",
                    "at")
-    out: dict[str, Number] = {}
+    out: dict[str, Value] = {}
     for k, v in value.items():
-        if _is_number(v) or (isinstance(v, str) and v.strip()):
+        if _is_array(v):
+            out[k] = _array(v, f"at.{k}", "at")
+        elif _is_number(v) or (isinstance(v, str) and v.strip()):
             out[k] = _written(v, f"at.{k}", "at")
         else:
-            raise _BadError(f"'at.{k}' must be a number, not {_kind(v)}", "at")
+            raise _BadError(f"'at.{k}' must be a number, a vector or a matrix, not "
+                            f"{_kind(v)}", "at")
     return out
 
 
@@ -437,7 +478,7 @@ def _written(v: int | Decimal | str, name: str, key: str) -> Number:
     return v if isinstance(v, int) else text
 
 
-def _expect(value: Any) -> dict[str, Number] | str:
+def _expect(value: Any) -> dict[str, Value] | str:
     if isinstance(value, str):
         if not value.strip():
             raise _BadError("'expect' is empty", "expect", 'write expect = "dx=-4,dy=-4"')
@@ -445,12 +486,15 @@ def _expect(value: Any) -> dict[str, Number] | str:
     if not isinstance(value, dict):
         raise _BadError(f"'expect' must be a table or a string like \"dx=-4,value=-12\", "
                    f"not {_kind(value)}", "expect")
-    out: dict[str, Number] = {}
+    out: dict[str, Value] = {}
     for k, v in value.items():
-        if _is_number(v) or (isinstance(v, str) and v.strip()):
+        if _is_array(v):
+            out[k] = _array(v, f"expect.{k}", "expect")  # entries keep their decimals
+        elif _is_number(v) or (isinstance(v, str) and v.strip()):
             out[k] = _written(v, f"expect.{k}", "expect")  # "0.20" keeps its decimals
         else:
-            raise _BadError(f"'expect.{k}' must be a number, not {_kind(v)}", "expect")
+            raise _BadError(f"'expect.{k}' must be a number, a vector or a matrix, not "
+                            f"{_kind(v)}", "expect")
     return out
 
 

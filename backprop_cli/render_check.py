@@ -26,13 +26,15 @@ def answers_table(answers: Answers) -> Group:
     table = Table(title=text("Your answers"), title_justify="left", header_style="bold")
     table.add_column("answer", style="bold cyan", no_wrap=True)
     table.add_column("is", no_wrap=True)
-    table.add_column("yours", justify="right")
+    table.add_column("yours", justify="right", overflow="fold")
     table.add_column("correct", justify="right", style="bold")
     table.add_column("accepted within", justify="right", style="dim")
     table.add_column("", no_wrap=True)
     for c in answers.checks:
         mark = text("✓ match", "bold green") if c.ok else text("✗ differs", "bold red")
         within = "exact" if c.rounding == "exact" else f"±{c.allowed:.2g} ({c.rounding})"
+        if c.is_array and c.shape != c.answer_shape:
+            within = "wrong shape"
         table.add_row(text(c.key), text(_what(c)), text(c.written),
                       text(fmt(c.truth)), text(within), mark)
     parts: list[RenderableType] = [table]
@@ -43,7 +45,8 @@ def answers_table(answers: Answers) -> Group:
     if bad:
         parts.append(text(f"✗ {bad} of {n} answers differ", "bold red"))
     else:
-        parts.append(text(f"✓ all {n} answers match", "bold green"))
+        parts.append(text(f"✓ all {n} answers match" if n != 1 else "✓ the answer matches",
+                          "bold green"))
     return Group(*parts)
 
 

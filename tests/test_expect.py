@@ -256,13 +256,15 @@ def test_arbitrary_expect_text_parses_or_is_bad_input() -> None:
     run()
 
 
-def test_expect_on_an_array_quantity_is_bad_input_not_a_traceback() -> None:
+def test_a_scalar_answer_for_an_array_gradient_is_a_wrong_shape_not_a_traceback() -> None:
+    # Array answers are checked since tests/test_expect_arrays.py; a scalar for a vector
+    # gradient is a wrong answer (exit 1) that names the shape, not bad input.
     from typer.testing import CliRunner
 
     from backprop_cli.cli import app
 
     r = CliRunner().invoke(app, ["eval", "relu(x)", "--at", "x=[1,-2,3,-1]",
                                  "--upstream", "[4,-1,5,9]", "--expect", "dx=1"])
-    assert r.exit_code == 2
-    assert "is an array" in r.output
+    assert r.exit_code == 1
+    assert "wrong shape: yours is a scalar, but dx is a vector of 4" in r.output
     assert "Traceback" not in r.output

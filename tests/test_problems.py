@@ -91,11 +91,13 @@ def test_duplicate_table_is_reported_against_the_second() -> None:
     ('expression = 3\nat = {}', "'expression' must be a non-empty string, not the number 3", 3),
     ('expression = ""\nat = {}', "'expression' must be a non-empty string", 3),
     ('expression = "x"\nat = [1]', "'at' must be a table or a string", 4),
-    ('expression = "x"\nat = {x = true}', "'at.x' must be a number, not a boolean", 4),
+    ('expression = "x"\nat = {x = true}', "'at.x' must be a number, a vector or a matrix, "
+     "not a boolean", 4),
     ('expression = "x"\nat = {x = "nan"}', "'at.x': 'nan' is not a finite number", 4),
     ('expression = "x"\nat = {x = 1}\nexpect = 3', "'expect' must be a table or a string", 5),
     ('expression = "x"\nat = {x = 1}\nexpect = {dx = "one"}', "'expect.dx': 'one' is not", 5),
-    ('expression = "x"\nat = {x = 1}\nexpect = {dx = [1]}', "must be a number, not a list", 5),
+    # A list is an array answer (tests/test_expect_arrays.py); a list of lists of lists is not.
+    ('expression = "x"\nat = {x = 1}\nexpect = {dx = [[[1]]]}', "at most two levels", 5),
     ('expression = "x"\nat = {x = 1}\nupstream = "big"', "'upstream': 'big' is not", 5),
     ('expression = "x"\nat = {x = 1}\ndigits = -1', "'digits' must be a whole number", 5),
     ('expression = "x"\nat = {x = 1}\ndigits = 2.5', "'digits' must be a whole number", 5),
