@@ -241,7 +241,7 @@ def _syntax_error(exc: UnexpectedInput, source: str, where: str) -> InputError:
         what = f"unexpected character {ch!r}"
     elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         what = f"unexpected {_TERMINALS.get(exc.token.type, repr(str(exc.token)))}"
-        if exc.token.type in ("NAME", "NUMBER"):
+        if exc.token.type in ("NAME", "NUMBER", "SIGNED_NUMBER"):
             what = f"unexpected {str(exc.token)!r}"
     else:
         what = "the input ends too early"
