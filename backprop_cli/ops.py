@@ -56,7 +56,8 @@ def _pow(a: float, b: float) -> float:
 def _pow_local(args: Floats, out: float) -> Floats:
     a, b = args
     if a == 0.0:
-        d_base = 0.0 if b == 1.0 else (b * math.pow(a, b - 1.0) if b > 1.0 else math.inf)
+        # x^0 is the constant 1 and x^1 is x; 0 < b < 1 has an infinite slope at 0.
+        d_base = 0.0 if b == 0.0 else (b * math.pow(a, b - 1.0) if b >= 1.0 else math.inf)
     else:
         d_base = b * math.pow(a, b - 1.0)
     # d/db a^b = a^b ln a: real only for a > 0 (and 0 for a == 0, b > 0).
