@@ -5,17 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
-LECTURE_AT = "x=-2,y=5,z=-4"
 
 
 def squash(text: str) -> str:
@@ -23,47 +23,59 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def invoke(*args: str, input: str | None = None) -> Result:
-    """`backprop ARGS` in-process; exceptions other than exit are left in result.exception."""
-    return CliRunner().invoke(app, list(args), input=input)
+@dataclass
+class Outcome:
+    """What a user sees from one `backprop` call, however it was run."""
+
+    code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
 
 
-def run(*args: str, input: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def invoke(*args: str, input: str | None = None) -> Outcome:
+    """`backprop ARGS` in-process through typer's CliRunner."""
+    r = CliRunner().invoke(app, list(args), input=input)
+    exc = None if isinstance(r.exception, SystemExit) else r.exception
+    return Outcome(r.exit_code, r.stdout, r.stderr, exc)
+
+
+def run(*args: str, input: str | None = None, timeout: float = 120) -> Outcome:
     """`python -m backprop_cli ARGS` in a real subprocess, importing this checkout."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
     env.pop("COLUMNS", None)
-    return subprocess.run([sys.executable, "-m", "backprop_cli", *args], input=input,
-                          capture_output=True, text=True, encoding="utf-8", env=env,
-                          timeout=timeout, cwd=REPO)
+    p = subprocess.run([sys.executable, "-m", "backprop_cli", *args], input=input,
+                       capture_output=True, text=True, encoding="utf-8", env=env,
+                       timeout=timeout, cwd=REPO)
+    return Outcome(p.returncode, p.stdout, p.stderr)
 
 
-def no_crash(result: Any) -> None:
-    """Neither a traceback nor an exception other than the CLI's own exit."""
-    out = _all_output(result)
-    assert "Traceback" not in out, out
-    exc = getattr(result, "exception", None)
-    assert exc is None or isinstance(exc, SystemExit), repr(exc)
+Backprop = Callable[..., Outcome]
 
 
-def assert_bad_input(result: Any, *fragments: str) -> str:
-    """Exit 2, a message on stderr containing every fragment, no traceback. Returns stderr."""
+@pytest.fixture(params=["clirunner", "subprocess"])
+def backprop(request: pytest.FixtureRequest) -> Backprop:
+    """The command, run both ways: in-process and as a real subprocess."""
+    return invoke if request.param == "clirunner" else run
+
+
+def no_crash(result: Outcome) -> None:
+    """Neither a traceback nor an exception escaping the CLI."""
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None, repr(result.exception)
+
+
+def assert_bad_input(result: Outcome, *fragments: str) -> str:
+    """Exit 2, one message on stderr containing every fragment, no traceback. Returns stderr."""
     no_crash(result)
-    code = result.exit_code if hasattr(result, "exit_code") else result.returncode
-    err = result.stderr
-    assert code == 2, (code, _all_output(result))
-    assert err.strip().startswith("error:"), err
-    flat = squash(err)
+    assert result.code == 2, (result.code, result.output)
+    assert result.stderr.startswith("error: "), result.output
+    assert result.stdout == "", result.stdout
+    flat = squash(result.stderr)
     for fragment in fragments:
-        assert squash(fragment) in flat, (fragment, err)
-    return err
-
-
-def _all_output(result: Any) -> str:
-    if hasattr(result, "output"):  # CliRunner: stdout and stderr interleaved
-        return str(result.output)
-    return str(result.stdout) + str(result.stderr)
-
-
-@pytest.fixture
-def cli() -> Any:
-    return invoke
+        assert squash(fragment) in flat, (fragment, result.stderr)
+    return result.stderr

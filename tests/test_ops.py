@@ -34,8 +34,8 @@ def forward(op: Op, args: tuple[float, ...]) -> float | None:
 
 def central(op: Op, args: tuple[float, ...], k: int) -> float | None:
     h = 1e-6 * max(1.0, abs(args[k]))
-    plus = forward(op, args[:k] + (args[k] + h,) + args[k + 1:])
-    minus = forward(op, args[:k] + (args[k] - h,) + args[k + 1:])
+    plus = forward(op, (*args[:k], args[k] + h, *args[k + 1:]))
+    minus = forward(op, (*args[:k], args[k] - h, *args[k + 1:]))
     if plus is None or minus is None:
         return None
     return (plus - minus) / (2 * h)
