@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -154,3 +155,34 @@ def _cli_contract(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
         if as_json:
             doc = json.loads(r.stdout)
             assert doc["ok"] is (r.code == 0)
+
+
+# --- numeric edges that hurt exact arithmetic ------------------------------------------------
+# sympy computes powers of exact rationals exactly: 1.0000001^100000000 has 700 million digits
+# and 2^100000000000 does not fit in memory; and it cannot print integers past 4,300 digits.
+
+HUGE_CONSTANTS = [
+    "x*1.0000001^100000000",
+    "x*2^100000000000",
+    "x*1e300^20",
+    "x*(1.5^100000)^2",
+    "x*1.0000001^100000000*1.0000001^100000000",
+    "x*2^1000000",
+    "x^(7^100000)",
+    "x*(1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300)",
+]
+
+
+@pytest.mark.parametrize("expr", HUGE_CONSTANTS)
+def test_huge_exact_constants_symbolic(expr: str) -> None:
+    r = invoke("eval", expr, "--max-rows", "20")
+    _cli_contract(r, as_json=False)
+
+
+@pytest.mark.parametrize("expr", HUGE_CONSTANTS)
+def test_huge_exact_constants_at_a_point(expr: str) -> None:
+    r = invoke("eval", expr, "--at", "x=0.5", "--json")
+    _cli_contract(r, as_json=True)
+    if r.code != 2:
+        doc = json.loads(r.stdout)
+        assert doc["ok"] is True
