@@ -225,7 +225,8 @@ def _fill_symbolic_locals(result: Result) -> None:
     def work() -> None:
         for rec in result.nodes:
             if result.graph.nodes[rec.id].inputs:
-                rec.local_symbolic = [str(d) for d in symbolic.local_symbolic(result.graph, rec.id)]
+                rec.local_symbolic = [symbolic.printed(d)
+                                      for d in symbolic.local_symbolic(result.graph, rec.id)]
 
     symbolic.run_deep(work)
 
@@ -245,6 +246,6 @@ def _symbolic(result: Result, locals_too: bool) -> None:
     def work() -> None:
         f = symbolic.output_expr(graph)
         for name in result.wrt:
-            result.symbolic[name] = str(f.diff(symbolic.symbol(name)))
+            result.symbolic[name] = symbolic.printed(f.diff(symbolic.symbol(name)))
 
     symbolic.run_deep(work)

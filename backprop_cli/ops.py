@@ -106,6 +106,12 @@ def _tie_kink(which: str) -> Callable[[Floats], str | None]:
     return kink
 
 
+def _pow_sympy(sp: Any, a: Any, b: Any) -> Any:
+    from .symbolic import power
+
+    return power(a, b)
+
+
 def _relu_sympy(sp: Any, x: Any) -> Any:
     from .symbolic import relu
 
@@ -124,7 +130,7 @@ OPS: dict[str, Op] = {
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -x[0] / (x[1] * x[1])),
            lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/",
            domain=lambda x: "division by zero"),
-        Op("pow", 2, _pow, _pow_local, lambda sp, a, b: a**b,
+        Op("pow", 2, _pow, _pow_local, _pow_sympy,
            "b·a^(b-1) to a", "^", domain=_pow_domain),
         Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,
            "gradient negator", "-"),
