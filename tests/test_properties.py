@@ -230,7 +230,8 @@ def _approx(expected: float, rel: float):  # type: ignore[no-untyped-def]
 def test_upstream_seed_scales_every_gradient(program: Program, data: st.DataObject) -> None:
     point = {name: data.draw(coordinate, label=name) for name in program.variables}
     at = {name: repr(float(v)) for name, v in point.items()}  # "0.125": exact decimals
-    seed = data.draw(st.sampled_from([-2.0, 0.5, 3.0]))
+    # Powers of two: scaling by them is exact in floating point, so equality must hold.
+    seed = data.draw(st.sampled_from([-2.0, 0.5, 4.0, -0.25]))
     try:
         one = evaluate(program.text, at=at, check=())
         scaled = evaluate(program.text, at=at, check=(), upstream=seed)
@@ -238,5 +239,4 @@ def test_upstream_seed_scales_every_gradient(program: Program, data: st.DataObje
         assume(False)
         raise
     for name, g in one.gradients.items():
-        assert scaled.gradients[name] == seed * g or math.isclose(
-            scaled.gradients[name], seed * g, rel_tol=1e-12, abs_tol=1e-300)
+        assert scaled.gradients[name] == seed * g, (program.text, at, name)
