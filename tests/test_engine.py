@@ -266,3 +266,41 @@ def test_random_direction_mode_fails_when_a_gradient_is_wrong(
     r = evaluate(expr, at=at)
     assert r.verification.mode == "random direction"
     assert not r.ok
+
+
+# --- numeric edges -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("expr", "at"), [
+    ("exp(x)/exp(x)", "x=700"),  # b*b overflows in -a/b^2 although a/b^2 does not
+    ("x/y", "x=1e-300,y=1e-300"),  # b*b underflows to 0
+    ("x/y", "x=1e300,y=1e200"),
+])
+def test_division_gradient_without_intermediate_overflow(expr: str, at: str) -> None:
+    r = evaluate(expr, at=at)
+    assert r.ok, [(c.variable, c.backprop, c.sympy_value) for c in r.verification.checks]
+    assert all(c.status == "pass" for c in r.verification.checks)
+
+
+@pytest.mark.parametrize(("expr", "at"), [
+    ("exp(x)", "x=-1000"), ("sigmoid(x)*x", "x=-1000"), ("log(sigmoid(x))", "x=1000"),
+    ("tanh(x)", "x=1e308"), ("x*y", "x=1e300,y=1e-300"), ("x*y", "x=1e-200,y=1e-200"),
+    ("max(x, y)", "x=1e308,y=1e308"), ("exp(x) - exp(x)", "x=709"),
+])
+def test_huge_and_tiny_values_give_stable_results(expr: str, at: str) -> None:
+    r = evaluate(expr, at=at)
+    assert r.value is not None and math.isfinite(r.value)
+    assert r.ok
+
+
+@pytest.mark.parametrize(("expr", "at", "node", "why"), [
+    ("0*exp(x)", "x=1000", "`exp(x)`", "overflows a float"),
+    ("1/(1+exp(-x))", "x=-1000", "`exp(-x)`", "overflows a float"),
+    ("x*1e308*10", "x=1", "`x*1e308*10`", "overflows a float"),
+    ("x - y", "x=1e308,y=-1e308", "`x - y`", "overflows a float"),
+    ("1/x", "x=1e-300", "`1/x`", "no finite gradient with respect to x"),  # -1/x^2 = -1e600
+])
+def test_overflow_is_a_domain_error_naming_the_node(expr: str, at: str, node: str,
+                                                    why: str) -> None:
+    with pytest.raises(DomainError) as info:
+        evaluate(expr, at=at)
+    assert node in info.value.message and why in info.value.message

@@ -29,7 +29,7 @@ def error(expr: str, at: str | None = None) -> BackpropError:
 
 @pytest.mark.parametrize(("literal", "expected"), [
     ("3", 3.0), ("2.5", 2.5), (".5", 0.5), ("1e-3", 0.001), ("5.", 5.0), ("1E+2", 100.0),
-    ("0.1", 0.1), ("007", 7.0), ("2.5e3", 2500.0), ("1e-400", 0.0),
+    ("0.1", 0.1), ("007", 7.0), ("2.5e3", 2500.0), ("0e-400", 0.0), ("2.3e-308", 2.3e-308),
 ])
 def test_numbers(literal: str, expected: float) -> None:
     graph = parse(f"{literal} * x")
@@ -378,3 +378,17 @@ def test_gradient_that_does_not_exist_is_a_domain_error() -> None:
 def test_constant_only_subexpression_with_infinite_local_is_fine() -> None:
     # sqrt(0) has an infinite local gradient, but nothing upstream of it needs a gradient.
     assert value("x + sqrt(0)", x=2) == 2
+
+
+@pytest.mark.parametrize("literal", ["1e-320", "1e-400", "4.9e-324", "2e-308"])
+def test_numbers_below_the_smallest_normal_float_are_rejected(literal: str) -> None:
+    # Subnormal floats keep few digits (1e-320 is stored as 9.99989e-321): backprop would run
+    # at another point than the one typed, and sympy's exact reference would not match.
+    for exc in (error(f"x * {literal}", at="x=1"), error("x", at=f"x={literal}")):
+        assert isinstance(exc, InputError)
+        assert "too small" in exc.message
+
+
+def test_zero_and_the_smallest_normal_float_are_fine() -> None:
+    assert value("x * 0.0", x=1) == 0
+    assert evaluate("sqrt(x)", at="x=2.3e-308").ok
