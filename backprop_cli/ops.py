@@ -127,7 +127,7 @@ OPS: dict[str, Op] = {
            lambda sp, a, b: a - b, "distributor, negated to b", "-"),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
            lambda sp, a, b: a * b, "swap multiplier", "*"),
-        Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -x[0] / (x[1] * x[1])),
+        Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
            lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/",
            domain=lambda x: "division by zero"),
         Op("pow", 2, _pow, _pow_local, _pow_sympy,

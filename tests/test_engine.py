@@ -272,11 +272,13 @@ def test_random_direction_mode_fails_when_a_gradient_is_wrong(
 
 @pytest.mark.parametrize(("expr", "at"), [
     ("exp(x)/exp(x)", "x=700"),  # b*b overflows in -a/b^2 although a/b^2 does not
-    ("x/y", "x=1e-300,y=1e-300"),  # b*b underflows to 0
     ("x/y", "x=1e300,y=1e200"),
+    ("x/y", "x=1e-300,y=1e-300"),  # b*b underflows to 0
 ])
 def test_division_gradient_without_intermediate_overflow(expr: str, at: str) -> None:
-    r = evaluate(expr, at=at)
+    # (Only sympy here: central differences step by 1e-6*max(1, |y|), which crosses the pole
+    # at y = 0 when y = 1e-300; see the report on the numeric check at tiny scales.)
+    r = evaluate(expr, at=at, check=("sympy",))
     assert r.ok, [(c.variable, c.backprop, c.sympy_value) for c in r.verification.checks]
     assert all(c.status == "pass" for c in r.verification.checks)
 
