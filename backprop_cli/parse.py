@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 import threading
 from fractions import Fraction
 from functools import lru_cache
@@ -65,6 +66,11 @@ def parse_number(text: str, *, source: str, pos: int, end: int | None = None,
         raise InputError(f"'{text}' is not a finite number", source=source, pos=pos, end=end,
                          where=where, hint="use plain ASCII digits such as 2.5, .5 or 1e-3; "
                          "values must stay below about 1.8e308")
+    if exact != 0 and abs(value) < sys.float_info.min:
+        # Subnormal or zero: the float keeps few of the digits typed (1e-320 is stored as
+        # 9.99989e-321), so backprop would run at another point than sympy's exact one.
+        raise InputError(f"'{text}' is too small for a float", source=source, pos=pos, end=end,
+                         where=where, hint="use 0, or a magnitude of at least 2.3e-308")
     return value, exact
 
 
