@@ -386,3 +386,12 @@ def test_markup_in_a_valid_program_prints_literally() -> None:
     r = invoke("eval", "q = x*2 # [bold]not bold[/] \x1b[31m\nf = q + 1", "--at", "x=1")
     assert r.code == 0, r.output
     assert "\x1b" not in r.output
+
+
+def test_kink_is_a_subgradient_not_a_failure(backprop: Backprop) -> None:
+    r = backprop("eval", "max(x, y) + relu(z)", "--at", "x=2,y=2,z=0")
+    assert r.code == 0, r.output
+    out = squash(r.stdout)
+    assert "not differentiable here" in out
+    assert "✓ subgradient" in out and "FAIL" not in out
+    assert "gradient split 0.5/0.5" in out and "relu at 0: took subgradient 0" in out
