@@ -306,3 +306,18 @@ def test_overflow_is_a_domain_error_naming_the_node(expr: str, at: str, node: st
     with pytest.raises(DomainError) as info:
         evaluate(expr, at=at)
     assert node in info.value.message and why in info.value.message
+
+
+@pytest.mark.parametrize(("expr", "nodes"), [
+    ("(" * DEEP + "x*y" + ")" * DEEP, 3),
+    ("sigmoid(" * 2000 + "x" + ")" * 2000, 2001),
+])
+def test_deep_expression_without_a_point_shows_symbolic_tables(expr: str, nodes: int) -> None:
+    # No --at: every node's local gradient as a formula (sympy, once per op, not per node).
+    r = evaluate(expr)
+    assert len(r.nodes) == nodes
+    assert all(n.local_symbolic for n in r.nodes if n.inputs)
+    out = r.nodes[-1]
+    assert out.local_symbolic is not None
+    for inp, formula in zip(out.inputs, out.local_symbolic):
+        assert inp in formula or formula in ("x", "y")  # d(x*y)/dx = y: in its inputs' names
