@@ -6,12 +6,13 @@ import sys
 import threading
 from collections.abc import Callable
 from fractions import Fraction
+from functools import cache
 from typing import Any, TypeVar
 
 import sympy as sp
 
 from .graph import Graph
-from .ops import CONST, VAR
+from .ops import CONST, VAR, Op
 
 T = TypeVar("T")
 
@@ -162,16 +163,23 @@ def short(expr: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@cache
+def _local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """An op's local gradients in placeholder inputs, differentiated once per op: sympy's
+    diff costs milliseconds, and a 10,000-node graph would otherwise pay it per node."""
+    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
+    form = op.sympy(sp, *dummies)
+    return dummies, tuple(sp.diff(form, d) for d in dummies)
+
+
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:
     """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
     node = graph.nodes[nid]
-    dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
-    form = node.op.sympy(sp, *dummies)
+    dummies, derivatives = _local_forms(node.op)
     names: dict[Any, Any] = {}
     for k, j in enumerate(node.inputs):
         inp = graph.nodes[j]
         names[dummies[k]] = exact(inp.literal) if inp.op is CONST else symbol(graph.label(j))
-    derivatives = [sp.diff(form, d) for d in dummies]
     if all(graph.nodes[j].op is CONST for j in node.inputs):
         # Constants only (2^1000000): nothing needs this gradient; do not compute it exactly.
         with sp.evaluate(False):
