@@ -395,3 +395,13 @@ def test_kink_is_a_subgradient_not_a_failure(backprop: Backprop) -> None:
     assert "not differentiable here" in out
     assert "✓ subgradient" in out and "FAIL" not in out
     assert "gradient split 0.5/0.5" in out and "relu at 0: took subgradient 0" in out
+
+
+def test_wrt_repeated_name_is_checked_once() -> None:
+    doc = json.loads(invoke("eval", "x*y", "--at", "x=1,y=2", "--wrt", "x,x", "--json").stdout)
+    assert doc["wrt"] == ["x"]
+    assert [c["variable"] for c in doc["checks"]] == ["x"]
+
+
+def test_wrt_with_no_name_is_bad_input() -> None:
+    assert_bad_input(invoke("eval", "x*y", "--at", "x=1,y=2", "--wrt", ","), "--wrt")
