@@ -176,7 +176,11 @@ def _point(at: Mapping[str, float | str] | str | Iterable[str]) -> Point:
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     if wrt is None:
         return list(graph.variables)
-    names = [w for w in wrt]
+    names = list(dict.fromkeys(wrt))  # x,x checks x once
+    if not names:
+        inputs = ", ".join(graph.variables) or "none"
+        raise InputError("--wrt names no input", where="--wrt",
+                         hint=f"the expression's inputs are {inputs}")
     for w in names:
         if w not in graph.variables:
             hint = "the expression's inputs are " + (", ".join(graph.variables) or "none")
