@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -17,7 +20,7 @@ from hypothesis import strategies as st
 from backprop_cli import BackpropError, evaluate
 from backprop_cli.parse import parse, parse_bindings
 
-from .conftest import invoke, no_crash
+from .conftest import REPO, invoke, no_crash
 
 TOKENS = [
     "x", "y", "w0", "θ", "q", "f", "_", "exp", "log", "ln", "sqrt", "sigmoid", "tanh", "relu",
@@ -186,3 +189,13 @@ def test_huge_exact_constants_at_a_point(expr: str) -> None:
     if r.code != 2:
         doc = json.loads(r.stdout)
         assert doc["ok"] is True
+
+
+@pytest.mark.parametrize("data", [b"x*\xff\xfe", b"x\x00", b"\x1b[2Jx"])
+def test_undecodable_or_binary_stdin(data: bytes) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.run([sys.executable, "-m", "backprop_cli", "eval", "-", "--at", "x=1"],
+                       input=data, capture_output=True, env=env, timeout=60)
+    out = p.stdout + p.stderr
+    assert b"Traceback" not in out and b"\x1b" not in out
+    assert p.returncode == 2 and p.stderr.startswith(b"error: ")
