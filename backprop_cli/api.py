@@ -225,7 +225,11 @@ def _upstream(upstream: float | str | Any) -> float | ArrayValue:
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     if wrt is None:
         return list(graph.variables)
-    names = [w for w in wrt]
+    names = list(dict.fromkeys(wrt))  # x,x checks x once
+    if not names:
+        inputs = ", ".join(graph.variables) or "none"
+        raise InputError("--wrt names no input", where="--wrt",
+                         hint=f"the expression's inputs are {inputs}")
     for w in names:
         if w not in graph.variables:
             hint = "the expression's inputs are " + (", ".join(graph.variables) or "none")
@@ -284,7 +288,8 @@ def _fill_symbolic_locals(result: Result) -> None:
     def work() -> None:
         for rec in result.nodes:
             if result.graph.nodes[rec.id].inputs:
-                rec.local_symbolic = [str(d) for d in symbolic.local_symbolic(result.graph, rec.id)]
+                rec.local_symbolic = [symbolic.printed(d)
+                                      for d in symbolic.local_symbolic(result.graph, rec.id)]
 
     symbolic.run_deep(work)
 
@@ -304,6 +309,6 @@ def _symbolic(result: Result, locals_too: bool) -> None:
     def work() -> None:
         f = symbolic.output_expr(graph)
         for name in result.wrt:
-            result.symbolic[name] = str(f.diff(symbolic.symbol(name)))
+            result.symbolic[name] = symbolic.printed(f.diff(symbolic.symbol(name)))
 
     symbolic.run_deep(work)

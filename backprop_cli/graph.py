@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from .errors import InputError
 from .ops import CONST, IDENTITY, VAR, Op
 
+TEXT_LIMIT = 80  # characters of source text kept per node (tables, JSON, messages)
+
 
 @dataclass(slots=True)
 class Node:
@@ -73,8 +75,17 @@ class Graph:
         name = self.nodes[nid].name
         return name if name is not None else f"#{nid}"
 
-    def text(self, nid: int) -> str:
+    def text(self, nid: int, limit: int | None = TEXT_LIMIT) -> str:
+        """The node's source text, cut in the middle past ``limit`` characters.
+
+        Uncut, the spans of a long sum's nodes add up quadratically: the nodes of a
+        100,000-node sum would hold gigabytes of text.
+        """
         node = self.nodes[nid]
+        if limit is not None and node.end - node.start > limit:
+            half = limit // 2
+            return (self.source[node.start:node.start + half] + " … "
+                    + self.source[node.end - half:node.end])
         return self.source[node.start:node.end]
 
     def consumers(self) -> list[list[tuple[int, int]]]:

@@ -73,7 +73,8 @@ def _pow(a: float, b: float) -> float:
 def _pow_local(args: Floats, out: float) -> Floats:
     a, b = args
     if a == 0.0:
-        d_base = 0.0 if b == 1.0 else (b * math.pow(a, b - 1.0) if b > 1.0 else math.inf)
+        # x^0 is the constant 1 and x^1 is x; 0 < b < 1 has an infinite slope at 0.
+        d_base = 0.0 if b == 0.0 else (b * math.pow(a, b - 1.0) if b >= 1.0 else math.inf)
     else:
         d_base = b * math.pow(a, b - 1.0)
     # d/db a^b = a^b ln a: real only for a > 0 (and 0 for a == 0, b > 0).
@@ -131,6 +132,7 @@ def _np_pow_local(np: Any, args: tuple[Any, ...], out: Any) -> tuple[Any, ...]:
     a, b = args
     d_base = b * np.power(a, b - 1.0)
     d_base = np.where((a == 0.0) & (b == 1.0), 1.0, d_base)
+    d_base = np.where((a == 0.0) & (b == 0.0), 0.0, d_base)  # x^0 is the constant 1
     safe = np.where(a > 0.0, a, 1.0)
     d_exp = np.where(a > 0.0, out * np.log(safe), np.where((a == 0.0) & (b > 0.0), 0.0, np.nan))
     return (d_base, d_exp)
@@ -227,6 +229,12 @@ def _sympy_log_softmax(sp: Any, np: Any, z: Any) -> Any:
     return _rows(np, z, row)
 
 
+def _pow_sympy(sp: Any, a: Any, b: Any) -> Any:
+    from .symbolic import power
+
+    return power(a, b)
+
+
 def _relu_sympy(sp: Any, x: Any) -> Any:
     from .symbolic import relu
 
@@ -245,12 +253,13 @@ OPS: dict[str, Op] = {
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
            lambda sp, a, b: a * b, "swap multiplier", "*",
            np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
-        Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -x[0] / (x[1] * x[1])),
+        # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
+        Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
            lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/",
            domain=lambda x: "division by zero",
            np_forward=lambda np, a, b: a / b,
-           np_local=lambda np, x, o: (1.0 / x[1], -x[0] / (x[1] * x[1]))),
-        Op("pow", 2, _pow, _pow_local, lambda sp, a, b: a**b,
+           np_local=lambda np, x, o: (1.0 / x[1], -o / x[1])),
+        Op("pow", 2, _pow, _pow_local, _pow_sympy,
            "b·a^(b-1) to a", "^", domain=_pow_domain,
            np_forward=lambda np, a, b: np.power(a, b), np_local=_np_pow_local),
         Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import sys
 import threading
 from fractions import Fraction
 from functools import lru_cache
@@ -70,6 +71,11 @@ def parse_number(text: str, *, source: str, pos: int, end: int | None = None,
         raise InputError(f"'{text}' is not a finite number", source=source, pos=pos, end=end,
                          where=where, hint="use plain ASCII digits such as 2.5, .5 or 1e-3; "
                          "values must stay below about 1.8e308")
+    if exact != 0 and abs(value) < sys.float_info.min:
+        # Subnormal or zero: the float keeps few of the digits typed (1e-320 is stored as
+        # 9.99989e-321), so backprop would run at another point than sympy's exact one.
+        raise InputError(f"'{text}' is too small for a float", source=source, pos=pos, end=end,
+                         where=where, hint="use 0, or a magnitude of at least 2.3e-308")
     return value, exact
 
 
@@ -292,7 +298,7 @@ def _syntax_error(exc: UnexpectedInput, source: str, where: str) -> InputError:
         what = f"unexpected character {ch!r}"
     elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
         what = f"unexpected {_TERMINALS.get(exc.token.type, repr(str(exc.token)))}"
-        if exc.token.type in ("NAME", "NUMBER"):
+        if exc.token.type in ("NAME", "NUMBER", "SIGNED_NUMBER"):
             what = f"unexpected {str(exc.token)!r}"
     else:
         what = "the input ends too early"
@@ -322,6 +328,9 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
     side_by_side = before and (before[-1].isalnum() or before[-1] in "_)")
     if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
         return "two terms stand side by side: write the product with '*', e.g. 2*x"
+    if pos < len(source) and source[pos] in "[]" and where == "expression":
+        return ("only round parentheses group: ( ... ); vector and matrix values such as "
+                "[0.2,0.4] go in --at")
     if isinstance(exc, UnexpectedCharacters):
         ch = source[pos] if pos < len(source) else ""
         if ch in "[]{}":

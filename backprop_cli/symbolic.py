@@ -6,12 +6,13 @@ import sys
 import threading
 from collections.abc import Callable
 from fractions import Fraction
+from functools import cache
 from typing import Any, TypeVar
 
 import sympy as sp
 
 from .graph import Graph
-from .ops import CONST, VAR
+from .ops import CONST, VAR, Op
 
 T = TypeVar("T")
 
@@ -134,22 +135,56 @@ def to_float(value: Any) -> float | None:
         return None
 
 
+# Past this many bits an exact power of two rationals is replaced by its 30-digit value:
+# sympy would compute 1.0000001^100000000 (700 million digits) or 2^100000000000 exactly.
+MAX_EXACT_BITS = 4096
+
+
+def power(a: Any, b: Any) -> Any:
+    """a**b, except that a huge exact power of numbers becomes a 30-digit Float."""
+    if a.is_Rational and b.is_Rational and abs(a) not in (0, 1):
+        bits = max(abs(a.p).bit_length(), a.q.bit_length()) * abs(b)
+        if bits > MAX_EXACT_BITS:
+            return sp.Pow(a, b, evaluate=False).evalf(DIGITS)
+    return a**b
+
+
+def printed(expr: Any) -> str:
+    """str(expr); integers past Python's 4,300-digit limit are printed as 30-digit Floats."""
+    try:
+        return str(expr)
+    except ValueError:
+        return str(expr.evalf(DIGITS))
+
+
 def short(expr: Any, width: int = 60) -> str:
     """sympy's printed form, cut to ``width`` characters for tables."""
-    text = str(expr)
+    text = printed(expr)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cache
+def _local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """An op's local gradients in placeholder inputs, differentiated once per op: sympy's
+    diff costs milliseconds, and a 10,000-node graph would otherwise pay it per node."""
+    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
+    form = op.sympy(sp, *dummies)
+    return dummies, tuple(sp.diff(form, d) for d in dummies)
 
 
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:
     """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
     node = graph.nodes[nid]
-    dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
-    form = node.op.sympy(sp, *dummies)
+    dummies, derivatives = _local_forms(node.op)
     names: dict[Any, Any] = {}
     for k, j in enumerate(node.inputs):
         inp = graph.nodes[j]
         names[dummies[k]] = exact(inp.literal) if inp.op is CONST else symbol(graph.label(j))
-    return [sp.diff(form, d).xreplace(names) for d in dummies]
+    if all(graph.nodes[j].op is CONST for j in node.inputs):
+        # Constants only (2^1000000): nothing needs this gradient; do not compute it exactly.
+        with sp.evaluate(False):
+            return [d.xreplace(names) for d in derivatives]
+    return [d.xreplace(names) for d in derivatives]
 
 
 def run_deep(fn: Callable[[], T], recursion_limit: int = 20_000) -> T:

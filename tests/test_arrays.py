@@ -364,8 +364,9 @@ def test_property_random_shapes_elementwise(rows: int, cols: int, data) -> None:
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=3, max_size=3),
-                min_size=1, max_size=3),
+# No subnormals: --at rejects numbers below the smallest normal float (they lose digits).
+@given(st.lists(st.lists(st.floats(-1e6, 1e6, allow_nan=False, allow_subnormal=False),
+                         min_size=3, max_size=3), min_size=1, max_size=3),
        st.booleans())
 def test_property_array_literals_round_trip(rows: list[list[float]], matrix: bool) -> None:
     value = rows if matrix else rows[0]

@@ -1,0 +1,81 @@
+"""Shared helpers: run the CLI in-process (typer's CliRunner) and as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backprop_cli.cli import app
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def squash(text: str) -> str:
+    """Whitespace collapsed: rich wraps long messages at the console width."""
+    return " ".join(text.split())
+
+
+@dataclass
+class Outcome:
+    """What a user sees from one `backprop` call, however it was run."""
+
+    code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def invoke(*args: str, input: str | None = None) -> Outcome:
+    """`backprop ARGS` in-process through typer's CliRunner."""
+    r = CliRunner().invoke(app, list(args), input=input)
+    exc = None if isinstance(r.exception, SystemExit) else r.exception
+    return Outcome(r.exit_code, r.stdout, r.stderr, exc)
+
+
+def run(*args: str, input: str | None = None, timeout: float = 120) -> Outcome:
+    """`python -m backprop_cli ARGS` in a real subprocess, importing this checkout."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+    env.pop("COLUMNS", None)
+    p = subprocess.run([sys.executable, "-m", "backprop_cli", *args], input=input,
+                       capture_output=True, text=True, encoding="utf-8", env=env,
+                       timeout=timeout, cwd=REPO)
+    return Outcome(p.returncode, p.stdout, p.stderr)
+
+
+Backprop = Callable[..., Outcome]
+
+
+@pytest.fixture(params=["clirunner", "subprocess"])
+def backprop(request: pytest.FixtureRequest) -> Backprop:
+    """The command, run both ways: in-process and as a real subprocess."""
+    return invoke if request.param == "clirunner" else run
+
+
+def no_crash(result: Outcome) -> None:
+    """Neither a traceback nor an exception escaping the CLI."""
+    assert "Traceback" not in result.output, result.output
+    assert result.exception is None, repr(result.exception)
+
+
+def assert_bad_input(result: Outcome, *fragments: str) -> str:
+    """Exit 2, one message on stderr containing every fragment, no traceback. Returns stderr."""
+    no_crash(result)
+    assert result.code == 2, (result.code, result.output)
+    assert result.stderr.startswith("error: "), result.output
+    assert result.stdout == "", result.stdout
+    flat = squash(result.stderr)
+    for fragment in fragments:
+        assert squash(fragment) in flat, (fragment, result.stderr)
+    return result.stderr

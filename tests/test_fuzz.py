@@ -1,0 +1,201 @@
+"""Hostile input (issue 7): random and adversarial strings for the parser, the API and the CLI.
+
+Every outcome must be a result, or bad input reported as a BackpropError (exit 2 with a
+message on stderr): never a traceback, an uncaught exception, a hang or code execution.
+Inputs are bounded in size so that every example finishes quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from backprop_cli import BackpropError, evaluate
+from backprop_cli.parse import parse, parse_bindings
+
+from .conftest import REPO, invoke, no_crash
+
+TOKENS = [
+    "x", "y", "w0", "θ", "q", "f", "_", "exp", "log", "ln", "sqrt", "sigmoid", "tanh", "relu",
+    "abs", "max", "min", "sigmod", "(", ")", ",", "+", "-", "*", "/", "^", "**", "=", ";", "\n",
+    "#", " ", "0", "1", "2.5", ".5", "1e-3", "1e309", "1e308", "1e-320", "1_000", "nan", "inf",
+    "١", "[", "]", "[/]", "[link=x]", "\x1b", "\x00", "\r", "\t", "'", '"', ".", "__import__",
+    "99", "1e300", "x=1", "1.0000001", "100000000", "2^", "1e-320",
+]
+AT_TOKENS = ["x", "y", "w0", "θ", "=", ",", ";", " ", "-", "+", "0", "1", "2.5", ".5", "1e-3",
+             "1e309", "nan", "inf", "1_000", "١", "[red]", "\x1b", "e", "x=1", "y=-2"]
+
+token_soup = st.lists(st.sampled_from(TOKENS), max_size=40).map("".join)
+random_text = st.text(max_size=120)
+weird_text = st.text(
+    st.characters(categories=["Cc", "Cf", "Zs", "Nd", "No", "Lo", "Sm", "Sk", "Po", "Ps", "Pe"]),
+    max_size=60)
+nested = st.builds(lambda o, body, c: "(" * o + body + ")" * c,
+                   st.integers(0, 3000), st.sampled_from(["x", "", "x+", "exp(x", "-x"]),
+                   st.integers(0, 3000))
+long_chain = st.builds(lambda op, n: op.join(["x"] * n), st.sampled_from(["+", "*", "-", "^",
+                                                                          "/"]),
+                       st.integers(1000, 5000))
+expressions = st.one_of(token_soup, token_soup, random_text, weird_text, nested, long_chain)
+# Without --at every node gets a symbolic local gradient from sympy (about 0.5 ms a node):
+# the symbolic path is fuzzed with inputs of a few hundred nodes at most.
+small_nested = st.builds(lambda o, body, c: "(" * o + body + ")" * c,
+                         st.integers(0, 200), st.sampled_from(["x", "", "sigmoid(x", "-x"]),
+                         st.integers(0, 200))
+small_expressions = st.one_of(token_soup, token_soup, random_text, weird_text, small_nested)
+at_texts = st.one_of(st.lists(st.sampled_from(AT_TOKENS), max_size=12).map("".join),
+                     st.text(max_size=30), st.just("x=0.5,y=-1.5,w0=2,θ=0.25"))
+
+
+def _well_formed(result) -> None:  # type: ignore[no-untyped-def]
+    """A result is plain data: finite numbers and a JSON document with no NaN."""
+    if result.value is not None:
+        assert math.isfinite(result.value)
+        assert all(math.isfinite(g) for g in result.gradients.values())
+    json.dumps(result.to_dict(), allow_nan=False)
+
+
+FUZZ = settings(max_examples=150, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+@FUZZ
+@given(expressions)
+@example("__import__('os').system('echo PWNED')")
+@example("(" * 3000 + "x")
+@example("x" + ")" * 3000)
+@example("exp(" * 2000 + "x" + ")" * 2000)
+def test_parse_never_crashes(text: str) -> None:
+    try:
+        graph = parse(text)
+    except BackpropError as exc:
+        assert exc.message
+        exc.context()  # the message with a caret renders for any input
+        return
+    assert graph.nodes and 0 <= graph.output < len(graph.nodes)
+
+
+@FUZZ
+@given(at_texts)
+@example("x=1e309")
+@example("x=nan,y=inf")
+@example("x=١")
+def test_bindings_never_crash(text: str) -> None:
+    try:
+        bindings = parse_bindings(text)
+    except BackpropError as exc:
+        assert exc.message and exc.where == "--at"
+        return
+    for name, number, _, _ in bindings:
+        assert name and number
+
+
+def _point(variables: list[str], draw_value: float) -> dict[str, float]:
+    return dict.fromkeys(variables, draw_value)
+
+
+@FUZZ
+@given(expressions, st.sampled_from([0.0, -1.0, 0.5, 3.0, 1e-300, 1e300, -1000.0]),
+       st.sampled_from([(), ("numeric",), ("sympy", "numeric")]))
+def test_evaluate_never_crashes(text: str, value: float, check: tuple[str, ...]) -> None:
+    try:
+        graph = parse(text)
+    except BackpropError:
+        return
+    if graph.depth() > 200 or len(graph.nodes) > 20_000:
+        check = ()
+    try:
+        result = evaluate(text, at=_point(list(graph.variables), value), check=check)
+    except BackpropError as exc:
+        assert exc.message
+        return
+    _well_formed(result)
+
+
+@FUZZ
+@given(expressions, at_texts, st.booleans(), st.sampled_from(["numeric", "none", "sympy,numeric"]))
+@example("x", "x=1e309", False, "none")
+@example("[bold]x", "x=1", False, "none")
+@example("x\x1b[2J", "x=1", True, "none")
+@example("--help", "x=1", False, "none")
+@example("-x^2", "x=3", False, "numeric")
+def test_cli_never_crashes(text: str, at: str, as_json: bool, check: str) -> None:
+    if "\x00" in text or "\x00" in at:  # argv cannot hold NUL: the shell never passes one
+        text, at = text.replace("\x00", ""), at.replace("\x00", "")
+    args = ["eval", text, "--at", at, "--check", check]
+    if as_json:
+        args.append("--json")
+    if len(text) > 2000 or text.count("(") > 100:
+        args += ["--max-rows", "20"]
+    r = invoke(*args)
+    _cli_contract(r, as_json)
+
+
+@settings(FUZZ, max_examples=100)
+@given(small_expressions)
+def test_cli_stdin_and_symbolic_never_crash(text: str) -> None:
+    r = invoke("eval", "-", "--max-rows", "20", input=text)
+    _cli_contract(r, as_json=False)
+
+
+def _cli_contract(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    no_crash(r)
+    assert r.code in (0, 1, 2), (r.code, r.output)
+    assert "\x1b" not in r.output  # nothing drives the terminal
+    if r.code == 2:
+        # Our message ("error: ...") or click's usage error ("Usage: ... Error: ..."), on stderr.
+        assert r.stderr.startswith(("error: ", "Usage: ")), r.output
+        assert r.stdout == ""
+    else:
+        assert r.stdout
+        if as_json:
+            doc = json.loads(r.stdout)
+            assert doc["ok"] is (r.code == 0)
+
+
+# --- numeric edges that hurt exact arithmetic ------------------------------------------------
+# sympy computes powers of exact rationals exactly: 1.0000001^100000000 has 700 million digits
+# and 2^100000000000 does not fit in memory; and it cannot print integers past 4,300 digits.
+
+HUGE_CONSTANTS = [
+    "x*1.0000001^100000000",
+    "x*2^100000000000",
+    "x*1e300^20",
+    "x*(1.5^100000)^2",
+    "x*1.0000001^100000000*1.0000001^100000000",
+    "x*2^1000000",
+    "x^(7^100000)",
+    "x*(1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300*1e300)",
+]
+
+
+@pytest.mark.parametrize("expr", HUGE_CONSTANTS)
+def test_huge_exact_constants_symbolic(expr: str) -> None:
+    r = invoke("eval", expr, "--max-rows", "20")
+    _cli_contract(r, as_json=False)
+
+
+@pytest.mark.parametrize("expr", HUGE_CONSTANTS)
+def test_huge_exact_constants_at_a_point(expr: str) -> None:
+    r = invoke("eval", expr, "--at", "x=0.5", "--json")
+    _cli_contract(r, as_json=True)
+    if r.code != 2:
+        doc = json.loads(r.stdout)
+        assert doc["ok"] is True
+
+
+@pytest.mark.parametrize("data", [b"x*\xff\xfe", b"x\x00", b"\x1b[2Jx"])
+def test_undecodable_or_binary_stdin(data: bytes) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    p = subprocess.run([sys.executable, "-m", "backprop_cli", "eval", "-", "--at", "x=1"],
+                       input=data, capture_output=True, env=env, timeout=60)
+    out = p.stdout + p.stderr
+    assert b"Traceback" not in out and b"\x1b" not in out
+    assert p.returncode == 2 and p.stderr.startswith(b"error: ")

@@ -1,0 +1,190 @@
+"""The op table, one op at a time: local gradients against central differences and sympy.
+
+Points come from a grid that includes 0 and negatives; a point is used wherever the op is
+defined and differentiable there (kinks are tested on their own below).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import pytest
+import sympy as sp
+
+from backprop_cli import evaluate
+from backprop_cli.ops import FUNCTIONS, OPS, Op
+from backprop_cli.symbolic import to_float
+
+GRID = (-2.5, -1.0, 0.0, 0.5, 2.0, 3.0)
+
+
+def points(op: Op) -> list[tuple[float, ...]]:
+    return list(itertools.product(GRID, repeat=op.arity))
+
+
+def forward(op: Op, args: tuple[float, ...]) -> float | None:
+    try:
+        out = op.forward(*args)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def central(op: Op, args: tuple[float, ...], k: int) -> float | None:
+    h = 1e-6 * max(1.0, abs(args[k]))
+    plus = forward(op, (*args[:k], args[k] + h, *args[k + 1:]))
+    minus = forward(op, (*args[:k], args[k] - h, *args[k + 1:]))
+    if plus is None or minus is None:
+        return None
+    return (plus - minus) / (2 * h)
+
+
+# Array-only ops (matmul, softmax, ...) have no float rule: tests/test_arrays.py covers them.
+SCALAR_OPS = sorted(name for name, op in OPS.items() if not op.array_only)
+
+
+def sympy_locals(op: Op, args: tuple[float, ...]) -> list[float | None]:
+    syms = sp.symbols(f"a0:{op.arity}", real=True)
+    form = op.sympy(sp, *syms)
+    at = {s: sp.nsimplify(a) for s, a in zip(syms, args)}  # grid values are exact decimals
+    return [to_float(sp.diff(form, s).xreplace(at)) for s in syms]
+
+
+@pytest.mark.parametrize("name", SCALAR_OPS)
+def test_local_gradients_match_central_differences_and_sympy(name: str) -> None:
+    op = OPS[name]
+    checked = 0
+    for args in points(op):
+        out = forward(op, args)
+        if out is None or (op.kink is not None and op.kink(args) is not None):
+            continue
+        local = op.local(args, out)
+        assert len(local) == op.arity, (name, args, local)
+        reference = sympy_locals(op, args)
+        for k, (d, ref) in enumerate(zip(local, reference)):
+            if not math.isfinite(d):
+                # No finite local gradient: sympy must not have a real one either.
+                assert ref is None or not math.isfinite(ref), (name, args, k, d, ref)
+                continue
+            if ref is not None:
+                assert d == pytest.approx(ref, rel=1e-12, abs=1e-12), (name, args, k, d, ref)
+            fd = central(op, args, k)
+            if fd is not None:
+                assert d == pytest.approx(fd, rel=1e-5, abs=1e-6), (name, args, k, d, fd)
+            checked += 1
+    assert checked >= 3, f"{name}: too few points checked"
+
+
+@pytest.mark.parametrize("name", SCALAR_OPS)
+def test_forward_matches_the_sympy_form(name: str) -> None:
+    op = OPS[name]
+    syms = sp.symbols(f"a0:{op.arity}", real=True)
+    form = op.sympy(sp, *syms)
+    for args in points(op):
+        out = forward(op, args)
+        ref = to_float(form.xreplace({s: sp.nsimplify(a) for s, a in zip(syms, args)}))
+        if out is None:
+            continue
+        assert ref is not None and out == pytest.approx(ref, rel=1e-12, abs=1e-300), (name, args)
+
+
+@pytest.mark.parametrize("name", SCALAR_OPS)
+def test_every_op_is_complete(name: str) -> None:
+    op = OPS[name]
+    assert op.name == name
+    assert op.arity in (1, 2)
+    assert op.gate.strip()
+    # Reachable from the grammar: an infix/prefix rule alias or a function name.
+    grammar = (Path(__file__).resolve().parents[1] / "grammars" / "backprop.lark").read_text()
+    if op.symbol:
+        assert f"-> {name}" in grammar
+    else:
+        assert FUNCTIONS[name] is op
+        for alias in op.aliases:
+            assert FUNCTIONS[alias] is op
+
+
+# --- kinks: reported exactly at the kink, nowhere else ----------------------------------------
+
+TINY = 5e-324  # the smallest positive float
+
+
+@pytest.mark.parametrize("name", ["relu", "abs"])
+def test_unary_kink_is_exactly_at_zero(name: str) -> None:
+    op = OPS[name]
+    assert op.kink is not None and op.branch is not None
+    assert op.kink((0.0,)) is not None
+    assert op.kink((-0.0,)) is not None
+    for x in (TINY, -TINY, 1.0, -1.0):
+        assert op.kink((x,)) is None
+    assert op.branch((TINY,)) != op.branch((0.0,)) != op.branch((-TINY,))
+    assert op.local((0.0,), op.forward(0.0)) == (0.0,)  # the documented subgradient
+
+
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_binary_kink_is_exactly_at_a_tie(name: str) -> None:
+    op = OPS[name]
+    assert op.kink is not None and op.branch is not None
+    for a in (0.0, -2.0, 3.5):
+        assert op.kink((a, a)) is not None
+        assert op.local((a, a), a) == (0.5, 0.5)
+        up, down = math.nextafter(a, math.inf), math.nextafter(a, -math.inf)
+        assert op.kink((a, up)) is None and op.kink((up, a)) is None
+        assert op.kink((a, down)) is None
+        assert op.branch((a, up)) != op.branch((a, a)) != op.branch((up, a))
+        assert sum(op.local((a, up), op.forward(a, up))) == 1.0
+
+
+def test_smooth_ops_have_no_kinks() -> None:
+    smooth = {name for name, op in OPS.items() if op.kink is None}
+    assert smooth >= {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt",
+                      "sigmoid", "tanh"}
+    assert {name for name, op in OPS.items() if op.kink is not None} == {"relu", "abs",
+                                                                       "max", "min"}
+
+
+# --- numeric edges -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("x", [1000.0, -1000.0, 710.0, -710.0, 1e308, -1e308])
+def test_sigmoid_is_stable_far_out(x: float) -> None:
+    op = OPS["sigmoid"]
+    out = op.forward(x)  # no OverflowError
+    assert 0.0 <= out <= 1.0
+    assert out == (1.0 if x > 0 else pytest.approx(0.0, abs=1e-300))
+    (d,) = op.local((x,), out)
+    assert math.isfinite(d) and d == pytest.approx(0.0, abs=1e-300)
+
+
+@pytest.mark.parametrize("x", ["1000", "-1000"])
+def test_sigmoid_and_tanh_at_1000_end_to_end(x: str) -> None:
+    r = evaluate("sigmoid(x) + tanh(x)", at={"x": x})
+    assert r.value is not None and math.isfinite(r.value)
+    assert r.gradients == {"x": pytest.approx(0.0, abs=1e-300)}
+    assert r.ok
+
+
+def test_pow_local_at_zero_base() -> None:
+    pow_ = OPS["pow"]
+    assert pow_.local((0.0, 2.0), 0.0) == (0.0, 0.0)
+    assert pow_.local((0.0, 1.0), 0.0) == (1.0, 0.0)  # x^1 is x
+    assert pow_.local((0.0, 0.0), 1.0)[0] == 0.0  # x^0 is the constant 1
+    d_base, _ = pow_.local((0.0, 0.5), 0.0)
+    assert d_base == math.inf  # sqrt-like: no finite gradient at 0
+
+
+@pytest.mark.parametrize(("expr", "grad"), [("x^1", 1.0), ("x^0", 0.0), ("x^2", 0.0),
+                                            ("x^3", 0.0)])
+def test_integer_powers_at_zero_end_to_end(expr: str, grad: float) -> None:
+    r = evaluate(expr, at="x=0")
+    assert r.gradients == {"x": grad}
+    assert r.ok
+
+
+def test_pow_exponent_gradient_is_not_real_for_a_negative_base() -> None:
+    d_base, d_exp = OPS["pow"].local((-2.0, 3.0), -8.0)
+    assert d_base == 12.0
+    assert math.isnan(d_exp)
+    # ...which is fine while the exponent is a constant:
+    assert evaluate("x^3", at="x=-2").gradients == {"x": 12.0}
