@@ -132,7 +132,7 @@ def eval_(
                                            "explicit local Jacobian (backprop never forms "
                                            "it).")] = False,
     expand: Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, "
-                                         "tanh) as the primitive gates they are made of.")]
+                                         "tanh, softmax, ...) as primitive gates.")]
     = False,
     out_format: Annotated[str, typer.Option("--format", help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
@@ -328,7 +328,7 @@ def graph_(
         "an array such as [4,-1,5,9] for a vector or matrix output.")]
     = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
-                                         "tanh) as the primitive gates they are made of.")]
+                                         "tanh, softmax, ...) as primitive gates.")]
     = False,
 ) -> None:
     """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
@@ -409,7 +409,7 @@ def steps_(
         "an array such as [4,-1,5,9] for a vector or matrix output.")]
     = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
-                                         "tanh) as the primitive gates they are made of.")]
+                                         "tanh, softmax, ...) as primitive gates.")]
     = False,
 ) -> None:
     """Replay the backward pass of EXPR one gate at a time, in the lecture's words.
