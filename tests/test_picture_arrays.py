@@ -56,11 +56,11 @@ def test_wx_wires_carry_shapes_values_and_gradients() -> None:
     w_in, x_in, q = wires[("n0", "n2")], wires[("n1", "n2")], wires[("n2", "n4")]
     assert (w_in.shape, x_in.shape, q.shape) == ([2, 2], [2], [2])
     # The lecture's slide: q = Wx = [0.22, 0.26], df/dq = 2q, dW = 2q xᵀ, dx = 2Wᵀq.
-    W, x = np.array([[0.1, 0.5], [-0.3, 0.8]]), np.array([0.2, 0.4])
-    qv = W @ x
+    w, x = np.array([[0.1, 0.5], [-0.3, 0.8]]), np.array([0.2, 0.4])
+    qv = w @ x
     assert np.allclose(q.value, qv) and np.allclose(q.grad, 2 * qv)
     assert np.allclose(w_in.grad, np.outer(2 * qv, x))
-    assert np.allclose(x_in.grad, 2 * W.T @ qv)
+    assert np.allclose(x_in.grad, 2 * w.T @ qv)
     assert pic.value_lines(q.value, True) == ["[0.22, 0.26]"]
     assert pic.value_lines(q.grad, True) == ["[0.44, 0.52]"]
     assert pic.value_lines(w_in.grad, True) == ["[[0.088, 0.176],", " [0.104, 0.208]]"]

@@ -66,13 +66,13 @@ def test_lecture_wx_slide_line_by_line() -> None:
 
 def test_wx_step_data_agrees_with_numpy() -> None:
     # An independent oracle for the numbers the replay prints.
-    W, x = np.array([[0.1, 0.5], [-0.3, 0.8]]), np.array([0.2, 0.4])
-    q = W @ x
+    w, x = np.array([[0.1, 0.5], [-0.3, 0.8]]), np.array([0.2, 0.4])
+    q = w @ x
     r = evaluate("q = W@x; f = sum(q^2)", at=W_AT, check=())
     steps = {s.node: s for s in backward_steps(r)}
     assert np.allclose(steps["q"].value, q) and np.allclose(steps["q"].upstream, 2 * q)
     dw, dx = (loc.downstream for loc in steps["q"].inputs)
-    assert np.allclose(dw, np.outer(2 * q, x)) and np.allclose(dx, 2 * W.T @ q)
+    assert np.allclose(dw, np.outer(2 * q, x)) and np.allclose(dx, 2 * w.T @ q)
     assert [loc.rule for loc in steps["q"].inputs] == ["upstream · xᵀ", "Wᵀ · upstream"]
     assert [loc.shape for loc in steps["q"].inputs] == [[2, 2], [2]]
 
