@@ -23,6 +23,7 @@ from .picture import gate_label, shape_text, value_text
 from .render import fmt, text
 
 NAME_WIDTH = 24  # longer source texts are called #id
+COMPOSED_WIDTH = 32  # names made from a gate and its inputs' names (--expand's gates)
 SYMBOLIC_MAX_NODES = 400  # above this, local gradients are given as numbers only
 
 
@@ -45,6 +46,13 @@ def node_names(result: Result) -> list[str]:
             if spans[(node.start, node.end)] == 1 and 0 < len(src) <= NAME_WIDTH \
                     and src.isprintable():
                 names.append(src if not node.op.symbol else f"({src})")
+                continue
+            # Gates that share a span (those --expand makes for one compound): the gate
+            # applied to its inputs' names, rowmax(z), (z - rowmax(z)), if short.
+            made = formula(graph, node.id, [names[j] for j in node.inputs])
+            made = f"({made})" if node.op.symbol else made
+            if "#" not in made and len(made) <= COMPOSED_WIDTH and made.isprintable():
+                names.append(made)
             else:
                 names.append(f"#{node.id}")
     # `x*y + x*y`: two gates with the same text are told apart by their ids.
@@ -98,7 +106,19 @@ def formula(graph: Graph, nid: int, args: list[str]) -> str:
         return args[0]
     if op.symbol and len(args) == 2:
         return f"{args[0]} {op.symbol} {args[1]}"
-    return f"{op.name}({', '.join(args)})"
+    return f"{op.name}({', '.join(_unwrap(a) for a in args)})"
+
+
+def _unwrap(name: str) -> str:
+    """`(x+y)` as a function's argument reads `exp(x+y)`, not `exp((x+y))`."""
+    if not (name.startswith("(") and name.endswith(")")):
+        return name
+    depth = 0
+    for k, ch in enumerate(name):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and k < len(name) - 1:
+            return name  # `(a) + (b)`: the outer parentheses are not one group
+    return name[1:-1]
 
 
 def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:

@@ -35,11 +35,11 @@ def test_lecture_wx_slide_line_by_line() -> None:
         "Forward step 1: q = W @ x = [[0.1, 0.5], [-0.3, 0.8]] @ [0.2, 0.4] = [0.22, 0.26]"
         "   [@ gate]",
         "Forward step 2: (q^2) = q ^ 2 = [0.22, 0.26] ^ 2 = [0.0484, 0.0676]   [x^2 gate]",
-        "Forward step 3: f = sum((q^2)) = sum([0.0484, 0.0676]) = 0.116   [sum gate]",
+        "Forward step 3: f = sum(q^2) = sum([0.0484, 0.0676]) = 0.116   [sum gate]",
         "",
         "Backward pass: from the output back to the inputs, one gate at a time "
         "(reverse topological order)",
-        "Step 1: f = sum((q^2))   [sum gate: gradient distributor (to every entry)]",
+        "Step 1: f = sum(q^2)   [sum gate: gradient distributor (to every entry)]",
         "  upstream gradient arriving: ∂f/∂f = 1 (the seed at the output)",
         "  local rule for (q^2): ∂f/∂(q^2) = upstream copied to every entry of (q^2)   "
         "(vector-Jacobian product: the Jacobian ∂f/∂(q^2) is never formed)",
