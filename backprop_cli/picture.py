@@ -66,6 +66,8 @@ def _entry(v: float) -> str:
     # Three significant digits: the lecture's ||Wx||² slide writes 0.22, 0.088, -0.112, 0.636.
     if v == 0:
         return "0"
+    if 1e3 <= abs(v) < 1e6:  # 3001, not 3e+03
+        return f"{v:.0f}"
     return f"{v:.3g}"
 
 

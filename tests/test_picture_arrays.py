@@ -147,3 +147,15 @@ def test_svg_has_every_node_and_shape(case: str, tmp_path: Path) -> None:
         assert not shape or any(shape in (t or "") for t in texts)
         for line in pic.value_lines(w.value, True) + pic.value_lines(w.grad, True):
             assert line.strip() in [(t or "").strip() for t in texts]
+
+
+@pytest.mark.parametrize("value,lines", [
+    (0.116, ["0.116"]),
+    (3001.0, ["3001"]),
+    (1.5e-7, ["1.5e-07"]),
+    ([0.0, -0.112, 2e6], ["[0, -0.112, 2e+06]"]),
+    ([[1.0], [2.0]], ["[[1],", " [2]]"]),
+    ([float(i) for i in range(9)], ["[0, 1, 2, …, 8]"]),
+])
+def test_value_lines(value: object, lines: list[str]) -> None:
+    assert pic.value_lines(value, True) == lines
