@@ -116,7 +116,8 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     why: str | None = None
     if op.shapes is not None:
         why = op.shapes(shapes)
-    elif len(args) == 2 and shapes[0] != shapes[1] and shapes[0] and shapes[1]:
+    elif len(args) == 2 and shapes[0] != shapes[1] and shapes[0] and shapes[1] \
+            and not _column_against_matrix(shapes):
         what = f"'{op.symbol}'" if op.symbol else op.name
         why = (f"elementwise {what} needs equal shapes, or a scalar on one side "
                "(use @ for a matrix product)")
@@ -131,6 +132,13 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     raise InputError(f"shape mismatch at node {graph.label(node.id)} `{graph.text(node.id)}`: "
                      f"{op.name} of {of}: {why}", source=graph.source, pos=node.start,
                      end=node.end, hint=hint)
+
+
+def _column_against_matrix(shapes: tuple[tuple[int, ...], ...]) -> bool:
+    """An m×1 column against an m×n matrix broadcasts across the columns: what a row
+    reduction (rowmax, rowsum) gives back, e.g. in softmax written out, ``z - rowmax(z)``."""
+    a, b = shapes
+    return len(a) == len(b) == 2 and a[0] == b[0] and 1 in (a[1], b[1])
 
 
 def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array) -> DomainError:

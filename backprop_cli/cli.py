@@ -132,7 +132,7 @@ def eval_(
                                            "explicit local Jacobian (backprop never forms "
                                            "it).")] = False,
     expand: Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, "
-                                         "tanh) as the primitive gates they are made of.")]
+                                         "tanh, softmax, ...) as primitive gates.")]
     = False,
     out_format: Annotated[str, typer.Option("--format", help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
@@ -324,10 +324,11 @@ def graph_(
         "--format", help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
         "(a tree in the terminal; the default without -o).", show_default=False)] = None,
     upstream: Annotated[str, typer.Option(
-        "--upstream", help="Seed of the backward pass (gradient arriving at the output).")]
+        "--upstream", help="Seed of the backward pass (gradient arriving at the output); "
+        "an array such as [4,-1,5,9] for a vector or matrix output.")]
     = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
-                                         "tanh) as the primitive gates they are made of.")]
+                                         "tanh, softmax, ...) as primitive gates.")]
     = False,
 ) -> None:
     """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
@@ -345,7 +346,8 @@ def graph_(
             from .errors import InputError
 
             raise InputError("--format png needs a file: add -o FILE.png", where="-o")
-        result = evaluate(source, at, upstream=_number(upstream, "--upstream"), check=(),
+        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
+        result = evaluate(source, at, upstream=seed, check=(),
                           expand=expand)
         data: str | bytes
         if fmt == "text":
@@ -403,10 +405,11 @@ def steps_(
     forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
     = False,
     upstream: Annotated[str, typer.Option(
-        "--upstream", help="Seed of the backward pass (gradient arriving at the output).")]
+        "--upstream", help="Seed of the backward pass (gradient arriving at the output); "
+        "an array such as [4,-1,5,9] for a vector or matrix output.")]
     = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
-                                         "tanh) as the primitive gates they are made of.")]
+                                         "tanh, softmax, ...) as primitive gates.")]
     = False,
 ) -> None:
     """Replay the backward pass of EXPR one gate at a time, in the lecture's words.
@@ -420,7 +423,8 @@ def steps_(
         from .api import evaluate
         source = _read_expression(expr)
         # No --at: an empty point, so a missing value is reported by name (constants need none).
-        result = evaluate(source, at or {}, upstream=_number(upstream, "--upstream"), check=(),
+        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
+        result = evaluate(source, at or {}, upstream=seed, check=(),
                           expand=expand)
         back = steps.backward_steps(result)
         fwd = steps.forward_steps(result) if forward else None

@@ -1,10 +1,11 @@
-"""One graph or many: compound gates (sigmoid, tanh) rewritten as primitive gates.
+"""One graph or many: compound gates (sigmoid, tanh, softmax, ...) rewritten as primitive gates.
 
 The lecture: "Computational graph representation may not be unique. Choose one where local
 gradients at each node can be easily expressed." ``expand(graph)`` returns a new graph in
 which every compound gate is replaced by the primitive gates it is made of (sigmoid(x) becomes
-*-1, exp, +1, 1/x), built with ``Graph.add`` so the engine, the checker and every renderer
-work on it unchanged. Both graphs compute the same function and the same final gradients.
+*-1, exp, +1, 1/x; softmax(z) becomes rowmax, -, exp, rowsum, /), built with ``Graph.add``
+so the engine, the checker and every renderer work on it unchanged. Both graphs compute the
+same function and the same final gradients.
 
 Every op in the op table is classified here, either PRIMITIVE or with an entry in EXPANSIONS;
 a test fails when a new op is added to ``ops.OPS`` without deciding which it is.
@@ -54,18 +55,48 @@ def _tanh(b: Builder, args: tuple[int, ...]) -> int:
     return b.gate("div", b.gate("sub", ep, en), b.gate("add", ep, en))
 
 
+def _shifted(b: Builder, z: int) -> tuple[int, int]:
+    # The lecture's stable softmax: subtract the largest entry (of each row) first. The
+    # rowmax gate's branch carries a gradient that adds up to 0: softmax ignores the shift.
+    d = b.gate("sub", z, b.gate("rowmax", z))
+    e = b.gate("exp", d)
+    return d, e
+
+
+def _softmax(b: Builder, args: tuple[int, ...]) -> int:
+    # exp(z - max z) / Σ exp(z - max z): z fans out into the sub and the rowmax, e into the
+    # rowsum and the division.
+    (z,) = args
+    _, e = _shifted(b, z)
+    return b.gate("div", e, b.gate("rowsum", e))
+
+
+def _log_softmax(b: Builder, args: tuple[int, ...]) -> int:
+    # log-sum-exp: (z - max z) - log Σ exp(z - max z).
+    (z,) = args
+    d, e = _shifted(b, z)
+    return b.gate("sub", d, b.gate("log", b.gate("rowsum", e)))
+
+
+def _cross_entropy(b: Builder, args: tuple[int, ...]) -> int:
+    # -Σ y ⊙ log_softmax(z), over every entry (a matrix: summed over its rows too).
+    z, y = args
+    return b.gate("neg", b.gate("sum", b.gate("mul", y, _log_softmax(b, (z,)))))
+
+
 EXPANSIONS: dict[str, Expansion] = {
     "sigmoid": _sigmoid,
     "tanh": _tanh,
+    "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "cross_entropy": _cross_entropy,
 }
 
 # Gates whose local gradient is already one simple expression: they stay as they are.
 PRIMITIVE = frozenset({
     "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "relu", "abs", "max", "min",
-    # Array ops. softmax, log_softmax and cross_entropy are compound, but expanding them needs
-    # array gates (a reduce-max, broadcasting) that the expander does not build yet: until it
-    # does they stay one gate, and --expand says nothing is expanded for them.
-    "matmul", "transpose", "sum", "mean", "dot", "softmax", "log_softmax", "cross_entropy",
+    # Array ops (rowmax and rowsum are the row reductions softmax is expanded with).
+    "matmul", "transpose", "sum", "mean", "dot", "rowmax", "rowsum",
 })
 
 

@@ -49,9 +49,13 @@ def markdown(result: Result, max_rows: int = 60) -> str:
     """The node table and the gradient table as GitHub-flavoured Markdown."""
     out_name = md(result.output)
     numeric = result.value is not None
+    shaped = _is_array_job(result)
     lines = [f"**Computational graph of {out_name}, forward order**", ""]
     head = ["node", "op", "expression"]
     align = ["---", "---", "---"]
+    if shaped:
+        head += ["shape"]
+        align += ["---"]
     if numeric:
         head += ["value"]
         align += ["--:"]
@@ -68,6 +72,8 @@ def markdown(result: Result, max_rows: int = 60) -> str:
             lines.append("| " + " | ".join(["…"] * len(head)) + " |")
             continue
         cells = [md(row.label), md(row.op), md(row.expression)]
+        if shaped:
+            cells.append(shape_text(row.shape))
         if numeric:
             cells.append(md(fmt(row.value)))
         cells.append("<br>".join(md(s) for s in _local_lines(row)) or "–")
@@ -90,14 +96,28 @@ def markdown(result: Result, max_rows: int = 60) -> str:
         for name in result.wrt:
             lines.append(f"| {md(name)} | {md(result.symbolic.get(name, '–'))} |")
     else:
-        lines += [f"| input | value | backprop ∂{out_name}/∂input | sympy derivative | "
-                  "sympy value | finite diff. | check |",
-                  "|---|--:|--:|---|--:|--:|---|"]
+        shape_head = " shape |" if shaped else ""
+        lines += [f"| input |{shape_head} value | backprop ∂{out_name}/∂input | "
+                  "sympy derivative | sympy value | finite diff. | check |",
+                  "|---|" + ("---|" if shaped else "") + "--:|--:|---|--:|--:|---|"]
         for name, value, bp, deriv, sv, nv, status in _gradient_cells(result):
-            lines.append(f"| {md(name)} | {fmt(value)} | {fmt(bp)} | {md(deriv or '–')} | "
-                         f"{fmt(sv)} | {fmt(nv)} | {STATUS_WORDS[status]} |")
+            cells = [md(name)]
+            if shaped:
+                cells.append(shape_text(result.shapes.get(name)))  # type: ignore[attr-defined]
+            cells += [md(fmt(value)), md(fmt(bp)), md(deriv or "–"), md(fmt(sv)), md(fmt(nv)),
+                      STATUS_WORDS[status]]
+            lines.append("| " + " | ".join(cells) + " |")
         lines += ["", md(_summary(result))]
     return "\n".join(lines) + "\n"
+
+
+def _is_array_job(result: Result) -> bool:
+    return any(rec.shape is not None for rec in result.nodes)
+
+
+def shape_text(shape: list[int] | None) -> str:
+    """`scalar`, `2` (a vector of 2) or `2×2`, as in the terminal's shape column."""
+    return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
 def _local_lines(row: NodeRecord) -> list[str]:
@@ -136,7 +156,9 @@ _TEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "
                 "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
                 "^": r"\textasciicircum{}", "²": r"\textsuperscript{2}",
                 "σ": r"$\sigma$", "√": r"$\surd$", "·": r"$\cdot$", "∂": r"$\partial$",
-                "→": r"$\to$", "≥": r"$\geq$", "–": "--", "…": r"\ldots{}"}
+                "→": r"$\to$", "≥": r"$\geq$", "–": "--", "…": r"\ldots{}",
+                # array rules: upstream @ xᵀ, s ⊙ (upstream - Σ upstream ⊙ s), 2×2
+                "ᵀ": r"$^{\top}$", "⊙": r"$\odot$", "Σ": r"$\Sigma$", "×": r"$\times$"}
 
 
 def tex(s: str) -> str:
@@ -156,6 +178,37 @@ def tex_num(v: float | None) -> str:
     return s
 
 
+TEX_SHOWN = 4  # entries of a vector (rows, columns of a matrix) before \ldots
+
+
+def tex_shape(shape: list[int] | None) -> str:
+    return "\\times ".join(str(n) for n in shape) if shape else "\\text{scalar}"
+
+
+def _tex_cut(items: list[Any], dots: str) -> list[Any]:
+    if len(items) <= TEX_SHOWN:
+        return items
+    return [*items[:TEX_SHOWN - 1], dots, items[-1]]
+
+
+def tex_value(v: Any) -> str:
+    """A number, or an array for math mode: a vector as a bracketed row, a matrix as a
+    bmatrix (amsmath); past four entries abbreviated with \\ldots and \\vdots."""
+    if not isinstance(v, list):
+        return tex_num(v)
+
+    def row(r: list[Any], sep: str) -> str:
+        return sep.join(c if isinstance(c, str) else tex_num(c)
+                        for c in _tex_cut(r, "\\ldots"))
+
+    if v and isinstance(v[0], list):
+        width = len(_tex_cut(v[0], "\\ldots"))
+        rows = [" & ".join(["\\vdots"] * width) if r == "\\vdots" else row(r, " & ")
+                for r in _tex_cut(v, "\\vdots")]
+        return "\\begin{bmatrix}" + " \\\\ ".join(rows) + "\\end{bmatrix}"
+    return "\\left[" + row(v, ",\\ ") + "\\right]"
+
+
 def latex(result: Result, max_rows: int = 60) -> str:
     """The node table and the gradient table as two LaTeX tabulars (no extra packages)."""
     from . import symbolic
@@ -163,7 +216,10 @@ def latex(result: Result, max_rows: int = 60) -> str:
 
     graph = result.graph
     numeric = result.value is not None
-    affordable = _sympy_unaffordable(graph) is None
+    shaped = _is_array_job(result)
+    # Array jobs: sympy's derivatives are per entry and already printed by the checks; local
+    # gradients are entrywise arrays or a vector-Jacobian product in words.
+    affordable = not shaped and _sympy_unaffordable(graph) is None
     import sympy as sp
 
     def work() -> tuple[dict[int, str], list[list[str] | None], dict[str, str]]:
@@ -188,9 +244,10 @@ def latex(result: Result, max_rows: int = 60) -> str:
     d_out = f"\\partial {out}"
     lines = [f"% backprop: {tex(result.output)} = {tex(fmt(result.value)) if numeric else '…'}",
              "% needs \\usepackage{amsmath} (sympy writes functions with \\operatorname)",
-             "\\begin{tabular}{l l l" + (" r" if numeric else "") + " l" +
-             (" r l" if numeric else "") + " l}", "\\hline"]
-    head = ["node", "op", "expression"] + (["value"] if numeric else []) + \
+             "\\begin{tabular}{l l l" + (" l" if shaped else "") + (" r" if numeric else "") +
+             " l" + (" r l" if numeric else "") + " l}", "\\hline"]
+    head = ["node", "op", "expression"] + (["shape"] if shaped else []) + \
+        (["value"] if numeric else []) + \
         ["local $\\partial\\,\\mathrm{node}/\\partial\\,\\mathrm{input}$"]
     if numeric:
         head += [f"upstream ${d_out}/\\partial\\,\\mathrm{{node}}$", "downstream"]
@@ -203,38 +260,47 @@ def latex(result: Result, max_rows: int = 60) -> str:
             continue
         me = names[row.id]
         cells = [f"${me}$", tex(row.op), f"\\texttt{{{tex(row.expression)}}}"]
+        if shaped:
+            cells.append(f"${tex_shape(row.shape)}$")
         if numeric:
-            cells.append(f"${tex_num(row.value)}$")
+            cells.append(f"${tex_value(row.value)}$")
         node = graph.nodes[row.id]
         parts = []
         for pos, j in enumerate(node.inputs):
             if row.input_is_const[pos]:
                 continue
             frac = f"\\frac{{\\partial {me}}}{{\\partial {names[j]}}}"
+            local = row.local[pos] if row.local is not None else None
+            if isinstance(local, str):  # an array op: the vector-Jacobian product in words
+                parts.append(f"${frac}$: {tex(local)}")
+                continue
             sym = locs[row.id][pos] if locs[row.id] is not None else None  # type: ignore[index]
-            value = tex_num(row.local[pos]) if row.local is not None else None
+            value = tex_value(local) if row.local is not None else None
             if sym is not None and value is not None and sym != value:
                 parts.append(f"${frac} = {sym} = {value}$")
             else:
                 parts.append(f"${frac} = {value if value is not None else sym}$")
         cells.append(_stack(parts))
         if numeric:
-            cells.append("--" if row.op == "const" else f"${tex_num(row.upstream)}$")
-            downs = [f"$\\to {names[j]}: {tex_num(g)}$" for j, g, c in
+            cells.append("--" if row.op == "const" else f"${tex_value(row.upstream)}$")
+            downs = [f"$\\to {names[j]}: {tex_value(g)}$" for j, g, c in
                      zip(node.inputs, row.downstream or [], row.input_is_const) if not c]
             cells.append(_stack(downs))
         cells.append(tex(row.gate))
         lines.append(" & ".join(cells) + " \\\\")
     lines += ["\\hline", "\\end{tabular}", ""]
     if numeric:
-        lines += ["\\begin{tabular}{l r r l r r l}", "\\hline",
-                  f"input & value & backprop ${d_out}/\\partial\\,\\mathrm{{input}}$ & "
+        shapes: dict[str, list[int]] = getattr(result, "shapes", {})
+        lines += ["\\begin{tabular}{l" + (" l" if shaped else "") + " r r l r r l}", "\\hline",
+                  "input & " + ("shape & " if shaped else "") +
+                  f"value & backprop ${d_out}/\\partial\\,\\mathrm{{input}}$ & "
                   "sympy derivative & sympy value & finite diff. & check \\\\", "\\hline"]
         for name, at, bp, printed, sv, nv, status in _gradient_cells(result):
             shown = f"${derivs[name]}$" if name in derivs else tex(printed or "–")
-            lines.append(f"${_tex_var(sp, name)}$ & ${tex_num(at)}$ & ${tex_num(bp)}$ & "
-                         f"{shown} & ${tex_num(sv)}$ & ${tex_num(nv)}$ & "
-                         f"{STATUS_WORDS[status]} \\\\")
+            shape = f"${tex_shape(shapes.get(name))}$ & " if shaped else ""
+            lines.append(f"${_tex_var(sp, name)}$ & {shape}${tex_value(at)}$ & "
+                         f"${tex_value(bp)}$ & {shown} & ${tex_value(sv)}$ & "
+                         f"${tex_value(nv)}$ & {STATUS_WORDS[status]} \\\\")
     else:
         lines += ["\\begin{tabular}{l l}", "\\hline",
                   f"input & sympy ${d_out}/\\partial\\,\\mathrm{{input}}$ \\\\", "\\hline"]

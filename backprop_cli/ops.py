@@ -235,6 +235,29 @@ def _pow_sympy(sp: Any, a: Any, b: Any) -> Any:
     return power(a, b)
 
 
+def _np_rows(np: Any, z: Any, reduce: Any) -> Any:
+    # A row reduction: a vector to a scalar, an m×n matrix to an m×1 column, which broadcasts
+    # back against the matrix (``z - rowmax(z)``): what softmax's expansion needs.
+    return reduce(z, axis=-1, keepdims=z.ndim > 1)
+
+
+def _np_rowmax_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    # The gradient router, row by row: upstream to the largest entry (ties share it evenly).
+    z = x[0]
+    top = z == np.max(z, axis=-1, keepdims=True)
+    share = top / np.sum(top, axis=-1, keepdims=True)
+    return (share * (g if z.ndim > 1 else np.reshape(g, (1,))),)
+
+
+def _sympy_rows(sp: Any, np: Any, z: Any, reduce: Any) -> Any:
+    if z.ndim == 1:
+        return reduce(*z)
+    out = np.empty((z.shape[0], 1), dtype=object)
+    for r in range(z.shape[0]):
+        out[r, 0] = reduce(*z[r])
+    return out
+
+
 def _relu_sympy(sp: Any, x: Any) -> Any:
     from .symbolic import relu
 
@@ -357,6 +380,21 @@ OPS: dict[str, Op] = {
            shapes=_last_axis("cross_entropy"),
            implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
                      "upstream · (-log_softmax({0}))"), array_only=True),
+        # Row reductions: the primitive gates that --expand writes softmax with.
+        Op("rowmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "gradient router (to the largest entry)",
+           np_forward=lambda np, z: _np_rows(np, z, np.max), vjp=_np_rowmax_vjp,
+           sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Max),
+           shapes=_last_axis("rowmax"),
+           implicit=("upstream to the largest entry of {0} (per row; ties share it)",),
+           array_only=True),
+        Op("rowsum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "gradient distributor (to every entry of the row)",
+           np_forward=lambda np, z: _np_rows(np, z, np.sum),
+           vjp=lambda np, x, o, g: (np.broadcast_to(g, x[0].shape).copy(),),
+           sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Add),
+           shapes=_last_axis("rowsum"),
+           implicit=("upstream copied to every entry of {0} (per row)",), array_only=True),
     )
 }
 

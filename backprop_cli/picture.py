@@ -15,6 +15,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 
@@ -49,6 +50,58 @@ def num(v: float | None) -> str:
     if 0.01 <= abs(v) < 1e5:
         return f"{v:.2f}"
     return f"{v:.3g}"
+
+
+# --- arrays: shapes on the wires, values abbreviated -------------------------------------------
+
+ARRAY_SHOWN = 4  # entries of a vector (rows, columns of a matrix) drawn before "…"
+
+
+def shape_text(shape: list[int] | None) -> str:
+    """`2` for a vector of 2, `2×3` for a matrix; "" for a scalar (drawn as the lecture does)."""
+    return "×".join(str(n) for n in shape) if shape else ""
+
+
+def _entry(v: float) -> str:
+    # Three significant digits: the lecture's ||Wx||² slide writes 0.22, 0.088, -0.112, 0.636.
+    if v == 0:
+        return "0"
+    if 1e3 <= abs(v) < 1e6:  # 3001, not 3e+03
+        return f"{v:.0f}"
+    return f"{v:.3g}"
+
+
+def _cut(items: list[Any]) -> list[Any]:
+    if len(items) <= ARRAY_SHOWN:
+        return items
+    return [*items[:ARRAY_SHOWN - 1], "…", items[-1]]
+
+
+def _row(v: list[Any]) -> str:
+    return "[" + ", ".join(c if c == "…" else _entry(c) for c in _cut(v)) + "]"
+
+
+def value_lines(v: Any, arrays: bool = False) -> list[str]:
+    """A wire's value (or gradient) as lines of text: `-0.53`; `[0.2, 0.4]`; one line per
+    matrix row. Past four entries a vector is abbreviated `[a, b, c, …, z]`, a matrix by rows
+    and columns alike; the shape on the wire says how big it is (--json has every entry).
+    In an array job (``arrays``) scalars get three significant digits too (0.116, not 0.12)."""
+    if v is None:
+        return [""]
+    if not isinstance(v, list):
+        return [_entry(v) if arrays else num(v)]
+    if v and isinstance(v[0], list):
+        rows = _cut(v)
+        out = []
+        for k, r in enumerate(rows):
+            body = "…" if r == "…" else _row(r)
+            out.append(("[" if k == 0 else " ") + body + ("]" if k == len(rows) - 1 else ","))
+        return out
+    return [_row(v)]
+
+
+def value_text(v: Any, arrays: bool = False) -> str:
+    return "".join(value_lines(v, arrays))
 
 
 # --- gate labels -------------------------------------------------------------------------
@@ -100,8 +153,9 @@ class Wire:
     source: str  # picture node ids
     target: str
     name: str | None  # the wire's name, for named intermediates
-    value: float | None
-    grad: float | None
+    value: Any  # a float, or nested lists for a vector or matrix (array jobs)
+    grad: Any
+    shape: list[int] | None = None  # array jobs: the wire's shape ([] for a scalar)
 
 
 @dataclass
@@ -140,7 +194,8 @@ def circuit(result: Result) -> Circuit:
         if node.op is VAR:
             note = None
             if numeric and len(uses[nid]) > 1:
-                note = f"grad {num(rec[nid].upstream)} (sum of {len(uses[nid])} branches)"
+                total = value_text(rec[nid].upstream, rec[nid].shape is not None)
+                note = f"grad {total} (sum of {len(uses[nid])} branches)"
             c.parts.append(Part(pid, "input", node.name or "", note))
         elif node.op is CONST:
             c.parts.append(Part(pid, "const", _const_text(graph, nid)))
@@ -154,12 +209,12 @@ def circuit(result: Result) -> Circuit:
                 name = src.name if src.op is not VAR else None
                 down = rec[nid].downstream
                 grad = down[pos] if numeric and down is not None else None
-                c.wires.append(Wire(f"n{j}", pid, name, rec[j].value, grad))
+                c.wires.append(Wire(f"n{j}", pid, name, rec[j].value, grad, rec[j].shape))
     out = graph.nodes[graph.output]
     c.parts.append(Part("out", "output", result.output))
     out_name = out.name if out.op is not VAR and out.name != result.output else None
     c.wires.append(Wire(f"n{graph.output}", "out", out_name, rec[graph.output].value,
-                        result.seed if numeric else None))
+                        result.seed if numeric else None, rec[graph.output].shape))
     return c
 
 
@@ -172,11 +227,18 @@ def _html(s: str) -> str:
 
 def _dot_wire_label(w: Wire, numeric: bool) -> str:
     rows = []
-    if w.name:
+    shape = shape_text(w.shape)
+    if w.name and shape:
+        rows.append(f'<i>{_html(w.name)}</i>: <font color="#555555">{shape}</font>')
+    elif w.name:
         rows.append(f"<i>{_html(w.name)}</i>")
+    elif shape:
+        rows.append(f'<font color="#555555">{shape}</font>')
     if numeric:
-        rows.append(f'<font color="{VALUE_COLOUR}">{_html(num(w.value))}</font>')
-        rows.append(f'<font color="{GRAD_COLOUR}">{_html(num(w.grad))}</font>')
+        rows += [f'<font color="{VALUE_COLOUR}">{_html(line)}</font>'
+                 for line in value_lines(w.value, w.shape is not None)]
+        rows += [f'<font color="{GRAD_COLOUR}">{_html(line)}</font>'
+                 for line in value_lines(w.grad, w.shape is not None)]
     return "<" + "<br/>".join(rows) + ">" if rows else '""'
 
 
@@ -258,11 +320,16 @@ def to_mermaid(result: Result) -> str:
             lines.append(f'  {p.id}["{_mm(p.label)}"]')
     for w in c.wires:
         rows = []
+        shape = shape_text(w.shape)
         if w.name:
-            rows.append(f"<i>{_mm(w.name)}</i>")
+            rows.append(f"<i>{_mm(w.name)}</i>" + (f": {shape}" if shape else ""))
+        elif shape:
+            rows.append(shape)
         if c.numeric:
-            rows.append(f"<span style='color:{VALUE_COLOUR}'>value {_mm(num(w.value))}</span>")
-            rows.append(f"<span style='color:{GRAD_COLOUR}'>grad {_mm(num(w.grad))}</span>")
+            rows.append(f"<span style='color:{VALUE_COLOUR}'>value "
+                        f"{_mm(value_text(w.value, w.shape is not None))}</span>")
+            rows.append(f"<span style='color:{GRAD_COLOUR}'>grad "
+                        f"{_mm(value_text(w.grad, w.shape is not None))}</span>")
         label = f'|"{"<br/>".join(rows)}"|' if rows else ""
         lines.append(f"  {w.source} -->{label} {w.target}")
     lines.append("  classDef input fill:none,stroke:none,font-weight:bold")
@@ -297,7 +364,7 @@ def tree_lines(result: Result, names: list[str], *, max_depth: int = TREE_MAX_DE
     shown: set[int] = set()
     cut_depth = cut_lines = False
     # stack entries: (node id, prefix, connector, depth, gradient on the wire into the parent)
-    stack: list[tuple[int, str, str, int, float | None]] = [
+    stack: list[tuple[int, str, str, int, Any]] = [
         (graph.output, "", "", 0, result.seed if numeric else None)]
     while stack:
         nid, prefix, connector, depth, grad = stack.pop()
@@ -306,13 +373,18 @@ def tree_lines(result: Result, names: list[str], *, max_depth: int = TREE_MAX_DE
             break
         node = graph.nodes[nid]
         label = names[nid]
+        shape = shape_text(rec[nid].shape)
+        if shape:
+            label = f"{label}: {shape}"
         if node.inputs:
             label = f"{label}  [{gate_label(graph, nid)}]"
         nums = ""
         if numeric:
-            nums = f"value {num(rec[nid].value)}   grad {num(grad)}"
+            arr = rec[nid].shape is not None
+            nums = f"value {value_text(rec[nid].value, arr)}   grad {value_text(grad, arr)}"
             if len(uses[nid]) > 1:
-                nums += f" (one branch; all branches add to {num(rec[nid].upstream)})"
+                nums += f" (one branch; all branches add to " \
+                        f"{value_text(rec[nid].upstream, arr)})"
         if node.op is CONST:
             nums = "constant"
         again = node.inputs and nid in shown

@@ -12,16 +12,18 @@ else by #id: "∂f/∂(x+y) = z = -4" reads like the lecture's df/dq = z = -4.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.text import Text
 
 from .api import Result
 from .graph import Graph
 from .ops import CONST, FAN_OUT, IDENTITY, VAR
-from .picture import gate_label
+from .picture import gate_label, shape_text, value_text
 from .render import fmt, text
 
 NAME_WIDTH = 24  # longer source texts are called #id
+COMPOSED_WIDTH = 32  # names made from a gate and its inputs' names (--expand's gates)
 SYMBOLIC_MAX_NODES = 400  # above this, local gradients are given as numbers only
 
 
@@ -44,6 +46,13 @@ def node_names(result: Result) -> list[str]:
             if spans[(node.start, node.end)] == 1 and 0 < len(src) <= NAME_WIDTH \
                     and src.isprintable():
                 names.append(src if not node.op.symbol else f"({src})")
+                continue
+            # Gates that share a span (those --expand makes for one compound): the gate
+            # applied to its inputs' names, rowmax(z), (z - rowmax(z)), if short.
+            made = formula(graph, node.id, [names[j] for j in node.inputs])
+            made = f"({made})" if node.op.symbol else made
+            if "#" not in made and len(made) <= COMPOSED_WIDTH and made.isprintable():
+                names.append(made)
             else:
                 names.append(f"#{node.id}")
     # `x*y + x*y`: two gates with the same text are told apart by their ids.
@@ -62,11 +71,13 @@ class Local:
     """One input of a gate: the local gradient and what flows down to that input."""
 
     input: str
-    value: float
-    local: float
-    downstream: float
+    value: Any  # floats; for array jobs nested lists (vectors, matrices)
+    local: Any  # arrays: entrywise (elementwise ops), or None where only a rule exists
+    downstream: Any
     symbolic: str | None = None  # d node / d input as a formula (z for d(q*z)/dq)
     const: bool = False  # constants need no gradient
+    rule: str | None = None  # array ops: the vector-Jacobian product in words
+    shape: list[int] | None = None  # array jobs: the input's shape
 
 
 @dataclass
@@ -76,12 +87,14 @@ class Step:
     formula: str  # e.g. "q * z"
     gate: str  # the gate's label: *, +, exp, 1/x
     pattern: str  # the lecture's gate pattern
-    value: float
-    upstream: float  # the gradient arriving: d out / d node
-    branches: list[tuple[str, float]] = field(default_factory=list)  # fan-out: (from, branch)
+    value: Any
+    upstream: Any  # the gradient arriving: d out / d node
+    branches: list[tuple[str, Any]] = field(default_factory=list)  # fan-out: (from, branch)
     inputs: list[Local] = field(default_factory=list)
     seed: bool = False  # the output's upstream is the seed of the pass
     kink: str | None = None
+    shape: list[int] | None = None  # array jobs: the node's shape ([] for a scalar)
+    op: str = ""  # the op's name
 
 
 def formula(graph: Graph, nid: int, args: list[str]) -> str:
@@ -93,7 +106,19 @@ def formula(graph: Graph, nid: int, args: list[str]) -> str:
         return args[0]
     if op.symbol and len(args) == 2:
         return f"{args[0]} {op.symbol} {args[1]}"
-    return f"{op.name}({', '.join(args)})"
+    return f"{op.name}({', '.join(_unwrap(a) for a in args)})"
+
+
+def _unwrap(name: str) -> str:
+    """`(x+y)` as a function's argument reads `exp(x+y)`, not `exp((x+y))`."""
+    if not (name.startswith("(") and name.endswith(")")):
+        return name
+    depth = 0
+    for k, ch in enumerate(name):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and k < len(name) - 1:
+            return name  # `(a) + (b)`: the outer parentheses are not one group
+    return name[1:-1]
 
 
 def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
@@ -109,7 +134,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
         out: list[list[str] | None] = []
         symbols: dict[str, sp.Symbol] = {}
         for node in graph.nodes:
-            if not node.inputs:
+            if not node.inputs or node.op.array_only:  # array ops: a rule in words instead
                 out.append(None)
                 continue
             dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
@@ -152,25 +177,70 @@ def backward_steps(result: Result, *, symbolic: bool = True) -> list[Step]:
                         for c, pos in uses[nid]]
         if node.op is VAR:
             steps.append(Step("fan-out", names[nid], names[nid], "", FAN_OUT, r.value,
-                              r.upstream, branches))
+                              r.upstream, branches, shape=r.shape))
             continue
         args = [names[j] for j in node.inputs]
         locs = []
         sym = syms[nid]
         twice = len(set(node.inputs)) < len(node.inputs)  # x*x: say which input slot
         assert r.local is not None and r.downstream is not None
+        implicit = node.op.np_local is None and node.op.vjp is not None
         for pos, j in enumerate(node.inputs):
-            if r.local[pos] is None:  # an input that needs no gradient and has none
-                continue
+            if r.local[pos] is None or r.downstream[pos] is None:
+                continue  # an input that needs no gradient and has none
             slot = f" [input {pos + 1}]" if twice else ""
-            locs.append(Local(names[j] + slot, rec[j].value or 0.0, r.local[pos],
+            rule = None
+            if r.shape is not None:
+                rule = vjp_words(node.op.name, node.op.implicit, args, pos)
+            locs.append(Local(names[j] + slot, rec[j].value or 0.0,
+                              None if implicit else r.local[pos],
                               r.downstream[pos], sym[pos] if sym is not None else None,
-                              graph.nodes[j].op is CONST))
+                              graph.nodes[j].op is CONST, rule, rec[j].shape))
         pattern = node.op.gate + (f"; it fans out: {FAN_OUT}" if branches else "")
         steps.append(Step("gate", names[nid], formula(graph, nid, args), gate_label(graph, nid),
                           pattern, r.value, r.upstream, branches, locs,
-                          seed=nid == graph.output, kink=r.kink))
+                          seed=nid == graph.output, kink=r.kink, shape=r.shape,
+                          op=node.op.name))
     return steps
+
+
+# How an array op sends the gradient back, in the lecture's words: the vector-Jacobian
+# product, per input ({0}, {1}: the inputs' names). Ops not listed fall back to the op
+# table's ``implicit`` text.
+VJP_WORDS: dict[str, tuple[str, ...]] = {
+    "matmul": ("upstream · {1}ᵀ", "{0}ᵀ · upstream"),
+    "transpose": ("upstreamᵀ",),
+    "sum": ("upstream copied to every entry of {0}",),
+    "mean": ("upstream / n copied to every entry of {0} (n: its number of entries)",),
+    "dot": ("upstream · {1}", "upstream · {0}"),
+    "softmax": ("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
+                "diag(s) - s sᵀ applied",),
+    "log_softmax": ("upstream - softmax({0}) · Σ upstream",),
+    "cross_entropy": ("upstream · (softmax({0}) - {1}) for one-hot {1}",
+                      "upstream · (-log_softmax({0}))"),
+    "rowmax": ("upstream routed to the largest entry of {0} (of each row; ties share it)",),
+    "rowsum": ("upstream copied to every entry of {0} (of each row)",),
+}
+
+# Elementwise gates whose rule reads better in words than as "upstream ⊙ local".
+ELEMENTWISE_WORDS: dict[str, str] = {
+    "relu": "passes where {0} > 0, 0 elsewhere",
+    "abs": "upstream times sign({0})",
+    "max": "routed to the larger of {0} and {1}, entry by entry",
+    "min": "routed to the smaller of {0} and {1}, entry by entry",
+}
+
+
+def vjp_words(op: str, implicit: tuple[str, ...], args: list[str], pos: int) -> str | None:
+    """The rule by which gradient flows to input ``pos`` of an array gate, in words."""
+    words = VJP_WORDS.get(op)
+    if words is not None:
+        return words[pos].format(*args)
+    if pos < len(implicit):
+        return implicit[pos].format(*args)
+    if op in ELEMENTWISE_WORDS:
+        return ELEMENTWISE_WORDS[op].format(*args)
+    return None
 
 
 def _consumer(names: list[str], graph: Graph, c: int, pos: int) -> str:
@@ -186,25 +256,36 @@ class ForwardStep:
     formula: str  # q = x + y
     numbers: str  # -2 + 5
     gate: str
-    value: float
+    value: Any
 
 
 def forward_steps(result: Result) -> list[ForwardStep]:
     """One step per gate in topological order: the gate applied to its input values."""
     graph = result.graph
     names = node_names(result)
+    arrays = _is_array_job(result)
     out = []
     for node in graph.nodes:
         if not node.inputs:
             continue
         args = [names[j] for j in node.inputs]
-        vals = [fmt(result.nodes[j].value) for j in node.inputs]
+        vals = [_num(result.nodes[j].value, arrays) for j in node.inputs]
         vals = [f"({v})" if v.startswith("-") and node.op.symbol and k > 0 else v
                 for k, v in enumerate(vals)]
         out.append(ForwardStep(names[node.id], formula(graph, node.id, args),
                                formula(graph, node.id, vals), gate_label(graph, node.id),
                                result.nodes[node.id].value or 0.0))
     return out
+
+
+def _is_array_job(result: Result) -> bool:
+    return any(rec.shape is not None for rec in result.nodes)
+
+
+def _num(v: Any, arrays: bool) -> str:
+    """A number or an array on one line: 6 significant digits for scalar jobs, the picture's
+    three (0.088, [0.22, 0.26], abbreviated past four entries) for array jobs."""
+    return value_text(v, True) if arrays else fmt(v)
 
 
 def _d(out: str, of: str) -> str:
@@ -215,57 +296,67 @@ def render_lines(result: Result, steps: list[Step],
                  forward: list[ForwardStep] | None = None) -> list[tuple[str, str]]:
     """The replay as (style, line) pairs; the words follow the lecture."""
     out = result.output
+    arrays = _is_array_job(result)
+
+    def n(v: Any) -> str:
+        return _num(v, arrays)
+
     lines: list[tuple[str, str]] = []
     if forward is not None:
         lines.append(("bold", "Forward pass: from the inputs to the output, one gate at a time"))
-        inputs = ", ".join(f"{k} = {fmt(v)}" for k, v in (result.point or {}).items())
+        inputs = ", ".join(f"{k} = {n(v)}" for k, v in (result.point or {}).items())
         lines.append(("", f"  inputs: {inputs}"))
         for k, f in enumerate(forward, 1):
             lines.append(("", f"Forward step {k}: {f.node} = {f.formula} = {f.numbers} = "
-                              f"{fmt(f.value)}   [{f.gate} gate]"))
+                              f"{n(f.value)}   [{f.gate} gate]"))
         lines.append(("", ""))
     lines.append(("bold", "Backward pass: from the output back to the inputs, "
                           "one gate at a time (reverse topological order)"))
     for k, s in enumerate(steps, 1):
         if s.kind == "fan-out":
-            lines.append(("bold", f"Step {k}: input {s.node} fans out into {len(s.branches)} "
+            me = f"{s.node}: {shape_text(s.shape)}" if shape_text(s.shape) else s.node
+            lines.append(("bold", f"Step {k}: input {me} fans out into {len(s.branches)} "
                                   f"branches [{s.pattern}]"))
             for src, g in s.branches[:MAX_BRANCHES]:
-                lines.append(("", f"  branch from {src}: {fmt(g)}"))
+                lines.append(("", f"  branch from {src}: {n(g)}"))
             if len(s.branches) > MAX_BRANCHES:
                 lines.append(("", f"  … and {len(s.branches) - MAX_BRANCHES:,} more branches"))
-            total = _sum(s.branches)
+            total = _sum(s.branches, arrays)
             lines.append(("", f"  the branches add: {_d(out, s.node)} = {total} = "
-                              f"{fmt(s.upstream)}"))
+                              f"{n(s.upstream)}"))
             continue
-        lines.append(("bold", f"Step {k}: {s.node} = {s.formula}   "
+        me = f"{s.node}: {shape_text(s.shape)}" if shape_text(s.shape) else s.node
+        lines.append(("bold", f"Step {k}: {me} = {s.formula}   "
                               f"[{s.gate} gate: {s.pattern}]"))
         if s.seed:
             lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
-                              f"{fmt(s.upstream)} (the seed at the output)"))
+                              f"{n(s.upstream)} (the seed at the output)"))
         elif s.branches:
             srcs = [src for src, _ in s.branches[:MAX_BRANCHES]]
             if len(s.branches) > MAX_BRANCHES:
                 srcs.append(f"{len(s.branches) - MAX_BRANCHES:,} more")
             lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
-                              f"{_sum(s.branches)} = {fmt(s.upstream)} (fan-out: branches "
+                              f"{_sum(s.branches, arrays)} = {n(s.upstream)} (fan-out: branches "
                               f"from {', '.join(srcs)} add)"))
         else:
             lines.append(("", f"  upstream gradient arriving: {_d(out, s.node)} = "
-                              f"{fmt(s.upstream)}"))
-        for loc in s.inputs:
-            if loc.const:
-                continue
-            shown = fmt(loc.local)
-            middle = f" = {loc.symbolic}" if loc.symbolic and loc.symbolic != shown else ""
-            lines.append(("", f"  local gradient: {_d(s.node, loc.input)}{middle} = {shown}"))
-        for loc in s.inputs:
-            if loc.const:
-                continue
-            lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = "
-                              f"{_d(out, s.node)} · {_d(s.node, loc.input)} = "
-                              f"{fmt(s.upstream)} · {_paren(fmt(loc.local))} = "
-                              f"{fmt(loc.downstream)}"))
+                              f"{n(s.upstream)}"))
+        if s.shape is not None:
+            lines += _array_gate_lines(out, s)
+        else:
+            for loc in s.inputs:
+                if loc.const:
+                    continue
+                shown = n(loc.local)
+                middle = f" = {loc.symbolic}" if loc.symbolic and loc.symbolic != shown else ""
+                lines.append(("", f"  local gradient: {_d(s.node, loc.input)}{middle} = {shown}"))
+            for loc in s.inputs:
+                if loc.const:
+                    continue
+                lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = "
+                                  f"{_d(out, s.node)} · {_d(s.node, loc.input)} = "
+                                  f"{n(s.upstream)} · {_paren(n(loc.local))} = "
+                                  f"{n(loc.downstream)}"))
         if s.inputs and all(loc.const for loc in s.inputs):
             lines.append(("", "  its inputs are constants: no gradient flows further"))
         if s.kink:
@@ -273,15 +364,52 @@ def render_lines(result: Result, steps: list[Step],
     grads = result.gradients or {}
     if grads:
         lines.append(("bold", "Gradients: " + ", ".join(
-            f"{_d(out, k)} = {fmt(v)}" for k, v in grads.items())))
+            f"{_d(out, k)} = {n(v)}" for k, v in grads.items())))
     return lines
 
 
 MAX_BRANCHES = 8  # a fan-out to more gates is summarised
 
 
-def _sum(branches: list[tuple[str, float]]) -> str:
-    terms = [_paren(fmt(g)) for _, g in branches]
+def _array_gate_lines(out: str, s: Step) -> list[tuple[str, str]]:
+    """An array gate: the local rule (entrywise, or the vector-Jacobian product in words)
+    and the gradient flowing to each input, which has that input's shape."""
+    lines: list[tuple[str, str]] = []
+    up = _num(s.upstream, True)
+    for loc in s.inputs:
+        if loc.const:
+            continue
+        shape = shape_text(loc.shape)
+        has = f"   ({shape}, the shape of {loc.input.split(' [input')[0]})" if shape else ""
+        broadcast = not loc.shape and bool(s.shape)
+        if loc.local is None:  # an array op: the Jacobian is never formed
+            lines.append(("", f"  local rule for {loc.input}: {_d(out, loc.input)} = {loc.rule}"
+                              f"   (vector-Jacobian product: the Jacobian "
+                              f"∂{s.node}/∂{loc.input} is never formed)"))
+            lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = {loc.rule}"
+                              f" = {_num(loc.downstream, True)}{has}"))
+            continue
+        local = _num(loc.local, True)
+        middle = f" = {loc.symbolic}" if loc.symbolic and loc.symbolic != local else ""
+        entrywise = ", entry by entry (the Jacobian's diagonal)" if s.shape else ""
+        lines.append(("", f"  local gradient{entrywise}: {_d(s.node, loc.input)}{middle} = "
+                          f"{local}"))
+        product = "upstream ⊙ local" if s.shape else "upstream · local"
+        if loc.rule:
+            product += f" ({loc.rule})"
+        if broadcast:
+            product = f"Σ({product}): {loc.input} was broadcast, so its entries add back"
+            lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = {product}"
+                              f" = Σ({up} ⊙ {local}) = {_num(loc.downstream, True)}"))
+            continue
+        op = "⊙" if s.shape else "·"
+        lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = {product} = "
+                          f"{up} {op} {_paren(local)} = {_num(loc.downstream, True)}{has}"))
+    return lines
+
+
+def _sum(branches: list[tuple[str, Any]], arrays: bool = False) -> str:
+    terms = [_paren(_num(g, arrays)) for _, g in branches]
     if len(terms) > MAX_BRANCHES:
         terms = [*terms[:MAX_BRANCHES - 2], f"… ({len(terms) - MAX_BRANCHES + 2:,} more)",
                  *terms[-1:]]

@@ -16,6 +16,11 @@ NEURON_POINT = {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}
 # Inputs for a compound op of any arity: each argument is itself a small expression, so the
 # expanded gates sit inside a larger graph (and x fans out).
 ARGUMENTS = ["x*y + x", "y - x/2", "x + 1"]
+SCALAR_COMPOUND = [op for op in compound_ops() if not OPS[op].array_only]
+# Array compounds (softmax, log_softmax, cross_entropy) take vectors or matrices; their
+# arguments are small array expressions, so x fans out and the expanded gates sit inside.
+ARRAY_COMPOUND = [op for op in compound_ops() if OPS[op].array_only]
+ARRAY_ARGUMENTS = ["x*2 - v", "v"]
 
 
 def test_every_op_is_classified() -> None:
@@ -26,13 +31,15 @@ def test_every_op_is_classified() -> None:
     assert not PRIMITIVE & set(EXPANSIONS)
     assert set(EXPANSIONS) <= set(OPS)
     assert {"sigmoid", "tanh"} <= set(compound_ops())
+    assert {"softmax", "log_softmax", "cross_entropy"} <= set(ARRAY_COMPOUND)
+    assert sorted(SCALAR_COMPOUND + ARRAY_COMPOUND) == sorted(compound_ops())
 
 
 def _call(op: str) -> str:
     return f"{op}({', '.join(ARGUMENTS[:OPS[op].arity])})"
 
 
-@pytest.mark.parametrize("op", compound_ops())
+@pytest.mark.parametrize("op", SCALAR_COMPOUND)
 @pytest.mark.parametrize("point", [
     {"x": 0.0, "y": 0.0}, {"x": -1.5, "y": 2.0}, {"x": 0.7, "y": -0.3}, {"x": 3.0, "y": 1.0},
 ])
@@ -50,7 +57,7 @@ def test_expanded_graph_gives_the_same_gradients(op: str, point: dict[str, float
     assert len(expanded.nodes) > len(single.nodes)
 
 
-@pytest.mark.parametrize("op", compound_ops())
+@pytest.mark.parametrize("op", SCALAR_COMPOUND)
 @settings(max_examples=25, deadline=None)
 @given(x=st.floats(-6, 6), y=st.floats(-6, 6), seed=st.floats(-3, 3))
 def test_expanded_equivalence_property(op: str, x: float, y: float, seed: float) -> None:
@@ -60,6 +67,71 @@ def test_expanded_equivalence_property(op: str, x: float, y: float, seed: float)
     assert single.gradients is not None and expanded.gradients is not None
     for name, g in single.gradients.items():
         assert expanded.gradients[name] == pytest.approx(g, rel=1e-9, abs=1e-12)
+
+
+def _array_call(op: str) -> str:
+    call = f"{op}({', '.join(ARRAY_ARGUMENTS[:OPS[op].arity])})"
+    return call if op == "cross_entropy" else f"sum(w * {call})"  # a scalar loss
+
+
+def _same_gradients(expr: str, at: dict[str, object], **kw: object) -> None:
+    import numpy as np
+
+    single = evaluate(expr, at=at, **kw)  # type: ignore[arg-type]
+    expanded = evaluate(expr, at=at, expand=True, **kw)  # type: ignore[arg-type]
+    assert np.allclose(expanded.value, single.value, rtol=1e-12, atol=1e-12)
+    assert single.gradients is not None and expanded.gradients is not None
+    for name, g in single.gradients.items():
+        assert np.allclose(expanded.gradients[name], g, rtol=1e-9, atol=1e-12), name
+    if kw.get("check", True):
+        assert expanded.ok  # checked against sympy and finite differences in its own right
+    assert len(expanded.nodes) > len(single.nodes)
+
+
+@pytest.mark.parametrize("op", ARRAY_COMPOUND)
+@pytest.mark.parametrize("at", [
+    {"x": [2.0, 1.0, 0.1], "v": [0.0, 1.0, 0.0], "w": [1.0, -2.0, 0.5]},
+    {"x": [0.0, 0.0, 0.0], "v": [1.0, 0.0, 0.0], "w": [0.3, 0.3, 0.3]},  # a tie in the max
+    {"x": [[1.0, -1.0], [3.0, 0.5]], "v": [[0.0, 1.0], [1.0, 0.0]],      # row by row
+     "w": [[1.0, 2.0], [-1.0, 0.5]]},
+    {"x": [400.0, -400.0], "v": [1.0, 0.0], "w": [1.0, 1.0]},  # the max keeps exp finite
+])
+def test_expanded_array_graph_gives_the_same_gradients(op: str, at: dict[str, object]) -> None:
+    expr = _array_call(op)
+    _same_gradients(expr, {k: v for k, v in at.items() if k in expr}, check=("numeric",)
+                    if 400.0 in at["x"] else ("sympy", "numeric"))  # type: ignore[operator]
+    expanded = evaluate(expr, at={k: v for k, v in at.items() if k in expr}, check=(),
+                        expand=True)
+    assert not any(n.op == op for n in expanded.nodes)
+    assert {"rowmax", "exp", "rowsum"} <= {n.op for n in expanded.nodes}
+
+
+@pytest.mark.parametrize("op", ARRAY_COMPOUND)
+@settings(max_examples=15, deadline=None)
+@given(data=st.data(), rows=st.integers(0, 3), cols=st.integers(1, 4))
+def test_expanded_array_equivalence_property(op: str, data: st.DataObject, rows: int,
+                                             cols: int) -> None:
+    n = cols * max(rows, 1)
+    entries = st.lists(st.floats(-8, 8), min_size=n, max_size=n)
+
+    def arr(xs: list[float]) -> list[object]:
+        return list(xs) if rows == 0 else [xs[r * cols:(r + 1) * cols] for r in range(rows)]
+
+    at = {"x": arr(data.draw(entries)), "v": arr(data.draw(entries)),
+          "w": arr(data.draw(entries))}
+    expr = _array_call(op)
+    _same_gradients(expr, {k: v for k, v in at.items() if k in expr}, check=())
+
+
+def test_expanded_softmax_max_branch_carries_no_gradient() -> None:
+    # softmax ignores the shift by max z: the gradient down the rowmax branch adds to 0.
+    import numpy as np
+
+    r = evaluate("sum(w * softmax(z))", at={"z": [2.0, 1.0, 0.1], "w": [1.0, -2.0, 0.5]},
+                 check=(), expand=True)
+    rowmax = next(n for n in r.nodes if n.op == "rowmax")
+    assert rowmax.upstream == pytest.approx(0.0, abs=1e-12)
+    assert np.allclose(rowmax.downstream[0], 0.0, atol=1e-12)
 
 
 def test_sigmoid_neuron_expands_into_the_lectures_circuit() -> None:

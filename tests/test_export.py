@@ -145,3 +145,70 @@ def test_latex_compiles(case: str, tmp_path: Path) -> None:
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+# --- vectors and matrices: shapes and abbreviated values ---------------------------------------
+
+ARRAY_CASES = {
+    "arrays_wx": ("sum((W@x)^2)", ["W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]"]),
+    "arrays_xor": ("h = sigmoid(W1 @ x + b1); y = sigmoid(dot(w2, h) + b2)",
+                   ["W1=[[20,20],[-20,-20]], b1=[-10,30], w2=[20,20], b2=-30", "x=[1,0]"]),
+    "arrays_ce": ("cross_entropy(z, y)", ["z=[2,1,0.1], y=[0,1,0]"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ARRAY_CASES))
+def test_markdown_arrays_golden(case: str) -> None:
+    expr, at = ARRAY_CASES[case]
+    golden(f"{case}.md", markdown(evaluate(expr, at=at)))
+
+
+@pytest.mark.parametrize("case", sorted(ARRAY_CASES))
+def test_latex_arrays_golden(case: str) -> None:
+    expr, at = ARRAY_CASES[case]
+    golden(f"{case}.tex", latex(evaluate(expr, at=at)))
+
+
+def test_markdown_arrays_rows_have_shapes_and_the_lectures_numbers() -> None:
+    doc = markdown(evaluate("sum((W@x)^2)", at=ARRAY_CASES["arrays_wx"][1]))
+    assert "| x | var | x | 2 | \\[0.2, 0.4\\] | – | \\[-0.112, 0.636\\] |" in doc
+    assert "| W | 2×2 | \\[\\[0.1, 0.5\\], \\[-0.3, 0.8\\]\\] | " \
+        "\\[\\[0.088, 0.176\\], \\[0.104, 0.208\\]\\] |" in doc
+    for block in doc.split("\n\n"):  # every row has as many cells as its header
+        rows = [r for r in block.splitlines() if r.startswith("|")]
+        if rows:
+            assert len({r.count(" | ") for r in rows if not r.startswith("|-")}) == 1
+
+
+def test_big_arrays_are_abbreviated_in_exports() -> None:
+    r = evaluate("sum(A@x)", at={"x": [float(i) for i in range(10)],
+                                 "A": [[1.0] * 10 for _ in range(8)]}, check=("numeric",))
+    doc = markdown(r)
+    assert "| x | var | x | 10 | 10: \\[0, 1, …, 9\\] |" in doc
+    assert "8×10 \\[\\[1, 1, …, 1\\]," in doc
+    tex_doc = latex(r)
+    assert "\\left[0,\\ 1,\\ 2,\\ \\ldots,\\ 9\\right]" in tex_doc
+    assert "\\vdots & \\vdots & \\vdots & \\vdots" in tex_doc and "$8\\times 10$" in tex_doc
+
+
+def test_cli_markdown_arrays_subprocess() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    expr, at = ARRAY_CASES["arrays_wx"]
+    done = subprocess.run([sys.executable, "-m", "backprop_cli", "eval", expr, "--format",
+                           "latex", *[a for v in at for a in ("--at", v)]],
+                          capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "\\begin{bmatrix}0.088 & 0.176 \\\\ 0.104 & 0.208\\end{bmatrix}" in done.stdout
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
+@pytest.mark.parametrize("case", sorted(ARRAY_CASES))
+def test_latex_arrays_compile(case: str, tmp_path: Path) -> None:
+    expr, at = ARRAY_CASES[case]
+    body = latex(evaluate(expr, at=at))
+    (tmp_path / "t.tex").write_text(
+        "\\documentclass{article}\\usepackage{amsmath}\\usepackage[margin=1cm]{geometry}"
+        "\\begin{document}\\tiny\n" + body + "\\end{document}\n", encoding="utf-8")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout[-2000:]
