@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, ClassVar
 
 from lark import Lark, Token, Tree
 
@@ -44,7 +44,7 @@ class Ops:
     def const(self, value: float) -> Any:
         raise NotImplementedError
 
-    table: dict[str, Callable[..., Any]] = {}
+    table: ClassVar[dict[str, Callable[..., Any]]] = {}
 
 
 def build(tree: Tree[Any], ops: Ops, point: dict[str, float]) -> tuple[Any, dict[str, Any]]:
@@ -138,7 +138,7 @@ def micrograd_ops() -> Ops:
         def const(self, value: float) -> Any:
             return Value(value)
 
-        table = {
+        table: ClassVar[dict[str, Callable[..., Any]]] = {
             "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
             "div": lambda a, b: a / b, "neg": lambda a: -a, "pow": power,
             "relu": lambda a: a.relu(),
@@ -172,7 +172,7 @@ def torch_ops() -> Ops:
         def const(self, value: float) -> Any:
             return value  # a Python number: torch treats it as a constant
 
-        table = {
+        table: ClassVar[dict[str, Callable[..., Any]]] = {
             "add": lambda a, b: a + b, "sub": lambda a, b: a - b, "mul": lambda a, b: a * b,
             "div": lambda a, b: a / b, "neg": lambda a: -a, "pow": lambda a, b: a ** b,
             "relu": torch.relu, "exp": torch.exp, "log": torch.log, "tanh": torch.tanh,
