@@ -8,6 +8,7 @@ characters made visible, so an expression can neither style nor drive the termin
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -15,6 +16,8 @@ from rich.text import Text
 
 from .api import NodeRecord, Result
 from .verify import Check
+
+T = TypeVar("T")
 
 STATUS = {
     "pass": ("✓ pass", "bold green"),
@@ -73,7 +76,7 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
     return table
 
 
-def _rows(nodes: list[NodeRecord], max_rows: int) -> Iterable[NodeRecord | None]:
+def _rows(nodes: list[T], max_rows: int) -> Iterable[T | None]:
     if len(nodes) <= max_rows:
         yield from nodes
         return
@@ -134,7 +137,7 @@ def _gate(row: NodeRecord) -> Text:
     return t
 
 
-def gradient_table(result: Result) -> Table:
+def gradient_table(result: Result, max_rows: int = 60) -> Table:
     out = result.output
     table = Table(title=text(f"Gradients of {out}" + (
         f" (upstream seed {fmt(result.seed)})" if result.seed != 1.0 else "")),
@@ -156,7 +159,14 @@ def gradient_table(result: Result) -> Table:
         Check(name, (result.point or {})[name], (result.gradients or {})[name], status="unchecked")
         for name in result.wrt
     ]
-    for c in checks:
+    if len(checks) > max_rows:
+        # Rendering thousands of rows costs seconds; failures are named in the summary.
+        table.caption = text(f"{len(checks) - max_rows:,} of {len(checks):,} rows hidden at …: "
+                             "raise --max-rows, or use --json for every row")
+    for c in _rows(checks, max_rows):
+        if c is None:
+            table.add_row(*(text("…", "dim") for _ in table.columns))
+            continue
         label, style = STATUS[c.status]
         mark = text(label + (" *" if c.notes else ""), style)
         table.add_row(text(c.variable), text(fmt(c.value)), text(fmt(c.backprop)),
@@ -207,6 +217,6 @@ def report(result: Result, max_rows: int = 60, nodes: bool = True) -> Group:
     parts: list[RenderableType] = []
     if nodes:
         parts.append(node_table(result, max_rows))
-    parts.append(gradient_table(result))
+    parts.append(gradient_table(result, max_rows))
     parts.append(summary(result))
     return Group(*parts)
