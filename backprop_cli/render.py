@@ -36,6 +36,12 @@ def fmt(v: float | None) -> str:
     return f"{v:.6g}"
 
 
+def clip(s: str, limit: int = 120) -> str:
+    """At most ``limit`` characters: the expression column is 28 wide, and folding a
+    60,000-character expression into it took rich seconds (--json has the full text)."""
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
 def text(s: str, style: str = "") -> Text:
     safe = "".join(ch if ch.isprintable() or ch == "\n" else ch.encode("unicode_escape").decode()
                    for ch in s)
@@ -64,7 +70,8 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
         if row is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue
-        cells: list[RenderableType] = [text(row.label), text(row.op), text(row.expression)]
+        cells: list[RenderableType] = [text(row.label), text(row.op),
+                                       text(clip(row.expression))]
         if numeric:
             cells.append(text(fmt(row.value)))
         cells.append(_local(row))
