@@ -43,6 +43,14 @@ class NodeRecord:
     local_symbolic: list[str] | None = None
     fan_out: list[tuple[str, float | None]] = field(default_factory=list)  # (consumer, branch)
     kink: str | None = None
+    start: int = 0  # the node's span in the expression: expression[start:end]
+    end: int = 0
+
+
+# A node's source text longer than this is shortened to its head … tail: the add nodes of a
+# long sum span ever longer prefixes of it, so full texts grow with the square of its length
+# (gigabytes of --json for 100,000 nodes). `start`/`end` give the full span.
+EXPRESSION_LIMIT = 200
 
 
 @dataclass
@@ -93,7 +101,7 @@ class Result:
                     "upstream": n.upstream, "downstream": n.downstream,
                     "local_symbolic": n.local_symbolic,
                     "fan_out": [{"to": to, "gradient": g} for to, g in n.fan_out],
-                    "kink": n.kink,
+                    "kink": n.kink, "start": n.start, "end": n.end,
                 }
                 for n in self.nodes
             ],
@@ -193,8 +201,10 @@ def _records(graph: Graph) -> list[NodeRecord]:
         gate = node.op.gate
         records.append(NodeRecord(
             id=node.id, label=graph.label(node.id), op=node.op.name,
-            expression=graph.text(node.id), inputs=[graph.label(j) for j in node.inputs],
+            expression=_snippet(graph.source, node.start, node.end),
+            inputs=[graph.label(j) for j in node.inputs],
             input_is_const=[graph.nodes[j].op is CONST for j in node.inputs], gate=gate,
+            start=node.start, end=node.end,
         ))
     for nid, uses in enumerate(graph.consumers()):
         if len(uses) > 1:
@@ -202,6 +212,13 @@ def _records(graph: Graph) -> list[NodeRecord]:
             records[nid].gate = FAN_OUT if graph.nodes[nid].op in (VAR, CONST) \
                 else f"{records[nid].gate}; fans out: {FAN_OUT}"
     return records
+
+
+def _snippet(source: str, start: int, end: int) -> str:
+    if end - start <= EXPRESSION_LIMIT:
+        return source[start:end]
+    half = EXPRESSION_LIMIT // 2
+    return source[start:start + half - 1] + "…" + source[end - half:end]
 
 
 def _fill(result: Result, run: Pass) -> None:
