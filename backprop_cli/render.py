@@ -125,7 +125,11 @@ def _upstream(row: NodeRecord) -> Text:
         return text("–", "dim")
     t = text(fmt(row.upstream))
     if len(row.fan_out) > 1:
-        branches = " + ".join(f"{fmt(g)} (from {to})" for to, g in row.fan_out)
+        # A variable used 1,000 times would make a 1,000-line cell: show the first few.
+        shown = row.fan_out if len(row.fan_out) <= 8 else row.fan_out[:4]
+        branches = " + ".join(f"{fmt(g)} (from {to})" for to, g in shown)
+        if len(shown) < len(row.fan_out):
+            branches += f" + … ({len(row.fan_out) - len(shown):,} more branches; --json has all)"
         t.append(text(f"\n= {branches}", "dim"))
     return t
 
