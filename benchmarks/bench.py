@@ -236,9 +236,8 @@ def _ms(v: float | str | None) -> str:
         return "–"
     if isinstance(v, str):
         return v
-    if v >= 100:
-        return f"{v * 1e3:,.0f}" if v >= 1 else f"{v * 1e3:.0f}"
-    return f"{v * 1e3:.3g}"
+    ms = v * 1e3
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.3g}"
 
 
 def _ratio(peer: float | str | None, ours: float) -> str:
