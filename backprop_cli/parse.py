@@ -51,20 +51,69 @@ def _parser() -> tuple[Lark, _Builder]:
     # its builder is reset for every parse (under _LOCK).
     # No cache=True: Lark's cache unpickles a file from the temp folder.
     builder = _Builder("")
-    lark = Lark(load_grammar(), parser="lalr", start=["program", "bindings"],
-                transformer=builder)
+    grammar = load_grammar()
+    tables = _saved_tables(grammar)
+    if tables is not None:
+        # Building the LALR tables from the grammar costs ~40 ms at every start; loading them
+        # from backprop_cli/_tables.py (plain Python literals, no pickle) costs ~5 ms.
+        lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+            *tables, transformer=builder)
+    else:
+        lark = Lark(grammar, parser="lalr", start=["program", "bindings"], transformer=builder)
     return lark, builder
+
+
+def _grammar_key(grammar: str) -> str:
+    import hashlib
+
+    import lark
+
+    return hashlib.sha256(grammar.encode()).hexdigest() + " lark " + lark.__version__
+
+
+def _saved_tables(grammar: str) -> tuple[dict[str, Any], dict[int, Any]] | None:
+    """The saved tables, if they were made from this grammar by this version of Lark."""
+    try:
+        from . import _tables
+    except ImportError:
+        return None
+    if _tables.KEY != _grammar_key(grammar):
+        return None
+    return _tables.DATA, _tables.MEMO
+
+
+def write_tables(path: Path | None = None) -> Path:
+    """Regenerate backprop_cli/_tables.py after changing the grammar (tests check it is current):
+
+        python -c "from backprop_cli.parse import write_tables; write_tables()"
+    """
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    grammar = load_grammar()
+    lark = Lark(grammar, parser="lalr", start=["program", "bindings"])
+    data, memo = lark.memo_serialize([TerminalDef, Rule])
+    data["options"].pop("transformer", None)
+    path = path or Path(__file__).resolve().parent / "_tables.py"
+    path.write_text(
+        '"""LALR tables of grammars/backprop.lark, made by parse.write_tables(); do not edit."""\n'
+        "# ruff: noqa: E501\n"
+        "from typing import Any\n\n"
+        f"KEY = {_grammar_key(grammar)!r}\n"
+        f"DATA: dict[str, Any] = {data!r}\n"
+        f"MEMO: dict[int, Any] = {memo!r}\n", encoding="utf-8")
+    return path
 
 
 class _FastLexer(Lexer):
     """A one-regex lexer for programs: whole parses take about 1.3x less time.
 
     Lark's contextual lexer costs about half of a parse (a 100,000-node expression spends
-    about a second in it). This one only handles text that is made of the program's tokens; at the first
-    character it cannot place it raises _FastLexError and `parse` starts over with Lark's own
-    lexer, so every syntax error is Lark's, as before. Its patterns are Lark's (taken from
-    the compiled grammar); where two match at one place the longer token wins (** over *,
-    a newline after \\r over the blank \\r), as in Lark.
+    about a second in it). This one only handles text made of the program's tokens; at the
+    first character it cannot place it raises _FastLexError and `parse` starts over with
+    Lark's own lexer, so every syntax error is Lark's, as before. Its patterns are Lark's
+    (from the compiled grammar); where two match at one place the longer token wins
+    (** over *, a newline after \\r over the blank \\r), as in Lark.
     """
 
     __future_interface__ = 2
@@ -73,7 +122,7 @@ class _FastLexer(Lexer):
 
     def __init__(self, lark: Lark):
         patterns = {t.name: t.pattern.to_regexp() for t in lark.terminals}
-        self.ignore = frozenset(lark.ignore_tokens)
+        self.ignore = frozenset(lark.lexer_conf.ignore)
         self.regex = re.compile("|".join(f"(?P<{name}>{patterns[name]})" for name in self.ORDER))
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:

@@ -271,3 +271,37 @@ def test_fast_lexer_agrees_with_lark(pieces: list[str]) -> None:
 ])
 def test_fast_lexer_agrees_with_lark_on_examples(text: str) -> None:
     check_agrees(text)
+
+
+# --- the saved LALR tables ------------------------------------------------------------------
+
+
+def test_saved_tables_are_made_from_the_current_grammar() -> None:
+    from backprop_cli import _tables
+
+    grammar = parse_mod.load_grammar()
+    # The grammar's hash; the Lark version may differ (then the tables are simply not used).
+    regenerate = "python -c 'from backprop_cli.parse import write_tables; write_tables()'"
+    assert _tables.KEY.split()[0] == parse_mod._grammar_key(grammar).split()[0], regenerate
+
+
+@pytest.mark.parametrize("text", [
+    "q = x + y; f = q * z", "1/(1+exp(-(w0*x0+w1*x1+w2)))", "-x^2^-y", "max(a, b) - min(a, 2)",
+    "x +", "(x", "f(x)", "x y", "a = 1\nb = a*a\n\nb + a", "x ** 2 ** 3 / 4",
+])
+def test_saved_tables_parse_like_the_grammar(text: str) -> None:
+    from lark import Lark
+
+    fresh_builder = parse_mod._Builder(text)
+    fresh = Lark(parse_mod.load_grammar(), parser="lalr", start=["program", "bindings"],
+                 transformer=fresh_builder)
+    try:
+        expected: Any = fresh.parse(text, start="program")
+    except (parse_mod.UnexpectedInput, InputError) as exc:
+        expected = exc
+    got = lark_parse(text)
+    if isinstance(expected, parse_mod.UnexpectedInput):
+        assert isinstance(got, parse_mod.UnexpectedInput)
+        assert (type(got), got.pos_in_stream) == (type(expected), expected.pos_in_stream)
+    else:
+        assert shape(got) == shape(expected)
