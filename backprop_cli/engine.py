@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import DomainError
+from .gcpause import paused
 from .graph import Graph
 from .ops import CONST, VAR
 
@@ -47,6 +48,11 @@ def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
 
 def backward(graph: Graph, values: list[float], seed: float = 1.0) -> Pass:
     """Reverse topological order: downstream = upstream x local, accumulated per input."""
+    with paused():
+        return _backward(graph, values, seed)
+
+
+def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
     nodes = graph.nodes
     n = len(nodes)
     upstream = [0.0] * n

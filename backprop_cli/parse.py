@@ -21,6 +21,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.lexer import Lexer
 
 from .errors import InputError
+from .gcpause import paused
 from .graph import Graph
 from .ops import FUNCTIONS, OPS
 
@@ -312,7 +313,7 @@ def parse(source: str) -> Graph:
         raise InputError("the expression is empty",
                          hint='try: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4')
     lark, builder = _parser()
-    with _LOCK:
+    with _LOCK, paused():
         builder.reset(source)
         try:
             graph = _parse_program(lark, builder, source)
