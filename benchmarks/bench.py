@@ -10,7 +10,10 @@ the same work (from the same text: Lark LALR parse, build, forward, backward) in
 PyTorch autograd when they are installed (`pip install ".[bench]"`), with ratios taken in the
 same run. Then start-up: whole `backprop` processes against `python -c "import sympy"`.
 
-Nothing here asserts anything; tests/test_scale.py checks correctness at these sizes.
+Each sample repeats the work until it has run 30 ms at least (for the small sizes) and
+reports the time of one call; `backprop` and its peers take turns, sample by sample, so
+that the load of this shared machine falls on all alike. Nothing here asserts anything;
+tests/test_scale.py checks correctness at these sizes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import math
 import os
 import platform
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -127,14 +131,15 @@ FAMILIES: dict[str, Callable[[int], Case]] = {
 # --- timing -------------------------------------------------------------------------------
 
 
-def median_of(fn: Callable[[], Any], reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+MIN_TIME = 0.03  # a timed sample runs the work this long at least (timeit's autorange idea)
+
+
+def loops_for(fn: Callable[[], Any]) -> int:
+    """How many calls make one sample: small graphs take microseconds, below timer noise."""
+    t0 = time.perf_counter()
+    fn()  # also a warm-up
+    once = time.perf_counter() - t0
+    return max(1, min(10_000, int(MIN_TIME / max(once, 1e-7))))
 
 
 @dataclass
@@ -152,22 +157,55 @@ class Row:
     peer_parse: float = math.nan
 
 
-def measure_backprop(text: str, point: dict[str, float], reps: int) -> tuple[int, list[float]]:
-    """Medians of parse, forward, backward, and of their per-run total."""
-    runs: list[list[float]] = []
-    nodes = 0
-    for _ in range(reps):
-        gc.collect()
-        t0 = time.perf_counter()
+def backprop_sampler(text: str, point: dict[str, float]) -> Callable[[], list[float]]:
+    """One sample: parse, forward, backward (and their total), per call."""
+    def once() -> None:
         graph = parse(text)
-        t1 = time.perf_counter()
-        values = forward(graph, point)
-        t2 = time.perf_counter()
-        backward(graph, values)
-        t3 = time.perf_counter()
-        runs.append([t1 - t0, t2 - t1, t3 - t2, t3 - t0])
-        nodes = len(graph.nodes)
-    return nodes, [statistics.median(col) for col in zip(*runs)]
+        backward(graph, forward(graph, point))
+
+    loops = loops_for(once)
+
+    def sample() -> list[float]:
+        sums = [0.0, 0.0, 0.0]
+        for _ in range(loops):
+            t0 = time.perf_counter()
+            graph = parse(text)
+            t1 = time.perf_counter()
+            values = forward(graph, point)
+            t2 = time.perf_counter()
+            backward(graph, values)
+            t3 = time.perf_counter()
+            sums[0] += t1 - t0
+            sums[1] += t2 - t1
+            sums[2] += t3 - t2
+        return [x / loops for x in sums] + [sum(sums) / loops]
+
+    return sample
+
+
+def plain_sampler(fn: Callable[[], Any]) -> Callable[[], list[float]]:
+    loops = loops_for(fn)
+
+    def sample() -> list[float]:
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        return [(time.perf_counter() - t0) / loops]
+
+    return sample
+
+
+def interleaved(samplers: dict[str, Callable[[], list[float]]],
+                reps: int) -> dict[str, list[float]]:
+    """Medians per sampler; the samplers take turns, so a busy spell of this shared machine
+    falls on all of them alike and their ratios stay fair."""
+    samples: dict[str, list[list[float]]] = {name: [] for name in samplers}
+    for _ in range(reps):
+        for name, sample in samplers.items():
+            gc.collect()
+            samples[name].append(sample())
+    return {name: [statistics.median(col) for col in zip(*rows)]
+            for name, rows in samples.items()}
 
 
 def verification_label(result: Any) -> str:
@@ -187,14 +225,6 @@ def verification_label(result: Any) -> str:
     return f"{how}, {sympy} + FD, {ok}"
 
 
-def measure_peer(run: Callable[[str, dict[str, float]], Any], text: str,
-                 point: dict[str, float], reps: int) -> float | str:
-    try:
-        return median_of(lambda: run(text, point), reps)
-    except RecursionError:
-        return "RecursionError"
-
-
 def bench_table(sizes: tuple[int, ...], reps: int, verify_max: int, verify_reps: int,
                 peers: dict[str, Callable[[str, dict[str, float]], Any]],
                 families: list[str]) -> list[Row]:
@@ -203,9 +233,24 @@ def bench_table(sizes: tuple[int, ...], reps: int, verify_max: int, verify_reps:
         for size in sizes:
             text, point = FAMILIES[family](size)
             r = reps if size < 100_000 else max(1, min(reps, 3))
-            row = Row(family, size)
-            row.nodes, (row.parse, row.forward, row.backward, row.total) = \
-                measure_backprop(text, point, r)
+            row = Row(family, size, nodes=len(parse(text).nodes), peers={})
+            samplers = {"backprop": backprop_sampler(text, point)}
+            if peers:
+                from benchmarks.peers import parse_tree
+
+                samplers["tree parse"] = plain_sampler(lambda t=text: parse_tree(t))
+            for name, run in peers.items():
+                try:
+                    samplers[name] = plain_sampler(lambda run=run, t=text, p=point: run(t, p))
+                except RecursionError:
+                    row.peers[name] = "RecursionError"
+            medians = interleaved(samplers, r)
+            row.parse, row.forward, row.backward, row.total = medians["backprop"]
+            if "tree parse" in medians:
+                row.peer_parse = medians["tree parse"][0]
+            for name in peers:
+                if name in medians:
+                    row.peers[name] = medians[name][0]
             if row.nodes <= verify_max:
                 box: dict[str, Any] = {}
 
@@ -213,17 +258,10 @@ def bench_table(sizes: tuple[int, ...], reps: int, verify_max: int, verify_reps:
                              point: dict[str, float] = point) -> None:
                     box["r"] = evaluate(text, at=point)
 
-                row.verify = median_of(verified, verify_reps)
+                row.verify = interleaved({"v": plain_sampler(verified)}, verify_reps)["v"][0]
                 row.verify_how = verification_label(box["r"])
             else:
                 row.verify_how = f"not run (over --verify-max {verify_max:,} nodes)"
-            row.peers = {}
-            if peers:
-                from benchmarks.peers import parse_tree
-
-                row.peer_parse = median_of(lambda t=text: parse_tree(t), r)
-            for name, run in peers.items():
-                row.peers[name] = measure_peer(run, text, point, r)
             rows.append(row)
             print(f"  {family:18} {size:>7,}: {row.total * 1e3:9.2f} ms "
                   + " ".join(f"{k}={_ms(v)}" for k, v in row.peers.items()),
@@ -354,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: sizes 10-1,000, 3 runs, fewer start-up runs")
     ap.add_argument("--sizes", help="comma-separated sizes (default 10,...,100000)")
-    ap.add_argument("--reps", type=int, help="runs per measurement (median; default 5)")
+    ap.add_argument("--reps", type=int, help="samples per measurement (median; default 7)")
     ap.add_argument("--verify-max", type=int, default=15_000,
                     help="run the verified evaluate only up to this many nodes")
     ap.add_argument("--families", help="comma-separated subset of: " + ", ".join(FAMILIES))
@@ -365,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK_SIZES if args.quick else SIZES
     if args.sizes:
         sizes = tuple(int(s) for s in args.sizes.split(","))
-    reps = args.reps or (3 if args.quick else 5)
+    reps = args.reps or (3 if args.quick else 7)
     families = list(FAMILIES) if not args.families else [
         f.strip() for f in args.families.split(",")]
     peers: dict[str, Callable[[str, dict[str, float]], Any]] = {}
@@ -378,8 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backprop benchmark: {machine()}", file=sys.stderr)
     rows = bench_table(sizes, reps, args.verify_max, 1 if args.quick else 3, peers, families)
     out = [f"Machine: {machine()}.", "",
-           f"Command: `PYTHONPATH=. python benchmarks/bench.py {' '.join(argv or sys.argv[1:])}`"
-           f" — medians of {reps} runs (3 at 100,000 nodes); times in ms.", "",
+           f"Command: `PYTHONPATH=. python benchmarks/bench.py {shlex.join(argv or sys.argv[1:])}`"
+           f" — medians of {reps} interleaved samples (3 at 100,000 nodes), each at least"
+           f" {MIN_TIME * 1e3:.0f} ms of repeated calls; times in ms per call.", "",
            table_markdown(rows, peer_names)]
     if not peer_names and not args.no_peers:
         out += ["", "(micrograd and PyTorch are not installed: `pip install \".[bench]\"`)"]
