@@ -327,20 +327,16 @@ def startup_commands(big: tuple[str, str] | None) -> list[tuple[str, list[str], 
     return cmds
 
 
-def time_process(argv: list[str], stdin: str | None, reps: int) -> tuple[float, int]:
+def time_process(argv: list[str], stdin: str | None) -> tuple[float, int]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    times = []
-    code = 0
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env,
-                              cwd=ROOT, check=False)
-        times.append(time.perf_counter() - t0)
-        code = proc.returncode
-    return statistics.median(times), code
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env,
+                          cwd=ROOT, check=False)
+    return time.perf_counter() - t0, proc.returncode
 
 
 def startup_markdown(reps: int, with_torch: bool, big: bool) -> str:
+    """Whole processes, taking turns run by run (like the samples above), medians."""
     big_case = None
     if big:
         text, point = sum_of_products(10_000)
@@ -348,16 +344,21 @@ def startup_markdown(reps: int, with_torch: bool, big: bool) -> str:
     cmds = startup_commands(big_case)
     if with_torch:
         cmds.append(('python -c "import torch"', [sys.executable, "-c", "import torch"], None))
-    results = []
-    for label, argv, stdin in cmds:
-        r = reps if "10,000" not in label and "torch" not in label else max(1, min(reps, 3))
-        t, code = time_process(argv, stdin, r)
-        results.append((label, t, code, r))
-        print(f"  {label}: {t * 1e3:.0f} ms (exit {code})", file=sys.stderr, flush=True)
-    sympy_t = results[1][1]
+    times: dict[str, list[float]] = {label: [] for label, _, _ in cmds}
+    codes: dict[str, int] = {}
+    for k in range(reps):
+        for label, argv, stdin in cmds:
+            if k >= 3 and ("10,000" in label or "torch" in label):
+                continue  # the slow ones: 3 runs
+            t, codes[label] = time_process(argv, stdin)
+            times[label].append(t)
+    sympy_t = statistics.median(times[cmds[1][0]])
     lines = ["| command | runs | median ms | ÷ `import sympy` | exit |", "|---|---|---|---|---|"]
-    for label, t, code, r in results:
-        lines.append(f"| `{label}` | {r} | {t * 1e3:.0f} | {t / sympy_t:.2f} | {code} |")
+    for label, _, _ in cmds:
+        t = statistics.median(times[label])
+        print(f"  {label}: {t * 1e3:.0f} ms (exit {codes[label]})", file=sys.stderr, flush=True)
+        lines.append(f"| `{label}` | {len(times[label])} | {t * 1e3:.0f} | {t / sympy_t:.2f} "
+                     f"| {codes[label]} |")
     return "\n".join(lines)
 
 
@@ -398,6 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", help="comma-separated subset of: " + ", ".join(FAMILIES))
     ap.add_argument("--no-peers", action="store_true", help="skip micrograd and PyTorch")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up table")
+    ap.add_argument("--startup-only", action="store_true", help="only the start-up table")
     args = ap.parse_args(argv)
 
     sizes = QUICK_SIZES if args.quick else SIZES
@@ -414,16 +416,19 @@ def main(argv: list[str] | None = None) -> int:
     peer_names = list(peers)
 
     print(f"backprop benchmark: {machine()}", file=sys.stderr)
-    rows = bench_table(sizes, reps, args.verify_max, 1 if args.quick else 3, peers, families)
+    rows = [] if args.startup_only else bench_table(sizes, reps, args.verify_max,
+                                                    1 if args.quick else 3, peers, families)
     out = [f"Machine: {machine()}.", "",
            f"Command: `PYTHONPATH=. python benchmarks/bench.py {shlex.join(argv or sys.argv[1:])}`"
            f" — medians of {reps} interleaved samples (3 at 100,000 nodes), each at least"
-           f" {MIN_TIME * 1e3:.0f} ms of repeated calls; times in ms per call.", "",
-           table_markdown(rows, peer_names)]
+           f" {MIN_TIME * 1e3:.0f} ms of repeated calls; times in ms per call."]
+    if rows:
+        out += ["", table_markdown(rows, peer_names)]
     if not peer_names and not args.no_peers:
         out += ["", "(micrograd and PyTorch are not installed: `pip install \".[bench]\"`)"]
     if not args.no_startup:
-        out += ["", "Start-up (whole processes, `python -m backprop_cli` with PYTHONPATH=.):", "",
+        out += ["", "Start-up (whole processes, `python -m backprop_cli` with PYTHONPATH=., "
+                "taking turns run by run):", "",
                 startup_markdown(3 if args.quick else 7, "torch" in peers, not args.quick), "",
                 f"Heavy modules imported by `backprop --help`: {help_imports()}"]
     print("\n".join(out))
