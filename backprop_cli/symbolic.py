@@ -143,13 +143,27 @@ def short(expr: Any, width: int = 60) -> str:
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:
     """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
     node = graph.nodes[nid]
-    dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
-    form = node.op.sympy(sp, *dummies)
+    dummies, derivatives = _local_forms(node.op.name, node.op.sympy, len(node.inputs))
     names: dict[Any, Any] = {}
     for k, j in enumerate(node.inputs):
         inp = graph.nodes[j]
         names[dummies[k]] = exact(inp.literal) if inp.op is CONST else symbol(graph.label(j))
-    return [sp.diff(form, d).xreplace(names) for d in dummies]
+    return [d.xreplace(names) for d in derivatives]
+
+
+_LOCAL_FORMS: dict[tuple[str, int], tuple[list[Any], list[Any]]] = {}
+
+
+def _local_forms(name: str, form: Callable[..., Any], arity: int) -> tuple[list[Any], list[Any]]:
+    """An op's local derivatives in terms of placeholder inputs, differentiated once per op
+    (not once per node: a 10,000-node graph without --at spent seconds in sympy's diff)."""
+    key = (name, arity)
+    cached = _LOCAL_FORMS.get(key)
+    if cached is None:
+        dummies = [sp.Dummy(f"a{k}", real=True) for k in range(arity)]
+        expr = form(sp, *dummies)
+        cached = _LOCAL_FORMS[key] = (dummies, [sp.diff(expr, d) for d in dummies])
+    return cached
 
 
 def run_deep(fn: Callable[[], T], recursion_limit: int = 20_000) -> T:

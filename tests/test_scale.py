@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -140,6 +141,26 @@ def test_parentheses_nested_10k_deep() -> None:
     assert r.gradients["x"] == pytest.approx(0.5**levels, abs=1e-300)
     assert r.gradients["y"] == pytest.approx(math.fsum(0.5**k for k in range(levels)))
     assert r.ok
+
+
+def test_symbolic_mode_deep() -> None:
+    # Without --at: every node's local derivative as a formula (sympy, ~1 ms a node, so 2,000
+    # deep here), sympy's derivative of the output skipped (too deep), and said so.
+    depth = 2_000
+    r = evaluate(nested_functions(depth))
+    assert r.value is None
+    funcs = [n for n in r.nodes if n.op != "var"]
+    assert len(funcs) == depth
+    assert all(n.local_symbolic is not None and len(n.local_symbolic) == 1 for n in funcs)
+    x = sympy.Symbol("x", real=True)
+    innermost = nested_functions(depth).split("(")[depth - 1]  # the function applied to x
+    form = sympy.tanh(x) if innermost == "tanh" else 1 / (1 + sympy.exp(-x))
+    assert funcs[0].local_symbolic == [str(sympy.diff(form, x))]
+    assert any("not shown" in note for note in r.notes)
+    result = CliRunner().invoke(app, ["eval", "-", "--max-rows", "6"],
+                                input=nested_functions(depth))
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "rows hidden" in result.output
 
 
 def test_deep_chain_through_the_cli() -> None:
