@@ -10,7 +10,7 @@ import difflib
 import math
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -127,20 +127,22 @@ class _FastLexer(Lexer):
         self.regex = re.compile("|".join(f"(?P<{name}>{patterns[name]})" for name in self.ORDER))
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
-        text: str = lexer_state.text.text
+        whole = lexer_state.text  # a TextSlice in Lark 1.3, the str itself before
+        text: str = getattr(whole, "text", whole)
+        pos: int = getattr(whole, "start", 0)
+        end: int = getattr(whole, "end", len(text))
         match = self.regex.match
         ignore = self.ignore
-        new = Token._future_new  # Token(...) minus a keyword-argument shim
-        pos, end = 0, len(text)
+        # Token(...) minus a keyword-argument shim, where this Lark has it.
+        new: Callable[..., Token] = getattr(Token, "_future_new", Token)
         while pos < end:
             m = match(text, pos)
             if m is None:
                 raise _FastLexError
-            kind = m.lastgroup
+            kind = m.lastgroup or ""
             stop = m.end()
             if kind not in ignore:
-                yield new(  # type: ignore[no-untyped-call]
-                    kind, m.group(), pos, None, None, None, None, stop)
+                yield new(kind, m.group(), pos, None, None, None, None, stop)
             pos = stop
 
 
