@@ -48,6 +48,8 @@ class NodeRecord:
     kink: str | None = None
     shape: list[int] | None = None  # array jobs only: [] scalar, [n] vector, [m, n] matrix
     jacobian: list[Any] | None = None  # --jacobian: explicit d node / d input, per input
+    start: int = 0  # the node's span in the expression: expression[start:end]
+    end: int = 0
 
 
 @dataclass
@@ -98,7 +100,7 @@ class Result:
                     "upstream": n.upstream, "downstream": n.downstream,
                     "local_symbolic": n.local_symbolic,
                     "fan_out": [{"to": to, "gradient": g} for to, g in n.fan_out],
-                    "kink": n.kink,
+                    "kink": n.kink, "start": n.start, "end": n.end,
                 }
                 for n in self.nodes
             ],
@@ -249,6 +251,7 @@ def _records(graph: Graph) -> list[NodeRecord]:
             id=node.id, label=graph.label(node.id), op=node.op.name,
             expression=graph.text(node.id), inputs=[graph.label(j) for j in node.inputs],
             input_is_const=[not needs[j] for j in node.inputs], gate=gate,
+            start=node.start, end=node.end,
         ))
     for nid, uses in enumerate(graph.consumers()):
         if len(uses) > 1:

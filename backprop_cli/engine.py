@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import DomainError
+from .gcpause import paused
 from .graph import Graph
 from .ops import CONST, VAR
 
@@ -47,6 +48,11 @@ def forward(graph: Graph, point: Mapping[str, float]) -> list[float]:
 
 def backward(graph: Graph, values: list[float], seed: float = 1.0) -> Pass:
     """Reverse topological order: downstream = upstream x local, accumulated per input."""
+    with paused():
+        return _backward(graph, values, seed)
+
+
+def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
     nodes = graph.nodes
     n = len(nodes)
     upstream = [0.0] * n
@@ -54,12 +60,21 @@ def backward(graph: Graph, values: list[float], seed: float = 1.0) -> Pass:
     downstream: list[tuple[float, ...]] = [()] * n
     kinks: dict[int, str] = {}
     upstream[graph.output] = seed
+    isfinite = math.isfinite
     for node in reversed(nodes):
-        if not node.inputs:
+        inputs = node.inputs
+        if not inputs:
             continue
         nid = node.id
         op = node.op
-        args = tuple(values[j] for j in node.inputs)
+        if len(inputs) == 2:
+            i0, i1 = inputs
+            args: tuple[float, ...] = (values[i0], values[i1])
+        elif len(inputs) == 1:
+            i0 = inputs[0]
+            args = (values[i0],)
+        else:
+            args = tuple([values[j] for j in inputs])
         try:
             loc = op.local(args, values[nid])
         except (ValueError, ZeroDivisionError, OverflowError):
@@ -72,13 +87,26 @@ def backward(graph: Graph, values: list[float], seed: float = 1.0) -> Pass:
             if why is not None:
                 kinks[nid] = why
         g = upstream[nid]
-        down = tuple(g * d for d in loc)
-        for pos, (j, d) in enumerate(zip(node.inputs, down)):
-            if not math.isfinite(loc[pos]) and _needs_grad(graph, j):
-                raise _domain_error(graph, nid, args, gradient_of=pos)
-            upstream[j] += d
+        if not isfinite(sum(loc)):  # rare: some local gradient is inf or nan
+            for pos, j in enumerate(inputs):
+                if not isfinite(loc[pos]) and _needs_grad(graph, j):
+                    raise _domain_error(graph, nid, args, gradient_of=pos)
+        if len(loc) == 2:
+            d0 = g * loc[0]
+            d1 = g * loc[1]
+            upstream[i0] += d0
+            upstream[i1] += d1
+            downstream[nid] = (d0, d1)
+        elif len(loc) == 1:
+            d0 = g * loc[0]
+            upstream[i0] += d0
+            downstream[nid] = (d0,)
+        else:
+            down = tuple([g * d for d in loc])
+            for j, d in zip(inputs, down):
+                upstream[j] += d
+            downstream[nid] = down
         local[nid] = loc
-        downstream[nid] = down
     return Pass(values, local, upstream, downstream, kinks, seed)
 
 

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import sys
 import threading
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lark import Lark, Transformer
+from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
 
 from .errors import InputError
+from .gcpause import paused
 from .graph import Graph
 from .literals import ArrayLiteral
 from .ops import FUNCTIONS, OPS
@@ -51,9 +55,123 @@ def _parser() -> tuple[Lark, _Builder]:
     # its builder is reset for every parse (under _LOCK).
     # No cache=True: Lark's cache unpickles a file from the temp folder.
     builder = _Builder("")
-    lark = Lark(load_grammar(), parser="lalr", start=["program", "bindings", "value"],
-                transformer=builder)
+    grammar = load_grammar()
+    tables = _saved_tables(grammar)
+    if tables is not None:
+        # Building the LALR tables from the grammar costs ~40 ms at every start; loading them
+        # from backprop_cli/_tables.py (plain Python literals, no pickle) costs ~5 ms.
+        lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+            *tables, transformer=builder)
+    else:
+        lark = Lark(grammar, parser="lalr", start=["program", "bindings", "value"],
+                    transformer=builder)
     return lark, builder
+
+
+def _grammar_key(grammar: str) -> str:
+    import hashlib
+
+    import lark
+
+    return hashlib.sha256(grammar.encode()).hexdigest() + " lark " + lark.__version__
+
+
+def _saved_tables(grammar: str) -> tuple[dict[str, Any], dict[int, Any]] | None:
+    """The saved tables, if they were made from this grammar by this version of Lark."""
+    try:
+        from . import _tables
+    except ImportError:
+        return None
+    if _tables.KEY != _grammar_key(grammar):
+        return None
+    return _tables.DATA, _tables.MEMO
+
+
+def write_tables(path: Path | None = None) -> Path:
+    """Regenerate backprop_cli/_tables.py after changing the grammar (tests check it is current):
+
+        python -c "from backprop_cli.parse import write_tables; write_tables()"
+    """
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    grammar = load_grammar()
+    lark = Lark(grammar, parser="lalr", start=["program", "bindings", "value"])
+    data, memo = lark.memo_serialize([TerminalDef, Rule])
+    data["options"].pop("transformer", None)
+    path = path or Path(__file__).resolve().parent / "_tables.py"
+    path.write_text(
+        '"""LALR tables of grammars/backprop.lark, made by parse.write_tables(); do not edit."""\n'
+        "# ruff: noqa: E501\n"
+        "from typing import Any\n\n"
+        f"KEY = {_grammar_key(grammar)!r}\n"
+        f"DATA: dict[str, Any] = {data!r}\n"
+        f"MEMO: dict[int, Any] = {memo!r}\n", encoding="utf-8")
+    return path
+
+
+class _FastLexer(Lexer):
+    """A one-regex lexer for programs: whole parses take about 1.3x less time.
+
+    Lark's contextual lexer costs about half of a parse (a 100,000-node expression spends
+    about a second in it). This one only handles text made of the program's tokens; at the
+    first character it cannot place it raises _FastLexError and `parse` starts over with
+    Lark's own lexer, so every syntax error is Lark's, as before. Its patterns are Lark's
+    (from the compiled grammar); where two match at one place the longer token wins
+    (** over *, a newline after \\r over the blank \\r), as in Lark.
+    """
+
+    __future_interface__ = 2
+    ORDER = ("_SEP", "__IGNORE_1", "COMMENT", "NUMBER", "NAME", "POW", "STAR", "SLASH", "PLUS",
+             "MINUS", "LPAR", "RPAR", "EQUAL", "COMMA")
+
+    def __init__(self, lark: Lark):
+        patterns = {t.name: t.pattern.to_regexp() for t in lark.terminals}
+        self.ignore = frozenset(lark.lexer_conf.ignore)
+        self.regex = re.compile("|".join(f"(?P<{name}>{patterns[name]})" for name in self.ORDER))
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+        whole = lexer_state.text  # a TextSlice in Lark 1.3, the str itself before
+        text: str = getattr(whole, "text", whole)
+        pos: int = getattr(whole, "start", 0)
+        end: int = getattr(whole, "end", len(text))
+        match = self.regex.match
+        ignore = self.ignore
+        # Token(...) minus a keyword-argument shim, where this Lark has it.
+        new: Callable[..., Token] = getattr(Token, "_future_new", Token)
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                raise _FastLexError
+            kind = m.lastgroup or ""
+            stop = m.end()
+            if kind not in ignore:
+                yield new(kind, m.group(), pos, None, None, None, None, stop)
+            pos = stop
+
+
+class _FastLexError(Exception):
+    """The fast lexer met a character it does not place: Lark's lexer takes over."""
+
+
+@lru_cache(maxsize=1)
+def _fast_lexer() -> _FastLexer:
+    return _FastLexer(_parser()[0])
+
+
+def _parse_program(lark: Lark, builder: _Builder, source: str) -> Graph:
+    """Parse with the fast lexer; anything it cannot lex, or a syntax error, goes to Lark's."""
+    frontend = lark.parser
+    standard = frontend.lexer
+    frontend.lexer = _fast_lexer()
+    try:
+        return lark.parse(source, start="program")  # type: ignore[return-value]
+    except (_FastLexError, UnexpectedInput):
+        pass
+    finally:
+        frontend.lexer = standard
+    builder.reset(source)  # start over: Lark's lexer, Lark's syntax error
+    return lark.parse(source, start="program")  # type: ignore[return-value]
 
 
 def parse_number(text: str, *, source: str, pos: int, end: int | None = None,
@@ -239,10 +357,10 @@ def parse(source: str) -> Graph:
         raise InputError("the expression is empty",
                          hint='try: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4')
     lark, builder = _parser()
-    with _LOCK:
+    with _LOCK, paused():
         builder.reset(source)
         try:
-            graph: Graph = lark.parse(source, start="program")  # type: ignore[assignment]
+            graph = _parse_program(lark, builder, source)
         except UnexpectedInput as exc:
             raise _syntax_error(exc, source, "expression") from None
         finally:

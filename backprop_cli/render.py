@@ -8,7 +8,7 @@ characters made visible, so an expression can neither style nor drive the termin
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -16,6 +16,8 @@ from rich.text import Text
 
 from .api import NodeRecord, Result
 from .verify import Check
+
+T = TypeVar("T")
 
 STATUS = {
     "pass": ("✓ pass", "bold green"),
@@ -62,6 +64,12 @@ def _fmt_array(v: list[Any]) -> str:
     return f"{len(v)}: " + body if len(v) > ARRAY_SHOWN else body
 
 
+def clip(s: str, limit: int = 120) -> str:
+    """At most ``limit`` characters: the expression column is 28 wide, and folding a
+    60,000-character expression into it took rich seconds (--json has the full text)."""
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
 def text(s: str, style: str = "") -> Text:
     safe = "".join(ch if ch.isprintable() or ch == "\n" else ch.encode("unicode_escape").decode()
                    for ch in s)
@@ -97,7 +105,7 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
         cells: list[RenderableType] = [text(row.label), text(row.op)]
         if shaped:
             cells.append(text(_shape(row.shape)))
-        cells.append(text(row.expression))
+        cells.append(text(clip(row.expression)))
         if numeric:
             cells.append(text(fmt(row.value)))
         cells.append(_local(row))
@@ -135,7 +143,7 @@ def jacobian_table(result: Result) -> Table | None:
     return table
 
 
-def _rows(nodes: list[NodeRecord], max_rows: int) -> Iterable[NodeRecord | None]:
+def _rows(nodes: list[T], max_rows: int) -> Iterable[T | None]:
     if len(nodes) <= max_rows:
         yield from nodes
         return
@@ -177,7 +185,11 @@ def _upstream(row: NodeRecord) -> Text:
         return text("–", "dim")
     t = text(fmt(row.upstream))
     if len(row.fan_out) > 1:
-        branches = " + ".join(f"{fmt(g)} (from {to})" for to, g in row.fan_out)
+        # A variable used 1,000 times would make a 1,000-line cell: show the first few.
+        shown = row.fan_out if len(row.fan_out) <= 8 else row.fan_out[:4]
+        branches = " + ".join(f"{fmt(g)} (from {to})" for to, g in shown)
+        if len(shown) < len(row.fan_out):
+            branches += f" + … ({len(row.fan_out) - len(shown):,} more branches; --json has all)"
         t.append(text(f"\n= {branches}", "dim"))
     return t
 
@@ -196,7 +208,7 @@ def _gate(row: NodeRecord) -> Text:
     return t
 
 
-def gradient_table(result: Result) -> Table:
+def gradient_table(result: Result, max_rows: int = 60) -> Table:
     out = result.output
     table = Table(title=text(f"Gradients of {out}" + (
         f" (upstream seed {fmt(result.seed)})" if result.seed != 1.0 else "")),
@@ -218,7 +230,14 @@ def gradient_table(result: Result) -> Table:
         Check(name, (result.point or {})[name], (result.gradients or {})[name], status="unchecked")
         for name in result.wrt
     ]
-    for c in checks:
+    if len(checks) > max_rows:
+        # Rendering thousands of rows costs seconds; failures are named in the summary.
+        table.caption = text(f"{len(checks) - max_rows:,} of {len(checks):,} rows hidden at …: "
+                             "raise --max-rows, or use --json for every row")
+    for c in _rows(checks, max_rows):
+        if c is None:
+            table.add_row(*(text("…", "dim") for _ in table.columns))
+            continue
         label, style = STATUS[c.status]
         mark = text(label + (" *" if c.notes else ""), style)
         table.add_row(text(c.variable), text(fmt(c.value)), text(fmt(c.backprop)),
@@ -274,6 +293,6 @@ def report(result: Result, max_rows: int = 60, nodes: bool = True) -> Group:
         jac = jacobian_table(result)
         if jac is not None:
             parts.append(jac)
-    parts.append(gradient_table(result))
+    parts.append(gradient_table(result, max_rows))
     parts.append(summary(result))
     return Group(*parts)
