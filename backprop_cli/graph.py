@@ -112,6 +112,34 @@ class Graph:
                 level[node.id] = 1 + max(level[j] for j in node.inputs)
         return max(level, default=0)
 
+    def flat_depth(self) -> int:
+        """Depth as sympy sees it: a chain of + (or of *) is one level, since sympy flattens
+        it into one Add (Mul) node; a 10,000-term sum is shallow for sympy, a chain of
+        10,000 functions is not."""
+        level = [0] * len(self.nodes)
+        for node in self.nodes:
+            if not node.inputs:
+                continue
+            kind = _CHAIN.get(node.op.name)
+            level[node.id] = max(
+                level[j] if kind is not None and _CHAIN.get(self.nodes[j].op.name) == kind
+                else level[j] + 1
+                for j in node.inputs)
+        return max(level, default=0)
+
+    def tree_size(self, cap: int) -> int:
+        """Size of the output's expression with every shared subexpression written out again,
+        as sympy's tree walks (diff, xreplace, printing) meet it; counted up to ``cap``.
+
+        A sum of 10,000 products is about 30,000; an MLP, whose every hidden unit feeds the
+        whole next layer, grows as width ** layers.
+        """
+        size = [1] * len(self.nodes)
+        for node in self.nodes:
+            if node.inputs:
+                size[node.id] = min(cap, 1 + sum(size[j] for j in node.inputs))
+        return size[self.output] if self.nodes else 0
+
     def ancestors_vars(self, nid: int) -> set[str]:
         """Variables that node ``nid`` depends on (iterative walk)."""
         seen = {nid}
@@ -126,3 +154,7 @@ class Graph:
                     seen.add(j)
                     stack.append(j)
         return found
+
+
+# Associative chains that sympy flattens into one node (see flat_depth).
+_CHAIN = {"add": "add", "sub": "add", "mul": "mul"}

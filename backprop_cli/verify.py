@@ -26,6 +26,8 @@ FD_RTOL = 1e-4
 FD_ATOL = 1e-6
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; sigmoid nested 50 deep already takes seconds
 SYMPY_MAX_NODES = 20_000
+SYMPY_MAX_TREE = 50_000  # terms with shared subexpressions written out: sympy walks trees
+SYMPY_PER_VARIABLE_BUDGET = 50_000  # inputs x terms for one sympy derivative per input
 PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which checks go by random direction
 TIME_BUDGET = 10.0  # seconds for the sympy check; the rest falls back to finite differences
 
@@ -112,8 +114,17 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
         if why_not:
             notes.append(f"sympy check skipped: {why_not}; finite differences only")
         else:
+            # One derivative per input costs inputs x terms: past a budget, sympy checks the
+            # one random direction (one derivative) while finite differences stay per input.
+            terms = graph.tree_size(SYMPY_MAX_TREE + 1)
+            sympy_per_variable = per_variable and len(wrt) * terms <= SYMPY_PER_VARIABLE_BUDGET
+            if per_variable and not sympy_per_variable:
+                notes.append(f"sympy checked along one random direction: {len(wrt)} inputs x "
+                             f"{terms:,} terms is past its per-input budget "
+                             f"({SYMPY_PER_VARIABLE_BUDGET:,})")
+                direction = {}
             try:
-                if per_variable:
+                if sympy_per_variable:
                     _sympy_per_variable(graph, point, checks, tol, notes, result.seed)
                 else:
                     assert direction is not None
@@ -162,12 +173,18 @@ def _kink_variables(graph: Graph, result: Pass) -> dict[str, list[str]]:
 
 
 def _sympy_unaffordable(graph: Graph) -> str | None:
-    depth = graph.depth()
+    # sympy's cost grows with the size of the expression times its nesting (diff and
+    # xreplace walk it recursively, and nested functions grow with each derivative).
+    depth = graph.flat_depth()
     if depth > SYMPY_MAX_DEPTH:
-        return (f"the graph is {depth} levels deep (sympy's limit here is {SYMPY_MAX_DEPTH}; "
-                "its derivatives recurse and grow with depth)")
+        return (f"the expression is nested {depth} levels deep for sympy (limit "
+                f"{SYMPY_MAX_DEPTH}; its derivatives recurse and grow with depth)")
     if len(graph.nodes) > SYMPY_MAX_NODES:
         return f"the graph has {len(graph.nodes):,} nodes (limit {SYMPY_MAX_NODES:,})"
+    size = graph.tree_size(SYMPY_MAX_TREE + 1)
+    if size > SYMPY_MAX_TREE:
+        return (f"written out as one formula (shared subexpressions repeated, as sympy walks "
+                f"it) the expression has more than {SYMPY_MAX_TREE:,} terms")
     return None
 
 
