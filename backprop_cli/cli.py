@@ -84,6 +84,7 @@ def _number(text: str, option: str, *, positive: bool = False) -> float:
 
 @app.command(
     "eval",
+    short_help="Run EXPR forward and backward; check every gradient.",
     context_settings={"ignore_unknown_options": True},
     epilog='Examples:\n\n'
     '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
@@ -97,36 +98,45 @@ def _number(text: str, option: str, *, positive: bool = False) -> float:
 def eval_(
     expr: Annotated[str, typer.Argument(
         help="The expression, e.g. '(x+y)*z' or 'q = x + y; f = q * z'; '-' reads stdin.",
-        show_default=False)],
+        metavar="EXPR", show_default=False)],
     at: Annotated[list[str] | None, typer.Option(
-        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable). Without it, the "
+        "--at", metavar="X=V,...", help="Input values: x=-2,y=5,z=-4 (repeatable). "
+        "Without it, the "
         "graph is shown with symbolic local gradients and sympy's derivatives.",
         show_default=False)] = None,
     wrt: Annotated[list[str] | None, typer.Option(
-        "--wrt", help="Only these inputs' gradients are shown and checked: x,y.",
+        "--wrt", metavar="NAMES", help="Only these inputs' gradients are shown and checked: "
+        "x,y.",
         show_default=False)] = None,
     upstream: Annotated[str, typer.Option(
-        "--upstream", help="Seed of the backward pass: the gradient of some loss with "
+        "--upstream", metavar="G", help="Seed of the backward pass: the gradient of some "
+        "loss with "
         "respect to the output. Every gradient scales by it.")] = "1",
     check: Annotated[str, typer.Option(
-        "--check", help="Verifiers: sympy, numeric (central finite differences), both "
+        "--check", metavar="WHICH", help="Verifiers: sympy, numeric (central finite "
+        "differences), both "
         "(sympy,numeric) or none.")] = "sympy,numeric",
-    rtol: Annotated[str, typer.Option("--rtol", help="Relative tolerance against sympy: "
+    rtol: Annotated[str, typer.Option("--rtol", metavar="R",
+                                      help="Relative tolerance against sympy: "
                                       "|a-b| <= atol + rtol*|b|.")] = "1e-7",
-    atol: Annotated[str, typer.Option("--atol", help="Absolute tolerance against sympy.")]
+    atol: Annotated[str, typer.Option("--atol", metavar="A",
+                                      help="Absolute tolerance against sympy.")]
     = "1e-9",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
                                           "instead of tables.")] = False,
-    max_rows: Annotated[int, typer.Option("--max-rows", min=2, help="Abbreviate tables "
+    max_rows: Annotated[int, typer.Option("--max-rows", min=2, metavar="N",
+                                          help="Abbreviate tables "
                                           "longer than this (--json has every row).")] = 60,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
                                            "as a formula (with --at).")] = False,
     expect: Annotated[list[str] | None, typer.Option(
-        "--expect", help="Your answers, to be checked: value=-12,dx=-4 (gradient of an input), "
+        "--expect", metavar="KEY=V,...",
+        help="Your answers, to be checked: value=-12,dx=-4 (gradient of an input), "
         "q=3 (forward value of an intermediate), dq=-4 (its upstream gradient). Exit 1 if any "
         "differs.", show_default=False)] = None,
     digits: Annotated[str, typer.Option(
-        "--digits", help="How your --expect answers are rounded: N decimals, 'auto' (as "
+        "--digits", metavar="N|auto|exact",
+        help="How your --expect answers are rounded: N decimals, 'auto' (as "
         "written: 0.20 means 2 decimals, -4 means exact) or 'exact'.")] = "auto",
     jacobian: Annotated[bool, typer.Option("--jacobian", help="Also show each small node's "
                                            "explicit local Jacobian (backprop never forms "
@@ -134,7 +144,8 @@ def eval_(
     expand: Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
-    out_format: Annotated[str, typer.Option("--format", help="table (default), markdown or "
+    out_format: Annotated[str, typer.Option("--format", metavar="FORMAT",
+                                            help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
                                             "paste.")] = "table",
 ) -> None:
@@ -198,6 +209,7 @@ def eval_(
 
 @app.command(
     "check",
+    short_help="Check the answers of a problem set (TOML or JSON Lines).",
     epilog="Examples:\n\n"
     "  backprop check examples/lecture.toml\n\n"
     "  backprop check answers.jsonl --junit report.xml\n\n"
@@ -206,21 +218,26 @@ def eval_(
 def check_(
     file: Annotated[str, typer.Argument(
         help="A problem set: TOML (one table per problem) or JSON Lines; '-' reads stdin.",
-        show_default=False)],
+        metavar="FILE", show_default=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
                                           "instead of the report.")] = False,
     junit: Annotated[str | None, typer.Option(
-        "--junit", help="Also write JUnit XML to this file, for CI.", show_default=False)]
+        "--junit", metavar="FILE", help="Also write JUnit XML to this file, for CI.",
+        show_default=False)]
     = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Worker processes; pays "
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, metavar="N",
+                                      help="Worker processes; pays "
                                       "for large sets (see README).")] = 1,
     check: Annotated[str, typer.Option(
-        "--check", help="Verifiers of the tool's own gradients for problems that do not set "
+        "--check", metavar="WHICH",
+        help="Verifiers of the tool's own gradients for problems that do not set "
         "their own: sympy, numeric, both or none.")] = "sympy,numeric",
     digits: Annotated[str, typer.Option(
-        "--digits", help="How answers are rounded, for problems that do not say: N decimals, "
+        "--digits", metavar="N|auto|exact",
+        help="How answers are rounded, for problems that do not say: N decimals, "
         "'auto' (as written) or 'exact'.")] = "auto",
-    fmt: Annotated[str, typer.Option("--format", help="toml, jsonl, or auto (by file "
+    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
+                                     help="toml, jsonl, or auto (by file "
                                      "extension, else by content).")] = "auto",
     details: Annotated[bool, typer.Option("--details/--no-details", help="After the table, "
                                           "show the chain rule behind each wrong gradient.")]
@@ -304,6 +321,7 @@ def _print(renderable: object) -> None:
 
 @app.command(
     "graph",
+    short_help="Draw the circuit of EXPR, values and gradients on the wires.",
     context_settings={"ignore_unknown_options": True},
     epilog="Examples:\n\n"
     '  backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg\n\n'
@@ -313,18 +331,22 @@ def _print(renderable: object) -> None:
 )
 def graph_(
     expr: Annotated[str, typer.Argument(
-        help="The expression; '-' reads stdin.", show_default=False)],
+        help="The expression; '-' reads stdin.", metavar="EXPR", show_default=False)],
     at: Annotated[list[str] | None, typer.Option(
-        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable). Without it, the circuit is "
+        "--at", metavar="X=V,...",
+        help="Input values: x=-2,y=5,z=-4 (repeatable). Without it, the circuit is "
         "drawn without numbers.", show_default=False)] = None,
     output: Annotated[str | None, typer.Option(
-        "-o", "--output", help="Write the picture to this file; its suffix (.dot .gv .mmd "
+        "-o", "--output", metavar="FILE",
+        help="Write the picture to this file; its suffix (.dot .gv .mmd "
         ".svg .png .txt) sets the format.", show_default=False)] = None,
     pic_format: Annotated[str | None, typer.Option(
-        "--format", help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
+        "--format", metavar="FORMAT",
+        help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
         "(a tree in the terminal; the default without -o).", show_default=False)] = None,
     upstream: Annotated[str, typer.Option(
-        "--upstream", help="Seed of the backward pass (gradient arriving at the output); "
+        "--upstream", metavar="G",
+        help="Seed of the backward pass (gradient arriving at the output); "
         "an array such as [4,-1,5,9] for a vector or matrix output.")]
     = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
@@ -390,6 +412,7 @@ def _write(output: str | None, data: str | bytes) -> None:
 
 @app.command(
     "steps",
+    short_help="Replay the backward pass of EXPR one gate at a time.",
     context_settings={"ignore_unknown_options": True},
     epilog="Examples:\n\n"
     '  backprop steps "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
@@ -398,14 +421,16 @@ def _write(output: str | None, data: str | bytes) -> None:
 )
 def steps_(
     expr: Annotated[str, typer.Argument(
-        help="The expression; '-' reads stdin.", show_default=False)],
+        help="The expression; '-' reads stdin.", metavar="EXPR", show_default=False)],
     at: Annotated[list[str] | None, typer.Option(
-        "--at", help="Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).",
+        "--at", metavar="X=V,...",
+        help="Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).",
         show_default=False)] = None,
     forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
     = False,
     upstream: Annotated[str, typer.Option(
-        "--upstream", help="Seed of the backward pass (gradient arriving at the output); "
+        "--upstream", metavar="G",
+        help="Seed of the backward pass (gradient arriving at the output); "
         "an array such as [4,-1,5,9] for a vector or matrix output.")]
     = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "

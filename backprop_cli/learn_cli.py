@@ -18,31 +18,41 @@ from .cli import _number, _read_expression, _split, fail
 from .errors import BackpropError, InputError
 
 Optimizer = Annotated[str, typer.Option(
-    "--optimizer", help="sgd, momentum, nesterov or adam.")]
+    "--optimizer", metavar="NAME",
+    help="sgd, momentum, nesterov or adam.")]
 Momentum = Annotated[str, typer.Option(
-    "--momentum", help="momentum/nesterov: the fraction gamma of the velocity kept per step.")]
-Beta1 = Annotated[str, typer.Option("--beta1", help="adam: decay of the mean of gradients.")]
-Beta2 = Annotated[str, typer.Option("--beta2", help="adam: decay of the mean of squares.")]
-Eps = Annotated[str, typer.Option("--eps", help="adam: added to sqrt(v_hat).")]
+    "--momentum", metavar="GAMMA",
+    help="momentum/nesterov: the fraction gamma of the velocity kept per step.")]
+Beta1 = Annotated[str, typer.Option(
+    "--beta1", metavar="B1", help="adam: decay of the mean of gradients.")]
+Beta2 = Annotated[str, typer.Option(
+    "--beta2", metavar="B2", help="adam: decay of the mean of squares.")]
+Eps = Annotated[str, typer.Option("--eps", metavar="EPS", help="adam: added to sqrt(v_hat).")]
 Decay = Annotated[str, typer.Option(
-    "--decay", help="Learning-rate decay over updates t: exp:K (eta0*exp(-K t)), inverse:K "
+    "--decay", metavar="SCHEDULE",
+    help="Learning-rate decay over updates t: exp:K (eta0*exp(-K t)), inverse:K "
     "(eta0/(1+K t)) or none.")]
-L1 = Annotated[str, typer.Option("--l1", help="L1 penalty: adds l1*sum|w| to the loss.")]
-L2 = Annotated[str, typer.Option("--l2", help="L2 penalty: adds l2*sum w^2 to the loss.")]
+L1 = Annotated[str, typer.Option(
+    "--l1", metavar="L", help="L1 penalty: adds l1*sum|w| to the loss.")]
+L2 = Annotated[str, typer.Option(
+    "--l2", metavar="L", help="L2 penalty: adds l2*sum w^2 to the loss.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")]
 Plot = Annotated[str | None, typer.Option(
-    "--plot", help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
+    "--plot", metavar="FILE",
+    help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
     show_default=False)]
-MaxRows = Annotated[int, typer.Option("--max-rows", min=2,
+MaxRows = Annotated[int, typer.Option("--max-rows", min=2, metavar="N",
                                       help="Rows of the table (evenly sampled when longer).")]
 At = Annotated[list[str] | None, typer.Option(
-    "--at", help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
+    "--at", metavar="X=V,...",
+    help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
     "(repeatable).", show_default=False)]
 
 
 def register(app: typer.Typer) -> None:
     app.command(
         "descend",
+        short_help="Minimise EXPR by gradient descent, starting from --at.",
         context_settings={"ignore_unknown_options": True},
         epilog="Examples:\n\n"
         '  backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum\n\n'
@@ -54,6 +64,7 @@ def register(app: typer.Typer) -> None:
     )(descend_cmd)
     app.command(
         "fit",
+        short_help="Fit a per-sample loss to the rows of a CSV file.",
         epilog="Example (the lecture's 2-2-1 MLP learning XOR):\n\n"
         "  backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
         "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
@@ -68,13 +79,16 @@ def register(app: typer.Typer) -> None:
 
 def descend_cmd(
     expr: Annotated[str, typer.Argument(
-        help="The expression to minimise; '-' reads stdin.", show_default=False)],
+        help="The expression to minimise; '-' reads stdin.", metavar="EXPR",
+        show_default=False)],
     at: At = None,
     wrt: Annotated[list[str] | None, typer.Option(
-        "--wrt", help="Variables to optimise: w0,w1 (default: all; the others stay fixed).",
+        "--wrt", metavar="NAMES",
+        help="Variables to optimise: w0,w1 (default: all; the others stay fixed).",
         show_default=False)] = None,
-    lr: Annotated[str, typer.Option("--lr", help="Learning rate eta0.")] = "0.1",
-    steps: Annotated[int, typer.Option("--steps", min=0, help="At most this many updates.")]
+    lr: Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")] = "0.1",
+    steps: Annotated[int, typer.Option("--steps", min=0, metavar="N",
+    help="At most this many updates.")]
     = 100,
     optimizer: Optimizer = "sgd",
     momentum: Momentum = "0.9",
@@ -85,7 +99,7 @@ def descend_cmd(
     l1: L1 = "0",
     l2: L2 = "0",
     tol: Annotated[str, typer.Option(
-        "--tol", help="Stop when the gradient norm is at most this.")] = "1e-6",
+        "--tol", metavar="T", help="Stop when the gradient norm is at most this.")] = "1e-6",
     as_json: Json = False,
     plot: Plot = None,
     max_rows: MaxRows = 20,
@@ -129,19 +143,21 @@ def descend_cmd(
 def fit_cmd(
     expr: Annotated[str, typer.Argument(
         help="Per-sample loss, e.g. '(w*x + b - y)^2'; names that are CSV columns are data, "
-        "the others parameters. '-' reads stdin.", show_default=False)],
-    data: Annotated[str, typer.Option("--data", help="CSV file with a header row.",
+        "the others parameters. '-' reads stdin.", metavar="LOSS", show_default=False)],
+    data: Annotated[str, typer.Option("--data", metavar="FILE.csv",
+                                      help="CSV file with a header row.",
                                       show_default=False)],
     at: At = None,
     init: Annotated[str | None, typer.Option(
-        "--init", help="'random': parameters not in --at start uniform in [-1, 1].",
+        "--init", metavar="random",
+        help="'random': parameters not in --at start uniform in [-1, 1].",
         show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the initial values, the "
+    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the initial values, the "
                                       "validation split and the shuffles.")] = 0,
-    lr: Annotated[str, typer.Option("--lr", help="Learning rate eta0.")] = "0.1",
-    epochs: Annotated[int, typer.Option("--epochs", min=0, help="Passes through the "
+    lr: Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")] = "0.1",
+    epochs: Annotated[int, typer.Option("--epochs", min=0, metavar="N", help="Passes through the "
                                         "training rows.")] = 100,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="N",
                                             help="Rows per mini-batch.")] = 32,
     optimizer: Optimizer = "sgd",
     momentum: Momentum = "0.9",
@@ -152,21 +168,25 @@ def fit_cmd(
     l1: L1 = "0",
     l2: L2 = "0",
     val_split: Annotated[str, typer.Option(
-        "--val-split", help="Fraction of the rows held out for validation.")] = "0",
+        "--val-split", metavar="F", help="Fraction of the rows held out for validation.")] = "0",
     early_stopping: Annotated[int | None, typer.Option(
-        "--early-stopping", min=1, help="Stop after PATIENCE epochs without a better "
+        "--early-stopping", min=1, metavar="PATIENCE",
+        help="Stop after PATIENCE epochs without a better "
         "validation loss, and restore the best parameters.", show_default=False)] = None,
     predict: Annotated[str | None, typer.Option(
-        "--predict", help="Name of the prediction in the expression (for accuracy).",
+        "--predict", metavar="NAME",
+        help="Name of the prediction in the expression (for accuracy).",
         show_default=False)] = None,
     target: Annotated[str | None, typer.Option(
-        "--target", help="Column with the 0/1 labels (for accuracy).",
+        "--target", metavar="COLUMN", help="Column with the 0/1 labels (for accuracy).",
         show_default=False)] = None,
     bind: Annotated[list[str] | None, typer.Option(
-        "--bind", help="A vector input made of CSV columns: x=x1,x2 (repeatable).",
+        "--bind", metavar="X=COL,...",
+        help="A vector input made of CSV columns: x=x1,x2 (repeatable).",
         show_default=False)] = None,
     shape: Annotated[list[str] | None, typer.Option(
-        "--shape", help="Shapes of parameters drawn by --init random: W1=2x2,b1=2 "
+        "--shape", metavar="NAME=SHAPE,...",
+        help="Shapes of parameters drawn by --init random: W1=2x2,b1=2 "
         "(others are scalars).", show_default=False)] = None,
     as_json: Json = False,
     plot: Plot = None,

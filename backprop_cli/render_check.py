@@ -43,7 +43,8 @@ def answers_table(answers: Answers) -> Group:
     n = len(answers.checks)
     bad = len(answers.mismatches)
     if bad:
-        parts.append(text(f"✗ {bad} of {n} answers differ", "bold red"))
+        parts.append(text(f"✗ {bad} of {n} answers differ" if n != 1 else "✗ the answer differs",
+                          "bold red"))
     else:
         parts.append(text(f"✓ all {n} answers match" if n != 1 else "✓ the answer matches",
                           "bold green"))

@@ -259,6 +259,15 @@ def test_cli_eval_expect_mismatch_exits_1_with_the_chain_rule() -> None:
     assert "1 of 3 answers differ" in res.output
 
 
+def test_cli_eval_one_answer_summary_reads_as_english() -> None:
+    args = ["eval", "(x+y)*z", "--at", "x=-2,y=5,z=-4", "--expect"]
+    wrong = runner.invoke(app, [*args, "dx=4"])
+    assert wrong.exit_code == 1
+    assert "✗ the answer differs" in wrong.output and "1 of 1" not in wrong.output
+    right = runner.invoke(app, [*args, "dx=-4"])
+    assert right.exit_code == 0 and "✓ the answer matches" in right.output
+
+
 def test_cli_eval_expect_rounded_and_digits() -> None:
     args = ["eval", "sigmoid(w0*x0 + w1*x1 + w2)", "--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"]
     assert runner.invoke(app, [*args, "--expect", "value=0.73,dw0=-0.20"]).exit_code == 0

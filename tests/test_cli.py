@@ -264,6 +264,32 @@ def test_help_mentions_examples(backprop: Backprop) -> None:
         assert option in sub.stdout
 
 
+COMMANDS = ("eval", "check", "graph", "steps", "descend", "fit")
+
+
+def test_every_help_has_a_purpose_an_example_and_readable_metavars() -> None:
+    """`backprop --help` lists each command with a whole one-line purpose; each command's help
+    shows an example of itself and names its values (EXPR, X=V,..., N, FILE), not Python types."""
+    top = invoke("--help")
+    assert top.code == 0, top.output
+    listed = top.stdout.split("Commands:", 1)[1].splitlines()
+    for command in COMMANDS:
+        line = next(ln for ln in listed if ln.split()[:1] == [command])
+        purpose = line.split(None, 1)[1].strip()
+        assert purpose and not purpose.endswith("..."), line  # not cut off by the formatter
+    for command in COMMANDS:
+        r = invoke(command, "--help")
+        assert r.code == 0, r.output
+        usage, _, rest = r.stdout.partition("\n")
+        assert usage.startswith(f"Usage: backprop {command} [OPTIONS] "), usage
+        assert "{EXPR}" in usage or "{FILE}" in usage or "{LOSS}" in usage, usage
+        assert "Example" in rest and f"backprop {command} " in rest, command
+        options = rest.split("Options:", 1)[1]
+        for raw in ("<list[", "<str>", "<int", "<float", "{expr}", "{file}"):
+            assert raw not in options and raw not in usage, (command, raw)
+    assert "--at X=V,..." in invoke("eval", "--help").stdout
+
+
 def test_no_arguments_shows_help() -> None:
     r = run()
     assert "Usage" in r.output and "Traceback" not in r.output
