@@ -142,7 +142,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     if isinstance(seed, float) and not math.isfinite(seed):
         raise InputError("--upstream must be a finite number", where="--upstream")
     nodes = _records(graph)
-    array_ops = any(node.op.array_only for node in graph.nodes)
+    array_ops = graph.uses_arrays()
     result = Result(expression, graph.output_name, inputs, targets, nodes, graph,
                     seed=seed if isinstance(seed, float) else 1.0)
     if at is None and array_ops:

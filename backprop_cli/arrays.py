@@ -60,11 +60,6 @@ def to_array(value: float | ArrayValue) -> Array:
     return np.asarray(float(value), dtype=float)
 
 
-def uses_arrays(graph: Graph) -> bool:
-    """Whether the expression itself needs the array engine (it uses @, sum, softmax, ...)."""
-    return any(node.op.array_only for node in graph.nodes)
-
-
 def entry(idx: tuple[int, ...]) -> str:
     return "[" + ",".join(str(i) for i in idx) + "]"
 

@@ -143,8 +143,7 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
     penalty = Penalty(l1, l2)
     objective: Callable[[list[Any]], tuple[float, list[Any]]]
     theta: list[Any]
-    if any(isinstance(v, ArrayValue) for v in start.values()) or any(
-            node.op.array_only for node in graph.nodes):
+    if graph.uses_arrays() or any(isinstance(v, ArrayValue) for v in start.values()):
         from .learn_arrays import ArrayObjective, snapshot  # vectors and matrices: numpy
 
         objective = ArrayObjective(graph, start, names)

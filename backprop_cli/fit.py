@@ -232,7 +232,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     columns = data.columns
     binds = {k: list(v) for k, v in (bind or {}).items()}
     shapes = dict(shape or {})
-    array_job = bool(binds or shapes) or any(node.op.array_only for node in graph.nodes) \
+    array_job = bool(binds or shapes) or graph.uses_arrays() \
         or any(isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in at.values())
     if array_job:
         from .learn_arrays import check_binds

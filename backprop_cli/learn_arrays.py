@@ -36,12 +36,6 @@ ONE = np.asarray(1.0)
 Shape = tuple[int, ...]
 
 
-def is_array_job(graph: Graph, values: Iterable[Any] = ()) -> bool:
-    """Whether a learning job needs the array engine: an array op or an array value."""
-    return any(node.op.array_only for node in graph.nodes) or any(
-        isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in values)
-
-
 def snapshot(names: Sequence[str], theta: Sequence[Any]) -> dict[str, Any]:
     """Parameters as plain data: a float for a scalar, nested lists for an array."""
     return {name: plain(np.asarray(w, dtype=float)) for name, w in zip(names, theta)}
