@@ -157,8 +157,9 @@ class Fit:
         }
 
 
-class _Model:
-    """The compiled loss graph with columns and parameters bound to node ids."""
+class BoundLoss:
+    """The loss graph with columns, parameters and the --predict node bound to node ids
+    (for the scalar model below and the array model in learn_arrays.py)."""
 
     def __init__(self, graph: Graph, columns: list[str], params: list[str],
                  predict: str | None):
@@ -171,6 +172,10 @@ class _Model:
         if predict is not None:
             self.predict_id = graph.output if predict == graph.output_name \
                 else graph.named.get(predict, graph.variables.get(predict))
+
+
+class _Model(BoundLoss):
+    """The compiled loss graph of a scalar job: floats through the scalar engine."""
 
     def _point(self, theta: list[float], row: list[float]) -> dict[str, float]:
         point = dict(zip(self.params, theta))

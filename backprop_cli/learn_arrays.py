@@ -26,6 +26,7 @@ import numpy as np
 
 from .arrays import Array, backward, describe, forward, plain, to_array
 from .errors import InputError
+from .fit import BoundLoss
 from .graph import Graph
 from .literals import ArrayValue
 from .point import Point, match
@@ -195,22 +196,14 @@ def shape_hint(exc: InputError, graph: Graph, drawn: Sequence[str]) -> None:
 
 # --- fit: the model ---------------------------------------------------------------------------
 
-class ArrayModel:
+class ArrayModel(BoundLoss):
     """The loss graph with columns (scalars), bound vectors and parameters (arrays)."""
 
     def __init__(self, graph: Graph, columns: list[str], params: list[str],
                  predict: str | None, binds: Mapping[str, Sequence[str]]):
-        self.graph = graph
-        self.col_index = [(name, columns.index(name)) for name in graph.variables
-                          if name in columns]
+        super().__init__(graph, columns, params, predict)
         self.bind_index = [(name, [columns.index(c) for c in cols])
                            for name, cols in binds.items()]
-        self.params = params
-        self.param_ids = [graph.variables[p] for p in params]
-        self.predict_id: int | None = None
-        if predict is not None:
-            self.predict_id = graph.output if predict == graph.output_name \
-                else graph.named.get(predict, graph.variables.get(predict))
 
     def _point(self, theta: Sequence[Any], row: list[float]) -> dict[str, Array]:
         point = {p: np.asarray(w, dtype=float) for p, w in zip(self.params, theta)}
