@@ -134,13 +134,10 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
         raise InputError("--steps must not be negative", where="--steps")
     if not (tol >= 0 and math.isfinite(tol)):
         raise InputError("--tol must be a non-negative number", where="--tol")
-    for label, lam in (("--l1", l1), ("--l2", l2)):
-        if not (lam >= 0 and math.isfinite(lam)):
-            raise InputError(f"{label} must be a non-negative number", where=label)
+    penalty = Penalty.checked(l1, l2)
     schedule = decay if isinstance(decay, Schedule) else parse_decay(decay, lr)
     opt = optimizer if not isinstance(optimizer, str) else make_optimizer(
         optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
-    penalty = Penalty(l1, l2)
     objective: Callable[[list[Any]], tuple[float, list[Any]]]
     theta: list[Any]
     if graph.uses_arrays() or any(isinstance(v, ArrayValue) for v in start.values()):

@@ -286,9 +286,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     if early_stopping is not None and early_stopping < 1:
         raise InputError("--early-stopping needs a patience of at least 1 epoch",
                          where="--early-stopping")
-    for label, lam in (("--l1", l1), ("--l2", l2)):
-        if not (lam >= 0 and math.isfinite(lam)):
-            raise InputError(f"{label} must be a non-negative number", where=label)
+    penalty = Penalty.checked(l1, l2)
     target_col: int | None = None
     if (predict is None) != (target is None):
         raise InputError("--predict and --target go together", where="--predict",
@@ -307,7 +305,6 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     schedule = decay if isinstance(decay, Schedule) else parse_decay(decay, lr)
     opt = optimizer if not isinstance(optimizer, str) else make_optimizer(
         optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
-    penalty = Penalty(l1, l2)
 
     rng = random.Random(seed)
     start: dict[str, Any]
