@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Array, ArrayPass, entry, forward, plain
+from .arrays import Array, ArrayPass, forward, plain
 from .errors import BackpropError
+from .formatting import entry
 from .graph import Graph
 from .ops import CONST, VAR
 from .point import Point

@@ -13,7 +13,7 @@ Only imported for array jobs, so scalar expressions never import numpy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from .api import Result, _records
 from .errors import DomainError, InputError
+from .formatting import describe, entry
 from .graph import Graph, Node
 from .literals import ArrayValue
 from .ops import CONST, VAR, Op
@@ -33,22 +34,6 @@ JACOBIAN_MAX = 16  # --jacobian: explicit Jacobians for nodes with at most this 
 # in and out (the lecture's 4x4 relu Jacobian is 16 entries; bigger ones are not shown)
 
 
-def shape_text(shape: Iterable[int]) -> str:
-    """`scalar`, `4` (a vector of 4) or `2×3` (a matrix of 2 rows, 3 columns)."""
-    dims = tuple(shape)
-    return "scalar" if not dims else "×".join(str(n) for n in dims)
-
-
-def describe(shape: Iterable[int]) -> str:
-    """For messages: `a scalar`, `a vector of 3`, `a 2×3 matrix`."""
-    dims = tuple(shape)
-    if not dims:
-        return "a scalar"
-    if len(dims) == 1:
-        return f"a vector of {dims[0]}"
-    return f"a {shape_text(dims)} matrix"
-
-
 def plain(a: Array) -> Any:
     """A float for a scalar, nested lists for an array: ready for JSON and the renderers."""
     return float(a) if a.ndim == 0 else a.tolist()
@@ -58,10 +43,6 @@ def to_array(value: float | ArrayValue) -> Array:
     if isinstance(value, ArrayValue):
         return np.array(value.values, dtype=float).reshape(value.shape)
     return np.asarray(float(value), dtype=float)
-
-
-def entry(idx: tuple[int, ...]) -> str:
-    return "[" + ",".join(str(i) for i in idx) + "]"
 
 
 @dataclass

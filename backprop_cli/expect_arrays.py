@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .formatting import describe, entry
 from .literals import ArrayLiteral
 
 if TYPE_CHECKING:
@@ -72,19 +73,6 @@ def index_of(k: int, shape: Sequence[int]) -> tuple[int, ...]:
     if len(shape) == 2:
         return divmod(k, shape[1])
     return (k,) if shape else ()
-
-
-def entry(idx: Sequence[int]) -> str:
-    return "[" + ",".join(str(i) for i in idx) + "]"
-
-
-def describe(shape: Sequence[int]) -> str:
-    """`a scalar`, `a vector of 3`, `a 2×3 matrix` (as arrays.describe, without numpy)."""
-    if not shape:
-        return "a scalar"
-    if len(shape) == 1:
-        return f"a vector of {shape[0]}"
-    return f"a {shape[0]}×{shape[1]} matrix"
 
 
 def fmt_array(v: Any, limit: int = MAX_SHOWN) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import NodeRecord, Result
+from .formatting import shape_text
 from .graph import Graph
 from .ops import CONST
 from .render import fmt
@@ -113,11 +114,6 @@ def markdown(result: Result, max_rows: int = 60) -> str:
 
 def _is_array_job(result: Result) -> bool:
     return any(rec.shape is not None for rec in result.nodes)
-
-
-def shape_text(shape: list[int] | None) -> str:
-    """`scalar`, `2` (a vector of 2) or `2×2`, as in the terminal's shape column."""
-    return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
 def _local_lines(row: NodeRecord) -> list[str]:

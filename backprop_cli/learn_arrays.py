@@ -24,9 +24,10 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Array, backward, describe, forward, plain, to_array
+from .arrays import Array, backward, forward, plain, to_array
 from .errors import InputError
 from .fit import BoundLoss
+from .formatting import describe
 from .graph import Graph
 from .literals import ArrayValue
 from .point import Point, match

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .api import NodeRecord, Result
+from .formatting import number, shape_text
 from .verify import Check
 
 T = TypeVar("T")
@@ -39,11 +40,7 @@ def fmt(v: float | list[Any] | str | None) -> str:
         return v
     if isinstance(v, list):
         return _fmt_array(v)
-    if v is None:
-        return "–"
-    if v == 0:
-        return "0"
-    return f"{v:.6g}"
+    return number(v)
 
 
 def _cut(items: list[Any]) -> list[Any]:
@@ -104,7 +101,7 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
             continue
         cells: list[RenderableType] = [text(row.label), text(row.op)]
         if shaped:
-            cells.append(text(_shape(row.shape)))
+            cells.append(text(shape_text(row.shape)))
         cells.append(text(clip(row.expression)))
         if numeric:
             cells.append(text(fmt(row.value)))
@@ -115,10 +112,6 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
         cells.append(_gate(row))
         table.add_row(*cells)
     return table
-
-
-def _shape(shape: list[int] | None) -> str:
-    return "scalar" if not shape else "×".join(str(n) for n in shape)
 
 
 def jacobian_table(result: Result) -> Table | None:
