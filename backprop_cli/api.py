@@ -74,6 +74,11 @@ class Result:
     def ok(self) -> bool:
         return self.verification is None or self.verification.ok
 
+    @property
+    def shaped(self) -> bool:
+        """Whether the array engine ran: then every node carries its shape (arrays.py)."""
+        return any(n.shape is not None for n in self.nodes)
+
     def to_dict(self) -> dict[str, Any]:
         """The `--json` document (see README: JSON format)."""
         checks = []

@@ -13,16 +13,9 @@ from .api import NodeRecord, Result
 from .formatting import shape_text
 from .graph import Graph
 from .ops import CONST
-from .render import fmt
+from .render import elided, fmt
 
 STATUS_WORDS = {"pass": "pass", "fail": "FAIL", "kink": "subgradient", "unchecked": "unchecked"}
-
-
-def _rows(nodes: list[NodeRecord], max_rows: int) -> list[NodeRecord | None]:
-    if len(nodes) <= max_rows:
-        return list(nodes)
-    head = max_rows // 2
-    return [*nodes[:head], None, *nodes[len(nodes) - (max_rows - head):]]
 
 
 def _gradient_cells(result: Result) -> list[tuple[str, float, float, str | None, Any, Any, str]]:
@@ -50,7 +43,7 @@ def markdown(result: Result, max_rows: int = 60) -> str:
     """The node table and the gradient table as GitHub-flavoured Markdown."""
     out_name = md(result.output)
     numeric = result.value is not None
-    shaped = _is_array_job(result)
+    shaped = result.shaped
     lines = [f"**Computational graph of {out_name}, forward order**", ""]
     head = ["node", "op", "expression"]
     align = ["---", "---", "---"]
@@ -68,7 +61,7 @@ def markdown(result: Result, max_rows: int = 60) -> str:
     head += ["gate pattern"]
     align += ["---"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-    for row in _rows(result.nodes, max_rows):
+    for row in elided(result.nodes, max_rows):
         if row is None:
             lines.append("| " + " | ".join(["…"] * len(head)) + " |")
             continue
@@ -110,10 +103,6 @@ def markdown(result: Result, max_rows: int = 60) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", md(_summary(result))]
     return "\n".join(lines) + "\n"
-
-
-def _is_array_job(result: Result) -> bool:
-    return any(rec.shape is not None for rec in result.nodes)
 
 
 def _local_lines(row: NodeRecord) -> list[str]:
@@ -212,7 +201,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
 
     graph = result.graph
     numeric = result.value is not None
-    shaped = _is_array_job(result)
+    shaped = result.shaped
     # Array jobs: sympy's derivatives are per entry and already printed by the checks; local
     # gradients are entrywise arrays or a vector-Jacobian product in words.
     affordable = not shaped and _sympy_unaffordable(graph) is None
@@ -249,8 +238,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
         head += [f"upstream ${d_out}/\\partial\\,\\mathrm{{node}}$", "downstream"]
     head += ["gate pattern"]
     lines += [" & ".join(head) + " \\\\", "\\hline"]
-    rows = _rows(result.nodes, max_rows)
-    for row in rows:
+    for row in elided(result.nodes, max_rows):
         if row is None:
             lines.append(" & ".join(["\\ldots"] * len(head)) + " \\\\")
             continue

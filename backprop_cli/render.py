@@ -80,7 +80,7 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
                   title_justify="left", show_lines=False, header_style="bold")
     table.add_column("node", style="bold cyan", no_wrap=True)
     table.add_column("op", no_wrap=True)
-    shaped = any(n.shape is not None for n in result.nodes)  # array jobs show shapes
+    shaped = result.shaped  # array jobs show shapes
     if shaped:
         table.add_column("shape", no_wrap=True)
     table.add_column("expression", overflow="fold", min_width=10, max_width=28)
@@ -95,7 +95,7 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
     if len(result.nodes) > max_rows:
         table.caption = text(f"{len(result.nodes) - max_rows:,} of {len(result.nodes):,} rows "
                              "hidden at …: raise --max-rows, or use --json for every row")
-    for row in _rows(result.nodes, max_rows):
+    for row in elided(result.nodes, max_rows):
         if row is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue
@@ -136,7 +136,8 @@ def jacobian_table(result: Result) -> Table | None:
     return table
 
 
-def _rows(nodes: list[T], max_rows: int) -> Iterable[T | None]:
+def elided(nodes: list[T], max_rows: int) -> Iterable[T | None]:
+    """Rows of a long table: the first and last ones, None where the middle is left out."""
     if len(nodes) <= max_rows:
         yield from nodes
         return
@@ -227,7 +228,7 @@ def gradient_table(result: Result, max_rows: int = 60) -> Table:
         # Rendering thousands of rows costs seconds; failures are named in the summary.
         table.caption = text(f"{len(checks) - max_rows:,} of {len(checks):,} rows hidden at …: "
                              "raise --max-rows, or use --json for every row")
-    for c in _rows(checks, max_rows):
+    for c in elided(checks, max_rows):
         if c is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue

@@ -263,7 +263,7 @@ def forward_steps(result: Result) -> list[ForwardStep]:
     """One step per gate in topological order: the gate applied to its input values."""
     graph = result.graph
     names = node_names(result)
-    arrays = _is_array_job(result)
+    arrays = result.shaped
     out = []
     for node in graph.nodes:
         if not node.inputs:
@@ -276,10 +276,6 @@ def forward_steps(result: Result) -> list[ForwardStep]:
                                formula(graph, node.id, vals), gate_label(graph, node.id),
                                result.nodes[node.id].value or 0.0))
     return out
-
-
-def _is_array_job(result: Result) -> bool:
-    return any(rec.shape is not None for rec in result.nodes)
 
 
 def _num(v: Any, arrays: bool) -> str:
@@ -296,7 +292,7 @@ def render_lines(result: Result, steps: list[Step],
                  forward: list[ForwardStep] | None = None) -> list[tuple[str, str]]:
     """The replay as (style, line) pairs; the words follow the lecture."""
     out = result.output
-    arrays = _is_array_job(result)
+    arrays = result.shaped
 
     def n(v: Any) -> str:
         return _num(v, arrays)
