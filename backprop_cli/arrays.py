@@ -135,14 +135,6 @@ def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array)
 # ---------------------------------------------------------------- backward
 
 
-def needs_grad(graph: Graph) -> list[bool]:
-    """For each node, whether any variable feeds it (constants need no gradient)."""
-    needs = [False] * len(graph.nodes)
-    for node in graph.nodes:
-        needs[node.id] = node.op is VAR or any(needs[j] for j in node.inputs)
-    return needs
-
-
 def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     """Sum a gradient back to the shape of an input that was broadcast (a scalar)."""
     while grad.ndim > len(shape):
@@ -189,7 +181,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
     """Reverse topological order: downstream = vjp(upstream), accumulated per input."""
     nodes = graph.nodes
     n = len(nodes)
-    needs = needs_grad(graph)
+    needs = graph.needs_grad()
     upstream: list[Array | None] = [None] * n
     local: list[tuple[Array, ...] | None] = [None] * n
     downstream: list[tuple[Array | None, ...]] = [()] * n
