@@ -23,7 +23,7 @@ from .literals import ArrayValue, from_python
 from .ops import CONST, FAN_OUT, VAR
 from .parse import parse, parse_number, parse_value
 from .point import Point, match, parse_point
-from .verify import VERIFIERS, Tolerance, Verification, verify
+from .verify import VERIFIERS, Tolerance, Verification, known_verifiers, verify
 
 
 @dataclass
@@ -138,11 +138,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         graph = expand_graph(graph)
     inputs = list(graph.variables)
     targets = _wrt(graph, wrt)
-    verifiers = tuple(check)
-    for v in verifiers:
-        if v not in VERIFIERS:
-            raise InputError(f"unknown check '{v}'", where="--check",
-                             hint="choose from " + ", ".join(VERIFIERS))
+    verifiers = known_verifiers(check)
     seed = _upstream(upstream)
     if isinstance(seed, float) and not math.isfinite(seed):
         raise InputError("--upstream must be a finite number", where="--upstream")

@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import Pass, forward
-from .errors import DomainError
+from .errors import DomainError, InputError
 from .graph import Graph
 from .point import Point
 
@@ -31,6 +31,16 @@ PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which checks go by random 
 TIME_BUDGET = 10.0  # seconds for the sympy check; the rest falls back to finite differences
 
 VERIFIERS = ("sympy", "numeric")
+
+
+def known_verifiers(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, or an InputError naming the first that is not a verifier."""
+    verifiers = tuple(names)
+    for v in verifiers:
+        if v not in VERIFIERS:
+            raise InputError(f"unknown check '{v}'", where="--check",
+                             hint="choose from " + ", ".join(VERIFIERS))
+    return verifiers
 
 
 @dataclass
