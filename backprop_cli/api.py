@@ -166,7 +166,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
                                jacobian)
     assert isinstance(seed, float)
     upstream = seed
-    match(graph, point)
+    match(graph, point.values)
     values = forward(graph, point.values)
     run = backward(graph, values, upstream)
     grads = {name: run.upstream[graph.variables[name]] for name in inputs}

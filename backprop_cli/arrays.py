@@ -280,8 +280,7 @@ def evaluate_arrays(graph: Graph, point: Point, targets: list[str], result: Resu
     """Run the array engine at ``point``; ``result`` is the scalar skeleton to fill."""
     from .array_verify import verify_arrays
 
-    # match() names missing and extra inputs; it looks at names only.
-    match(graph, Point({**point.values, **dict.fromkeys(point.arrays, 0.0)}, {}))
+    match(graph, [*point.values, *point.arrays])
     values = {name: to_array(v) for name, v in point.values.items()}
     values.update({name: to_array(v) for name, v in point.arrays.items()})
     vals = forward(graph, values)

@@ -128,7 +128,7 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
     """
     graph = parse(expression) if isinstance(expression, str) else expression
     start = _start(at)
-    _match(graph, start)
+    match(graph, start)  # names only: for the scalar and the array objective alike
     names = _wrt(graph, wrt)
     if steps < 0:
         raise InputError("--steps must not be negative", where="--steps")
@@ -236,12 +236,6 @@ def _start(at: Mapping[str, Any] | str | Iterable[str]) -> dict[str, Any]:
         return {**point.values, **point.arrays, **given}
     point = _point(at)
     return {**point.values, **point.arrays}
-
-
-def _match(graph: Graph, start: dict[str, Any]) -> None:
-    from .point import Point
-
-    match(graph, Point(dict.fromkeys(start, 0.0), {}))
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

@@ -30,7 +30,6 @@ from .fit import BoundLoss
 from .formatting import describe
 from .graph import Graph
 from .literals import ArrayValue
-from .point import Point, match
 
 MAX_ENTRIES = 1_000_000  # --shape: at most this many entries per parameter
 ONE = np.asarray(1.0)
@@ -67,12 +66,12 @@ def _grads(run: Any, ids: Sequence[int], current: Sequence[Array]) -> list[Array
 # --- descend --------------------------------------------------------------------------------
 
 class ArrayObjective:
-    """f and its gradient over ``wrt`` (arrays of their variables' shapes) at a point."""
+    """f and its gradient over ``wrt`` (arrays of their variables' shapes) at a point.
+
+    ``start`` gives every input a value: descend() has matched it against the graph."""
 
     def __init__(self, graph: Graph, start: Mapping[str, float | ArrayValue],
                  wrt: Sequence[str]):
-        # match() names missing and extra inputs; it looks at names only.
-        match(graph, Point(dict.fromkeys(start, 0.0), {}))
         self.graph = graph
         self.point = as_arrays(start)
         self.wrt = list(wrt)
