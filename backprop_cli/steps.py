@@ -128,7 +128,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
         return [None] * len(graph.nodes)
     import sympy as sp
 
-    from .symbolic import exact, run_deep
+    from .symbolic import exact, local_forms, run_deep
 
     def work() -> list[list[str] | None]:
         out: list[list[str] | None] = []
@@ -137,8 +137,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
             if not node.inputs or node.op.array_only:  # array ops: a rule in words instead
                 out.append(None)
                 continue
-            dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
-            form = node.op.sympy(sp, *dummies)
+            dummies, derivatives = local_forms(node.op)  # differentiated once per op
             subs = {}
             for d, j in zip(dummies, node.inputs):
                 inp = graph.nodes[j]
@@ -146,8 +145,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
                     subs[d] = exact(inp.literal) if inp.literal else sp.Float(inp.const)
                 else:
                     subs[d] = symbols.setdefault(names[j], sp.Symbol(names[j], real=True))
-            out.append([str(sp.diff(form, d).xreplace(subs)).replace("**", "^")
-                        for d in dummies])
+            out.append([str(d.xreplace(subs)).replace("**", "^") for d in derivatives])
         return out
 
     return run_deep(work)
