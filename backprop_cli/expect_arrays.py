@@ -119,10 +119,9 @@ def literal_answer(key: str, text: str, *, where: str = "--expect", source: str 
             value, _ = parse_number(tok, source=full, pos=start + offset, end=end + offset,
                                     where=where)
             entries.append(Answer(key + entry(idx), value, tok, written_decimals(tok)))
-    shape = (len(lit.rows[0]),) if lit.ndim == 1 else (len(lit.rows), len(lit.rows[0]))
     # Each entry exactly as written; the brackets and commas spaced evenly, for tables.
-    written = fmt_written([e.written for e in entries], shape)
-    return Answer(key, math.nan, written, None, shape, tuple(entries))
+    written = fmt_written([e.written for e in entries], lit.shape)
+    return Answer(key, math.nan, written, None, lit.shape, tuple(entries))
 
 
 def _shifted(exc: InputError, source: str, offset: int, where: str) -> InputError:
