@@ -1,4 +1,4 @@
-"""sympy forms of a graph, built node by node from the parsed tree (never from user text)."""
+"""sympy forms of a graph, built node by node from the graph (never from user text)."""
 
 from __future__ import annotations
 
