@@ -117,7 +117,6 @@ class Fit:
     history: list[Epoch] = field(default_factory=list)
     status: str = "finished"  # finished | early-stopped | diverged
     best_epoch: int | None = None
-    final: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, list[str]] = field(default_factory=dict)  # vector inputs <- columns
     message: str = ""
     hint: str | None = None
@@ -134,6 +133,12 @@ class Fit:
         if self.best_epoch is not None:
             return self.history[self.best_epoch]
         return self.history[-1]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The parameters returned: those of final_epoch."""
+        end = self.final_epoch
+        return dict(end.params) if end is not None else {}
 
     def to_dict(self) -> dict[str, Any]:
         end = self.final_epoch
@@ -404,9 +409,6 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
                 if wait >= early_stopping:
                     result.status = "early-stopped"
                     break
-    end = result.final_epoch
-    assert end is not None
-    result.final = dict(end.params)
     last = result.history[-1].epoch
     if result.status == "early-stopped":
         result.message = (f"early stopping: the validation loss has not improved for "
