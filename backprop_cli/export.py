@@ -225,7 +225,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
         return names, locs, derivs
 
     names, locs, derivs = symbolic.run_deep(work)
-    out = _tex_out(sp, result.output)
+    out = _tex_var(sp, result.output)
     d_out = f"\\partial {out}"
     lines = [f"% backprop: {tex(result.output)} = {tex(fmt(result.value)) if numeric else '…'}",
              "% needs \\usepackage{amsmath} (sympy writes functions with \\operatorname)",
@@ -321,10 +321,6 @@ def _tex_var(sp: Any, name: str) -> str:
     from .symbolic import symbol
 
     return str(sp.latex(symbol(name)))
-
-
-def _tex_out(sp: Any, name: str) -> str:
-    return _tex_var(sp, name)
 
 
 def _tex_name(sp: Any, graph: Graph, nid: int) -> str:
