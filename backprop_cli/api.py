@@ -23,7 +23,7 @@ from .literals import ArrayValue, from_python
 from .ops import CONST, FAN_OUT, VAR
 from .parse import parse, parse_number, parse_value
 from .point import Point, match, parse_point
-from .verify import VERIFIERS, Tolerance, Verification, verify
+from .verify import VERIFIERS, Tolerance, Verification, known_verifiers, verify
 
 
 @dataclass
@@ -73,6 +73,11 @@ class Result:
     @property
     def ok(self) -> bool:
         return self.verification is None or self.verification.ok
+
+    @property
+    def shaped(self) -> bool:
+        """Whether the array engine ran: then every node carries its shape (arrays.py)."""
+        return any(n.shape is not None for n in self.nodes)
 
     def to_dict(self) -> dict[str, Any]:
         """The `--json` document (see README: JSON format)."""
@@ -133,16 +138,12 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         graph = expand_graph(graph)
     inputs = list(graph.variables)
     targets = _wrt(graph, wrt)
-    verifiers = tuple(check)
-    for v in verifiers:
-        if v not in VERIFIERS:
-            raise InputError(f"unknown check '{v}'", where="--check",
-                             hint="choose from " + ", ".join(VERIFIERS))
+    verifiers = known_verifiers(check)
     seed = _upstream(upstream)
     if isinstance(seed, float) and not math.isfinite(seed):
         raise InputError("--upstream must be a finite number", where="--upstream")
     nodes = _records(graph)
-    array_ops = any(node.op.array_only for node in graph.nodes)
+    array_ops = graph.uses_arrays()
     result = Result(expression, graph.output_name, inputs, targets, nodes, graph,
                     seed=seed if isinstance(seed, float) else 1.0)
     if at is None and array_ops:
@@ -165,7 +166,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
                                jacobian)
     assert isinstance(seed, float)
     upstream = seed
-    match(graph, point)
+    match(graph, point.values)
     values = forward(graph, point.values)
     run = backward(graph, values, upstream)
     grads = {name: run.upstream[graph.variables[name]] for name in inputs}

@@ -20,12 +20,22 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Array, ArrayPass, entry, forward, plain
+from .arrays import Array, ArrayPass, forward, plain
 from .errors import BackpropError
+from .formatting import entry
 from .graph import Graph
 from .ops import CONST, VAR
 from .point import Point
-from .verify import PER_VARIABLE_BUDGET, Check, Tolerance, Verification, _fd_tolerance, close
+from .verify import (
+    PER_VARIABLE_BUDGET,
+    Check,
+    Tolerance,
+    Verification,
+    _fd_tolerance,
+    close,
+    note_kinks,
+    settle,
+)
 
 SYMPY_MAX_ENTRIES = 64  # entries over all inputs (one derivative each)
 SYMPY_MAX_NODE_ENTRIES = 256  # entries in the largest node (sympy builds each one)
@@ -39,11 +49,7 @@ def verify_arrays(graph: Graph, point: Point, values: dict[str, Array], run: Arr
     entries = sum(values[name].size for name in grads)
     per_entry = entries * len(graph.nodes) <= PER_VARIABLE_BUDGET
     direction: dict[str, Any] | None = None
-    kinks = _kink_variables(graph, run)
-    for c in checks:
-        if c.variable in kinks:
-            c.notes.append("not differentiable here: " + "; ".join(kinks[c.variable])
-                           + " (see README: subgradient conventions)")
+    kinks = note_kinks(graph, run.kinks, checks)
     if "sympy" in verifiers:
         why_not = _sympy_too_big(graph, values, run)
         if why_not:
@@ -66,14 +72,6 @@ def verify_arrays(graph: Graph, point: Point, values: dict[str, Array], run: Arr
     return Verification(checks, mode, notes, direction)
 
 
-def _kink_variables(graph: Graph, run: ArrayPass) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for nid, why in run.kinks.items():
-        for name in graph.ancestors_vars(nid):
-            found.setdefault(name, []).append(f"{why} at {graph.label(nid)}")
-    return found
-
-
 def _verdict(c: Check, tol: Tolerance, at_kink: bool) -> None:
     results = []
     if c.sympy_value is not None:
@@ -89,16 +87,7 @@ def _verdict(c: Check, tol: Tolerance, at_kink: bool) -> None:
             c.notes.append(f"sympy disagrees at {where}")
     if c.numeric_ok is not None:
         results.append(c.numeric_ok)
-    if not results:
-        c.status = "kink" if at_kink else "unchecked"
-    elif all(results):
-        c.status = "kink" if at_kink else "pass"
-    else:
-        near = at_kink or c.near_kink
-        c.status = "kink" if near else "fail"
-        if near and not at_kink:
-            c.notes.append("a non-differentiable point lies within the finite-difference step; "
-                           "the one-sided gradient cannot be confirmed")
+    settle(c, results, at_kink)
 
 
 # ---------------------------------------------------------------- sympy

@@ -13,7 +13,7 @@ Only imported for array jobs, so scalar expressions never import numpy.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from .api import Result, _records
 from .errors import DomainError, InputError
+from .formatting import describe, entry
 from .graph import Graph, Node
 from .literals import ArrayValue
 from .ops import CONST, VAR, Op
@@ -33,22 +34,6 @@ JACOBIAN_MAX = 16  # --jacobian: explicit Jacobians for nodes with at most this 
 # in and out (the lecture's 4x4 relu Jacobian is 16 entries; bigger ones are not shown)
 
 
-def shape_text(shape: Iterable[int]) -> str:
-    """`scalar`, `4` (a vector of 4) or `2×3` (a matrix of 2 rows, 3 columns)."""
-    dims = tuple(shape)
-    return "scalar" if not dims else "×".join(str(n) for n in dims)
-
-
-def describe(shape: Iterable[int]) -> str:
-    """For messages: `a scalar`, `a vector of 3`, `a 2×3 matrix`."""
-    dims = tuple(shape)
-    if not dims:
-        return "a scalar"
-    if len(dims) == 1:
-        return f"a vector of {dims[0]}"
-    return f"a {shape_text(dims)} matrix"
-
-
 def plain(a: Array) -> Any:
     """A float for a scalar, nested lists for an array: ready for JSON and the renderers."""
     return float(a) if a.ndim == 0 else a.tolist()
@@ -58,15 +43,6 @@ def to_array(value: float | ArrayValue) -> Array:
     if isinstance(value, ArrayValue):
         return np.array(value.values, dtype=float).reshape(value.shape)
     return np.asarray(float(value), dtype=float)
-
-
-def uses_arrays(graph: Graph) -> bool:
-    """Whether the expression itself needs the array engine (it uses @, sum, softmax, ...)."""
-    return any(node.op.array_only for node in graph.nodes)
-
-
-def entry(idx: tuple[int, ...]) -> str:
-    return "[" + ",".join(str(i) for i in idx) + "]"
 
 
 @dataclass
@@ -159,14 +135,6 @@ def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array)
 # ---------------------------------------------------------------- backward
 
 
-def needs_grad(graph: Graph) -> list[bool]:
-    """For each node, whether any variable feeds it (constants need no gradient)."""
-    needs = [False] * len(graph.nodes)
-    for node in graph.nodes:
-        needs[node.id] = node.op is VAR or any(needs[j] for j in node.inputs)
-    return needs
-
-
 def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
     """Sum a gradient back to the shape of an input that was broadcast (a scalar)."""
     while grad.ndim > len(shape):
@@ -213,7 +181,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
     """Reverse topological order: downstream = vjp(upstream), accumulated per input."""
     nodes = graph.nodes
     n = len(nodes)
-    needs = needs_grad(graph)
+    needs = graph.needs_grad()
     upstream: list[Array | None] = [None] * n
     local: list[tuple[Array, ...] | None] = [None] * n
     downstream: list[tuple[Array | None, ...]] = [()] * n
@@ -312,8 +280,7 @@ def evaluate_arrays(graph: Graph, point: Point, targets: list[str], result: Resu
     """Run the array engine at ``point``; ``result`` is the scalar skeleton to fill."""
     from .array_verify import verify_arrays
 
-    # match() names missing and extra inputs; it looks at names only.
-    match(graph, Point({**point.values, **dict.fromkeys(point.arrays, 0.0)}, {}))
+    match(graph, [*point.values, *point.arrays])
     values = {name: to_array(v) for name, v in point.values.items()}
     values.update({name: to_array(v) for name, v in point.arrays.items()})
     vals = forward(graph, values)

@@ -18,7 +18,7 @@ from typing import Any
 from .errors import BackpropError, ExitStatus
 from .expect import AnswerCheck, AnswerTolerance, fmt, match_answers
 from .problems import Invalid, Problem, ProblemSet, load_problems
-from .verify import VERIFIERS
+from .verify import VERIFIERS, known_verifiers
 
 PARALLEL_MIN_PROBLEMS = 32  # below this (under a second of work) starting workers costs more
 
@@ -197,12 +197,7 @@ def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid]
         source, title, items = problems.source, problems.title, list(problems.items)
     else:
         source, title, items = "<problems>", "", list(problems)
-    for v in check:
-        if v not in VERIFIERS:
-            from .errors import InputError
-
-            raise InputError(f"unknown check '{v}'", where="--check",
-                             hint="choose from " + ", ".join(VERIFIERS))
+    known_verifiers(check)
     AnswerTolerance.from_option(digits)  # a bad default fails once, up front
     total = len(items)
     results: list[ProblemResult | None] = [None] * total

@@ -128,23 +128,19 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
     """
     graph = parse(expression) if isinstance(expression, str) else expression
     start = _start(at)
-    _match(graph, start)
+    match(graph, start)  # names only: for the scalar and the array objective alike
     names = _wrt(graph, wrt)
     if steps < 0:
         raise InputError("--steps must not be negative", where="--steps")
     if not (tol >= 0 and math.isfinite(tol)):
         raise InputError("--tol must be a non-negative number", where="--tol")
-    for label, lam in (("--l1", l1), ("--l2", l2)):
-        if not (lam >= 0 and math.isfinite(lam)):
-            raise InputError(f"{label} must be a non-negative number", where=label)
+    penalty = Penalty.checked(l1, l2)
     schedule = decay if isinstance(decay, Schedule) else parse_decay(decay, lr)
     opt = optimizer if not isinstance(optimizer, str) else make_optimizer(
         optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
-    penalty = Penalty(l1, l2)
     objective: Callable[[list[Any]], tuple[float, list[Any]]]
     theta: list[Any]
-    if any(isinstance(v, ArrayValue) for v in start.values()) or any(
-            node.op.array_only for node in graph.nodes):
+    if graph.uses_arrays() or any(isinstance(v, ArrayValue) for v in start.values()):
         from .learn_arrays import ArrayObjective, snapshot  # vectors and matrices: numpy
 
         objective = ArrayObjective(graph, start, names)
@@ -240,12 +236,6 @@ def _start(at: Mapping[str, Any] | str | Iterable[str]) -> dict[str, Any]:
         return {**point.values, **point.arrays, **given}
     point = _point(at)
     return {**point.values, **point.arrays}
-
-
-def _match(graph: Graph, start: dict[str, Any]) -> None:
-    from .point import Point
-
-    match(graph, Point(dict.fromkeys(start, 0.0), {}))
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:

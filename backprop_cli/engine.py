@@ -89,7 +89,8 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
         g = upstream[nid]
         if not isfinite(sum(loc)):  # rare: some local gradient is inf or nan
             for pos, j in enumerate(inputs):
-                if not isfinite(loc[pos]) and _needs_grad(graph, j):
+                # Only an input some variable feeds needs a gradient (constants need none).
+                if not isfinite(loc[pos]) and graph.ancestors_vars(j):
                     raise _domain_error(graph, nid, args, gradient_of=pos)
         if len(loc) == 2:
             d0 = g * loc[0]
@@ -108,25 +109,6 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
             downstream[nid] = down
         local[nid] = loc
     return Pass(values, local, upstream, downstream, kinks, seed)
-
-
-def _needs_grad(graph: Graph, nid: int) -> bool:
-    """Whether any variable feeds node ``nid`` (constants need no gradient)."""
-    stack = [nid]
-    seen = {nid}
-    while stack:
-        node = graph.nodes[stack.pop()]
-        if node.op is VAR:
-            return True
-        for j in node.inputs:
-            if j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return False
-
-
-def gradients(graph: Graph, result: Pass) -> dict[str, float]:
-    return {name: result.upstream[nid] for name, nid in graph.variables.items()}
 
 
 def _domain_error(graph: Graph, nid: int, args: tuple[float, ...], *, overflow: bool = False,

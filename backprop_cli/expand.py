@@ -1,4 +1,4 @@
-"""One graph or many: compound gates (sigmoid, tanh, softmax, ...) rewritten as primitive gates.
+"""`--expand`: compound gates (sigmoid, tanh, softmax, ...) rewritten as primitive gates.
 
 The lecture: "Computational graph representation may not be unique. Choose one where local
 gradients at each node can be easily expressed." ``expand(graph)`` returns a new graph in

@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .formatting import number
 from .parse import parse_number
 
 if TYPE_CHECKING:
@@ -558,16 +559,13 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
 
 
 def fmt(v: Any) -> str:
-    """Six significant digits, as the node table prints them (arrays: a few entries)."""
-    if v is None:
-        return "–"
+    """Six significant digits, as the node table prints them. Arrays differ from the table
+    on purpose: on one line with a few entries, to fit in a sentence (expect_arrays.py)."""
     if isinstance(v, (list, tuple)):
         from .expect_arrays import fmt_array
 
         return fmt_array(v)
-    if v == 0:
-        return "0"
-    return f"{v:.6g}"
+    return number(v)
 
 
 # ---------------------------------------------------------------- the API

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+from .formatting import describe, entry
 from .literals import ArrayLiteral
 
 if TYPE_CHECKING:
@@ -74,19 +75,6 @@ def index_of(k: int, shape: Sequence[int]) -> tuple[int, ...]:
     return (k,) if shape else ()
 
 
-def entry(idx: Sequence[int]) -> str:
-    return "[" + ",".join(str(i) for i in idx) + "]"
-
-
-def describe(shape: Sequence[int]) -> str:
-    """`a scalar`, `a vector of 3`, `a 2×3 matrix` (as arrays.describe, without numpy)."""
-    if not shape:
-        return "a scalar"
-    if len(shape) == 1:
-        return f"a vector of {shape[0]}"
-    return f"a {shape[0]}×{shape[1]} matrix"
-
-
 def fmt_array(v: Any, limit: int = MAX_SHOWN) -> str:
     """[0.44, 0.52] or [[0.088, 0.176], [0.104, 0.208]]; longer arrays abbreviated."""
     from .expect import fmt
@@ -131,10 +119,9 @@ def literal_answer(key: str, text: str, *, where: str = "--expect", source: str 
             value, _ = parse_number(tok, source=full, pos=start + offset, end=end + offset,
                                     where=where)
             entries.append(Answer(key + entry(idx), value, tok, written_decimals(tok)))
-    shape = (len(lit.rows[0]),) if lit.ndim == 1 else (len(lit.rows), len(lit.rows[0]))
     # Each entry exactly as written; the brackets and commas spaced evenly, for tables.
-    written = fmt_written([e.written for e in entries], shape)
-    return Answer(key, math.nan, written, None, shape, tuple(entries))
+    written = fmt_written([e.written for e in entries], lit.shape)
+    return Answer(key, math.nan, written, None, lit.shape, tuple(entries))
 
 
 def _shifted(exc: InputError, source: str, offset: int, where: str) -> InputError:

@@ -10,18 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from .api import NodeRecord, Result
+from .formatting import shape_text
 from .graph import Graph
 from .ops import CONST
-from .render import fmt
+from .render import elided, fmt
 
 STATUS_WORDS = {"pass": "pass", "fail": "FAIL", "kink": "subgradient", "unchecked": "unchecked"}
-
-
-def _rows(nodes: list[NodeRecord], max_rows: int) -> list[NodeRecord | None]:
-    if len(nodes) <= max_rows:
-        return list(nodes)
-    head = max_rows // 2
-    return [*nodes[:head], None, *nodes[len(nodes) - (max_rows - head):]]
 
 
 def _gradient_cells(result: Result) -> list[tuple[str, float, float, str | None, Any, Any, str]]:
@@ -49,7 +43,7 @@ def markdown(result: Result, max_rows: int = 60) -> str:
     """The node table and the gradient table as GitHub-flavoured Markdown."""
     out_name = md(result.output)
     numeric = result.value is not None
-    shaped = _is_array_job(result)
+    shaped = result.shaped
     lines = [f"**Computational graph of {out_name}, forward order**", ""]
     head = ["node", "op", "expression"]
     align = ["---", "---", "---"]
@@ -67,7 +61,7 @@ def markdown(result: Result, max_rows: int = 60) -> str:
     head += ["gate pattern"]
     align += ["---"]
     lines += ["| " + " | ".join(head) + " |", "|" + "|".join(align) + "|"]
-    for row in _rows(result.nodes, max_rows):
+    for row in elided(result.nodes, max_rows):
         if row is None:
             lines.append("| " + " | ".join(["…"] * len(head)) + " |")
             continue
@@ -109,15 +103,6 @@ def markdown(result: Result, max_rows: int = 60) -> str:
             lines.append("| " + " | ".join(cells) + " |")
         lines += ["", md(_summary(result))]
     return "\n".join(lines) + "\n"
-
-
-def _is_array_job(result: Result) -> bool:
-    return any(rec.shape is not None for rec in result.nodes)
-
-
-def shape_text(shape: list[int] | None) -> str:
-    """`scalar`, `2` (a vector of 2) or `2×2`, as in the terminal's shape column."""
-    return "×".join(str(n) for n in shape) if shape else "scalar"
 
 
 def _local_lines(row: NodeRecord) -> list[str]:
@@ -216,7 +201,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
 
     graph = result.graph
     numeric = result.value is not None
-    shaped = _is_array_job(result)
+    shaped = result.shaped
     # Array jobs: sympy's derivatives are per entry and already printed by the checks; local
     # gradients are entrywise arrays or a vector-Jacobian product in words.
     affordable = not shaped and _sympy_unaffordable(graph) is None
@@ -240,7 +225,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
         return names, locs, derivs
 
     names, locs, derivs = symbolic.run_deep(work)
-    out = _tex_out(sp, result.output)
+    out = _tex_var(sp, result.output)
     d_out = f"\\partial {out}"
     lines = [f"% backprop: {tex(result.output)} = {tex(fmt(result.value)) if numeric else '…'}",
              "% needs \\usepackage{amsmath} (sympy writes functions with \\operatorname)",
@@ -253,8 +238,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
         head += [f"upstream ${d_out}/\\partial\\,\\mathrm{{node}}$", "downstream"]
     head += ["gate pattern"]
     lines += [" & ".join(head) + " \\\\", "\\hline"]
-    rows = _rows(result.nodes, max_rows)
-    for row in rows:
+    for row in elided(result.nodes, max_rows):
         if row is None:
             lines.append(" & ".join(["\\ldots"] * len(head)) + " \\\\")
             continue
@@ -337,10 +321,6 @@ def _tex_var(sp: Any, name: str) -> str:
     from .symbolic import symbol
 
     return str(sp.latex(symbol(name)))
-
-
-def _tex_out(sp: Any, name: str) -> str:
-    return _tex_var(sp, name)
 
 
 def _tex_name(sp: Any, graph: Graph, nid: int) -> str:

@@ -117,7 +117,6 @@ class Fit:
     history: list[Epoch] = field(default_factory=list)
     status: str = "finished"  # finished | early-stopped | diverged
     best_epoch: int | None = None
-    final: dict[str, Any] = field(default_factory=dict)
     binds: dict[str, list[str]] = field(default_factory=dict)  # vector inputs <- columns
     message: str = ""
     hint: str | None = None
@@ -134,6 +133,12 @@ class Fit:
         if self.best_epoch is not None:
             return self.history[self.best_epoch]
         return self.history[-1]
+
+    @property
+    def final(self) -> dict[str, Any]:
+        """The parameters returned: those of final_epoch."""
+        end = self.final_epoch
+        return dict(end.params) if end is not None else {}
 
     def to_dict(self) -> dict[str, Any]:
         end = self.final_epoch
@@ -157,8 +162,9 @@ class Fit:
         }
 
 
-class _Model:
-    """The compiled loss graph with columns and parameters bound to node ids."""
+class BoundLoss:
+    """The loss graph with columns, parameters and the --predict node bound to node ids
+    (for the scalar model below and the array model in learn_arrays.py)."""
 
     def __init__(self, graph: Graph, columns: list[str], params: list[str],
                  predict: str | None):
@@ -171,6 +177,10 @@ class _Model:
         if predict is not None:
             self.predict_id = graph.output if predict == graph.output_name \
                 else graph.named.get(predict, graph.variables.get(predict))
+
+
+class _Model(BoundLoss):
+    """The compiled loss graph of a scalar job: floats through the scalar engine."""
 
     def _point(self, theta: list[float], row: list[float]) -> dict[str, float]:
         point = dict(zip(self.params, theta))
@@ -232,7 +242,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     columns = data.columns
     binds = {k: list(v) for k, v in (bind or {}).items()}
     shapes = dict(shape or {})
-    array_job = bool(binds or shapes) or any(node.op.array_only for node in graph.nodes) \
+    array_job = bool(binds or shapes) or graph.uses_arrays() \
         or any(isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in at.values())
     if array_job:
         from .learn_arrays import check_binds
@@ -281,9 +291,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     if early_stopping is not None and early_stopping < 1:
         raise InputError("--early-stopping needs a patience of at least 1 epoch",
                          where="--early-stopping")
-    for label, lam in (("--l1", l1), ("--l2", l2)):
-        if not (lam >= 0 and math.isfinite(lam)):
-            raise InputError(f"{label} must be a non-negative number", where=label)
+    penalty = Penalty.checked(l1, l2)
     target_col: int | None = None
     if (predict is None) != (target is None):
         raise InputError("--predict and --target go together", where="--predict",
@@ -302,7 +310,6 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     schedule = decay if isinstance(decay, Schedule) else parse_decay(decay, lr)
     opt = optimizer if not isinstance(optimizer, str) else make_optimizer(
         optimizer, momentum=momentum, beta1=beta1, beta2=beta2, eps=eps)
-    penalty = Penalty(l1, l2)
 
     rng = random.Random(seed)
     start: dict[str, Any]
@@ -402,9 +409,6 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
                 if wait >= early_stopping:
                     result.status = "early-stopped"
                     break
-    end = result.final_epoch
-    assert end is not None
-    result.final = dict(end.params)
     last = result.history[-1].epoch
     if result.status == "early-stopped":
         result.message = (f"early stopping: the validation loss has not improved for "

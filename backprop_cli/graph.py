@@ -104,6 +104,10 @@ class Graph:
             flags[node.id] = node.op is VAR or any(flags[j] for j in node.inputs)
         return flags
 
+    def uses_arrays(self) -> bool:
+        """Whether an op of the expression needs the array engine (@, sum, softmax, ...)."""
+        return any(node.op.array_only for node in self.nodes)
+
     def depth(self) -> int:
         """Longest path from a leaf to the output, in nodes (iterative)."""
         level = [0] * len(self.nodes)

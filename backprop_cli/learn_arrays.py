@@ -24,22 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from .arrays import Array, backward, describe, forward, plain, to_array
+from .arrays import Array, backward, forward, plain, to_array
 from .errors import InputError
+from .fit import BoundLoss
+from .formatting import describe
 from .graph import Graph
 from .literals import ArrayValue
-from .point import Point, match
 
 MAX_ENTRIES = 1_000_000  # --shape: at most this many entries per parameter
 ONE = np.asarray(1.0)
 
 Shape = tuple[int, ...]
-
-
-def is_array_job(graph: Graph, values: Iterable[Any] = ()) -> bool:
-    """Whether a learning job needs the array engine: an array op or an array value."""
-    return any(node.op.array_only for node in graph.nodes) or any(
-        isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in values)
 
 
 def snapshot(names: Sequence[str], theta: Sequence[Any]) -> dict[str, Any]:
@@ -71,12 +66,12 @@ def _grads(run: Any, ids: Sequence[int], current: Sequence[Array]) -> list[Array
 # --- descend --------------------------------------------------------------------------------
 
 class ArrayObjective:
-    """f and its gradient over ``wrt`` (arrays of their variables' shapes) at a point."""
+    """f and its gradient over ``wrt`` (arrays of their variables' shapes) at a point.
+
+    ``start`` gives every input a value: descend() has matched it against the graph."""
 
     def __init__(self, graph: Graph, start: Mapping[str, float | ArrayValue],
                  wrt: Sequence[str]):
-        # match() names missing and extra inputs; it looks at names only.
-        match(graph, Point(dict.fromkeys(start, 0.0), {}))
         self.graph = graph
         self.point = as_arrays(start)
         self.wrt = list(wrt)
@@ -201,22 +196,14 @@ def shape_hint(exc: InputError, graph: Graph, drawn: Sequence[str]) -> None:
 
 # --- fit: the model ---------------------------------------------------------------------------
 
-class ArrayModel:
+class ArrayModel(BoundLoss):
     """The loss graph with columns (scalars), bound vectors and parameters (arrays)."""
 
     def __init__(self, graph: Graph, columns: list[str], params: list[str],
                  predict: str | None, binds: Mapping[str, Sequence[str]]):
-        self.graph = graph
-        self.col_index = [(name, columns.index(name)) for name in graph.variables
-                          if name in columns]
+        super().__init__(graph, columns, params, predict)
         self.bind_index = [(name, [columns.index(c) for c in cols])
                            for name, cols in binds.items()]
-        self.params = params
-        self.param_ids = [graph.variables[p] for p in params]
-        self.predict_id: int | None = None
-        if predict is not None:
-            self.predict_id = graph.output if predict == graph.output_name \
-                else graph.named.get(predict, graph.variables.get(predict))
 
     def _point(self, theta: Sequence[Any], row: list[float]) -> dict[str, Array]:
         point = {p: np.asarray(w, dtype=float) for p, w in zip(self.params, theta)}

@@ -28,6 +28,10 @@ class ArrayLiteral:
     start: int
     end: int
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.rows[0]),) if self.ndim == 1 else (len(self.rows), len(self.rows[0]))
+
     def resolve(self, source: str, where: str) -> ArrayValue:
         from .parse import parse_number
 
@@ -38,8 +42,7 @@ class ArrayLiteral:
                 v, e = parse_number(text, source=source, pos=start, end=end, where=where)
                 values.append(v)
                 exact.append(e)
-        shape = (len(self.rows[0]),) if self.ndim == 1 else (len(self.rows), len(self.rows[0]))
-        return ArrayValue(tuple(values), tuple(exact), shape)
+        return ArrayValue(tuple(values), tuple(exact), self.shape)
 
 
 @dataclass(frozen=True)

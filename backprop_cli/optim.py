@@ -101,6 +101,14 @@ class Penalty:
     def __bool__(self) -> bool:
         return bool(self.l1 or self.l2)
 
+    @classmethod
+    def checked(cls, l1: float, l2: float) -> Penalty:
+        """The penalty of --l1 and --l2, each of which must be a non-negative number."""
+        for label, lam in (("--l1", l1), ("--l2", l2)):
+            if not (lam >= 0 and math.isfinite(lam)):
+                raise InputError(f"{label} must be a non-negative number", where=label)
+        return cls(l1, l2)
+
 
 def l1_gradient(theta: Sequence[float], lam: float) -> Vector:
     return Penalty(l1=lam).gradient(theta)

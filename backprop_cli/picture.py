@@ -40,7 +40,9 @@ class GraphvizMissingError(BackpropError):
 
 
 def num(v: float | None) -> str:
-    """The lecture's two decimals (-0.53, 0.73), more digits only where two would lose it."""
+    """The lecture's two decimals (-0.53, 0.73), more digits only where two would lose it.
+
+    Not formatting.number (six significant digits) on purpose: a picture copies the slides."""
     if v is None:
         return ""
     if v == 0:
@@ -58,7 +60,8 @@ ARRAY_SHOWN = 4  # entries of a vector (rows, columns of a matrix) drawn before 
 
 
 def shape_text(shape: list[int] | None) -> str:
-    """`2` for a vector of 2, `2×3` for a matrix; "" for a scalar (drawn as the lecture does)."""
+    """`2` for a vector of 2, `2×3` for a matrix; "" for a scalar (drawn as the lecture does,
+    where the tables' formatting.shape_text writes `scalar`)."""
     return "×".join(str(n) for n in shape) if shape else ""
 
 

@@ -42,15 +42,18 @@ def parse_point(texts: Iterable[str]) -> Point:
     return Point(values, exact, arrays)
 
 
-def match(graph: Graph, point: Point) -> None:
-    """Every input has a value and every value names an input, or an InputError says which."""
+def match(graph: Graph, names: Iterable[str]) -> None:
+    """Every input has a value and every value names an input, or an InputError says which.
+
+    ``names`` are the names given values (a Point's ``values``, or any mapping's keys)."""
+    given = dict.fromkeys(names)
     inputs = list(graph.variables)
-    missing = [v for v in inputs if v not in point.values]
+    missing = [v for v in inputs if v not in given]
     if missing:
         example = ",".join(f"{v}=1" for v in missing)
         raise InputError(f"no value for {_names(missing)}", where="--at",
                          hint=f"add it to --at, e.g. --at {example}")
-    extra = [k for k in point.values if k not in graph.variables]
+    extra = [k for k in given if k not in graph.variables]
     if extra:
         name = extra[0]
         close = difflib.get_close_matches(name, inputs, n=1)

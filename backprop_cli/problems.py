@@ -447,23 +447,7 @@ def _array(v: Any, name: str, key: str) -> str | list[Any]:
 
 
 def _at(value: Any) -> dict[str, Value] | str:
-    if isinstance(value, str):
-        if not value.strip():
-            raise _BadError("'at' is empty", "at", 'write at = "x=-2,y=5" or at = { x = -2 }')
-        return value
-    if not isinstance(value, dict):
-        raise _BadError(f"'at' must be a table or a string like \"x=-2,y=5\", not {_kind(value)}",
-                   "at")
-    out: dict[str, Value] = {}
-    for k, v in value.items():
-        if _is_array(v):
-            out[k] = _array(v, f"at.{k}", "at")
-        elif _is_number(v) or (isinstance(v, str) and v.strip()):
-            out[k] = _written(v, f"at.{k}", "at")
-        else:
-            raise _BadError(f"'at.{k}' must be a number, a vector or a matrix, not "
-                            f"{_kind(v)}", "at")
-    return out
+    return _values(value, "at", "x=-2,y=5", 'write at = "x=-2,y=5" or at = { x = -2 }')
 
 
 def _written(v: int | Decimal | str, name: str, key: str) -> Number:
@@ -479,22 +463,28 @@ def _written(v: int | Decimal | str, name: str, key: str) -> Number:
 
 
 def _expect(value: Any) -> dict[str, Value] | str:
+    return _values(value, "expect", "dx=-4,value=-12", 'write expect = "dx=-4,dy=-4"')
+
+
+def _values(value: Any, key: str, example: str, empty_hint: str) -> dict[str, Value] | str:
+    """`at` or `expect`: option text ("x=-2,y=5"), or a table of numbers, vectors and matrices
+    kept as written ("0.20" keeps its two decimals, so does each entry of an array)."""
     if isinstance(value, str):
         if not value.strip():
-            raise _BadError("'expect' is empty", "expect", 'write expect = "dx=-4,dy=-4"')
+            raise _BadError(f"'{key}' is empty", key, empty_hint)
         return value
     if not isinstance(value, dict):
-        raise _BadError(f"'expect' must be a table or a string like \"dx=-4,value=-12\", "
-                   f"not {_kind(value)}", "expect")
+        raise _BadError(f"'{key}' must be a table or a string like \"{example}\", "
+                        f"not {_kind(value)}", key)
     out: dict[str, Value] = {}
     for k, v in value.items():
         if _is_array(v):
-            out[k] = _array(v, f"expect.{k}", "expect")  # entries keep their decimals
+            out[k] = _array(v, f"{key}.{k}", key)
         elif _is_number(v) or (isinstance(v, str) and v.strip()):
-            out[k] = _written(v, f"expect.{k}", "expect")  # "0.20" keeps its decimals
+            out[k] = _written(v, f"{key}.{k}", key)
         else:
-            raise _BadError(f"'expect.{k}' must be a number, a vector or a matrix, not "
-                            f"{_kind(v)}", "expect")
+            raise _BadError(f"'{key}.{k}' must be a number, a vector or a matrix, not "
+                            f"{_kind(v)}", key)
     return out
 
 
@@ -518,7 +508,7 @@ def _digits(value: Any, key: str) -> int | str:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 15:
         return value
     raise _BadError(f"'{key}' must be a whole number of decimals from 0 to 15, \"auto\" or "
-               f"\"exact\", not {_kind(value)}", key)
+                    f"\"exact\", not {_kind(value)}", key)
 
 
 def _check(value: Any, key: str) -> tuple[str, ...]:
@@ -529,11 +519,11 @@ def _check(value: Any, key: str) -> tuple[str, ...]:
         names = list(value)
     else:
         raise _BadError(f"'{key}' must be a list such as [\"sympy\", \"numeric\"] or a string, "
-                   f"not {_kind(value)}", key)
+                        f"not {_kind(value)}", key)
     for v in names:
         if v not in VERIFIERS:
             raise _BadError(f"'{key}' names an unknown check '{v}'", key,
-                       "choose from " + ", ".join(VERIFIERS) + " (or none)")
+                            "choose from " + ", ".join(VERIFIERS) + " (or none)")
     return tuple(names)
 
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .api import NodeRecord, Result
+from .formatting import number, shape_text
 from .verify import Check
 
 T = TypeVar("T")
@@ -39,11 +40,7 @@ def fmt(v: float | list[Any] | str | None) -> str:
         return v
     if isinstance(v, list):
         return _fmt_array(v)
-    if v is None:
-        return "–"
-    if v == 0:
-        return "0"
-    return f"{v:.6g}"
+    return number(v)
 
 
 def _cut(items: list[Any]) -> list[Any]:
@@ -83,7 +80,7 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
                   title_justify="left", show_lines=False, header_style="bold")
     table.add_column("node", style="bold cyan", no_wrap=True)
     table.add_column("op", no_wrap=True)
-    shaped = any(n.shape is not None for n in result.nodes)  # array jobs show shapes
+    shaped = result.shaped  # array jobs show shapes
     if shaped:
         table.add_column("shape", no_wrap=True)
     table.add_column("expression", overflow="fold", min_width=10, max_width=28)
@@ -98,13 +95,13 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
     if len(result.nodes) > max_rows:
         table.caption = text(f"{len(result.nodes) - max_rows:,} of {len(result.nodes):,} rows "
                              "hidden at …: raise --max-rows, or use --json for every row")
-    for row in _rows(result.nodes, max_rows):
+    for row in elided(result.nodes, max_rows):
         if row is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue
         cells: list[RenderableType] = [text(row.label), text(row.op)]
         if shaped:
-            cells.append(text(_shape(row.shape)))
+            cells.append(text(shape_text(row.shape)))
         cells.append(text(clip(row.expression)))
         if numeric:
             cells.append(text(fmt(row.value)))
@@ -115,10 +112,6 @@ def node_table(result: Result, max_rows: int = 60) -> Table:
         cells.append(_gate(row))
         table.add_row(*cells)
     return table
-
-
-def _shape(shape: list[int] | None) -> str:
-    return "scalar" if not shape else "×".join(str(n) for n in shape)
 
 
 def jacobian_table(result: Result) -> Table | None:
@@ -143,7 +136,8 @@ def jacobian_table(result: Result) -> Table | None:
     return table
 
 
-def _rows(nodes: list[T], max_rows: int) -> Iterable[T | None]:
+def elided(nodes: list[T], max_rows: int) -> Iterable[T | None]:
+    """Rows of a long table: the first and last ones, None where the middle is left out."""
     if len(nodes) <= max_rows:
         yield from nodes
         return
@@ -234,7 +228,7 @@ def gradient_table(result: Result, max_rows: int = 60) -> Table:
         # Rendering thousands of rows costs seconds; failures are named in the summary.
         table.caption = text(f"{len(checks) - max_rows:,} of {len(checks):,} rows hidden at …: "
                              "raise --max-rows, or use --json for every row")
-    for c in _rows(checks, max_rows):
+    for c in elided(checks, max_rows):
         if c is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue

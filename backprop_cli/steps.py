@@ -128,7 +128,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
         return [None] * len(graph.nodes)
     import sympy as sp
 
-    from .symbolic import exact, run_deep
+    from .symbolic import exact, local_forms, run_deep
 
     def work() -> list[list[str] | None]:
         out: list[list[str] | None] = []
@@ -137,8 +137,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
             if not node.inputs or node.op.array_only:  # array ops: a rule in words instead
                 out.append(None)
                 continue
-            dummies = [sp.Dummy(f"a{k}", real=True) for k in range(len(node.inputs))]
-            form = node.op.sympy(sp, *dummies)
+            dummies, derivatives = local_forms(node.op)  # differentiated once per op
             subs = {}
             for d, j in zip(dummies, node.inputs):
                 inp = graph.nodes[j]
@@ -146,8 +145,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
                     subs[d] = exact(inp.literal) if inp.literal else sp.Float(inp.const)
                 else:
                     subs[d] = symbols.setdefault(names[j], sp.Symbol(names[j], real=True))
-            out.append([str(sp.diff(form, d).xreplace(subs)).replace("**", "^")
-                        for d in dummies])
+            out.append([str(d.xreplace(subs)).replace("**", "^") for d in derivatives])
         return out
 
     return run_deep(work)
@@ -263,7 +261,7 @@ def forward_steps(result: Result) -> list[ForwardStep]:
     """One step per gate in topological order: the gate applied to its input values."""
     graph = result.graph
     names = node_names(result)
-    arrays = _is_array_job(result)
+    arrays = result.shaped
     out = []
     for node in graph.nodes:
         if not node.inputs:
@@ -276,10 +274,6 @@ def forward_steps(result: Result) -> list[ForwardStep]:
                                formula(graph, node.id, vals), gate_label(graph, node.id),
                                result.nodes[node.id].value or 0.0))
     return out
-
-
-def _is_array_job(result: Result) -> bool:
-    return any(rec.shape is not None for rec in result.nodes)
 
 
 def _num(v: Any, arrays: bool) -> str:
@@ -296,7 +290,7 @@ def render_lines(result: Result, steps: list[Step],
                  forward: list[ForwardStep] | None = None) -> list[tuple[str, str]]:
     """The replay as (style, line) pairs; the words follow the lecture."""
     out = result.output
-    arrays = _is_array_job(result)
+    arrays = result.shaped
 
     def n(v: Any) -> str:
         return _num(v, arrays)

@@ -1,4 +1,4 @@
-"""sympy forms of a graph, built node by node from the parsed tree (never from user text)."""
+"""sympy forms of a graph, built node by node from the graph (never from user text)."""
 
 from __future__ import annotations
 
@@ -164,7 +164,7 @@ def short(expr: Any, width: int = 60) -> str:
 
 
 @cache
-def _local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """An op's local gradients in placeholder inputs, differentiated once per op: sympy's
     diff costs milliseconds, and a 10,000-node graph would otherwise pay it per node."""
     dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
@@ -175,7 +175,7 @@ def _local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:
     """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
     node = graph.nodes[nid]
-    dummies, derivatives = _local_forms(node.op)
+    dummies, derivatives = local_forms(node.op)
     names: dict[Any, Any] = {}
     for k, j in enumerate(node.inputs):
         inp = graph.nodes[j]

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from .engine import Pass, forward
-from .errors import DomainError
+from .errors import DomainError, InputError
 from .graph import Graph
 from .point import Point
 
@@ -32,6 +33,16 @@ PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which checks go by random 
 TIME_BUDGET = 10.0  # seconds for the sympy check; the rest falls back to finite differences
 
 VERIFIERS = ("sympy", "numeric")
+
+
+def known_verifiers(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, or an InputError naming the first that is not a verifier."""
+    verifiers = tuple(names)
+    for v in verifiers:
+        if v not in VERIFIERS:
+            raise InputError(f"unknown check '{v}'", where="--check",
+                             hint="choose from " + ", ".join(VERIFIERS))
+    return verifiers
 
 
 @dataclass
@@ -103,11 +114,7 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
         direction = {}
         for c in checks:
             c.status = "unchecked"
-    kink_vars = _kink_variables(graph, result)
-    for c in checks:
-        if c.variable in kink_vars:
-            c.notes.append("not differentiable here: " + "; ".join(kink_vars[c.variable])
-                           + " (see README: subgradient conventions)")
+    kink_vars = note_kinks(graph, result.kinks, checks)
 
     if "sympy" in verifiers:
         why_not = _sympy_unaffordable(graph)
@@ -152,23 +159,39 @@ def _verdict(c: Check, tol: Tolerance, at_kink: bool) -> None:
         results.append(close(c.backprop, c.sympy_value, tol.rtol, tol.atol))
     if c.numeric_ok is not None:
         results.append(c.numeric_ok)
-    near_kink = at_kink or c.near_kink
+    settle(c, results, at_kink)
+
+
+def settle(c: Check, results: list[bool], at_kink: bool) -> None:
+    """A check's status from its verifiers' verdicts (scalar and array checks alike).
+
+    At a kink (or with a kink inside the finite-difference step) a disagreement is not a
+    failure: the one-sided derivative there need not equal the subgradient taken.
+    """
     if not results:
         c.status = "kink" if at_kink else "unchecked"
     elif all(results):
         c.status = "kink" if at_kink else "pass"
     else:
+        near_kink = at_kink or c.near_kink
         c.status = "kink" if near_kink else "fail"
         if near_kink and not at_kink:
             c.notes.append("a non-differentiable point lies within the finite-difference step; "
                            "the one-sided gradient cannot be confirmed")
 
 
-def _kink_variables(graph: Graph, result: Pass) -> dict[str, list[str]]:
+def note_kinks(graph: Graph, kinks: Mapping[int, str], checks: list[Check]
+               ) -> dict[str, list[str]]:
+    """The inputs that feed a node at a non-differentiable point, each with where and why;
+    the check of every such input gets a note saying so."""
     found: dict[str, list[str]] = {}
-    for nid, why in result.kinks.items():
+    for nid, why in kinks.items():
         for name in graph.ancestors_vars(nid):
             found.setdefault(name, []).append(f"{why} at {graph.label(nid)}")
+    for c in checks:
+        if c.variable in found:
+            c.notes.append("not differentiable here: " + "; ".join(found[c.variable])
+                           + " (see README: subgradient conventions)")
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +17,16 @@ from backprop_cli.cli import app
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
+NO_DOT = pytest.mark.skipif(shutil.which("dot") is None,
+                            reason="Graphviz `dot` is not installed (apt-get install graphviz)")
+
+
+def golden(name: str, got: str) -> None:
+    """Compare with tests/golden/NAME; BACKPROP_UPDATE_GOLDEN=1 rewrites the file."""
+    path = GOLDEN / name
+    if os.environ.get("BACKPROP_UPDATE_GOLDEN"):
+        path.write_text(got, encoding="utf-8")
+    assert got == path.read_text(encoding="utf-8")
 
 
 def squash(text: str) -> str:

@@ -15,8 +15,8 @@ from backprop_cli import evaluate
 from backprop_cli.cli import app
 from backprop_cli.export import latex, markdown, md, tex, tex_num
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden"
+from .conftest import REPO, golden
+
 AT = "x=-2,y=5,z=-4"
 NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
 NEURON_AT = "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"
@@ -27,14 +27,6 @@ CASES = {
     "neuron_expanded": (NEURON, NEURON_AT, True),
     "symbolic": ("(x+y)*z", None, False),
 }
-
-
-def golden(name: str, got: str) -> None:
-    """Compare with tests/golden/NAME; BACKPROP_UPDATE_GOLDEN=1 rewrites the file."""
-    path = GOLDEN / name
-    if os.environ.get("BACKPROP_UPDATE_GOLDEN"):
-        path.write_text(got, encoding="utf-8")
-    assert got == path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -101,7 +93,7 @@ def test_cli_markdown_matches_library() -> None:
 
 
 def test_cli_latex_expand_subprocess() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "backprop_cli", "eval", NEURON, "--at",
                            NEURON_AT, "--expand", "--format", "latex"],
                           capture_output=True, text=True, env=env, check=False)
@@ -133,18 +125,22 @@ def test_latex_heaviside_is_not_theta() -> None:
     assert "\\theta\\left(" not in doc
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None,
-                    reason="pdflatex is not installed (apt-get install texlive-latex-base)")
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_latex_compiles(case: str, tmp_path: Path) -> None:
-    expr, at, expand = CASES[case]
-    body = latex(evaluate(expr, at=at, expand=expand))
+def assert_compiles(body: str, tmp_path: Path) -> None:
+    """pdflatex accepts ``body`` in a minimal amsmath document."""
     (tmp_path / "t.tex").write_text(
         "\\documentclass{article}\\usepackage{amsmath}\\usepackage[margin=1cm]{geometry}"
         "\\begin{document}\\tiny\n" + body + "\\end{document}\n", encoding="utf-8")
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
                           cwd=tmp_path, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-2000:]
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None,
+                    reason="pdflatex is not installed (apt-get install texlive-latex-base)")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_latex_compiles(case: str, tmp_path: Path) -> None:
+    expr, at, expand = CASES[case]
+    assert_compiles(latex(evaluate(expr, at=at, expand=expand)), tmp_path)
 
 
 # --- vectors and matrices: shapes and abbreviated values ---------------------------------------
@@ -192,7 +188,7 @@ def test_big_arrays_are_abbreviated_in_exports() -> None:
 
 
 def test_cli_markdown_arrays_subprocess() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     expr, at = ARRAY_CASES["arrays_wx"]
     done = subprocess.run([sys.executable, "-m", "backprop_cli", "eval", expr, "--format",
                            "latex", *[a for v in at for a in ("--at", v)]],
@@ -205,10 +201,4 @@ def test_cli_markdown_arrays_subprocess() -> None:
 @pytest.mark.parametrize("case", sorted(ARRAY_CASES))
 def test_latex_arrays_compile(case: str, tmp_path: Path) -> None:
     expr, at = ARRAY_CASES[case]
-    body = latex(evaluate(expr, at=at))
-    (tmp_path / "t.tex").write_text(
-        "\\documentclass{article}\\usepackage{amsmath}\\usepackage[margin=1cm]{geometry}"
-        "\\begin{document}\\tiny\n" + body + "\\end{document}\n", encoding="utf-8")
-    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "t.tex"],
-                          cwd=tmp_path, capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stdout[-2000:]
+    assert_compiles(latex(evaluate(expr, at=at)), tmp_path)

@@ -19,13 +19,11 @@ from backprop_cli.cli import app
 from backprop_cli.parse import parse
 from backprop_cli.steps import node_names
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden"
+from .conftest import NO_DOT, REPO, golden
+
 AT = "x=-2,y=5,z=-4"
 NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
 NEURON_AT = "w0=2,x0=-1,w1=-3,x1=-2,w2=-3"
-NO_DOT = pytest.mark.skipif(shutil.which("dot") is None,
-                            reason="Graphviz `dot` is not installed (apt-get install graphviz)")
 
 CASES = {
     "simple": ("(x+y)*z", AT, False),
@@ -33,14 +31,6 @@ CASES = {
     "neuron": (NEURON, NEURON_AT, False),
     "neuron_expanded": (NEURON, NEURON_AT, True),
 }
-
-
-def golden(name: str, got: str) -> None:
-    """Compare with tests/golden/NAME; BACKPROP_UPDATE_GOLDEN=1 rewrites the file."""
-    path = GOLDEN / name
-    if os.environ.get("BACKPROP_UPDATE_GOLDEN"):
-        path.write_text(got, encoding="utf-8")
-    assert got == path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -182,7 +172,7 @@ def test_svg_has_every_node(case: str, tmp_path: Path) -> None:
 @NO_DOT
 def test_png_subprocess(tmp_path: Path) -> None:
     out = tmp_path / "g.png"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "backprop_cli", "graph", "(x+y)*z", "--at", AT,
                            "-o", str(out)], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
@@ -205,7 +195,7 @@ def test_missing_graphviz_says_how_to_install(monkeypatch: pytest.MonkeyPatch,
 
 def test_missing_graphviz_subprocess(tmp_path: Path) -> None:
     # No `dot` on an empty PATH: the real command must still exit 2 with the install hint.
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PATH": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PATH": str(tmp_path)}
     done = subprocess.run([sys.executable, "-m", "backprop_cli", "graph", "(x+y)*z", "--at", AT,
                            "--format", "svg"], capture_output=True, text=True, env=env,
                           check=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,24 +16,13 @@ from backprop_cli import evaluate
 from backprop_cli import picture as pic
 from backprop_cli.cli import app
 
-ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = Path(__file__).parent / "golden"
-NO_DOT = pytest.mark.skipif(shutil.which("dot") is None,
-                            reason="Graphviz `dot` is not installed (apt-get install graphviz)")
+from .conftest import NO_DOT, REPO, golden
 
 WX = "sum((W@x)^2)"
 WX_AT = ["W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]"]
 XOR = "h = sigmoid(W1 @ x + b1); y = sigmoid(dot(w2, h) + b2)"
 XOR_AT = ["W1=[[20,20],[-20,-20]], b1=[-10,30], w2=[20,20], b2=-30", "x=[1,0]"]
 CASES = {"wx": (WX, WX_AT), "xor": (XOR, XOR_AT)}
-
-
-def golden(name: str, got: str) -> None:
-    """Compare with tests/golden/NAME; BACKPROP_UPDATE_GOLDEN=1 rewrites the file."""
-    path = GOLDEN / name
-    if os.environ.get("BACKPROP_UPDATE_GOLDEN"):
-        path.write_text(got, encoding="utf-8")
-    assert got == path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -119,7 +107,7 @@ def test_cli_formats(fmt: str) -> None:
 
 
 def test_cli_subprocess_dot() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "backprop_cli", "graph", XOR, "--format", "dot",
                            *[a for at in XOR_AT for a in ("--at", at)]],
                           capture_output=True, text=True, env=env, check=False)
