@@ -256,6 +256,10 @@ def summary(result: Result) -> Text:
         if v.direction is not None:
             for name, d in v.direction.items():
                 ref = d.get("reference")
+                if ref is None:  # the check could not be made (note says why): not a pass
+                    t.append(text(f"\n– random-direction check by {name}: "
+                                  f"{d.get('note', 'no reference value')}", "yellow"))
+                    continue
                 mark = "✓" if d.get("ok") else "✗"
                 t.append(text(f"\n{mark} random-direction check by {name}: backprop "
                               f"{fmt(d['backprop'])}, reference {fmt(ref)}",
