@@ -92,6 +92,8 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     why: str | None = None
     if op.shapes is not None:
         why = op.shapes(shapes)
+    elif op.axis and len(args) == 2:
+        why = _axis_violation(shapes[0], int(args[1]))
     elif op.np_local is not None and len(shapes) == 2:
         why = broadcast_violation(shapes[0], shapes[1])
         if why is not None:
@@ -101,6 +103,8 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     if why is None:
         return
     of = " and ".join(describe(s) for s in shapes)
+    if op.axis and len(args) == 2:
+        of = f"{describe(shapes[0])} over axis {int(args[1])}"
     hint = None
     if op.name == "matmul" and len(shapes[0]) == 1 and len(shapes[1]) == 2:
         hint = "a vector on the left of @ is a row; to use it as a column put it on the right"
@@ -112,6 +116,13 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     raise InputError(f"shape mismatch at node {graph.label(node.id)} `{graph.text(node.id)}`: "
                      f"{op.name} of {of}: {why}", source=graph.source, pos=node.start,
                      end=node.end, hint=hint)
+
+
+def _axis_violation(shape: tuple[int, ...], axis: int) -> str | None:
+    if axis < len(shape):
+        return None
+    has = "no axes" if not shape else "only axis 0" if len(shape) == 1 else "axes 0 and 1"
+    return f"{describe(shape)} has {has}"
 
 
 def broadcast_violation(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
@@ -365,7 +376,12 @@ def _fill(result: Result, run: ArrayPass) -> None:
                              for d, j in zip(loc, node.inputs)]
             else:
                 names = [graph.label(j) for j in node.inputs]
-                rec.local = [f"implicit: {t.format(*names)}" for t in node.op.implicit]
+                # One entry per input; an input that needs no gradient (the constant axis
+                # of sum(A, 0)) has none.
+                rule = node.op.implicit
+                rec.local = [f"implicit: {rule[k].format(*names)}"
+                             if k < len(rule) and run.needs[j] else None
+                             for k, j in enumerate(node.inputs)]
             rec.downstream = [plain(d) if d is not None else None for d in run.downstream[nid]]
         rec.kink = run.kinks.get(nid)
         if len(uses[nid]) > 1:

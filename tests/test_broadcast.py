@@ -230,3 +230,101 @@ def unbroadcast_ref(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         src = tuple(0 if n == 1 else i for i, n in zip(idx, pad))[g.ndim - len(shape):]
         out[src] += g[idx]
     return out
+
+
+# ---------------------------------------------------------------- sum and mean over an axis
+
+A = [[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]]
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+@pytest.mark.parametrize("axis", [0, 1])
+def test_reduce_over_an_axis_with_upstream(reduce: str, axis: int) -> None:
+    a = np.array(A)
+    up = np.array([1.0, -2.0, 3.0])[: a.shape[1 - axis]]  # one entry per column / per row
+    res = evaluate(f"{reduce}(A, {axis})", at={"A": A}, upstream=str(up.tolist()))
+    want = a.sum(axis=axis) / (a.shape[axis] if reduce == "mean" else 1)
+    assert np.allclose(res.value, want)
+    n = a.shape[axis] if reduce == "mean" else 1
+    # Each entry gets the upstream of the column (axis 0) or row (axis 1) it was reduced into.
+    grad = np.tile(up, (a.shape[0], 1)) if axis == 0 else np.tile(up[:, None], (1, a.shape[1]))
+    assert np.allclose(res.gradients["A"], grad / n)
+    assert res.nodes[-1].shape == list(want.shape)
+    both_references_agree(res)
+
+
+def test_reduce_without_an_axis_is_unchanged() -> None:
+    res = evaluate("sum(A) + mean(A)", at={"A": A})
+    a = np.array(A)
+    assert res.value == pytest.approx(a.sum() + a.mean())
+    assert np.allclose(res.gradients["A"], np.full(a.shape, 1 + 1 / a.size))
+    both_references_agree(res)
+
+
+def test_axis_reductions_inside_a_batch_loss() -> None:
+    # Per-column mean squared error of a batch, and a per-row log-sum-exp.
+    x, w, b, y = (np.array(v) for v in (X, W, B, Y))
+    res = evaluate("sum(mean((X @ W + b - Y)^2, 0)) + sum(log(sum(exp(X @ W), 1)))",
+                   at={"X": X, "W": W, "b": B, "Y": Y})
+    z = x @ w
+    d = z + b - y
+    soft = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    dz = 2 * d / x.shape[0] + soft
+    assert res.value == pytest.approx(float((d**2).mean(axis=0).sum()
+                                            + np.log(np.exp(z).sum(axis=1)).sum()))
+    assert np.allclose(res.gradients["W"], x.T @ dz)
+    assert np.allclose(res.gradients["b"], (2 * d / x.shape[0]).sum(axis=0))
+    both_references_agree(res)
+
+
+def test_the_axis_is_a_constant_node_that_needs_no_gradient() -> None:
+    res = evaluate("sum(A, 1)", at={"A": A}, upstream="[1,1]")
+    axis = res.nodes[1]
+    assert axis.op == "const" and axis.shape == []
+    node = res.nodes[2]
+    assert node.shape == [2] and node.local is not None and node.local[1] is None
+    assert node.downstream is not None and node.downstream[1] is None
+    doc = res.to_dict()
+    json.dumps(doc, allow_nan=False)
+    assert [n["shape"] for n in doc["nodes"]] == [[2, 3], [], [2]]
+
+
+@pytest.mark.parametrize("expr, shown", [
+    ("sum(A, k)", "'k'"), ("sum(A, -1)", "'-1'"), ("mean(A, 2)", "'2'"),
+    ("sum(A, 0.0)", "'0.0'"), ("sum(A, 1e0)", "'1e0'"), ("mean(A, 0 + 1)", "'0 + 1'"),
+])
+def test_the_axis_must_be_the_constant_0_or_1(backprop: Backprop, expr: str, shown: str) -> None:
+    err = assert_bad_input(backprop("eval", expr, "--at", "A=[[1,2],[3,4]], k=1",
+                                    "--upstream", "[1,1]"),
+                           "must be the constant 0 or 1", shown)
+    assert "hint:" in err and "(A, 0)" in err
+
+
+def test_too_many_arguments_for_a_reduction() -> None:
+    with pytest.raises(InputError, match=r"sum takes 1 argument \(or 2: sum\(A, axis\)\), got 3"):
+        evaluate("sum(A, 0, 1)", at={"A": A})
+
+
+@pytest.mark.parametrize("expr, at, words", [
+    ("sum(sum(x, 1))", "x=[1,2]", ["sum(x, 1)", "vector of 2 over axis 1", "only axis 0"]),
+    ("sum(s, 0) + s", "s=2", ["sum(s, 0)", "a scalar over axis 0", "no axes"]),
+])
+def test_an_axis_the_value_does_not_have(backprop: Backprop, expr: str, at: str,
+                                         words: list) -> None:
+    assert_bad_input(backprop("eval", expr, "--at", at), "shape mismatch", *words)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(1, 3), st.integers(1, 3), st.sampled_from(["sum", "mean"]),
+       st.sampled_from([0, 1]), st.data())
+def test_property_axis_reductions(rows: int, cols: int, reduce: str, axis: int, data) -> None:
+    floats = st.floats(-2, 2, allow_nan=False).map(lambda v: round(v, 2))
+    a = np.array([[data.draw(floats) for _ in range(cols)] for _ in range(rows)])
+    v = np.array([data.draw(floats) for _ in range(a.shape[1 - axis])])
+    res = evaluate(f"sum(tanh({reduce}(A, {axis}) * v))", at={"A": a, "v": v})
+    red = a.sum(axis=axis) / (a.shape[axis] if reduce == "mean" else 1)
+    g = (1 - np.tanh(red * v) ** 2) * v / (a.shape[axis] if reduce == "mean" else 1)
+    assert np.allclose(res.gradients["A"], np.expand_dims(g, axis) * np.ones_like(a))
+    assert np.allclose(res.gradients["v"], (1 - np.tanh(red * v) ** 2) * red)
+    shapes_follow_variables(res)
+    both_references_agree(res)
