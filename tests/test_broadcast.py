@@ -328,3 +328,18 @@ def test_property_axis_reductions(rows: int, cols: int, reduce: str, axis: int, 
     assert np.allclose(res.gradients["v"], (1 - np.tanh(red * v) ** 2) * red)
     shapes_follow_variables(res)
     both_references_agree(res)
+
+
+def test_steps_say_a_broadcast_vector_adds_back_to_its_shape() -> None:
+    from backprop_cli.steps import backward_steps, render_lines
+
+    r = evaluate("sum(A * b)", at={"A": A, "b": [1.0, 2.0, 3.0]}, check=())
+    got = [line for _, line in render_lines(r, backward_steps(r))]
+    want_b = np.array(A).sum(axis=0)
+    line = next(x for x in got if x.startswith("  downstream to b:"))
+    assert "b was broadcast, so its entries add back over the axes it was stretched along, " \
+           "to 3" in line
+    assert line.endswith(f"= [{', '.join(f'{v:g}' for v in want_b)}]")
+    r = evaluate("mean(A, 0)", at={"A": A}, upstream="[1,1,1]", check=())
+    got = [line for _, line in render_lines(r, backward_steps(r))]
+    assert any("n: the number of entries averaged" in x for x in got)
