@@ -461,6 +461,9 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
     side_by_side = before and (before[-1].isalnum() or before[-1] in "_)")
     if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
         return "two terms stand side by side: write the product with '*', e.g. 2*x"
+    if pos < len(source) and source[pos] == "=" and _NAMED_ARGUMENT.search(source[:pos]):
+        return ("arguments have no names (no axis=0): the axis of sum and mean is the second "
+                "argument, e.g. sum(A, 0)")
     if pos < len(source) and source[pos] in "[]" and where == "expression":
         return ("only round parentheses group: ( ... ); vector and matrix values such as "
                 "[0.2,0.4] go in --at")
@@ -483,3 +486,5 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
 
 
 _LOCK = threading.Lock()
+# `f(A, name` just before an '=': a keyword argument such as sum(A, axis=0).
+_NAMED_ARGUMENT = re.compile(r"\w\s*\([^()]*,\s*\w+\s*$")

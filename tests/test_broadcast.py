@@ -343,3 +343,9 @@ def test_steps_say_a_broadcast_vector_adds_back_to_its_shape() -> None:
     r = evaluate("mean(A, 0)", at={"A": A}, upstream="[1,1,1]", check=())
     got = [line for _, line in render_lines(r, backward_steps(r))]
     assert any("n: the number of entries averaged" in x for x in got)
+
+
+def test_a_named_axis_argument_gets_a_hint(backprop: Backprop) -> None:
+    assert_bad_input(backprop("eval", "mean(A, axis=1)", "--at", "A=[[1,2],[3,4]]"),
+                     "syntax error", "unexpected '='", "the axis of sum and mean is the second "
+                     "argument, e.g. sum(A, 0)")
