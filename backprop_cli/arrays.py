@@ -92,29 +92,53 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     why: str | None = None
     if op.shapes is not None:
         why = op.shapes(shapes)
-    elif len(args) == 2 and shapes[0] != shapes[1] and shapes[0] and shapes[1] \
-            and not _column_against_matrix(shapes):
-        what = f"'{op.symbol}'" if op.symbol else op.name
-        why = (f"elementwise {what} needs equal shapes, or a scalar on one side "
-               "(use @ for a matrix product)")
+    elif op.axis and len(args) == 2:
+        why = _axis_violation(shapes[0], int(args[1]))
+    elif op.np_local is not None and len(shapes) == 2:
+        why = broadcast_violation(shapes[0], shapes[1])
+        if why is not None:
+            what = f"'{op.symbol}'" if op.symbol else op.name
+            why = (f"elementwise {what} needs shapes that broadcast (numpy's rule: compared "
+                   f"from the last axis, sizes must be equal or one of them 1), but {why}")
     if why is None:
         return
     of = " and ".join(describe(s) for s in shapes)
+    if op.axis and len(args) == 2:
+        of = f"{describe(shapes[0])} over axis {int(args[1])}"
     hint = None
     if op.name == "matmul" and len(shapes[0]) == 1 and len(shapes[1]) == 2:
         hint = "a vector on the left of @ is a row; to use it as a column put it on the right"
     elif op.name == "matmul":
         hint = "A @ B needs A's columns to equal B's rows; A.T transposes a matrix"
+    elif op.np_local is not None:
+        hint = ("a missing axis counts as 1: a vector of n meets an m×n matrix row by row, an "
+                "m×1 column meets it column by column; A.T transposes, @ is the matrix product")
     raise InputError(f"shape mismatch at node {graph.label(node.id)} `{graph.text(node.id)}`: "
                      f"{op.name} of {of}: {why}", source=graph.source, pos=node.start,
                      end=node.end, hint=hint)
 
 
-def _column_against_matrix(shapes: tuple[tuple[int, ...], ...]) -> bool:
-    """An m×1 column against an m×n matrix broadcasts across the columns: what a row
-    reduction (rowmax, rowsum) gives back, e.g. in softmax written out, ``z - rowmax(z)``."""
-    a, b = shapes
-    return len(a) == len(b) == 2 and a[0] == b[0] and 1 in (a[1], b[1])
+def _axis_violation(shape: tuple[int, ...], axis: int) -> str | None:
+    if axis < len(shape):
+        return None
+    has = "no axes" if not shape else "only axis 0" if len(shape) == 1 else "axes 0 and 1"
+    return f"{describe(shape)} has {has}"
+
+
+def broadcast_violation(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
+    """Why two shapes do not broadcast under numpy's rule, or None if they do.
+
+    The rule: compare sizes from the last axis backwards; a shape with fewer axes is padded
+    with 1s on the left; each pair must be equal or contain a 1, which is stretched. So a
+    vector of n broadcasts against an m×n matrix (as a row), a 1×n row and an m×1 column
+    against m×n, a scalar against anything.
+    """
+    for k in range(1, min(len(a), len(b)) + 1):
+        p, q = a[-k], b[-k]
+        if p != q and 1 not in (p, q):
+            axis = "last axis" if k == 1 else f"axis {-k}"
+            return f"the {axis} is {p} on the left and {q} on the right"
+    return None
 
 
 def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array) -> DomainError:
@@ -136,12 +160,16 @@ def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array)
 
 
 def unbroadcast(grad: Array, shape: tuple[int, ...]) -> Array:
-    """Sum a gradient back to the shape of an input that was broadcast (a scalar)."""
-    while grad.ndim > len(shape):
-        grad = grad.sum(axis=0)
-    for axis, n in enumerate(shape):
-        if n == 1 and grad.shape[axis] != 1:
-            grad = grad.sum(axis=axis, keepdims=True)
+    """Sum a gradient back to the shape of an input that was broadcast: over the axes
+    broadcasting added on the left, and over every axis where the input had size 1.
+    Each entry of the input fed every output entry it was stretched to, so (the copy gate)
+    its gradient is the sum of theirs."""
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(k for k, n in enumerate(shape) if n == 1 and grad.shape[k] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
     return grad
 
 
@@ -348,7 +376,12 @@ def _fill(result: Result, run: ArrayPass) -> None:
                              for d, j in zip(loc, node.inputs)]
             else:
                 names = [graph.label(j) for j in node.inputs]
-                rec.local = [f"implicit: {t.format(*names)}" for t in node.op.implicit]
+                # One entry per input; an input that needs no gradient (the constant axis
+                # of sum(A, 0)) has none.
+                rule = node.op.implicit
+                rec.local = [f"implicit: {rule[k].format(*names)}"
+                             if k < len(rule) and run.needs[j] else None
+                             for k, j in enumerate(node.inputs)]
             rec.downstream = [plain(d) if d is not None else None for d in run.downstream[nid]]
         rec.kink = run.kinks.get(nid)
         if len(uses[nid]) > 1:

@@ -52,6 +52,10 @@ class Op:
     # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
     implicit: tuple[str, ...] = ()
     array_only: bool = False  # needs the array engine (not defined on plain floats)
+    # Takes an optional second argument, a constant integer axis (sum(A, 0), mean(A, 1)):
+    # the parser checks it and the node gets the constant as its second input; np_forward,
+    # vjp and sympy_array then receive it as a 0-d array.
+    axis: bool = False
 
 
 def _sign(v: float) -> int:
@@ -258,6 +262,38 @@ def _sympy_rows(sp: Any, np: Any, z: Any, reduce: Any) -> Any:
     return out
 
 
+def _axis(ax: Any) -> int | None:
+    """The axis of a reduction: None for all entries, else the constant's integer value."""
+    return None if ax is None else int(ax.reshape(-1)[0])
+
+
+def _np_reduce(np: Any, a: Any, ax: Any, mean: bool) -> Any:
+    k = _axis(ax)
+    return (np.mean if mean else np.sum)(a, axis=k)
+
+
+def _reduce_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any, mean: bool) -> tuple[Any, ...]:
+    # Each entry fed one output entry (its column's for axis 0, its row's for axis 1): it gets
+    # that entry's upstream, divided by the number of entries averaged for mean.
+    a = x[0]
+    k = _axis(x[1]) if len(x) > 1 else None
+    n = a.size if k is None else a.shape[k]
+    g = g if k is None else np.expand_dims(g, k)
+    down = np.broadcast_to(g / n if mean else g, a.shape).copy()
+    return (down,) if len(x) == 1 else (down, np.zeros(np.shape(x[1])))
+
+
+def _sympy_reduce(sp: Any, np: Any, a: Any, ax: Any, mean: bool) -> Any:
+    k = _axis(ax)
+    if k is None:
+        return sp.Add(*a.flat) / (a.size if mean else 1)
+    moved = np.moveaxis(a, k, 0)
+    out = np.empty(moved.shape[1:], dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = sp.Add(*moved[(slice(None), *idx)]) / (moved.shape[0] if mean else 1)
+    return out
+
+
 def _relu_sympy(sp: Any, x: Any) -> Any:
     from .symbolic import relu
 
@@ -341,18 +377,22 @@ OPS: dict[str, Op] = {
            "transposes the gradient back",
            np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
            sympy_array=lambda sp, np, a: a.T, implicit=("upstreamᵀ",), array_only=True),
+        # sum(A) and mean(A) reduce every entry; sum(A, 0) / sum(A, 1) down the columns /
+        # across the rows (numpy's axis), upstream then copied back along that axis.
         Op("sum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "gradient distributor (to every entry)",
-           np_forward=lambda np, a: np.sum(a),
-           vjp=lambda np, x, o, g: (np.broadcast_to(g, x[0].shape).copy(),),
-           sympy_array=lambda sp, np, a: sp.Add(*a.flat),
-           implicit=("upstream copied to every entry",), array_only=True),
+           np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, False),
+           vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, False),
+           sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, False),
+           implicit=("upstream copied to every entry",),
+           array_only=True, axis=True),
         Op("mean", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "distributor, scaled by 1/n",
-           np_forward=lambda np, a: np.mean(a),
-           vjp=lambda np, x, o, g: (np.broadcast_to(g / x[0].size, x[0].shape).copy(),),
-           sympy_array=lambda sp, np, a: sp.Add(*a.flat) / a.size,
-           implicit=("upstream / n to every entry",), array_only=True),
+           np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, True),
+           vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, True),
+           sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, True),
+           implicit=("upstream / n to every entry",),
+           array_only=True, axis=True),
         Op("dot", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "swap multiplier, vector form",
            np_forward=lambda np, a, b: np.dot(a, b), vjp=lambda np, x, o, g: (g * x[1], g * x[0]),

@@ -25,7 +25,7 @@ from .errors import InputError
 from .gcpause import paused
 from .graph import Graph
 from .literals import ArrayLiteral
-from .ops import FUNCTIONS, OPS
+from .ops import CONST, FUNCTIONS, OPS
 
 GRAMMAR_FILE = "backprop.lark"
 
@@ -303,12 +303,27 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             raise InputError(f"unknown function '{name}'", source=self.src, pos=tok.start_pos,
                              end=tok.end_pos, hint=(hint + " " if hint else "")
                              + "known functions: " + ", ".join(sorted(FUNCTIONS)))
-        if len(args) != op.arity:
+        if op.axis and len(args) == op.arity + 1:
+            self._check_axis(name, args[-1])
+        elif len(args) != op.arity:
             want = "1 argument" if op.arity == 1 else f"{op.arity} arguments"
+            if op.axis:
+                want += f" (or 2: {name}(A, axis))"
             raise InputError(f"{name} takes {want}, got {len(args)}", source=self.src,
                              pos=tok.start_pos, end=rpar.end_pos)
         ids = tuple(a for a, _, _ in args)
         return self.g.add(op, ids, tok.start_pos, rpar.end_pos), tok.start_pos, rpar.end_pos
+
+    def _check_axis(self, name: str, arg: tuple[int, int, int]) -> None:
+        """A reduction's axis: the constant 0 or 1 as typed, nothing computed."""
+        nid, s, e = arg
+        node = self.g.nodes[nid]
+        if node.op is not CONST or node.literal not in ("0", "1"):
+            raise InputError(f"the axis of {name} must be the constant 0 or 1, not "
+                             f"'{self.src[s:e][:40]}'", source=self.src, pos=s, end=e,
+                             hint=f"{name}(A, 0) reduces down the columns (one entry per "
+                             f"column), {name}(A, 1) across each row (one per row); "
+                             f"{name}(A) reduces every entry")
 
     def assign(self, c: list[Any]) -> tuple[str, int, int]:
         tok, (a, _, _) = c
@@ -446,6 +461,9 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
     side_by_side = before and (before[-1].isalnum() or before[-1] in "_)")
     if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
         return "two terms stand side by side: write the product with '*', e.g. 2*x"
+    if pos < len(source) and source[pos] == "=" and _NAMED_ARGUMENT.search(source[:pos]):
+        return ("arguments have no names (no axis=0): the axis of sum and mean is the second "
+                "argument, e.g. sum(A, 0)")
     if pos < len(source) and source[pos] in "[]" and where == "expression":
         return ("only round parentheses group: ( ... ); vector and matrix values such as "
                 "[0.2,0.4] go in --at")
@@ -468,3 +486,5 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
 
 
 _LOCK = threading.Lock()
+# `f(A, name` just before an '=': a keyword argument such as sum(A, axis=0).
+_NAMED_ARGUMENT = re.compile(r"\w\s*\([^()]*,\s*\w+\s*$")

@@ -209,7 +209,7 @@ VJP_WORDS: dict[str, tuple[str, ...]] = {
     "matmul": ("upstream · {1}ᵀ", "{0}ᵀ · upstream"),
     "transpose": ("upstreamᵀ",),
     "sum": ("upstream copied to every entry of {0}",),
-    "mean": ("upstream / n copied to every entry of {0} (n: its number of entries)",),
+    "mean": ("upstream / n copied to every entry of {0} (n: the number of entries averaged)",),
     "dot": ("upstream · {1}", "upstream · {0}"),
     "softmax": ("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
                 "diag(s) - s sᵀ applied",),
@@ -375,7 +375,9 @@ def _array_gate_lines(out: str, s: Step) -> list[tuple[str, str]]:
             continue
         shape = shape_text(loc.shape)
         has = f"   ({shape}, the shape of {loc.input.split(' [input')[0]})" if shape else ""
-        broadcast = not loc.shape and bool(s.shape)
+        # A broadcast input (a scalar, a bias vector against a matrix) has fewer entries
+        # than the gate: the products of the entries it was copied to add back.
+        broadcast = bool(s.shape) and loc.shape is not None and loc.shape != s.shape
         if loc.local is None:  # an array op: the Jacobian is never formed
             lines.append(("", f"  local rule for {loc.input}: {_d(out, loc.input)} = {loc.rule}"
                               f"   (vector-Jacobian product: the Jacobian "
@@ -393,6 +395,8 @@ def _array_gate_lines(out: str, s: Step) -> list[tuple[str, str]]:
             product += f" ({loc.rule})"
         if broadcast:
             product = f"Σ({product}): {loc.input} was broadcast, so its entries add back"
+            if loc.shape:
+                product += f" over the axes it was stretched along, to {shape_text(loc.shape)}"
             lines.append(("", f"  downstream to {loc.input}: {_d(out, loc.input)} = {product}"
                               f" = Σ({up} ⊙ {local}) = {_num(loc.downstream, True)}"))
             continue

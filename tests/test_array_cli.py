@@ -99,8 +99,8 @@ def test_mixed_scalars_and_arrays_in_one_at_and_stdin() -> None:
 @pytest.mark.parametrize("args, words", [
     (["eval", "W@x", "--at", "W=[[1,2],[3,4]], x=[1,2,3]"],
      ["shape mismatch", "W@x", "2×2 matrix", "vector of 3"]),
-    (["eval", "x*y", "--at", "x=[1,2]", "--at", "y=[[1,2],[3,4]]"],
-     ["shape mismatch", "vector of 2", "2×2 matrix"]),
+    (["eval", "x*y", "--at", "x=[1,2,3]", "--at", "y=[[1,2],[3,4]]"],
+     ["shape mismatch", "vector of 3", "2×2 matrix"]),
     (["eval", "W@x", "--at", "W=[[1,2],[3,4]], x=[1,2]"], ["not a scalar", "sum(W@x)",
                                                           "--upstream"]),
     (["eval", "sum(x)", "--at", "x=[[1,2],[3]]"], ["ragged", "^^^"]),
