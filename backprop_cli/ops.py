@@ -42,6 +42,11 @@ class Op:
     # (args) -> why the forward value does not exist, for a domain error message.
     domain: Callable[[Floats], str] | None = None
     aliases: tuple[str, ...] = ()
+    # An associative chain that sympy flattens into one node: "Add" or "Mul", sympy's class.
+    # A chain of these gates is one level deep for sympy (graph.flat_depth) and is built as
+    # one Add/Mul (symbolic.build); ``chain_right`` is how the right input's terms join it.
+    chain: str = ""
+    chain_right: Callable[[Any], Any] | None = None  # a - b: b's terms join negated
     # --- arrays (all optional; ``np`` is the numpy module, passed in) ---
     np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
     np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
@@ -268,13 +273,14 @@ OPS: dict[str, Op] = {
     op.name: op
     for op in (
         Op("add", 2, lambda a, b: a + b, lambda x, o: (1.0, 1.0),
-           lambda sp, a, b: a + b, "gradient distributor", "+",
+           lambda sp, a, b: a + b, "gradient distributor", "+", chain="Add",
            np_forward=lambda np, a, b: a + b, np_local=lambda np, x, o: (1.0, 1.0)),
         Op("sub", 2, lambda a, b: a - b, lambda x, o: (1.0, -1.0),
            lambda sp, a, b: a - b, "distributor, negated to b", "-",
+           chain="Add", chain_right=lambda term: -term,
            np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
-           lambda sp, a, b: a * b, "swap multiplier", "*",
+           lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul",
            np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
         # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
