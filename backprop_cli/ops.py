@@ -47,6 +47,12 @@ class Op:
     # one Add/Mul (symbolic.build); ``chain_right`` is how the right input's terms join it.
     chain: str = ""
     chain_right: Callable[[Any], Any] | None = None  # a - b: b's terms join negated
+    # How the gate is written. ``label``: its label in pictures (default: symbol or name);
+    # ``form``: the gate applied to its inputs' names {0}, {1} (default: `a + b`, `exp(a)`);
+    # ``commutative``: an infix gate whose inputs commute, so 2*x is drawn as *2.
+    label: str = ""
+    form: str = ""
+    commutative: bool = False
     # --- arrays (all optional; ``np`` is the numpy module, passed in) ---
     np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
     np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
@@ -274,6 +280,7 @@ OPS: dict[str, Op] = {
     for op in (
         Op("add", 2, lambda a, b: a + b, lambda x, o: (1.0, 1.0),
            lambda sp, a, b: a + b, "gradient distributor", "+", chain="Add",
+           commutative=True,
            np_forward=lambda np, a, b: a + b, np_local=lambda np, x, o: (1.0, 1.0)),
         Op("sub", 2, lambda a, b: a - b, lambda x, o: (1.0, -1.0),
            lambda sp, a, b: a - b, "distributor, negated to b", "-",
@@ -281,6 +288,7 @@ OPS: dict[str, Op] = {
            np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
            lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul",
+           commutative=True,
            np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
         # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
@@ -292,7 +300,7 @@ OPS: dict[str, Op] = {
            "b·a^(b-1) to a", "^", domain=_pow_domain,
            np_forward=lambda np, a, b: np.power(a, b), np_local=_np_pow_local),
         Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,
-           "gradient negator", "-",
+           "gradient negator", "-", label="*-1", form="-{0}",
            np_forward=lambda np, a: -a, np_local=lambda np, x, o: (-1.0,)),
         Op("exp", 1, math.exp, lambda x, o: (o,), lambda sp, a: sp.exp(a),
            "local = its own output",
@@ -409,7 +417,8 @@ VAR = Op("var", -1, float, lambda x, o: (), lambda sp, a: a, "input")
 CONST = Op("const", -1, float, lambda x, o: (), lambda sp, a: a, "constant")
 # `r = q` makes a node of its own so that r carries its name in every table.
 IDENTITY = Op("id", 1, lambda a: a, lambda x, o: (1.0,), lambda sp, a: a,
-              "passes through", np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
+              "passes through", label="=", form="{0}",
+              np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
 
 FUNCTIONS: dict[str, Op] = {
     alias: op

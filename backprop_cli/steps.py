@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .api import Result
 from .graph import Graph
-from .ops import CONST, FAN_OUT, IDENTITY, VAR
+from .ops import CONST, FAN_OUT, VAR
 from .picture import gate_label, shape_text, value_text
 from .render import fmt, text
 
@@ -100,10 +100,8 @@ class Step:
 def formula(graph: Graph, nid: int, args: list[str]) -> str:
     """The gate applied to its inputs: `q * z`, `exp(s)`, `-x`."""
     op = graph.nodes[nid].op
-    if op.name == "neg":
-        return f"-{args[0]}"
-    if op is IDENTITY:
-        return args[0]
+    if op.form:
+        return op.form.format(*args)
     if op.symbol and len(args) == 2:
         return f"{args[0]} {op.symbol} {args[1]}"
     return f"{op.name}({', '.join(_unwrap(a) for a in args)})"
