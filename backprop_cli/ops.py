@@ -53,6 +53,9 @@ class Op:
     label: str = ""
     form: str = ""
     commutative: bool = False
+    # The swap multiplier: each input's local gradient is the other input (expect.py hints
+    # at an answer that took the input itself).
+    swaps: bool = False
     # --- arrays (all optional; ``np`` is the numpy module, passed in) ---
     np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
     np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
@@ -288,7 +291,7 @@ OPS: dict[str, Op] = {
            np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
            lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul",
-           commutative=True,
+           commutative=True, swaps=True,
            np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
         # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
