@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from .errors import InputError
 from .gcpause import paused
 from .graph import Graph
 from .literals import ArrayLiteral
-from .ops import FUNCTIONS, OPS
+from .ops import FUNCTIONS, OPS, Op
 
 GRAMMAR_FILE = "backprop.lark"
 
@@ -203,6 +203,12 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def __init__(self, source: str):
         super().__init__()
         self.reset(source)
+        # The infix (a + b) and prefix (-a) ops of the table: Lark looks a callback up by the
+        # rule's alias, which is the op's name, so each op gets one here and no method.
+        for op in OPS.values():
+            if op.symbol:
+                setattr(self, op.name, partial(self._binary if op.arity == 2 else self._prefix,
+                                               op))
 
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
@@ -238,35 +244,17 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def bindings(self, c: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
         return c
 
-    def _binary(self, name: str, c: list[Any]) -> tuple[int, int, int]:
-        (a, s, _), (b, _, e) = c[0], c[-1]
-        return self.g.add(OPS[name], (a, b), s, e), s, e
+    def _binary(self, op: Op, c: list[Any]) -> tuple[int, int, int]:
+        (a, s, _), (b, _, e) = c[0], c[-1]  # pow keeps its token in between: ^ or **
+        return self.g.add(op, (a, b), s, e), s, e
 
-    def add(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("add", c)
-
-    def sub(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("sub", c)
-
-    def mul(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("mul", c)
-
-    def div(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("div", c)
-
-    def matmul(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("matmul", c)
+    def _prefix(self, op: Op, c: list[Any]) -> tuple[int, int, int]:
+        sign, (a, _, e) = c
+        return self.g.add(op, (a,), sign.start_pos, e), sign.start_pos, e
 
     def transpose(self, c: list[Any]) -> tuple[int, int, int]:
         (a, s, _), tok = c
         return self.g.add(OPS["transpose"], (a,), s, tok.end_pos), s, tok.end_pos
-
-    def pow(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("pow", c)
-
-    def neg(self, c: list[Any]) -> tuple[int, int, int]:
-        minus, (a, _, e) = c
-        return self.g.add(OPS["neg"], (a,), minus.start_pos, e), minus.start_pos, e
 
     def pos(self, c: list[Any]) -> tuple[int, int, int]:
         plus, (a, _, e) = c
