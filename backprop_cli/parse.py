@@ -25,7 +25,7 @@ from .errors import InputError
 from .gcpause import paused
 from .graph import Graph
 from .literals import ArrayLiteral
-from .ops import FUNCTIONS, OPS, Op
+from .ops import FUNCTIONS, OPS
 
 GRAMMAR_FILE = "backprop.lark"
 
@@ -204,11 +204,12 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         super().__init__()
         self.reset(source)
         # The infix (a + b) and prefix (-a) ops of the table: Lark looks a callback up by the
-        # rule's alias, which is the op's name, so each op gets one here and no method.
+        # rule's alias, which is the op's name, so each op gets one here and no method. The
+        # op itself is looked up in OPS at each parse, as before (a test swaps an entry).
         for op in OPS.values():
             if op.symbol:
                 setattr(self, op.name, partial(self._binary if op.arity == 2 else self._prefix,
-                                               op))
+                                               op.name))
 
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
@@ -244,13 +245,13 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def bindings(self, c: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
         return c
 
-    def _binary(self, op: Op, c: list[Any]) -> tuple[int, int, int]:
+    def _binary(self, name: str, c: list[Any]) -> tuple[int, int, int]:
         (a, s, _), (b, _, e) = c[0], c[-1]  # pow keeps its token in between: ^ or **
-        return self.g.add(op, (a, b), s, e), s, e
+        return self.g.add(OPS[name], (a, b), s, e), s, e
 
-    def _prefix(self, op: Op, c: list[Any]) -> tuple[int, int, int]:
+    def _prefix(self, name: str, c: list[Any]) -> tuple[int, int, int]:
         sign, (a, _, e) = c
-        return self.g.add(op, (a,), sign.start_pos, e), sign.start_pos, e
+        return self.g.add(OPS[name], (a,), sign.start_pos, e), sign.start_pos, e
 
     def transpose(self, c: list[Any]) -> tuple[int, int, int]:
         (a, s, _), tok = c
