@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-from .cli import _number, _read_expression, _split, fail
+from .cli import _number, _print, _read_expression, _split, fail, progress
 from .errors import BackpropError, InputError
 
 Optimizer = Annotated[str, typer.Option(
@@ -121,7 +120,7 @@ def descend_cmd(
         if plot:
             check_plot_path(plot)
         source = _read_expression(expr)
-        with _progress("descending", steps) as tick:
+        with progress("descending", steps) as tick:
             run = descend(source, at, wrt=_split(wrt), lr=_number(lr, "--lr"), steps=steps,
                           optimizer=optimizer.strip().lower(),
                           momentum=_number(momentum, "--momentum"),
@@ -213,7 +212,7 @@ def fit_cmd(
             from .learn_arrays import parse_binds, parse_shapes
 
             binds, shapes = parse_binds(bind or []), parse_shapes(shape or [])
-        with _progress("training", epochs) as tick:
+        with progress("training", epochs) as tick:
             result = fit(source, dataset, at=start, init=init, seed=seed,
                          lr=_number(lr, "--lr"), epochs=epochs, batch_size=batch_size,
                          optimizer=optimizer.strip().lower(),
@@ -234,40 +233,17 @@ def fit_cmd(
     raise typer.Exit(int(result.exit_status))
 
 
-@contextmanager
-def _progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr, only when stderr is a terminal."""
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    if not err.is_terminal or total < 1:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-
-        def tick(done: int, _total: int) -> None:
-            bar.update(task, completed=done)
-
-        yield tick
-
-
 def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,
             series: Callable[[], Any], title: str, xlabel: str) -> None:
-    from rich.console import Console
-
     if as_json:
         import json
 
         sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
     else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=120)
-        console.print(report())
+        _print(report())
     if plot:
+        from rich.console import Console
+
         from .plot import write_plot
 
         try:
