@@ -16,6 +16,8 @@ import typer
 from .cli import _number, _print, _read_expression, _split, fail, progress
 from .errors import BackpropError, InputError
 
+# Options that descend and fit share: defined once, the same flag, help and default.
+Lr = Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")]
 Optimizer = Annotated[str, typer.Option(
     "--optimizer", metavar="NAME",
     help="sgd, momentum, nesterov or adam.")]
@@ -85,7 +87,7 @@ def descend_cmd(
         "--wrt", metavar="NAMES",
         help="Variables to optimise: w0,w1 (default: all; the others stay fixed).",
         show_default=False)] = None,
-    lr: Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")] = "0.1",
+    lr: Lr = "0.1",
     steps: Annotated[int, typer.Option("--steps", min=0, metavar="N",
     help="At most this many updates.")]
     = 100,
@@ -121,13 +123,8 @@ def descend_cmd(
             check_plot_path(plot)
         source = _read_expression(expr)
         with progress("descending", steps) as tick:
-            run = descend(source, at, wrt=_split(wrt), lr=_number(lr, "--lr"), steps=steps,
-                          optimizer=optimizer.strip().lower(),
-                          momentum=_number(momentum, "--momentum"),
-                          beta1=_number(beta1, "--beta1"), beta2=_number(beta2, "--beta2"),
-                          eps=_number(eps, "--eps"), decay=decay,
-                          l1=_number(l1, "--l1", positive=True),
-                          l2=_number(l2, "--l2", positive=True),
+            run = descend(source, at, wrt=_split(wrt), steps=steps,
+                          **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
                           tol=_number(tol, "--tol", positive=True), progress=tick)
     except BackpropError as exc:
         fail(exc)
@@ -153,7 +150,7 @@ def fit_cmd(
         show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the initial values, the "
                                       "validation split and the shuffles.")] = 0,
-    lr: Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")] = "0.1",
+    lr: Lr = "0.1",
     epochs: Annotated[int, typer.Option("--epochs", min=0, metavar="N", help="Passes through the "
                                         "training rows.")] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="N",
@@ -198,7 +195,7 @@ def fit_cmd(
     the final parameters. Exit codes: 0 finished or stopped early, 1 diverged, 2 bad input.
     """
     try:
-        from .descend import _start
+        from .descend import start_point
         from .fit import fit, read_csv
         from .plot import check_plot_path
 
@@ -206,7 +203,7 @@ def fit_cmd(
             check_plot_path(plot)
         source = _read_expression(expr)
         dataset = read_csv(data)
-        start = _start(at) if at else None
+        start = start_point(at) if at else None
         binds = shapes = None
         if bind or shape:
             from .learn_arrays import parse_binds, parse_shapes
@@ -214,13 +211,8 @@ def fit_cmd(
             binds, shapes = parse_binds(bind or []), parse_shapes(shape or [])
         with progress("training", epochs) as tick:
             result = fit(source, dataset, at=start, init=init, seed=seed,
-                         lr=_number(lr, "--lr"), epochs=epochs, batch_size=batch_size,
-                         optimizer=optimizer.strip().lower(),
-                         momentum=_number(momentum, "--momentum"),
-                         beta1=_number(beta1, "--beta1"), beta2=_number(beta2, "--beta2"),
-                         eps=_number(eps, "--eps"), decay=decay,
-                         l1=_number(l1, "--l1", positive=True),
-                         l2=_number(l2, "--l2", positive=True),
+                         epochs=epochs, batch_size=batch_size,
+                         **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
                          val_split=_number(val_split, "--val-split", positive=True),
                          early_stopping=early_stopping, predict=predict, target=target,
                          bind=binds, shape=shapes, progress=tick)
@@ -231,6 +223,16 @@ def fit_cmd(
     _output(result.to_dict(), as_json, lambda: fit_report(result, max_rows), plot,
             lambda: fit_series(result), "training and validation loss", "epoch")
     raise typer.Exit(int(result.exit_status))
+
+
+def _training(lr: str, optimizer: str, momentum: str, beta1: str, beta2: str, eps: str,
+              decay: str, l1: str, l2: str) -> dict[str, Any]:
+    """The learning rate, optimizer, decay and penalty options, as descend() and fit() take
+    them (the numbers checked in this order, as before)."""
+    return {"lr": _number(lr, "--lr"), "optimizer": optimizer.strip().lower(),
+            "momentum": _number(momentum, "--momentum"), "beta1": _number(beta1, "--beta1"),
+            "beta2": _number(beta2, "--beta2"), "eps": _number(eps, "--eps"), "decay": decay,
+            "l1": _number(l1, "--l1", positive=True), "l2": _number(l2, "--l2", positive=True)}
 
 
 def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,
