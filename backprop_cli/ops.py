@@ -1,7 +1,9 @@
 """The op table: every gate's forward rule, local gradients, sympy form and gate pattern.
 
 Adding an op is adding one entry to ``OPS``; the parser, engine, checker and renderers
-only read this table. Functions here take and return plain floats; sympy forms receive
+only read this table. (An infix or prefix op also needs its rule in grammars/backprop.lark,
+aliased to the op's name: the parser's callback for it is made from this table.)
+Functions here take and return plain floats; sympy forms receive
 sympy objects and the module ``sp`` (so that this module does not import sympy itself:
 `backprop --help` must stay fast).
 
