@@ -7,6 +7,8 @@ Heavy modules (the engine, sympy, rich tables) are imported inside the commands,
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, NoReturn
 
 import typer
@@ -190,19 +192,13 @@ def eval_(
             doc["answers"] = answers.to_dict()
         sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
     else:
-        from rich.console import Console
-
         from .render import report
 
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            # Piped or redirected: a fixed width, so files and golden outputs are stable.
-            console = Console(highlight=False, width=120)
-        console.print(report(result, max_rows=max_rows))
+        _print(report(result, max_rows=max_rows))
         if answers is not None:
             from .render_check import answers_table
 
-            console.print(answers_table(answers))
+            _print(answers_table(answers))
     ok = result.ok and (answers is None or answers.ok)
     raise typer.Exit(int(ExitStatus.OK if ok else ExitStatus.CHECK_FAILED))
 
@@ -249,8 +245,6 @@ def check_(
     0 all passed, 1 an answer or check differed, 2 a malformed file or problem (reported
     as an error row; the other problems still run, and 2 wins over 1).
     """
-    from rich.console import Console
-
     try:
         from .batch import run_problems
         from .problems import load_problems
@@ -258,16 +252,10 @@ def check_(
         text = sys.stdin.read() if file == "-" else None
         pset = load_problems("<stdin>" if file == "-" else file, text, fmt)
         verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
-        err = Console(stderr=True)
-        if err.is_terminal and not as_json and len(pset.items) >= 5:
-            from rich.progress import Progress
-
-            with Progress(console=err, transient=True) as bar:
-                task = bar.add_task("checking", total=len(pset.items))
-                report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
-                                      progress=lambda done, _: bar.update(task, completed=done))
-        else:
-            report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs)
+        shown = 0 if as_json or len(pset.items) < 5 else len(pset.items)  # no bar: 0
+        with progress("checking", shown) as tick:
+            report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
+                                  progress=tick)
         if junit:
             from .batch import write_junit
 
@@ -287,13 +275,10 @@ def check_(
     else:
         from .render_check import batch_details, batch_summary, batch_table
 
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=120)
-        console.print(batch_table(report))
+        _print(batch_table(report))
         if details and report.failed:
-            console.print(batch_details(report))
-        console.print(batch_summary(report))
+            _print(batch_details(report))
+        _print(batch_summary(report))
     raise typer.Exit(int(report.exit_status))
 
 
@@ -311,12 +296,34 @@ def _table_format(value: str, as_json: bool) -> str:
 
 
 def _print(renderable: object) -> None:
+    """Print to stdout: the terminal's width, or 120 columns when piped or redirected, so
+    that files and golden outputs are stable."""
     from rich.console import Console
 
     console = Console(highlight=False)
     if not console.is_terminal:
         console = Console(highlight=False, width=120)
     console.print(renderable)
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, only when stderr is a terminal and ``total`` >= 1."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if not err.is_terminal or total < 1:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def tick(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield tick
 
 
 @app.command(
@@ -404,10 +411,11 @@ def _write(output: str | None, data: str | bytes) -> None:
         raise InputError(f"cannot write {output}: {exc.strerror}", where="-o") from None
     from rich.console import Console
 
-    Console(stderr=True, highlight=False).print(f"wrote {len(raw):,} bytes to ", end="")
     from .render import text
 
-    Console(stderr=True, highlight=False).print(text(output))
+    err = Console(stderr=True, highlight=False)
+    err.print(f"wrote {len(raw):,} bytes to ", end="")
+    err.print(text(output))
 
 
 @app.command(

@@ -127,7 +127,7 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
     start point, a DomainError.
     """
     graph = parse(expression) if isinstance(expression, str) else expression
-    start = _start(at)
+    start = start_point(at)
     match(graph, start)  # names only: for the scalar and the array objective alike
     names = _wrt(graph, wrt)
     if steps < 0:
@@ -226,7 +226,7 @@ def _diverged(run: Descent, what: str) -> None:
                     f"(try {eta / 10:g}), or add --decay")
 
 
-def _start(at: Mapping[str, Any] | str | Iterable[str]) -> dict[str, Any]:
+def start_point(at: Mapping[str, Any] | str | Iterable[str]) -> dict[str, Any]:
     """Numbers as floats, vectors and matrices (x=[0.2,0.4], lists, numpy) as ArrayValues."""
     from .api import _point
 

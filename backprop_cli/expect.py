@@ -542,18 +542,19 @@ def _gradient_hints(answer: float, truth: float, products: list[float], seed: fl
 
 
 def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> list[str]:
-    """A mul gate's local gradient is the *other* input: spot an answer that used this one."""
+    """A swap gate's (mul's) local gradient is the *other* input: spot an answer that used
+    this one."""
     graph = result.graph
     for consumer, pos in graph.consumers()[target]:
         node = graph.nodes[consumer]
-        if node.op.name != "mul" or len(graph.consumers()[target]) != 1:
+        if not node.op.swaps or len(graph.consumers()[target]) != 1:
             continue
         up = result.nodes[consumer].upstream
         own = result.nodes[target].value
         if up is not None and own is not None and up * own != 0 \
                 and abs(answer - up * own) <= allowed:
             other = result.nodes[node.inputs[1 - pos]].label
-            return [f"a mul gate swaps: the local gradient with respect to "
+            return [f"a {node.op.name} gate swaps: the local gradient with respect to "
                     f"{_Keys(result).label(target)} is the other input, {other}"]
     return []
 

@@ -236,9 +236,9 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     gives the shape of a parameter drawn by ``init="random"`` (without one it is a scalar).
     """
     graph = parse(expression) if isinstance(expression, str) else expression
-    from .descend import _start
+    from .descend import start_point
 
-    at = _start(at) if at else {}  # numbers, and vectors/matrices as ArrayValues
+    at = start_point(at) if at else {}  # numbers, and vectors/matrices as ArrayValues
     columns = data.columns
     binds = {k: list(v) for k, v in (bind or {}).items()}
     shapes = dict(shape or {})

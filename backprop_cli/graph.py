@@ -124,10 +124,9 @@ class Graph:
         for node in self.nodes:
             if not node.inputs:
                 continue
-            kind = _CHAIN.get(node.op.name)
+            chain = node.op.chain
             level[node.id] = max(
-                level[j] if kind is not None and _CHAIN.get(self.nodes[j].op.name) == kind
-                else level[j] + 1
+                level[j] if chain and self.nodes[j].op.chain == chain else level[j] + 1
                 for j in node.inputs)
         return max(level, default=0)
 
@@ -159,6 +158,3 @@ class Graph:
                     stack.append(j)
         return found
 
-
-# Associative chains that sympy flattens into one node (see flat_depth).
-_CHAIN = {"add": "add", "sub": "add", "mul": "mul"}

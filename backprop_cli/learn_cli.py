@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
-from .cli import _number, _read_expression, _split, fail
+from .cli import _number, _print, _read_expression, _split, fail, progress
 from .errors import BackpropError, InputError
 
+# Options that descend and fit share: defined once, the same flag, help and default.
+Lr = Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")]
 Optimizer = Annotated[str, typer.Option(
     "--optimizer", metavar="NAME",
     help="sgd, momentum, nesterov or adam.")]
@@ -86,7 +87,7 @@ def descend_cmd(
         "--wrt", metavar="NAMES",
         help="Variables to optimise: w0,w1 (default: all; the others stay fixed).",
         show_default=False)] = None,
-    lr: Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")] = "0.1",
+    lr: Lr = "0.1",
     steps: Annotated[int, typer.Option("--steps", min=0, metavar="N",
     help="At most this many updates.")]
     = 100,
@@ -121,14 +122,9 @@ def descend_cmd(
         if plot:
             check_plot_path(plot)
         source = _read_expression(expr)
-        with _progress("descending", steps) as tick:
-            run = descend(source, at, wrt=_split(wrt), lr=_number(lr, "--lr"), steps=steps,
-                          optimizer=optimizer.strip().lower(),
-                          momentum=_number(momentum, "--momentum"),
-                          beta1=_number(beta1, "--beta1"), beta2=_number(beta2, "--beta2"),
-                          eps=_number(eps, "--eps"), decay=decay,
-                          l1=_number(l1, "--l1", positive=True),
-                          l2=_number(l2, "--l2", positive=True),
+        with progress("descending", steps) as tick:
+            run = descend(source, at, wrt=_split(wrt), steps=steps,
+                          **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
                           tol=_number(tol, "--tol", positive=True), progress=tick)
     except BackpropError as exc:
         fail(exc)
@@ -154,7 +150,7 @@ def fit_cmd(
         show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the initial values, the "
                                       "validation split and the shuffles.")] = 0,
-    lr: Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")] = "0.1",
+    lr: Lr = "0.1",
     epochs: Annotated[int, typer.Option("--epochs", min=0, metavar="N", help="Passes through the "
                                         "training rows.")] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="N",
@@ -199,7 +195,7 @@ def fit_cmd(
     the final parameters. Exit codes: 0 finished or stopped early, 1 diverged, 2 bad input.
     """
     try:
-        from .descend import _start
+        from .descend import start_point
         from .fit import fit, read_csv
         from .plot import check_plot_path
 
@@ -207,21 +203,16 @@ def fit_cmd(
             check_plot_path(plot)
         source = _read_expression(expr)
         dataset = read_csv(data)
-        start = _start(at) if at else None
+        start = start_point(at) if at else None
         binds = shapes = None
         if bind or shape:
             from .learn_arrays import parse_binds, parse_shapes
 
             binds, shapes = parse_binds(bind or []), parse_shapes(shape or [])
-        with _progress("training", epochs) as tick:
+        with progress("training", epochs) as tick:
             result = fit(source, dataset, at=start, init=init, seed=seed,
-                         lr=_number(lr, "--lr"), epochs=epochs, batch_size=batch_size,
-                         optimizer=optimizer.strip().lower(),
-                         momentum=_number(momentum, "--momentum"),
-                         beta1=_number(beta1, "--beta1"), beta2=_number(beta2, "--beta2"),
-                         eps=_number(eps, "--eps"), decay=decay,
-                         l1=_number(l1, "--l1", positive=True),
-                         l2=_number(l2, "--l2", positive=True),
+                         epochs=epochs, batch_size=batch_size,
+                         **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
                          val_split=_number(val_split, "--val-split", positive=True),
                          early_stopping=early_stopping, predict=predict, target=target,
                          bind=binds, shape=shapes, progress=tick)
@@ -234,40 +225,27 @@ def fit_cmd(
     raise typer.Exit(int(result.exit_status))
 
 
-@contextmanager
-def _progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on stderr, only when stderr is a terminal."""
-    from rich.console import Console
-
-    err = Console(stderr=True)
-    if not err.is_terminal or total < 1:
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-
-        def tick(done: int, _total: int) -> None:
-            bar.update(task, completed=done)
-
-        yield tick
+def _training(lr: str, optimizer: str, momentum: str, beta1: str, beta2: str, eps: str,
+              decay: str, l1: str, l2: str) -> dict[str, Any]:
+    """The learning rate, optimizer, decay and penalty options, as descend() and fit() take
+    them (the numbers checked in this order, as before)."""
+    return {"lr": _number(lr, "--lr"), "optimizer": optimizer.strip().lower(),
+            "momentum": _number(momentum, "--momentum"), "beta1": _number(beta1, "--beta1"),
+            "beta2": _number(beta2, "--beta2"), "eps": _number(eps, "--eps"), "decay": decay,
+            "l1": _number(l1, "--l1", positive=True), "l2": _number(l2, "--l2", positive=True)}
 
 
 def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,
             series: Callable[[], Any], title: str, xlabel: str) -> None:
-    from rich.console import Console
-
     if as_json:
         import json
 
         sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
     else:
-        console = Console(highlight=False)
-        if not console.is_terminal:
-            console = Console(highlight=False, width=120)
-        console.print(report())
+        _print(report())
     if plot:
+        from rich.console import Console
+
         from .plot import write_plot
 
         try:

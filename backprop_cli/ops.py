@@ -1,7 +1,9 @@
 """The op table: every gate's forward rule, local gradients, sympy form and gate pattern.
 
 Adding an op is adding one entry to ``OPS``; the parser, engine, checker and renderers
-only read this table. Functions here take and return plain floats; sympy forms receive
+only read this table. (An infix or prefix op also needs its rule in grammars/backprop.lark,
+aliased to the op's name: the parser's callback for it is made from this table.)
+Functions here take and return plain floats; sympy forms receive
 sympy objects and the module ``sp`` (so that this module does not import sympy itself:
 `backprop --help` must stay fast).
 
@@ -42,6 +44,20 @@ class Op:
     # (args) -> why the forward value does not exist, for a domain error message.
     domain: Callable[[Floats], str] | None = None
     aliases: tuple[str, ...] = ()
+    # An associative chain that sympy flattens into one node: "Add" or "Mul", sympy's class.
+    # A chain of these gates is one level deep for sympy (graph.flat_depth) and is built as
+    # one Add/Mul (symbolic.build); ``chain_right`` is how the right input's terms join it.
+    chain: str = ""
+    chain_right: Callable[[Any], Any] | None = None  # a - b: b's terms join negated
+    # How the gate is written. ``label``: its label in pictures (default: symbol or name);
+    # ``form``: the gate applied to its inputs' names {0}, {1} (default: `a + b`, `exp(a)`);
+    # ``commutative``: an infix gate whose inputs commute, so 2*x is drawn as *2.
+    label: str = ""
+    form: str = ""
+    commutative: bool = False
+    # The swap multiplier: each input's local gradient is the other input (expect.py hints
+    # at an answer that took the input itself).
+    swaps: bool = False
     # --- arrays (all optional; ``np`` is the numpy module, passed in) ---
     np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
     np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
@@ -51,6 +67,9 @@ class Op:
     shapes: Callable[[tuple[tuple[int, ...], ...]], str | None] | None = None  # why not
     # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
     implicit: tuple[str, ...] = ()
+    # The same in the step-by-step replay's words (steps.py), which fall back to
+    # ``implicit``; one entry serves every input (an elementwise max).
+    words: tuple[str, ...] = ()
     array_only: bool = False  # needs the array engine (not defined on plain floats)
     # Takes an optional second argument, a constant integer axis (sum(A, 0), mean(A, 1)):
     # the parser checks it and the node gets the constant as its second input; np_forward,
@@ -304,13 +323,16 @@ OPS: dict[str, Op] = {
     op.name: op
     for op in (
         Op("add", 2, lambda a, b: a + b, lambda x, o: (1.0, 1.0),
-           lambda sp, a, b: a + b, "gradient distributor", "+",
+           lambda sp, a, b: a + b, "gradient distributor", "+", chain="Add",
+           commutative=True,
            np_forward=lambda np, a, b: a + b, np_local=lambda np, x, o: (1.0, 1.0)),
         Op("sub", 2, lambda a, b: a - b, lambda x, o: (1.0, -1.0),
            lambda sp, a, b: a - b, "distributor, negated to b", "-",
+           chain="Add", chain_right=lambda term: -term,
            np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
-           lambda sp, a, b: a * b, "swap multiplier", "*",
+           lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul",
+           commutative=True, swaps=True,
            np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
         # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
@@ -322,7 +344,7 @@ OPS: dict[str, Op] = {
            "b·a^(b-1) to a", "^", domain=_pow_domain,
            np_forward=lambda np, a, b: np.power(a, b), np_local=_np_pow_local),
         Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,
-           "gradient negator", "-",
+           "gradient negator", "-", label="*-1", form="-{0}",
            np_forward=lambda np, a: -a, np_local=lambda np, x, o: (-1.0,)),
         Op("exp", 1, math.exp, lambda x, o: (o,), lambda sp, a: sp.exp(a),
            "local = its own output",
@@ -350,29 +372,32 @@ OPS: dict[str, Op] = {
            branch=lambda x: _sign(x[0]),
            np_forward=lambda np, a: np.where(a > 0.0, a, 0.0),
            np_local=lambda np, x, o: (np.where(x[0] > 0.0, 1.0, 0.0),),
-           np_branch=lambda np, a: np.sign(a)),
+           np_branch=lambda np, a: np.sign(a), words=("passes where {0} > 0, 0 elsewhere",)),
         Op("abs", 1, abs, lambda x, o: (float(_sign(x[0])),), lambda sp, a: sp.Abs(a),
            "local sign(x)",
            kink=lambda x: "abs at 0: took subgradient 0" if x[0] == 0.0 else None,
            branch=lambda x: _sign(x[0]),
            np_forward=lambda np, a: np.abs(a), np_local=lambda np, x, o: (np.sign(x[0]),),
-           np_branch=lambda np, a: np.sign(a)),
+           np_branch=lambda np, a: np.sign(a), words=("upstream times sign({0})",)),
         Op("max", 2, max, _max_local, lambda sp, a, b: sp.Max(a, b),
            "gradient router", kink=_tie_kink("max"), branch=_tie,
            np_forward=lambda np, a, b: np.maximum(a, b),
            np_local=lambda np, x, o: _np_router(np, x, True),
-           np_branch=lambda np, a, b: np.sign(a - b)),
+           np_branch=lambda np, a, b: np.sign(a - b),
+           words=("routed to the larger of {0} and {1}, entry by entry",)),
         Op("min", 2, min, _min_local, lambda sp, a, b: sp.Min(a, b),
            "gradient router", kink=_tie_kink("min"), branch=_tie,
            np_forward=lambda np, a, b: np.minimum(a, b),
            np_local=lambda np, x, o: _np_router(np, x, False),
-           np_branch=lambda np, a, b: np.sign(a - b)),
+           np_branch=lambda np, a, b: np.sign(a - b),
+           words=("routed to the smaller of {0} and {1}, entry by entry",)),
         # --- array ops: forward, vjp (the implicit Jacobian product), sympy, shapes ---
         Op("matmul", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "matrix multiply", "@",
            np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
            sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
-           implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"), array_only=True),
+           implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"),
+           words=("upstream · {1}ᵀ", "{0}ᵀ · upstream"), array_only=True),
         Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "transposes the gradient back",
            np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
@@ -385,13 +410,15 @@ OPS: dict[str, Op] = {
            vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, False),
            sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, False),
            implicit=("upstream copied to every entry",),
-           array_only=True, axis=True),
+           words=("upstream copied to every entry of {0}",), array_only=True, axis=True),
         Op("mean", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "distributor, scaled by 1/n",
            np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, True),
            vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, True),
            sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, True),
            implicit=("upstream / n to every entry",),
+           words=("upstream / n copied to every entry of {0} (n: the number of entries "
+                  "averaged)",),
            array_only=True, axis=True),
         Op("dot", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "swap multiplier, vector form",
@@ -403,13 +430,16 @@ OPS: dict[str, Op] = {
            np_forward=_np_softmax,
            vjp=lambda np, x, o, g: (o * (g - np.sum(g * o, axis=-1, keepdims=True)),),
            sympy_array=_sympy_softmax, shapes=_last_axis("softmax"),
-           implicit=("s ⊙ (upstream - Σ upstream ⊙ s)",), array_only=True),
+           implicit=("s ⊙ (upstream - Σ upstream ⊙ s)",),
+           words=("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
+                  "diag(s) - s sᵀ applied",), array_only=True),
         Op("log_softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "log-sum-exp; upstream - softmax·Σupstream",
            np_forward=_np_log_softmax,
            vjp=lambda np, x, o, g: (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),),
            sympy_array=_sympy_log_softmax, shapes=_last_axis("log_softmax"),
-           implicit=("upstream - softmax({0}) Σ upstream",), array_only=True),
+           implicit=("upstream - softmax({0}) Σ upstream",),
+           words=("upstream - softmax({0}) · Σ upstream",), array_only=True),
         Op("cross_entropy", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "fused: softmax(z) - y to the logits",
            np_forward=lambda np, z, y: -np.sum(y * _np_log_softmax(np, z)),
@@ -419,7 +449,9 @@ OPS: dict[str, Op] = {
            sympy_array=lambda sp, np, z, y: -sp.Add(*(y * _sympy_log_softmax(sp, np, z)).flat),
            shapes=_last_axis("cross_entropy"),
            implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
-                     "upstream · (-log_softmax({0}))"), array_only=True),
+                     "upstream · (-log_softmax({0}))"),
+           words=("upstream · (softmax({0}) - {1}) for one-hot {1}",
+                  "upstream · (-log_softmax({0}))"), array_only=True),
         # Row reductions: the primitive gates that --expand writes softmax with.
         Op("rowmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "gradient router (to the largest entry)",
@@ -427,6 +459,7 @@ OPS: dict[str, Op] = {
            sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Max),
            shapes=_last_axis("rowmax"),
            implicit=("upstream to the largest entry of {0} (per row; ties share it)",),
+           words=("upstream routed to the largest entry of {0} (of each row; ties share it)",),
            array_only=True),
         Op("rowsum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "gradient distributor (to every entry of the row)",
@@ -434,7 +467,8 @@ OPS: dict[str, Op] = {
            vjp=lambda np, x, o, g: (np.broadcast_to(g, x[0].shape).copy(),),
            sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Add),
            shapes=_last_axis("rowsum"),
-           implicit=("upstream copied to every entry of {0} (per row)",), array_only=True),
+           implicit=("upstream copied to every entry of {0} (per row)",),
+           words=("upstream copied to every entry of {0} (of each row)",), array_only=True),
     )
 }
 
@@ -443,7 +477,8 @@ VAR = Op("var", -1, float, lambda x, o: (), lambda sp, a: a, "input")
 CONST = Op("const", -1, float, lambda x, o: (), lambda sp, a: a, "constant")
 # `r = q` makes a node of its own so that r carries its name in every table.
 IDENTITY = Op("id", 1, lambda a: a, lambda x, o: (1.0,), lambda sp, a: a,
-              "passes through", np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
+              "passes through", label="=", form="{0}",
+              np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
 
 FUNCTIONS: dict[str, Op] = {
     alias: op

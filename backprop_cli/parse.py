@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from fractions import Fraction
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +203,13 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def __init__(self, source: str):
         super().__init__()
         self.reset(source)
+        # The infix (a + b) and prefix (-a) ops of the table: Lark looks a callback up by the
+        # rule's alias, which is the op's name, so each op gets one here and no method. The
+        # op itself is looked up in OPS at each parse, as before (a test swaps an entry).
+        for op in OPS.values():
+            if op.symbol:
+                setattr(self, op.name, partial(self._binary if op.arity == 2 else self._prefix,
+                                               op.name))
 
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
@@ -239,34 +246,16 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         return c
 
     def _binary(self, name: str, c: list[Any]) -> tuple[int, int, int]:
-        (a, s, _), (b, _, e) = c[0], c[-1]
+        (a, s, _), (b, _, e) = c[0], c[-1]  # pow keeps its token in between: ^ or **
         return self.g.add(OPS[name], (a, b), s, e), s, e
 
-    def add(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("add", c)
-
-    def sub(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("sub", c)
-
-    def mul(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("mul", c)
-
-    def div(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("div", c)
-
-    def matmul(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("matmul", c)
+    def _prefix(self, name: str, c: list[Any]) -> tuple[int, int, int]:
+        sign, (a, _, e) = c
+        return self.g.add(OPS[name], (a,), sign.start_pos, e), sign.start_pos, e
 
     def transpose(self, c: list[Any]) -> tuple[int, int, int]:
         (a, s, _), tok = c
         return self.g.add(OPS["transpose"], (a,), s, tok.end_pos), s, tok.end_pos
-
-    def pow(self, c: list[Any]) -> tuple[int, int, int]:
-        return self._binary("pow", c)
-
-    def neg(self, c: list[Any]) -> tuple[int, int, int]:
-        minus, (a, _, e) = c
-        return self.g.add(OPS["neg"], (a,), minus.start_pos, e), minus.start_pos, e
 
     def pos(self, c: list[Any]) -> tuple[int, int, int]:
         plus, (a, _, e) = c

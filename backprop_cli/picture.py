@@ -22,7 +22,7 @@ from rich.text import Text
 from .api import Result
 from .errors import BackpropError, InputError
 from .graph import Graph
-from .ops import CONST, IDENTITY, VAR
+from .ops import CONST, VAR
 
 VALUE_COLOUR = "#1a7f37"  # forward values: green, as in the lecture's circuits
 GRAD_COLOUR = "#cf222e"  # gradients: red
@@ -130,10 +130,8 @@ def gate_label(graph: Graph, nid: int) -> str:
     """The gate's op, with folded constants written in: `+`, `*`, `exp`, `+1`, `*-1`, `1/x`."""
     node = graph.nodes[nid]
     op = node.op
-    if op.name == "neg":
-        return "*-1"
-    if op is IDENTITY:
-        return "="
+    if op.label:
+        return op.label
     fold = folded(graph, nid)
     if not any(fold):
         return op.symbol or op.name
@@ -143,7 +141,7 @@ def gate_label(graph: Graph, nid: int) -> str:
         sym = op.symbol
         if fold[1]:
             return f"x{sym}{b}" if sym == "^" else f"{sym}{b}"
-        if op.name in ("add", "mul"):  # commutative: 2*x is drawn as *2
+        if op.commutative:  # 2*x is drawn as *2
             return f"{sym}{a}"
         return f"{a}{sym}x"
     return f"{op.name}({', '.join(consts)})"

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from .api import Result
 from .graph import Graph
-from .ops import CONST, FAN_OUT, IDENTITY, VAR
+from .ops import CONST, FAN_OUT, VAR, Op
 from .picture import gate_label, shape_text, value_text
 from .render import fmt, text
 
@@ -100,10 +100,8 @@ class Step:
 def formula(graph: Graph, nid: int, args: list[str]) -> str:
     """The gate applied to its inputs: `q * z`, `exp(s)`, `-x`."""
     op = graph.nodes[nid].op
-    if op.name == "neg":
-        return f"-{args[0]}"
-    if op is IDENTITY:
-        return args[0]
+    if op.form:
+        return op.form.format(*args)
     if op.symbol and len(args) == 2:
         return f"{args[0]} {op.symbol} {args[1]}"
     return f"{op.name}({', '.join(_unwrap(a) for a in args)})"
@@ -189,7 +187,7 @@ def backward_steps(result: Result, *, symbolic: bool = True) -> list[Step]:
             slot = f" [input {pos + 1}]" if twice else ""
             rule = None
             if r.shape is not None:
-                rule = vjp_words(node.op.name, node.op.implicit, args, pos)
+                rule = vjp_words(node.op, args, pos)
             locs.append(Local(names[j] + slot, rec[j].value or 0.0,
                               None if implicit else r.local[pos],
                               r.downstream[pos], sym[pos] if sym is not None else None,
@@ -202,43 +200,12 @@ def backward_steps(result: Result, *, symbolic: bool = True) -> list[Step]:
     return steps
 
 
-# How an array op sends the gradient back, in the lecture's words: the vector-Jacobian
-# product, per input ({0}, {1}: the inputs' names). Ops not listed fall back to the op
-# table's ``implicit`` text.
-VJP_WORDS: dict[str, tuple[str, ...]] = {
-    "matmul": ("upstream · {1}ᵀ", "{0}ᵀ · upstream"),
-    "transpose": ("upstreamᵀ",),
-    "sum": ("upstream copied to every entry of {0}",),
-    "mean": ("upstream / n copied to every entry of {0} (n: the number of entries averaged)",),
-    "dot": ("upstream · {1}", "upstream · {0}"),
-    "softmax": ("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
-                "diag(s) - s sᵀ applied",),
-    "log_softmax": ("upstream - softmax({0}) · Σ upstream",),
-    "cross_entropy": ("upstream · (softmax({0}) - {1}) for one-hot {1}",
-                      "upstream · (-log_softmax({0}))"),
-    "rowmax": ("upstream routed to the largest entry of {0} (of each row; ties share it)",),
-    "rowsum": ("upstream copied to every entry of {0} (of each row)",),
-}
-
-# Elementwise gates whose rule reads better in words than as "upstream ⊙ local".
-ELEMENTWISE_WORDS: dict[str, str] = {
-    "relu": "passes where {0} > 0, 0 elsewhere",
-    "abs": "upstream times sign({0})",
-    "max": "routed to the larger of {0} and {1}, entry by entry",
-    "min": "routed to the smaller of {0} and {1}, entry by entry",
-}
-
-
-def vjp_words(op: str, implicit: tuple[str, ...], args: list[str], pos: int) -> str | None:
+def vjp_words(op: Op, args: list[str], pos: int) -> str | None:
     """The rule by which gradient flows to input ``pos`` of an array gate, in words."""
-    words = VJP_WORDS.get(op)
-    if words is not None:
-        return words[pos].format(*args)
-    if pos < len(implicit):
-        return implicit[pos].format(*args)
-    if op in ELEMENTWISE_WORDS:
-        return ELEMENTWISE_WORDS[op].format(*args)
-    return None
+    words = op.words or op.implicit
+    if len(words) == 1:
+        return words[0].format(*args)
+    return words[pos].format(*args) if pos < len(words) else None
 
 
 def _consumer(names: list[str], graph: Graph, c: int, pos: int) -> str:

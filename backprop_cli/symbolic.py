@@ -63,11 +63,11 @@ def build(graph: Graph) -> list[Any]:
     """
     nodes = graph.nodes
     uses = [0] * len(nodes)
-    consumer_op: list[str | None] = [None] * len(nodes)
+    consumer_chain = [""] * len(nodes)
     for node in nodes:
         for j in node.inputs:
             uses[j] += 1
-            consumer_op[j] = node.op.name
+            consumer_chain[j] = node.op.chain
     expr: list[Any] = [None] * len(nodes)
     parts: list[list[Any] | None] = [None] * len(nodes)
     for node in nodes:
@@ -78,28 +78,23 @@ def build(graph: Graph) -> list[Any]:
         if op is CONST:
             expr[nid] = exact(node.literal)
             continue
-        if op.name in ("add", "sub", "mul"):
-            kind = "mul" if op.name == "mul" else "add"
+        if op.chain:
             a, b = node.inputs
             left = _take(parts, expr, a)
             right = _take(parts, expr, b)
-            if op.name == "sub":
-                right = [-term for term in right]
+            if op.chain_right is not None:
+                right = [op.chain_right(term) for term in right]
             if len(left) < len(right):
                 left, right = right, left
             left.extend(right)
             mine = left
-            if uses[nid] == 1 and _kind(consumer_op[nid]) == kind and node.name is None:
+            if uses[nid] == 1 and consumer_chain[nid] == op.chain and node.name is None:
                 parts[nid] = mine
             else:
-                expr[nid] = _finish(mine, kind)
+                expr[nid] = getattr(sp, op.chain)(*mine)
             continue
         expr[nid] = op.sympy(sp, *(expr[j] for j in node.inputs))
     return expr
-
-
-def _kind(opname: str | None) -> str | None:
-    return "mul" if opname == "mul" else "add" if opname in ("add", "sub") else None
 
 
 def _take(parts: list[list[Any] | None], expr: list[Any], j: int) -> list[Any]:
@@ -108,10 +103,6 @@ def _take(parts: list[list[Any] | None], expr: list[Any], j: int) -> list[Any]:
         parts[j] = None
         return p
     return [expr[j]]
-
-
-def _finish(items: list[Any], kind: str) -> Any:
-    return sp.Mul(*items) if kind == "mul" else sp.Add(*items)
 
 
 def output_expr(graph: Graph) -> Any:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from backprop_cli import BackpropError, DomainError, InputError, evaluate
-from backprop_cli.ops import CONST, VAR
+from backprop_cli.ops import CONST, OPS, VAR, Op
 from backprop_cli.parse import parse, parse_bindings
 from backprop_cli.point import parse_point
 
@@ -23,6 +23,17 @@ def error(expr: str, at: str | None = None) -> BackpropError:
     with pytest.raises(BackpropError) as info:
         evaluate(expr, at=at, check=())
     return info.value
+
+
+@pytest.mark.parametrize("op", [op for op in OPS.values() if op.symbol], ids=lambda op: op.name)
+def test_every_infix_and_prefix_op_of_the_table_parses_to_its_gate(op: Op) -> None:
+    # The parser's callbacks for these ops are made from the table, not written one by one.
+    text = f"a {op.symbol} b" if op.arity == 2 else f"{op.symbol}a"
+    graph = parse(text)
+    out = graph.nodes[graph.output]
+    assert out.op is op
+    assert [graph.nodes[j].name for j in out.inputs] == ["a", "b"][:op.arity]
+    assert (out.start, out.end) == (0, len(text))
 
 
 # --- numbers and names ---------------------------------------------------------------------
