@@ -13,10 +13,8 @@ from pathlib import Path
 import pytest
 import sympy as sp
 
-from backprop_cli.checks.symbolic import SP
-
 from backprop_cli import evaluate
-from backprop_cli.checks.symbolic import to_float
+from backprop_cli.checks.symbolic import SP, to_float
 from backprop_cli.core.ops import FUNCTIONS, OPS, Op
 
 GRID = (-2.5, -1.0, 0.0, 0.5, 2.0, 3.0)

@@ -88,7 +88,7 @@ def _saved_tables(grammar: str) -> tuple[dict[str, Any], dict[int, Any]] | None:
 
 
 def write_tables(path: Path | None = None) -> Path:
-    """Regenerate backprop_cli/core/_tables.py after changing the grammar (tests check it is current):
+    """Regenerate backprop_cli/core/_tables.py after changing the grammar (a test checks):
 
         python -c "from backprop_cli.core.parse import write_tables; write_tables()"
     """
