@@ -1,7 +1,12 @@
-"""backprop: computational graphs, the forward and backward pass, and gradients proven by sympy."""
+"""backprop: computational graphs, the forward and backward pass, and gradients proven by sympy.
+
+The public Python API. Names are imported on first use: `backprop --help` imports this
+package and must not pay for lark, sympy or numpy.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -10,32 +15,27 @@ __all__ = ["AnswerCheck", "Answers", "BackpropError", "BatchReport", "DomainErro
            "load_problems", "parse_problems", "run_problems", "write_junit"]
 
 if TYPE_CHECKING:
-    from .api import Result, evaluate
-    from .batch import BatchReport, ProblemResult, run_problems, write_junit
-    from .errors import BackpropError, DomainError, InputError
-    from .expect import AnswerCheck, Answers, check_answers
-    from .problems import ProblemSet, load_problems, parse_problems
+    from .checks.answers import AnswerCheck, Answers, check_answers
+    from .checks.evaluate import evaluate
+    from .core.errors import BackpropError, DomainError, InputError
+    from .core.result import Result
+    from .course.batch import BatchReport, ProblemResult, run_problems, write_junit
+    from .course.problems import ProblemSet, load_problems, parse_problems
 
-_LAZY = {
-    "check_answers": "expect", "Answers": "expect", "AnswerCheck": "expect",
-    "run_problems": "batch", "BatchReport": "batch", "ProblemResult": "batch",
-    "write_junit": "batch",
-    "load_problems": "problems", "parse_problems": "problems", "ProblemSet": "problems",
+# name -> the module that defines it
+_HOME = {
+    "evaluate": "checks.evaluate", "Result": "core.result",
+    "BackpropError": "core.errors", "InputError": "core.errors", "DomainError": "core.errors",
+    "check_answers": "checks.answers", "Answers": "checks.answers",
+    "AnswerCheck": "checks.answers",
+    "run_problems": "course.batch", "BatchReport": "course.batch",
+    "ProblemResult": "course.batch", "write_junit": "course.batch",
+    "load_problems": "course.problems", "parse_problems": "course.problems",
+    "ProblemSet": "course.problems",
 }
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `backprop --help` imports this package and must not pay for lark or sympy.
-    if name in ("evaluate", "Result"):
-        from . import api
-
-        return getattr(api, name)
-    if name in ("BackpropError", "InputError", "DomainError"):
-        from . import errors
-
-        return getattr(errors, name)
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    if name in _HOME:
+        return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
     raise AttributeError(name)

@@ -39,9 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from backprop_cli.api import evaluate  # noqa: E402
-from backprop_cli.engine import backward, forward  # noqa: E402
-from backprop_cli.parse import parse  # noqa: E402
+from backprop_cli.checks.evaluate import evaluate  # noqa: E402
+from backprop_cli.core.engine import backward, forward  # noqa: E402
+from backprop_cli.core.parse import parse  # noqa: E402
 
 SIZES = (10, 100, 1_000, 10_000, 100_000)
 QUICK_SIZES = (10, 100, 1_000)

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from lark import Lark, Token, Tree
 
-from backprop_cli.parse import load_grammar
+from backprop_cli.core.parse import load_grammar
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_cli import InputError, evaluate
-from backprop_cli.errors import DomainError
+from backprop_cli.core.errors import DomainError
 
 W = [[0.1, 0.5], [-0.3, 0.8]]
 X = [0.2, 0.4]
@@ -294,8 +294,8 @@ def test_array_ops_without_values_ask_for_them() -> None:
 
 
 def test_a_broken_op_rule_fails_loudly_naming_the_op() -> None:
-    from backprop_cli import arrays
-    from backprop_cli.ops import OPS
+    from backprop_cli.core import arrays
+    from backprop_cli.core.ops import OPS
 
     bad = OPS["sum"].__class__(**{**{f: getattr(OPS["sum"], f)
                                      for f in OPS["sum"].__dataclass_fields__},

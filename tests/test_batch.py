@@ -22,9 +22,9 @@ from backprop_cli import (
     run_problems,
     write_junit,
 )
-from backprop_cli.batch import PARALLEL_MIN_PROBLEMS, junit_xml
 from backprop_cli.cli import app
-from backprop_cli.errors import ExitStatus
+from backprop_cli.core.errors import ExitStatus
+from backprop_cli.course.batch import PARALLEL_MIN_PROBLEMS, junit_xml
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURE = ROOT / "examples" / "lecture.toml"

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backprop_cli import InputError, evaluate
-from backprop_cli.arrays import broadcast_violation, unbroadcast
+from backprop_cli.core.arrays import broadcast_violation, unbroadcast
 from tests.conftest import Backprop, assert_bad_input, no_crash
 
 X = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]
@@ -331,7 +331,7 @@ def test_property_axis_reductions(rows: int, cols: int, reduce: str, axis: int, 
 
 
 def test_steps_say_a_broadcast_vector_adds_back_to_its_shape() -> None:
-    from backprop_cli.steps import backward_steps, render_lines
+    from backprop_cli.views.steps import backward_steps, render_lines
 
     r = evaluate("sum(A * b)", at={"A": A, "b": [1.0, 2.0, 3.0]}, check=())
     got = [line for _, line in render_lines(r, backward_steps(r))]

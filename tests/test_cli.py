@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-import backprop_cli.ops as ops
+import backprop_cli.core.ops as ops
 from backprop_cli import evaluate
 
 from .conftest import GOLDEN, Backprop, assert_bad_input, invoke, no_crash, run, squash

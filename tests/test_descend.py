@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
-from backprop_cli.descend import descend
-from backprop_cli.errors import DomainError, InputError
-from backprop_cli.plot import sample
+from backprop_cli.core.errors import DomainError, InputError
+from backprop_cli.learn.descend import descend
+from backprop_cli.learn.plot import sample
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
@@ -100,7 +100,7 @@ def test_json_document_has_the_whole_trajectory() -> None:
 
 
 def test_the_expression_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    from backprop_cli import descend as module
+    from backprop_cli.learn import descend as module
 
     calls: list[str] = []
     original = module.parse

@@ -8,9 +8,9 @@ import math
 import pytest
 
 from backprop_cli import DomainError, evaluate
-from backprop_cli.engine import backward, forward
-from backprop_cli.ops import OPS, Op
-from backprop_cli.parse import parse
+from backprop_cli.core.engine import backward, forward
+from backprop_cli.core.ops import OPS, Op
+from backprop_cli.core.parse import parse
 
 from .conftest import run
 
@@ -257,7 +257,7 @@ def test_random_direction_mode_fails_when_a_gradient_is_wrong(
         monkeypatch: pytest.MonkeyPatch) -> None:
     import dataclasses
 
-    import backprop_cli.ops as ops
+    import backprop_cli.core.ops as ops
 
     wrong = dataclasses.replace(ops.OPS["sigmoid"], local=lambda x, o: (o,))
     monkeypatch.setitem(ops.OPS, "sigmoid", wrong)

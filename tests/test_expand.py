@@ -7,9 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backprop_cli import evaluate
-from backprop_cli.expand import EXPANSIONS, PRIMITIVE, compound_ops, expand
-from backprop_cli.ops import OPS
-from backprop_cli.parse import parse
+from backprop_cli.core.expand import EXPANSIONS, PRIMITIVE, compound_ops, expand
+from backprop_cli.core.ops import OPS
+from backprop_cli.core.parse import parse
 
 NEURON = "sigmoid(w0*x0 + w1*x1 + w2)"
 NEURON_POINT = {"w0": 2, "x0": -1, "w1": -3, "x1": -2, "w2": -3}

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from backprop_cli import InputError, check_answers, evaluate
-from backprop_cli.expect import (
+from backprop_cli.checks.answers import (
     MAX_PATHS,
     AnswerTolerance,
     chain_rule,

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli import InputError, check_answers, evaluate
-from backprop_cli.batch import junit_xml, run_problems
+from backprop_cli.checks.answers import AnswerTolerance, match_answers, parse_expect
 from backprop_cli.cli import app
-from backprop_cli.expect import AnswerTolerance, match_answers, parse_expect
-from backprop_cli.problems import Invalid, Problem, parse_problems
+from backprop_cli.course.batch import junit_xml, run_problems
+from backprop_cli.course.problems import Invalid, Problem, parse_problems
 
 ROOT = Path(__file__).resolve().parent.parent
 runner = CliRunner()

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from backprop_cli import evaluate
 from backprop_cli.cli import app
-from backprop_cli.export import latex, markdown, md, tex, tex_num
+from backprop_cli.views.export import latex, markdown, md, tex, tex_num
 
 from .conftest import REPO, golden
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from backprop_cli import fit as fit_module
 from backprop_cli.cli import app
-from backprop_cli.errors import InputError
-from backprop_cli.fit import Dataset, fit, parse_csv, read_csv
+from backprop_cli.core.errors import InputError
+from backprop_cli.learn import fit as fit_module
+from backprop_cli.learn.fit import Dataset, fit, parse_csv, read_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 XOR_CSV = ROOT / "examples" / "xor.csv"

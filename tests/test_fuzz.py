@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from backprop_cli import BackpropError, evaluate
-from backprop_cli.parse import parse, parse_bindings
+from backprop_cli.core.parse import parse, parse_bindings
 
 from .conftest import REPO, invoke, no_crash
 

@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
-from backprop_cli.descend import descend
-from backprop_cli.errors import InputError
-from backprop_cli.fit import Fit, fit, read_csv
-from backprop_cli.learn_arrays import parse_binds, parse_shapes
-from backprop_cli.optim import Penalty, norm
+from backprop_cli.core.errors import InputError
+from backprop_cli.learn.array_model import parse_binds, parse_shapes
+from backprop_cli.learn.descend import descend
+from backprop_cli.learn.fit import Fit, fit, read_csv
+from backprop_cli.learn.optim import Penalty, norm
 
 ROOT = Path(__file__).resolve().parents[1]
 XOR_CSV = str(ROOT / "examples" / "xor.csv")
@@ -267,8 +267,8 @@ def test_real_subprocess_matrix_fit_and_scalar_path_without_numpy() -> None:
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert np.shape(json.loads(proc.stdout)["final"]["W1"]) == (2, 2)
-    code = ("import sys\nfrom backprop_cli.descend import descend\nfrom backprop_cli.fit "
-            "import fit, parse_csv\ndescend('(w-3)^2', {'w': 0}, optimizer='adam')\n"
+    code = ("import sys\nfrom backprop_cli.learn.descend import descend\n"
+            "from backprop_cli.learn.fit import fit, parse_csv\ndescend('(w-3)^2', {'w': 0}, optimizer='adam')\n"
             "fit('(w*x-y)^2', parse_csv('x,y\\n1,2\\n2,4\\n'), at={'w': 0}, epochs=2)\n"
             "print('numpy' in sys.modules)")
     scalar = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -14,8 +14,8 @@ import pytest
 import sympy as sp
 
 from backprop_cli import evaluate
-from backprop_cli.ops import FUNCTIONS, OPS, Op
-from backprop_cli.symbolic import to_float
+from backprop_cli.checks.symbolic import SP, to_float
+from backprop_cli.core.ops import FUNCTIONS, OPS, Op
 
 GRID = (-2.5, -1.0, 0.0, 0.5, 2.0, 3.0)
 
@@ -47,7 +47,7 @@ SCALAR_OPS = sorted(name for name, op in OPS.items() if not op.array_only)
 
 def sympy_locals(op: Op, args: tuple[float, ...]) -> list[float | None]:
     syms = sp.symbols(f"a0:{op.arity}", real=True)
-    form = op.sympy(sp, *syms)
+    form = op.sympy(SP, *syms)
     at = {s: sp.nsimplify(a) for s, a in zip(syms, args)}  # grid values are exact decimals
     return [to_float(sp.diff(form, s).xreplace(at)) for s in syms]
 
@@ -81,7 +81,7 @@ def test_local_gradients_match_central_differences_and_sympy(name: str) -> None:
 def test_forward_matches_the_sympy_form(name: str) -> None:
     op = OPS[name]
     syms = sp.symbols(f"a0:{op.arity}", real=True)
-    form = op.sympy(sp, *syms)
+    form = op.sympy(SP, *syms)
     for args in points(op):
         out = forward(op, args)
         ref = to_float(form.xreplace({s: sp.nsimplify(a) for s, a in zip(syms, args)}))

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backprop_cli.descend import descend
-from backprop_cli.errors import InputError
-from backprop_cli.optim import (
+from backprop_cli.core.errors import InputError
+from backprop_cli.learn.descend import descend
+from backprop_cli.learn.optim import (
     OPTIMIZERS,
     Adam,
     Momentum,

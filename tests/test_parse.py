@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from backprop_cli import BackpropError, DomainError, InputError, evaluate
-from backprop_cli.ops import CONST, OPS, VAR, Op
-from backprop_cli.parse import parse, parse_bindings
-from backprop_cli.point import parse_point
+from backprop_cli.core.ops import CONST, OPS, VAR, Op
+from backprop_cli.core.parse import parse, parse_bindings
+from backprop_cli.core.point import parse_point
 
 
 def value(expr: str, **at: float) -> float:

@@ -14,10 +14,10 @@ import pytest
 from typer.testing import CliRunner
 
 from backprop_cli import evaluate
-from backprop_cli import picture as pic
 from backprop_cli.cli import app
-from backprop_cli.parse import parse
-from backprop_cli.steps import node_names
+from backprop_cli.core.parse import parse
+from backprop_cli.views import picture as pic
+from backprop_cli.views.names import node_names
 
 from .conftest import NO_DOT, REPO, golden
 

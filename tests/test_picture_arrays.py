@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from backprop_cli import evaluate
-from backprop_cli import picture as pic
 from backprop_cli.cli import app
+from backprop_cli.views import picture as pic
 
 from .conftest import NO_DOT, REPO, golden
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from backprop_cli import InputError, load_problems, parse_problems
-from backprop_cli.problems import Invalid, Problem
+from backprop_cli.course.problems import Invalid, Problem
 
 ROOT = Path(__file__).resolve().parent.parent
 LECTURE = ROOT / "examples" / "lecture.toml"
@@ -174,7 +174,7 @@ def test_jsonl_problems_and_errors_per_line() -> None:
     ("<stdin>", '\n  {"expression": "x"}', "jsonl"), ("<stdin>", "[p]\n", "toml"),
 ])
 def test_format_detection(name: str, text: str, fmt: str) -> None:
-    from backprop_cli.problems import _format
+    from backprop_cli.course.problems import _format
 
     assert _format("auto", name, text) == fmt
 

@@ -22,10 +22,10 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli import evaluate
-from backprop_cli import parse as parse_mod
 from backprop_cli.cli import app
-from backprop_cli.errors import InputError
-from backprop_cli.verify import Check, Verification
+from backprop_cli.core import parse as parse_mod
+from backprop_cli.core.errors import InputError
+from backprop_cli.core.result import Check, Verification
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -298,11 +298,11 @@ def test_fast_lexer_agrees_with_lark_on_examples(text: str) -> None:
 
 
 def test_saved_tables_are_made_from_the_current_grammar() -> None:
-    from backprop_cli import _tables
+    from backprop_cli.core import _tables
 
     grammar = parse_mod.load_grammar()
     # The grammar's hash; the Lark version may differ (then the tables are simply not used).
-    regenerate = "python -c 'from backprop_cli.parse import write_tables; write_tables()'"
+    regenerate = "python -c 'from backprop_cli.core.parse import write_tables; write_tables()'"
     assert _tables.KEY.split()[0] == parse_mod._grammar_key(grammar).split()[0], regenerate
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from backprop_cli import evaluate
 from backprop_cli.cli import app
-from backprop_cli.steps import backward_steps, forward_steps, render, render_lines
+from backprop_cli.views.steps import backward_steps, forward_steps, render, render_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 LECTURE = "q = x + y; f = q * z"

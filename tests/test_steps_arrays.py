@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from backprop_cli import evaluate
 from backprop_cli.cli import app
-from backprop_cli.steps import backward_steps, forward_steps, render_lines
+from backprop_cli.views.steps import backward_steps, forward_steps, render_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 W_AT = ["W=[[0.1,0.5],[-0.3,0.8]]", "x=[0.2,0.4]"]

@@ -1,0 +1,182 @@
+"""The Python API: build, run and check an expression, and get plain data back.
+
+    >>> from backprop_cli import evaluate
+    >>> r = evaluate("(x+y)*z", at={"x": -2, "y": 5, "z": -4})
+    >>> r.value, r.gradients
+    (-12.0, {'x': -4.0, 'y': -4.0, 'z': 3.0})
+
+The CLI renders exactly this object; nothing here knows about the terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..core.engine import Pass, backward, forward
+from ..core.errors import DomainError, InputError
+from ..core.graph import Graph
+from ..core.literals import ArrayValue, from_python
+from ..core.numbers import parse_number
+from ..core.parse import parse, parse_value
+from ..core.point import as_point, match
+from ..core.result import VERIFIERS, Result, Tolerance, known_verifiers, records
+from .verify import verify
+
+
+def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None = None,
+             *, wrt: Iterable[str] | None = None, upstream: float | str | Any = 1.0,
+             check: Iterable[str] = VERIFIERS, tolerance: Tolerance | None = None,
+             symbolic_locals: bool | None = None, jacobian: bool = False,
+             expand: bool = False) -> Result:
+    """Parse, run forward and backward at ``at``, and check every gradient.
+
+    ``at`` is a mapping ({"x": -2}) or `--at` text ("x=-2,y=5", or several such strings).
+    Without ``at`` the result is symbolic: local gradients and sympy's derivatives only.
+    ``expand=True`` rewrites compound gates (sigmoid, tanh) as primitive gates first.
+    Raises InputError or DomainError (both BackpropError) for input that cannot be used.
+    Vectors and matrices (``at={"x": [0.2, 0.4]}``, "x=[0.2,0.4]", an array ``upstream``,
+    an array op such as @ or sum, or ``jacobian=True``) go to the array engine (arrays.py).
+    """
+    graph = parse(expression)
+    if expand:
+        from ..core.expand import expand as expand_graph
+
+        graph = expand_graph(graph)
+    inputs = list(graph.variables)
+    targets = _wrt(graph, wrt)
+    verifiers = known_verifiers(check)
+    seed = _upstream(upstream)
+    if isinstance(seed, float) and not math.isfinite(seed):
+        raise InputError("--upstream must be a finite number", where="--upstream")
+    nodes = records(graph)
+    array_ops = graph.uses_arrays()
+    result = Result(expression, graph.output_name, inputs, targets, nodes, graph,
+                    seed=seed if isinstance(seed, float) else 1.0)
+    if at is None and array_ops:
+        raise InputError("an expression with array operations needs --at values: the shapes "
+                         "come from them", where="--at",
+                         hint='e.g. --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"')
+    if at is None:
+        want_symbols = True if symbolic_locals is None else symbolic_locals
+        _symbolic(result, want_symbols)
+        return result
+
+    point = as_point(at)
+    if point.arrays or array_ops or isinstance(seed, ArrayValue) or jacobian:
+        from .evaluate_arrays import evaluate_arrays
+
+        if symbolic_locals:
+            result.notes.append("--symbolic: local gradients are shown as formulas for "
+                                "scalar expressions only")
+        return evaluate_arrays(graph, point, targets, result, seed, verifiers, tolerance,
+                               jacobian)
+    assert isinstance(seed, float)
+    upstream = seed
+    match(graph, point.values)
+    values = forward(graph, point.values)
+    run = backward(graph, values, upstream)
+    grads = {name: run.upstream[graph.variables[name]] for name in inputs}
+    for name in targets:
+        if not math.isfinite(grads[name]):
+            nid = graph.variables[name]
+            raise DomainError(f"the gradient with respect to '{name}' overflows a float",
+                              source=graph.source, pos=graph.nodes[nid].start,
+                              end=graph.nodes[nid].end, where="point",
+                              hint="use smaller values or a smaller --upstream")
+    result.point = dict(point.values)
+    result.value = values[graph.output]
+    result.gradients = {name: grads[name] for name in targets}
+    _fill(result, run)
+    if symbolic_locals:
+        _fill_symbolic_locals(result)
+    if verifiers:
+        result.verification = verify(graph, point, run, targets, verifiers, tolerance)
+    return result
+
+
+def _upstream(upstream: float | str | Any) -> float | ArrayValue:
+    """--upstream: a number, or a vector/matrix literal (text, list or numpy array)."""
+    if isinstance(upstream, str):
+        lit = parse_value(upstream, "--upstream")
+        if isinstance(lit, str):
+            return parse_number(lit, source=upstream, pos=0, where="--upstream")[0]
+        return lit.resolve(upstream, "--upstream")
+    if isinstance(upstream, (list, tuple)) or getattr(upstream, "ndim", None):
+        return from_python("--upstream", upstream, where="--upstream")
+    return float(upstream)
+
+
+def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
+    if wrt is None:
+        return list(graph.variables)
+    names = list(dict.fromkeys(wrt))  # x,x checks x once
+    if not names:
+        inputs = ", ".join(graph.variables) or "none"
+        raise InputError("--wrt names no input", where="--wrt",
+                         hint=f"the expression's inputs are {inputs}")
+    for w in names:
+        if w not in graph.variables:
+            hint = "the expression's inputs are " + (", ".join(graph.variables) or "none")
+            if w in graph.named:
+                hint = f"'{w}' is an intermediate; its gradient is the upstream column of its node"
+            raise InputError(f"--wrt names '{w}', which is not an input of the expression",
+                             where="--wrt", hint=hint)
+    return names
+
+
+def _finite_or_none(v: float, needed: bool) -> float | None:
+    # An input that no variable feeds may have no gradient at all (d/db a^b at a < 0 is
+    # NaN): nothing downstream uses it, so it is reported as None rather than as NaN.
+    return v if needed or math.isfinite(v) else None
+
+
+def _fill(result: Result, run: Pass) -> None:
+    graph = result.graph
+    uses = graph.consumers()
+    needs = graph.needs_grad()
+    for rec in result.nodes:
+        nid = rec.id
+        rec.value = run.values[nid]
+        rec.upstream = _finite_or_none(run.upstream[nid], needs[nid])
+        inputs = graph.nodes[nid].inputs
+        if inputs:
+            rec.local = [_finite_or_none(v, needs[j]) for j, v in zip(inputs, run.local[nid])]
+            rec.downstream = [_finite_or_none(v, needs[j])
+                              for j, v in zip(inputs, run.downstream[nid])]
+        rec.kink = run.kinks.get(nid)
+        if len(uses[nid]) > 1:
+            rec.fan_out = [(graph.label(c), run.downstream[c][pos]) for c, pos in uses[nid]]
+
+
+def _fill_symbolic_locals(result: Result) -> None:
+    from . import symbolic
+
+    def work() -> None:
+        for rec in result.nodes:
+            if result.graph.nodes[rec.id].inputs:
+                rec.local_symbolic = [symbolic.printed(d)
+                                      for d in symbolic.local_symbolic(result.graph, rec.id)]
+
+    symbolic.run_deep(work)
+
+
+def _symbolic(result: Result, locals_too: bool) -> None:
+    from . import symbolic
+    from .verify import _sympy_unaffordable
+
+    graph = result.graph
+    if locals_too:
+        _fill_symbolic_locals(result)
+    why_not = _sympy_unaffordable(graph)
+    if why_not:
+        result.notes.append(f"sympy derivatives not shown: {why_not}")
+        return
+
+    def work() -> None:
+        f = symbolic.output_expr(graph)
+        for name in result.wrt:
+            result.symbolic[name] = symbolic.printed(f.diff(symbolic.symbol(name)))
+
+    symbolic.run_deep(work)

@@ -1,0 +1,223 @@
+"""sympy forms of a graph, built node by node from the graph (never from user text)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from fractions import Fraction
+from functools import cache
+from typing import Any, TypeVar
+
+import sympy as sp
+
+from ..core.graph import Graph
+from ..core.ops import CONST, VAR, Op
+
+T = TypeVar("T")
+
+# Digits used when sympy evaluates a derivative at the point: far beyond float64, so that
+# the reference is exact as far as the comparison can tell.
+DIGITS = 30
+
+
+class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x)
+    """relu with the tool's convention relu'(0) = 0, so that sympy agrees at the kink."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, x: Any) -> Any:
+        if x.is_Number:
+            return x if x > 0 else sp.S.Zero
+        if x.is_positive:
+            return x
+        if x.is_nonpositive:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        # Heaviside(x, 0): 0 at x = 0, the subgradient backprop takes (PyTorch's choice).
+        return sp.Heaviside(self.args[0], 0)
+
+    def _eval_rewrite_as_Max(self, x: Any, **kwargs: Any) -> Any:  # noqa: N802
+        return sp.Max(0, x)
+
+
+def symbol(name: str) -> sp.Symbol:
+    # real=True: |x|' is sign(x) and Max/Min differentiate to Heaviside, as for real inputs.
+    return sp.Symbol(name, real=True)
+
+
+def exact(literal: str) -> sp.Rational:
+    """An already validated decimal literal as an exact rational: 0.1 is 1/10."""
+    f = Fraction(literal)
+    return sp.Rational(f.numerator, f.denominator)
+
+
+def build(graph: Graph) -> list[Any]:
+    """One sympy expression per node (None where a node only feeds a flattened sum/product).
+
+    Chains of + and * are gathered into one Add/Mul: adding terms one at a time would make
+    sympy re-flatten the whole sum at every step, quadratic in the length of the chain.
+    """
+    nodes = graph.nodes
+    uses = [0] * len(nodes)
+    consumer_chain = [""] * len(nodes)
+    for node in nodes:
+        for j in node.inputs:
+            uses[j] += 1
+            consumer_chain[j] = node.op.chain
+    expr: list[Any] = [None] * len(nodes)
+    parts: list[list[Any] | None] = [None] * len(nodes)
+    for node in nodes:
+        nid, op = node.id, node.op
+        if op is VAR:
+            expr[nid] = symbol(node.name or "")
+            continue
+        if op is CONST:
+            expr[nid] = exact(node.literal)
+            continue
+        if op.chain:
+            a, b = node.inputs
+            left = _take(parts, expr, a)
+            right = _take(parts, expr, b)
+            if op.chain_right is not None:
+                right = [op.chain_right(term) for term in right]
+            if len(left) < len(right):
+                left, right = right, left
+            left.extend(right)
+            mine = left
+            if uses[nid] == 1 and consumer_chain[nid] == op.chain and node.name is None:
+                parts[nid] = mine
+            else:
+                expr[nid] = getattr(sp, op.chain)(*mine)
+            continue
+        expr[nid] = op.sympy(SP, *(expr[j] for j in node.inputs))
+    return expr
+
+
+def _take(parts: list[list[Any] | None], expr: list[Any], j: int) -> list[Any]:
+    p = parts[j]
+    if p is not None:
+        parts[j] = None
+        return p
+    return [expr[j]]
+
+
+def output_expr(graph: Graph) -> Any:
+    return build(graph)[graph.output]
+
+
+def at_point(values: dict[str, Fraction]) -> dict[Any, Any]:
+    """xreplace map {symbol: Float}: xreplace is linear, subs with a big dict is not."""
+    return {symbol(k): sp.Float(sp.Rational(v.numerator, v.denominator), DIGITS)
+            for k, v in values.items()}
+
+
+def to_float(value: Any) -> float | None:
+    """A real number, or None where sympy says the value is undefined, infinite or complex."""
+    try:
+        v = value.evalf(DIGITS) if hasattr(value, "evalf") else value
+        if v.is_real is False or v.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            return None
+        return float(v)
+    except (TypeError, ValueError, AttributeError):
+        return None
+
+
+# Past this many bits an exact power of two rationals is replaced by its 30-digit value:
+# sympy would compute 1.0000001^100000000 (700 million digits) or 2^100000000000 exactly.
+MAX_EXACT_BITS = 4096
+
+
+def power(a: Any, b: Any) -> Any:
+    """a**b, except that a huge exact power of numbers becomes a 30-digit Float."""
+    if a.is_Rational and b.is_Rational and abs(a) not in (0, 1):
+        bits = max(abs(a.p).bit_length(), a.q.bit_length()) * abs(b)
+        if bits > MAX_EXACT_BITS:
+            return sp.Pow(a, b, evaluate=False).evalf(DIGITS)
+    return a**b
+
+
+class _Namespace:
+    """What the op table's sympy forms receive as ``sp``: sympy itself, plus the tool's own
+    relu and power (the op table imports no sympy, so it cannot name them)."""
+
+    relu = relu
+    power = staticmethod(power)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(sp, name)
+
+
+SP: Any = _Namespace()
+
+
+def printed(expr: Any) -> str:
+    """str(expr); integers past Python's 4,300-digit limit are printed as 30-digit Floats."""
+    try:
+        return str(expr)
+    except ValueError:
+        return str(expr.evalf(DIGITS))
+
+
+def short(expr: Any, width: int = 60) -> str:
+    """sympy's printed form, cut to ``width`` characters for tables."""
+    text = printed(expr)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@cache
+def local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """An op's local gradients in placeholder inputs, differentiated once per op: sympy's
+    diff costs milliseconds, and a 10,000-node graph would otherwise pay it per node."""
+    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
+    form = op.sympy(SP, *dummies)
+    return dummies, tuple(sp.diff(form, d) for d in dummies)
+
+
+def local_symbolic(graph: Graph, nid: int) -> list[Any]:
+    """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
+    node = graph.nodes[nid]
+    dummies, derivatives = local_forms(node.op)
+    names: dict[Any, Any] = {}
+    for k, j in enumerate(node.inputs):
+        inp = graph.nodes[j]
+        names[dummies[k]] = exact(inp.literal) if inp.op is CONST else symbol(graph.label(j))
+    if all(graph.nodes[j].op is CONST for j in node.inputs):
+        # Constants only (2^1000000): nothing needs this gradient; do not compute it exactly.
+        with sp.evaluate(False):
+            return [d.xreplace(names) for d in derivatives]
+    return [d.xreplace(names) for d in derivatives]
+
+
+def run_deep(fn: Callable[[], T], recursion_limit: int = 20_000) -> T:
+    """Run a sympy call (sympy recurses over expression depth) with room to recurse.
+
+    A thread with a large stack and a raised recursion limit: the graph walks of this tool
+    are iterative, but sympy's diff, xreplace and printers are not.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(old, recursion_limit))
+        try:
+            box["value"] = fn()
+        except BaseException as exc:
+            box["error"] = exc
+        finally:
+            sys.setrecursionlimit(old)
+
+    old_size = threading.stack_size()
+    threading.stack_size(512 * 1024 * 1024)
+    try:
+        worker = threading.Thread(target=target, name="sympy")
+        worker.start()
+    finally:
+        threading.stack_size(old_size)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]

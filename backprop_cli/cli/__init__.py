@@ -1,0 +1,11 @@
+"""The `backprop` command: thin typer shells over the library, one module per command group."""
+
+from __future__ import annotations
+
+from . import commands as _commands  # noqa: F401  (registers eval, check, graph, steps)
+from .app import app
+from .learn import register as _register_learning
+
+_register_learning(app)
+
+__all__ = ["app"]

@@ -1,0 +1,152 @@
+"""The typer app and what every command shares: one error printer, one output printer, one
+progress bar, one way of reading an option's number.
+
+Heavy modules (the engine, sympy, rich tables) are imported inside the commands, so that
+`backprop --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+
+from ..core.errors import BackpropError
+
+app = typer.Typer(
+    name="backprop",
+    help="Backpropagation, node by node: build the computational graph of an expression, "
+    "run the forward and backward pass, and prove every gradient against sympy.\n\n"
+    'Example: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main() -> None:
+    """Backpropagation, node by node, checked against sympy."""
+
+
+def fail(exc: BackpropError) -> NoReturn:
+    """One clear message on stderr, no traceback, and the error's exit code."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from ..views.render import text
+
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    where = ""
+    lc = exc.line_col()
+    if lc is not None and exc.source is not None and "\n" in exc.source.strip():
+        where = f" (line {lc[0]}, column {lc[1]})"
+    elif lc is not None:
+        where = f" (column {lc[1]})"
+    msg = Text("error: ", style="bold red")
+    msg.append(text(exc.message + where))
+    err.print(msg)
+    ctx = exc.context()
+    if ctx:
+        err.print(text("  " + ctx.replace("\n", "\n  ")))
+    if exc.hint:
+        hint = Text("hint: ", style="bold")
+        hint.append(text(exc.hint))
+        err.print(hint)
+    raise typer.Exit(int(exc.status))
+
+
+def _read_expression(expr: str) -> str:
+    if expr == "-":
+        return sys.stdin.read()
+    if expr.startswith("--"):
+        raise typer.BadParameter(f"no such option: {expr.split('=')[0]}", param_hint="EXPR")
+    return expr
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    return [w.strip() for v in values for w in v.split(",") if w.strip()]
+
+
+def _number(text: str, option: str, *, positive: bool = False) -> float:
+    from ..core.numbers import parse_number
+
+    value, _ = parse_number(text.strip(), source=text, pos=0, where=option)
+    if positive and value < 0:
+        from ..core.errors import InputError
+
+        raise InputError(f"{option} must not be negative", where=option)
+    return value
+
+
+def _table_format(value: str, as_json: bool) -> str:
+    from ..core.errors import InputError
+
+    fmt = value.strip().lower()
+    if fmt not in ("table", "markdown", "latex"):
+        raise InputError(f"unknown --format '{value}'", where="--format",
+                         hint="choose from table, markdown, latex")
+    if as_json and fmt != "table":
+        raise InputError("--json and --format cannot be combined", where="--format",
+                         hint="pick one output: --json, or --format markdown|latex")
+    return fmt
+
+
+def _print(renderable: object) -> None:
+    """Print to stdout: the terminal's width, or 120 columns when piped or redirected, so
+    that files and golden outputs are stable."""
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=120)
+    console.print(renderable)
+
+
+@contextmanager
+def progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr, only when stderr is a terminal and ``total`` >= 1."""
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if not err.is_terminal or total < 1:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+
+        def tick(done: int, _total: int) -> None:
+            bar.update(task, completed=done)
+
+        yield tick
+
+
+def _write(output: str | None, data: str | bytes) -> None:
+    from ..core.errors import InputError
+
+    raw = data.encode() if isinstance(data, str) else data
+    if output is None or output == "-":
+        sys.stdout.flush()
+        sys.stdout.buffer.write(raw)
+        sys.stdout.flush()
+        return
+    try:
+        with open(output, "wb") as fh:
+            fh.write(raw)
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror}", where="-o") from None
+    from rich.console import Console
+
+    from ..views.render import text
+
+    err = Console(stderr=True, highlight=False)
+    err.print(f"wrote {len(raw):,} bytes to ", end="")
+    err.print(text(output))

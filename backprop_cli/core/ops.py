@@ -1,0 +1,487 @@
+"""The op table: every gate's forward rule, local gradients, sympy form and gate pattern.
+
+Adding an op is adding one entry to ``OPS``; the parser, engine, checker and renderers
+only read this table. (An infix or prefix op also needs its rule in grammars/backprop.lark,
+aliased to the op's name: the parser's callback for it is made from this table.)
+Functions here take and return plain floats; sympy forms receive
+sympy objects and the module ``sp`` (so that this module does not import sympy itself:
+`backprop --help` must stay fast).
+
+Array fields (used by the array engine, backprop_cli/arrays.py) receive the module ``np``
+for the same reason: scalar expressions never import numpy. An elementwise op gives
+``np_forward`` and ``np_local`` (its local gradient entry by entry: the diagonal of a
+Jacobian that is never formed); an array op (``@``, sum, softmax, ...) gives ``np_forward``
+and ``vjp``, the vector-Jacobian product: upstream in, one downstream per input, each of its
+input's shape.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Floats = tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One gate. ``local(args, out)`` returns d out / d input, one per input."""
+
+    name: str
+    arity: int  # -1 for leaves (variables, constants)
+    forward: Callable[..., float]
+    local: Callable[[Floats, float], Floats]
+    sympy: Callable[..., Any]  # (sp, *sympy_args) -> sympy expression
+    gate: str  # the lecture's gate pattern
+    symbol: str = ""  # infix symbol, or "" for a function call
+    # Where the op is not differentiable: (args) -> description of the kink and the
+    # subgradient taken, or None. Also used to tell whether two points lie on the
+    # same smooth piece (``branch``).
+    kink: Callable[[Floats], str | None] | None = None
+    branch: Callable[[Floats], int] | None = None
+    # (args) -> why the forward value does not exist, for a domain error message.
+    domain: Callable[[Floats], str] | None = None
+    aliases: tuple[str, ...] = ()
+    # An associative chain that sympy flattens into one node: "Add" or "Mul", sympy's class.
+    # A chain of these gates is one level deep for sympy (graph.flat_depth) and is built as
+    # one Add/Mul (symbolic.build); ``chain_right`` is how the right input's terms join it.
+    chain: str = ""
+    chain_right: Callable[[Any], Any] | None = None  # a - b: b's terms join negated
+    # How the gate is written. ``label``: its label in pictures (default: symbol or name);
+    # ``form``: the gate applied to its inputs' names {0}, {1} (default: `a + b`, `exp(a)`);
+    # ``commutative``: an infix gate whose inputs commute, so 2*x is drawn as *2.
+    label: str = ""
+    form: str = ""
+    commutative: bool = False
+    # The swap multiplier: each input's local gradient is the other input (expect.py hints
+    # at an answer that took the input itself).
+    swaps: bool = False
+    # --- arrays (all optional; ``np`` is the numpy module, passed in) ---
+    np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
+    np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
+    vjp: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out, upstream)
+    np_branch: Callable[..., Any] | None = None  # (np, *args) -> sign; 0 marks a kink
+    sympy_array: Callable[..., Any] | None = None  # (sp, np, *object arrays) -> object array
+    shapes: Callable[[tuple[tuple[int, ...], ...]], str | None] | None = None  # why not
+    # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
+    implicit: tuple[str, ...] = ()
+    # The same in the step-by-step replay's words (steps.py), which fall back to
+    # ``implicit``; one entry serves every input (an elementwise max).
+    words: tuple[str, ...] = ()
+    array_only: bool = False  # needs the array engine (not defined on plain floats)
+    # Takes an optional second argument, a constant integer axis (sum(A, 0), mean(A, 1)):
+    # the parser checks it and the node gets the constant as its second input; np_forward,
+    # vjp and sympy_array then receive it as a 0-d array.
+    axis: bool = False
+
+
+def _sign(v: float) -> int:
+    return (v > 0) - (v < 0)
+
+
+def _sigmoid(x: float) -> float:
+    # Two branches so that exp never overflows: exp(-x) for x >= 0, exp(x) otherwise.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _pow(a: float, b: float) -> float:
+    return math.pow(a, b)
+
+
+def _pow_local(args: Floats, out: float) -> Floats:
+    a, b = args
+    if a == 0.0:
+        # x^0 is the constant 1 and x^1 is x; 0 < b < 1 has an infinite slope at 0.
+        d_base = 0.0 if b == 0.0 else (b * math.pow(a, b - 1.0) if b >= 1.0 else math.inf)
+    else:
+        d_base = b * math.pow(a, b - 1.0)
+    # d/db a^b = a^b ln a: real only for a > 0 (and 0 for a == 0, b > 0).
+    if a > 0.0:
+        d_exp = out * math.log(a)
+    elif a == 0.0 and b > 0.0:
+        d_exp = 0.0
+    else:
+        d_exp = math.nan
+    return (d_base, d_exp)
+
+
+def _pow_domain(args: Floats) -> str:
+    a, b = args
+    if a == 0.0 and b < 0.0:
+        return f"0 raised to a negative power ({_fmt(b)}) divides by zero"
+    if a < 0.0 and b != int(b):
+        return f"a negative base ({_fmt(a)}) raised to a non-integer power ({_fmt(b)}) is not real"
+    return f"{_fmt(a)}^{_fmt(b)} overflows a float"
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.6g}"
+
+
+def _tie(args: Floats) -> int:
+    return _sign(args[0] - args[1])
+
+
+def _max_local(args: Floats, out: float) -> Floats:
+    a, b = args
+    return (1.0, 0.0) if a > b else (0.0, 1.0) if b > a else (0.5, 0.5)
+
+
+def _min_local(args: Floats, out: float) -> Floats:
+    a, b = args
+    return (1.0, 0.0) if a < b else (0.0, 1.0) if b < a else (0.5, 0.5)
+
+
+def _tie_kink(which: str) -> Callable[[Floats], str | None]:
+    def kink(args: Floats) -> str | None:
+        if args[0] == args[1]:
+            return f"{which} at a tie ({_fmt(args[0])} = {_fmt(args[1])}): gradient split 0.5/0.5"
+        return None
+
+    return kink
+
+
+def _np_sigmoid(np: Any, x: Any) -> Any:
+    e = np.exp(-np.abs(x))  # never overflows
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _np_pow_local(np: Any, args: tuple[Any, ...], out: Any) -> tuple[Any, ...]:
+    a, b = args
+    d_base = b * np.power(a, b - 1.0)
+    d_base = np.where((a == 0.0) & (b == 1.0), 1.0, d_base)
+    d_base = np.where((a == 0.0) & (b == 0.0), 0.0, d_base)  # x^0 is the constant 1
+    safe = np.where(a > 0.0, a, 1.0)
+    d_exp = np.where(a > 0.0, out * np.log(safe), np.where((a == 0.0) & (b > 0.0), 0.0, np.nan))
+    return (d_base, d_exp)
+
+
+def _np_router(np: Any, args: tuple[Any, ...], bigger: bool) -> tuple[Any, ...]:
+    a, b = args
+    first = (a > b) if bigger else (a < b)
+    second = (b > a) if bigger else (b < a)
+    da = np.where(first, 1.0, np.where(second, 0.0, 0.5))
+    return (da, 1.0 - da)
+
+
+def _needs_arrays(*_: Any) -> Any:
+    raise AssertionError("an array-only op reached the scalar engine")
+
+
+def _matmul_shapes(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+    a, b = shapes
+    if not a or not b:
+        return "@ needs a vector or a matrix on both sides (use * to scale by a scalar)"
+    if a[-1] != b[0]:
+        return f"the inner dimensions differ ({a[-1]} vs {b[0]})"
+    return None
+
+
+def _matmul_vjp(np: Any, args: tuple[Any, ...], out: Any, g: Any) -> tuple[Any, ...]:
+    # Vectors as 1×n rows on the left and n×1 columns on the right: dA = G Bᵀ, dB = Aᵀ G.
+    a, b = args
+    a2 = a if a.ndim == 2 else a[None, :]
+    b2 = b if b.ndim == 2 else b[:, None]
+    g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+    return (np.reshape(g2 @ b2.T, a.shape), np.reshape(a2.T @ g2, b.shape))
+
+
+def _vectors(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
+    def check(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+        if any(len(s) != 1 for s in shapes):
+            return f"{name} needs vectors"
+        if len({s[0] for s in shapes}) > 1:
+            return f"{name} needs vectors of the same length"
+        return None
+
+    return check
+
+
+def _last_axis(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
+    def check(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+        if any(len(s) == 0 for s in shapes):
+            return f"{name} needs a vector (or a matrix, row by row), not a scalar"
+        if len(set(shapes)) > 1:
+            return f"{name} needs logits and labels of the same shape"
+        return None
+
+    return check
+
+
+def _np_softmax(np: Any, z: Any) -> Any:
+    # The lecture's stable form: subtract the largest entry before exp (per row).
+    e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return e / np.sum(e, axis=-1, keepdims=True)
+
+
+def _np_log_softmax(np: Any, z: Any) -> Any:
+    # log-sum-exp with the max subtracted: never overflows, never takes log(0).
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _rows(np: Any, a: Any, fn: Callable[[list[Any]], list[Any]]) -> Any:
+    """Apply ``fn`` to each row (last axis) of an object array of sympy entries."""
+    out = np.empty(a.shape, dtype=object)
+    flat_in = a.reshape(-1, a.shape[-1])
+    flat_out = out.reshape(-1, a.shape[-1])
+    for r in range(flat_in.shape[0]):
+        flat_out[r, :] = fn(list(flat_in[r]))
+    return out
+
+
+def _sympy_softmax(sp: Any, np: Any, z: Any) -> Any:
+    def row(v: list[Any]) -> list[Any]:
+        e = [sp.exp(x) for x in v]
+        total = sp.Add(*e)
+        return [x / total for x in e]
+
+    return _rows(np, z, row)
+
+
+def _sympy_log_softmax(sp: Any, np: Any, z: Any) -> Any:
+    def row(v: list[Any]) -> list[Any]:
+        lse = sp.log(sp.Add(*(sp.exp(x) for x in v)))
+        return [x - lse for x in v]
+
+    return _rows(np, z, row)
+
+
+def _pow_sympy(sp: Any, a: Any, b: Any) -> Any:
+    # ``sp`` is checks.symbolic's namespace: sympy plus the tool's power and relu.
+    return sp.power(a, b)
+
+
+def _np_rows(np: Any, z: Any, reduce: Any) -> Any:
+    # A row reduction: a vector to a scalar, an m×n matrix to an m×1 column, which broadcasts
+    # back against the matrix (``z - rowmax(z)``): what softmax's expansion needs.
+    return reduce(z, axis=-1, keepdims=z.ndim > 1)
+
+
+def _np_rowmax_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    # The gradient router, row by row: upstream to the largest entry (ties share it evenly).
+    z = x[0]
+    top = z == np.max(z, axis=-1, keepdims=True)
+    share = top / np.sum(top, axis=-1, keepdims=True)
+    return (share * (g if z.ndim > 1 else np.reshape(g, (1,))),)
+
+
+def _sympy_rows(sp: Any, np: Any, z: Any, reduce: Any) -> Any:
+    if z.ndim == 1:
+        return reduce(*z)
+    out = np.empty((z.shape[0], 1), dtype=object)
+    for r in range(z.shape[0]):
+        out[r, 0] = reduce(*z[r])
+    return out
+
+
+def _axis(ax: Any) -> int | None:
+    """The axis of a reduction: None for all entries, else the constant's integer value."""
+    return None if ax is None else int(ax.reshape(-1)[0])
+
+
+def _np_reduce(np: Any, a: Any, ax: Any, mean: bool) -> Any:
+    k = _axis(ax)
+    return (np.mean if mean else np.sum)(a, axis=k)
+
+
+def _reduce_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any, mean: bool) -> tuple[Any, ...]:
+    # Each entry fed one output entry (its column's for axis 0, its row's for axis 1): it gets
+    # that entry's upstream, divided by the number of entries averaged for mean.
+    a = x[0]
+    k = _axis(x[1]) if len(x) > 1 else None
+    n = a.size if k is None else a.shape[k]
+    g = g if k is None else np.expand_dims(g, k)
+    down = np.broadcast_to(g / n if mean else g, a.shape).copy()
+    return (down,) if len(x) == 1 else (down, np.zeros(np.shape(x[1])))
+
+
+def _sympy_reduce(sp: Any, np: Any, a: Any, ax: Any, mean: bool) -> Any:
+    k = _axis(ax)
+    if k is None:
+        return sp.Add(*a.flat) / (a.size if mean else 1)
+    moved = np.moveaxis(a, k, 0)
+    out = np.empty(moved.shape[1:], dtype=object)
+    for idx in np.ndindex(out.shape):
+        out[idx] = sp.Add(*moved[(slice(None), *idx)]) / (moved.shape[0] if mean else 1)
+    return out
+
+
+def _relu_sympy(sp: Any, x: Any) -> Any:
+    return sp.relu(x)
+
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        Op("add", 2, lambda a, b: a + b, lambda x, o: (1.0, 1.0),
+           lambda sp, a, b: a + b, "gradient distributor", "+", chain="Add",
+           commutative=True,
+           np_forward=lambda np, a, b: a + b, np_local=lambda np, x, o: (1.0, 1.0)),
+        Op("sub", 2, lambda a, b: a - b, lambda x, o: (1.0, -1.0),
+           lambda sp, a, b: a - b, "distributor, negated to b", "-",
+           chain="Add", chain_right=lambda term: -term,
+           np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
+        Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
+           lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul",
+           commutative=True, swaps=True,
+           np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
+        # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
+        Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
+           lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/",
+           domain=lambda x: "division by zero",
+           np_forward=lambda np, a, b: a / b,
+           np_local=lambda np, x, o: (1.0 / x[1], -o / x[1])),
+        Op("pow", 2, _pow, _pow_local, _pow_sympy,
+           "b·a^(b-1) to a", "^", domain=_pow_domain,
+           np_forward=lambda np, a, b: np.power(a, b), np_local=_np_pow_local),
+        Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,
+           "gradient negator", "-", label="*-1", form="-{0}",
+           np_forward=lambda np, a: -a, np_local=lambda np, x, o: (-1.0,)),
+        Op("exp", 1, math.exp, lambda x, o: (o,), lambda sp, a: sp.exp(a),
+           "local = its own output",
+           domain=lambda x: f"exp({_fmt(x[0])}) overflows a float",
+           np_forward=lambda np, a: np.exp(a), np_local=lambda np, x, o: (o,)),
+        Op("log", 1, math.log, lambda x, o: (1.0 / x[0],), lambda sp, a: sp.log(a),
+           "local 1/x", domain=lambda x: f"log of a non-positive number ({_fmt(x[0])})",
+           aliases=("ln",),
+           np_forward=lambda np, a: np.log(a), np_local=lambda np, x, o: (1.0 / x[0],)),
+        Op("sqrt", 1, math.sqrt,
+           lambda x, o: (0.5 / o if o else math.inf,), lambda sp, a: sp.sqrt(a),
+           "local 1/(2√x)",
+           domain=lambda x: f"sqrt of a negative number ({_fmt(x[0])})",
+           np_forward=lambda np, a: np.sqrt(a), np_local=lambda np, x, o: (0.5 / o,)),
+        Op("sigmoid", 1, _sigmoid, lambda x, o: (o * (1.0 - o),),
+           lambda sp, a: 1 / (1 + sp.exp(-a)), "local (1-σ)σ",
+           np_forward=_np_sigmoid, np_local=lambda np, x, o: (o * (1.0 - o),)),
+        Op("tanh", 1, math.tanh, lambda x, o: (1.0 - o * o,), lambda sp, a: sp.tanh(a),
+           "local 1-tanh²",
+           np_forward=lambda np, a: np.tanh(a), np_local=lambda np, x, o: (1.0 - o * o,)),
+        Op("relu", 1, lambda a: a if a > 0.0 else 0.0,
+           lambda x, o: (1.0 if x[0] > 0.0 else 0.0,), _relu_sympy,
+           "gradient gate (x > 0)",
+           kink=lambda x: "relu at 0: took subgradient 0" if x[0] == 0.0 else None,
+           branch=lambda x: _sign(x[0]),
+           np_forward=lambda np, a: np.where(a > 0.0, a, 0.0),
+           np_local=lambda np, x, o: (np.where(x[0] > 0.0, 1.0, 0.0),),
+           np_branch=lambda np, a: np.sign(a), words=("passes where {0} > 0, 0 elsewhere",)),
+        Op("abs", 1, abs, lambda x, o: (float(_sign(x[0])),), lambda sp, a: sp.Abs(a),
+           "local sign(x)",
+           kink=lambda x: "abs at 0: took subgradient 0" if x[0] == 0.0 else None,
+           branch=lambda x: _sign(x[0]),
+           np_forward=lambda np, a: np.abs(a), np_local=lambda np, x, o: (np.sign(x[0]),),
+           np_branch=lambda np, a: np.sign(a), words=("upstream times sign({0})",)),
+        Op("max", 2, max, _max_local, lambda sp, a, b: sp.Max(a, b),
+           "gradient router", kink=_tie_kink("max"), branch=_tie,
+           np_forward=lambda np, a, b: np.maximum(a, b),
+           np_local=lambda np, x, o: _np_router(np, x, True),
+           np_branch=lambda np, a, b: np.sign(a - b),
+           words=("routed to the larger of {0} and {1}, entry by entry",)),
+        Op("min", 2, min, _min_local, lambda sp, a, b: sp.Min(a, b),
+           "gradient router", kink=_tie_kink("min"), branch=_tie,
+           np_forward=lambda np, a, b: np.minimum(a, b),
+           np_local=lambda np, x, o: _np_router(np, x, False),
+           np_branch=lambda np, a, b: np.sign(a - b),
+           words=("routed to the smaller of {0} and {1}, entry by entry",)),
+        # --- array ops: forward, vjp (the implicit Jacobian product), sympy, shapes ---
+        Op("matmul", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "matrix multiply", "@",
+           np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
+           sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
+           implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"),
+           words=("upstream · {1}ᵀ", "{0}ᵀ · upstream"), array_only=True),
+        Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "transposes the gradient back",
+           np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
+           sympy_array=lambda sp, np, a: a.T, implicit=("upstreamᵀ",), array_only=True),
+        # sum(A) and mean(A) reduce every entry; sum(A, 0) / sum(A, 1) down the columns /
+        # across the rows (numpy's axis), upstream then copied back along that axis.
+        Op("sum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "gradient distributor (to every entry)",
+           np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, False),
+           vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, False),
+           sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, False),
+           implicit=("upstream copied to every entry",),
+           words=("upstream copied to every entry of {0}",), array_only=True, axis=True),
+        Op("mean", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "distributor, scaled by 1/n",
+           np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, True),
+           vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, True),
+           sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, True),
+           implicit=("upstream / n to every entry",),
+           words=("upstream / n copied to every entry of {0} (n: the number of entries "
+                  "averaged)",),
+           array_only=True, axis=True),
+        Op("dot", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "swap multiplier, vector form",
+           np_forward=lambda np, a, b: np.dot(a, b), vjp=lambda np, x, o, g: (g * x[1], g * x[0]),
+           sympy_array=lambda sp, np, a, b: sp.Add(*(a * b).flat), shapes=_vectors("dot"),
+           implicit=("upstream · {1}", "upstream · {0}"), array_only=True),
+        Op("softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "Jacobian diag(s) - s sᵀ, applied implicitly",
+           np_forward=_np_softmax,
+           vjp=lambda np, x, o, g: (o * (g - np.sum(g * o, axis=-1, keepdims=True)),),
+           sympy_array=_sympy_softmax, shapes=_last_axis("softmax"),
+           implicit=("s ⊙ (upstream - Σ upstream ⊙ s)",),
+           words=("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
+                  "diag(s) - s sᵀ applied",), array_only=True),
+        Op("log_softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "log-sum-exp; upstream - softmax·Σupstream",
+           np_forward=_np_log_softmax,
+           vjp=lambda np, x, o, g: (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),),
+           sympy_array=_sympy_log_softmax, shapes=_last_axis("log_softmax"),
+           implicit=("upstream - softmax({0}) Σ upstream",),
+           words=("upstream - softmax({0}) · Σ upstream",), array_only=True),
+        Op("cross_entropy", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "fused: softmax(z) - y to the logits",
+           np_forward=lambda np, z, y: -np.sum(y * _np_log_softmax(np, z)),
+           vjp=lambda np, x, o, g: (
+               g * (_np_softmax(np, x[0]) * np.sum(x[1], axis=-1, keepdims=True) - x[1]),
+               -g * _np_log_softmax(np, x[0])),
+           sympy_array=lambda sp, np, z, y: -sp.Add(*(y * _sympy_log_softmax(sp, np, z)).flat),
+           shapes=_last_axis("cross_entropy"),
+           implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
+                     "upstream · (-log_softmax({0}))"),
+           words=("upstream · (softmax({0}) - {1}) for one-hot {1}",
+                  "upstream · (-log_softmax({0}))"), array_only=True),
+        # Row reductions: the primitive gates that --expand writes softmax with.
+        Op("rowmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "gradient router (to the largest entry)",
+           np_forward=lambda np, z: _np_rows(np, z, np.max), vjp=_np_rowmax_vjp,
+           sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Max),
+           shapes=_last_axis("rowmax"),
+           implicit=("upstream to the largest entry of {0} (per row; ties share it)",),
+           words=("upstream routed to the largest entry of {0} (of each row; ties share it)",),
+           array_only=True),
+        Op("rowsum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
+           "gradient distributor (to every entry of the row)",
+           np_forward=lambda np, z: _np_rows(np, z, np.sum),
+           vjp=lambda np, x, o, g: (np.broadcast_to(g, x[0].shape).copy(),),
+           sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Add),
+           shapes=_last_axis("rowsum"),
+           implicit=("upstream copied to every entry of {0} (per row)",),
+           words=("upstream copied to every entry of {0} (of each row)",), array_only=True),
+    )
+}
+
+# Leaves: they have no inputs, so they are not gates; kept here so every node has an Op.
+VAR = Op("var", -1, float, lambda x, o: (), lambda sp, a: a, "input")
+CONST = Op("const", -1, float, lambda x, o: (), lambda sp, a: a, "constant")
+# `r = q` makes a node of its own so that r carries its name in every table.
+IDENTITY = Op("id", 1, lambda a: a, lambda x, o: (1.0,), lambda sp, a: a,
+              "passes through", label="=", form="{0}",
+              np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
+
+FUNCTIONS: dict[str, Op] = {
+    alias: op
+    for op in OPS.values()
+    if not op.symbol
+    for alias in (op.name, *op.aliases)
+}
+
+FAN_OUT = "copy gate: gradient adder"

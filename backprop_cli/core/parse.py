@@ -1,0 +1,456 @@
+"""Text to graph: the Lark LALR parser, its inline transformer, and friendly syntax errors.
+
+The transformer runs inside the LALR parser as each rule is reduced, so no parse tree
+is built and nothing recurses: a 10,000-deep expression parses like a long one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+from collections.abc import Callable, Iterator
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import Any
+
+from lark import Lark, Token, Transformer
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.lexer import Lexer
+
+from .errors import InputError
+from .gcpause import paused
+from .graph import Graph
+from .literals import ArrayLiteral
+from .numbers import parse_number
+from .ops import CONST, FUNCTIONS, OPS
+
+GRAMMAR_FILE = "backprop.lark"
+
+# Lark's terminal names, as a user would say them.
+_TERMINALS = {
+    "NAME": "a name", "NUMBER": "a number", "SIGNED_NUMBER": "a number",
+    "LPAR": "'('", "RPAR": "')'", "MINUS": "'-'", "PLUS": "'+'", "POW": "'^'",
+    "_SEP": "';' or a new line", "EQUAL": "'='", "COMMA": "','", "SEMICOLON": "';'",
+    "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the input",
+    "AT": "'@'", "LSQB": "'['", "RSQB": "']'", "TRANSPOSE": "'.T'",
+}
+
+
+def load_grammar() -> str:
+    """The grammar ships inside the package (wheel) and lives in grammars/ in the repo."""
+    package = Path(__file__).resolve().parent.parent  # backprop_cli/
+    here = package
+    for candidate in (package / "grammars" / GRAMMAR_FILE,
+                      package.parent / "grammars" / GRAMMAR_FILE):
+        if candidate.is_file():
+            return candidate.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"grammar {GRAMMAR_FILE} not found next to {here}")
+
+
+@lru_cache(maxsize=1)
+def _parser() -> tuple[Lark, _Builder]:
+    # The builder runs inline, as the LALR parser reduces each rule: no tree, no recursion.
+    # Building the tables costs tens of milliseconds, so there is one parser per process and
+    # its builder is reset for every parse (under _LOCK).
+    # No cache=True: Lark's cache unpickles a file from the temp folder.
+    builder = _Builder("")
+    grammar = load_grammar()
+    tables = _saved_tables(grammar)
+    if tables is not None:
+        # Building the LALR tables from the grammar costs ~40 ms at every start; loading them
+        # from backprop_cli/core/_tables.py (plain Python literals, no pickle) costs ~5 ms.
+        lark = Lark._load_from_dict(  # type: ignore[no-untyped-call]
+            *tables, transformer=builder)
+    else:
+        lark = Lark(grammar, parser="lalr", start=["program", "bindings", "value"],
+                    transformer=builder)
+    return lark, builder
+
+
+def _grammar_key(grammar: str) -> str:
+    import hashlib
+
+    import lark
+
+    return hashlib.sha256(grammar.encode()).hexdigest() + " lark " + lark.__version__
+
+
+def _saved_tables(grammar: str) -> tuple[dict[str, Any], dict[int, Any]] | None:
+    """The saved tables, if they were made from this grammar by this version of Lark."""
+    try:
+        from . import _tables
+    except ImportError:
+        return None
+    if _tables.KEY != _grammar_key(grammar):
+        return None
+    return _tables.DATA, _tables.MEMO
+
+
+def write_tables(path: Path | None = None) -> Path:
+    """Regenerate backprop_cli/core/_tables.py after changing the grammar (a test checks):
+
+        python -c "from backprop_cli.core.parse import write_tables; write_tables()"
+    """
+    from lark.grammar import Rule
+    from lark.lexer import TerminalDef
+
+    grammar = load_grammar()
+    lark = Lark(grammar, parser="lalr", start=["program", "bindings", "value"])
+    data, memo = lark.memo_serialize([TerminalDef, Rule])
+    data["options"].pop("transformer", None)
+    path = path or Path(__file__).resolve().parent / "_tables.py"
+    path.write_text(
+        '"""LALR tables of grammars/backprop.lark, made by parse.write_tables(); do not edit."""\n'
+        "# ruff: noqa: E501\n"
+        "from typing import Any\n\n"
+        f"KEY = {_grammar_key(grammar)!r}\n"
+        f"DATA: dict[str, Any] = {data!r}\n"
+        f"MEMO: dict[int, Any] = {memo!r}\n", encoding="utf-8")
+    return path
+
+
+class _FastLexer(Lexer):
+    """A one-regex lexer for programs: whole parses take about 1.3x less time.
+
+    Lark's contextual lexer costs about half of a parse (a 100,000-node expression spends
+    about a second in it). This one only handles text made of the program's tokens; at the
+    first character it cannot place it raises _FastLexError and `parse` starts over with
+    Lark's own lexer, so every syntax error is Lark's, as before. Its patterns are Lark's
+    (from the compiled grammar); where two match at one place the longer token wins
+    (** over *, a newline after \\r over the blank \\r), as in Lark.
+    """
+
+    __future_interface__ = 2
+    ORDER = ("_SEP", "__IGNORE_1", "COMMENT", "NUMBER", "NAME", "POW", "STAR", "SLASH", "PLUS",
+             "MINUS", "LPAR", "RPAR", "EQUAL", "COMMA")
+
+    def __init__(self, lark: Lark):
+        patterns = {t.name: t.pattern.to_regexp() for t in lark.terminals}
+        self.ignore = frozenset(lark.lexer_conf.ignore)
+        self.regex = re.compile("|".join(f"(?P<{name}>{patterns[name]})" for name in self.ORDER))
+
+    def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
+        whole = lexer_state.text  # a TextSlice in Lark 1.3, the str itself before
+        text: str = getattr(whole, "text", whole)
+        pos: int = getattr(whole, "start", 0)
+        end: int = getattr(whole, "end", len(text))
+        match = self.regex.match
+        ignore = self.ignore
+        # Token(...) minus a keyword-argument shim, where this Lark has it.
+        new: Callable[..., Token] = getattr(Token, "_future_new", Token)
+        while pos < end:
+            m = match(text, pos)
+            if m is None:
+                raise _FastLexError
+            kind = m.lastgroup or ""
+            stop = m.end()
+            if kind not in ignore:
+                yield new(kind, m.group(), pos, None, None, None, None, stop)
+            pos = stop
+
+
+class _FastLexError(Exception):
+    """The fast lexer met a character it does not place: Lark's lexer takes over."""
+
+
+@lru_cache(maxsize=1)
+def _fast_lexer() -> _FastLexer:
+    return _FastLexer(_parser()[0])
+
+
+def _parse_program(lark: Lark, builder: _Builder, source: str) -> Graph:
+    """Parse with the fast lexer; anything it cannot lex, or a syntax error, goes to Lark's."""
+    frontend = lark.parser
+    standard = frontend.lexer
+    frontend.lexer = _fast_lexer()
+    try:
+        return lark.parse(source, start="program")  # type: ignore[return-value]
+    except (_FastLexError, UnexpectedInput):
+        pass
+    finally:
+        frontend.lexer = standard
+    builder.reset(source)  # start over: Lark's lexer, Lark's syntax error
+    return lark.parse(source, start="program")  # type: ignore[return-value]
+
+
+class _Builder(Transformer):  # type: ignore[type-arg]
+    """Callbacks named after the grammar's aliases; each returns (node id, start, end)."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.reset(source)
+        # The infix (a + b) and prefix (-a) ops of the table: Lark looks a callback up by the
+        # rule's alias, which is the op's name, so each op gets one here and no method. The
+        # op itself is looked up in OPS at each parse, as before (a test swaps an entry).
+        for op in OPS.values():
+            if op.symbol:
+                setattr(self, op.name, partial(self._binary if op.arity == 2 else self._prefix,
+                                               op.name))
+
+    def reset(self, source: str, where: str = "--at") -> None:
+        self.g = Graph(source)
+        self.src = source
+        self.where = where
+
+    def binding(self, c: list[Any]) -> tuple[str, str | ArrayLiteral, int, int]:
+        name, num = c
+        if isinstance(num, ArrayLiteral):
+            return str(name), num, name.start_pos, num.end
+        return str(name), str(num), name.start_pos, num.end_pos
+
+    def vector(self, c: list[Any]) -> ArrayLiteral:
+        lsq, *nums, rsq = c
+        row = [(str(t), t.start_pos, t.end_pos) for t in nums]
+        return ArrayLiteral([row], 1, lsq.start_pos, rsq.end_pos)
+
+    def matrix(self, c: list[Any]) -> ArrayLiteral:
+        lsq, *rows, rsq = c
+        width = len(rows[0].rows[0])
+        for k, row in enumerate(rows):
+            if len(row.rows[0]) != width:
+                n = len(row.rows[0])
+                raise InputError(f"ragged matrix: row {k + 1} has {n} "
+                                 f"entr{'y' if n == 1 else 'ies'}, row 1 has {width}",
+                                 source=self.src, pos=row.start, end=row.end, where=self.where,
+                                 hint="every row of a matrix needs the same number of entries")
+        return ArrayLiteral([r.rows[0] for r in rows], 2, lsq.start_pos, rsq.end_pos)
+
+    def value(self, c: list[Any]) -> Any:
+        return c[0]
+
+    def bindings(self, c: list[tuple[str, str, int, int]]) -> list[tuple[str, str, int, int]]:
+        return c
+
+    def _binary(self, name: str, c: list[Any]) -> tuple[int, int, int]:
+        (a, s, _), (b, _, e) = c[0], c[-1]  # pow keeps its token in between: ^ or **
+        return self.g.add(OPS[name], (a, b), s, e), s, e
+
+    def _prefix(self, name: str, c: list[Any]) -> tuple[int, int, int]:
+        sign, (a, _, e) = c
+        return self.g.add(OPS[name], (a,), sign.start_pos, e), sign.start_pos, e
+
+    def transpose(self, c: list[Any]) -> tuple[int, int, int]:
+        (a, s, _), tok = c
+        return self.g.add(OPS["transpose"], (a,), s, tok.end_pos), s, tok.end_pos
+
+    def pos(self, c: list[Any]) -> tuple[int, int, int]:
+        plus, (a, _, e) = c
+        return a, plus.start_pos, e
+
+    def group(self, c: list[Any]) -> tuple[int, int, int]:
+        lpar, (a, _, _), rpar = c
+        return a, lpar.start_pos, rpar.end_pos
+
+    def number(self, c: list[Any]) -> tuple[int, int, int]:
+        tok = c[0]
+        value, _ = parse_number(str(tok), source=self.src, pos=tok.start_pos, end=tok.end_pos)
+        s, e = tok.start_pos, tok.end_pos
+        return self.g.constant(value, str(tok), s, e), s, e
+
+    def var(self, c: list[Any]) -> tuple[int, int, int]:
+        tok = c[0]
+        name = str(tok)
+        if name in FUNCTIONS and name not in self.g.named:
+            raise InputError(f"'{name}' is a function", source=self.src, pos=tok.start_pos,
+                             end=tok.end_pos, hint=f"call it with parentheses: {name}(...)")
+        return self.g.variable(name, tok.start_pos, tok.end_pos), tok.start_pos, tok.end_pos
+
+    def args(self, c: list[Any]) -> list[Any]:
+        return c
+
+    def call(self, c: list[Any]) -> tuple[int, int, int]:
+        tok, args, rpar = c
+        name = str(tok)
+        op = FUNCTIONS.get(name)
+        if op is None:
+            close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1, cutoff=0.5)
+            hint = f"did you mean {close[0]}?" if close else ""
+            raise InputError(f"unknown function '{name}'", source=self.src, pos=tok.start_pos,
+                             end=tok.end_pos, hint=(hint + " " if hint else "")
+                             + "known functions: " + ", ".join(sorted(FUNCTIONS)))
+        if op.axis and len(args) == op.arity + 1:
+            self._check_axis(name, args[-1])
+        elif len(args) != op.arity:
+            want = "1 argument" if op.arity == 1 else f"{op.arity} arguments"
+            if op.axis:
+                want += f" (or 2: {name}(A, axis))"
+            raise InputError(f"{name} takes {want}, got {len(args)}", source=self.src,
+                             pos=tok.start_pos, end=rpar.end_pos)
+        ids = tuple(a for a, _, _ in args)
+        return self.g.add(op, ids, tok.start_pos, rpar.end_pos), tok.start_pos, rpar.end_pos
+
+    def _check_axis(self, name: str, arg: tuple[int, int, int]) -> None:
+        """A reduction's axis: the constant 0 or 1 as typed, nothing computed."""
+        nid, s, e = arg
+        node = self.g.nodes[nid]
+        if node.op is not CONST or node.literal not in ("0", "1"):
+            raise InputError(f"the axis of {name} must be the constant 0 or 1, not "
+                             f"'{self.src[s:e][:40]}'", source=self.src, pos=s, end=e,
+                             hint=f"{name}(A, 0) reduces down the columns (one entry per "
+                             f"column), {name}(A, 1) across each row (one per row); "
+                             f"{name}(A) reduces every entry")
+
+    def assign(self, c: list[Any]) -> tuple[str, int, int]:
+        tok, (a, _, _) = c
+        self.g.assign(str(tok), a, tok.start_pos)
+        return str(tok), a, tok.start_pos
+
+    def bare(self, c: list[Any]) -> tuple[None, int, int]:
+        (a, s, _) = c[0]
+        return None, a, s
+
+    def program(self, c: list[Any]) -> Graph:
+        g = self.g
+        *body, (last_name, out, _) = c
+        for name, _, start in body:
+            if name is None:
+                raise InputError("only the last statement may be a bare expression",
+                                 source=self.src, pos=start,
+                                 hint="name it (q = ...) so later statements can use it")
+        g.output = out
+        if last_name is not None:
+            g.output_name = last_name
+        elif "f" in g.variables or "f" in g.named:
+            g.output_name = "out"
+        _check_all_used(g)
+        return g
+
+
+def _check_all_used(g: Graph) -> None:
+    used = [False] * len(g.nodes)
+    used[g.output] = True
+    for node in reversed(g.nodes):
+        if used[node.id]:
+            for j in node.inputs:
+                used[j] = True
+    for name, nid in g.named.items():
+        if not used[nid]:
+            node = g.nodes[nid]
+            raise InputError(f"'{name}' is assigned but the output never uses it",
+                             source=g.source, pos=node.start, end=node.end,
+                             hint="remove the statement, or use it in a later one")
+
+
+def parse(source: str) -> Graph:
+    """Parse a program (statements separated by ';' or new lines) into a graph."""
+    if not source.strip():
+        raise InputError("the expression is empty",
+                         hint='try: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4')
+    lark, builder = _parser()
+    with _LOCK, paused():
+        builder.reset(source)
+        try:
+            graph = _parse_program(lark, builder, source)
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, source, "expression") from None
+        finally:
+            builder.reset("")
+    return graph
+
+
+def parse_value(text: str, where: str) -> str | ArrayLiteral:
+    """A lone number or array literal (--upstream): the number's text, or the array."""
+    if not text.strip():
+        raise InputError(f"{where} is empty", where=where, hint="give a number or [4,-1,5,9]")
+    lark, builder = _parser()
+    with _LOCK:
+        builder.reset(text, where)
+        try:
+            result = lark.parse(text, start="value")
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, where) from None
+        finally:
+            builder.reset("")
+    return result if isinstance(result, ArrayLiteral) else str(result)
+
+
+def parse_bindings(text: str) -> list[tuple[str, str | ArrayLiteral, int, int]]:
+    """`x=-2,y=5` -> [(name, number text, start, end)], in order, duplicates kept."""
+    if not text.strip():
+        raise InputError("--at is empty", where="--at", hint="write it as --at x=-2,y=5")
+    lark, builder = _parser()
+    with _LOCK:
+        builder.reset(text)
+        try:
+            result: list[tuple[str, str | ArrayLiteral, int, int]]
+            result = lark.parse(text, start="bindings")  # type: ignore[assignment]
+        except UnexpectedInput as exc:
+            raise _syntax_error(exc, text, "--at") from None
+        finally:
+            builder.reset("")
+    return result
+
+
+def _syntax_error(exc: UnexpectedInput, source: str, where: str) -> InputError:
+    pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(source)
+    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END":
+        pos = len(source)
+    expected: set[str] = set()
+    if isinstance(exc, (UnexpectedToken, UnexpectedEOF)):
+        expected = set(exc.expected)
+    elif isinstance(exc, UnexpectedCharacters):
+        expected = set(exc.allowed or ())
+    wanted = sorted({_TERMINALS.get(t, _anon(t)) for t in expected})
+    if isinstance(exc, UnexpectedCharacters):
+        ch = source[pos] if pos < len(source) else ""
+        what = f"unexpected character {ch!r}"
+    elif isinstance(exc, UnexpectedToken) and exc.token.type != "$END":
+        what = f"unexpected {_TERMINALS.get(exc.token.type, repr(str(exc.token)))}"
+        if exc.token.type in ("NAME", "NUMBER", "SIGNED_NUMBER"):
+            what = f"unexpected {str(exc.token)!r}"
+    else:
+        what = "the input ends too early"
+    hint = _suggest(exc, source, pos, where)
+    expect = ""
+    if wanted:
+        expect = "expected " + (", ".join(wanted[:-1]) + " or " + wanted[-1]
+                                if len(wanted) > 1 else wanted[0])
+    return InputError(f"{where}: syntax error: {what}" + (f"; {expect}" if expect else ""),
+                      source=source, pos=pos, where=where, hint=hint)
+
+
+def _anon(name: str) -> str:
+    # Lark names anonymous string terminals by what they match, e.g. COMMA, STAR, __ANON_0.
+    return _TERMINALS.get(name, name.lower())
+
+
+def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | None:
+    if where == "--at":
+        return ("write values as name=number, separated by commas: --at x=-2,y=5,z=1e-3; "
+                "arrays as x=[0.2,0.4] or W=[[0.1,0.5],[-0.3,0.8]]")
+    if where == "--upstream":
+        return "write a number, a vector [4,-1,5,9] or a matrix [[1,0],[0,1]]"
+    before = source[:pos].rstrip()
+    token = getattr(exc, "token", None)
+    ttype = getattr(token, "type", None)
+    side_by_side = before and (before[-1].isalnum() or before[-1] in "_)")
+    if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
+        return "two terms stand side by side: write the product with '*', e.g. 2*x"
+    if pos < len(source) and source[pos] == "=" and _NAMED_ARGUMENT.search(source[:pos]):
+        return ("arguments have no names (no axis=0): the axis of sum and mean is the second "
+                "argument, e.g. sum(A, 0)")
+    if pos < len(source) and source[pos] in "[]" and where == "expression":
+        return ("only round parentheses group: ( ... ); vector and matrix values such as "
+                "[0.2,0.4] go in --at")
+    if isinstance(exc, UnexpectedCharacters):
+        ch = source[pos] if pos < len(source) else ""
+        if ch in "[]{}":
+            return "only round parentheses group: ( ... )"
+        if ch in "'\"":
+            return "the expression language has no strings; names are plain words like x or w0"
+        if ch == ".":
+            return "attributes and methods are not part of the language (only A.T, the transpose)"
+        return "operators are + - * / ^ (or **); names use letters, digits and _"
+    if ttype == "$END" or isinstance(exc, UnexpectedEOF):
+        if source.count("(") > source.count(")"):
+            return "a '(' is never closed: add ')'"
+        return "the expression stops after an operator: complete it"
+    if ttype == "RPAR" and source[:pos].count("(") < source[: pos + 1].count(")"):
+        return "this ')' has no matching '('"
+    return None
+
+
+_LOCK = threading.Lock()
+# `f(A, name` just before an '=': a keyword argument such as sum(A, axis=0).
+_NAMED_ARGUMENT = re.compile(r"\w\s*\([^()]*,\s*\w+\s*$")

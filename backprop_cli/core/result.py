@@ -1,0 +1,214 @@
+"""One result model for both engines: what `evaluate` returns and every view reads.
+
+Values are typed honestly: a float for a scalar, nested lists for an array (``Value``).
+The verdict types (``Check``, ``Verification``, ``Tolerance``) live here too, so that the
+checks fill them and the views read them without either knowing the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import InputError
+from .graph import Graph
+from .ops import CONST, FAN_OUT, VAR
+
+# A float for a scalar, nested lists of floats for a vector or a matrix.
+Value = float | list[Any]
+
+SYMPY_RTOL = 1e-7
+SYMPY_ATOL = 1e-9
+FD_STEP = 1e-6  # relative step: h = FD_STEP * max(1, |x|)
+FD_RTOL = 1e-4
+FD_ATOL = 1e-6
+TIME_BUDGET = 10.0  # seconds for the sympy check; the rest falls back to finite differences
+
+VERIFIERS = ("sympy", "numeric")
+
+
+def known_verifiers(names: Iterable[str]) -> tuple[str, ...]:
+    """``names`` as a tuple, or an InputError naming the first that is not a verifier."""
+    verifiers = tuple(names)
+    for v in verifiers:
+        if v not in VERIFIERS:
+            raise InputError(f"unknown check '{v}'", where="--check",
+                             hint="choose from " + ", ".join(VERIFIERS))
+    return verifiers
+
+
+@dataclass
+class Tolerance:
+    rtol: float = SYMPY_RTOL
+    atol: float = SYMPY_ATOL
+    fd_step: float = FD_STEP
+    fd_rtol: float = FD_RTOL
+    fd_atol: float = FD_ATOL
+    time_budget: float = TIME_BUDGET
+
+
+@dataclass
+class Check:
+    """One input's gradient, as backprop and each verifier see it."""
+
+    variable: str
+    value: float
+    backprop: float
+    sympy_derivative: str | None = None  # printed derivative (None: not computed)
+    sympy_value: float | None = None
+    numeric: float | None = None
+    numeric_ok: bool | None = None
+    near_kink: bool = False  # a finite-difference step crossed a kink (relu 0, max tie, ...)
+    status: str = "pass"  # pass | fail | kink | unchecked
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("pass", "kink")
+
+
+@dataclass
+class Verification:
+    checks: list[Check]
+    mode: str  # "per-variable" or "random direction"
+    notes: list[str] = field(default_factory=list)
+    direction: dict[str, Any] | None = None  # random-direction results, when used
+
+    @property
+    def ok(self) -> bool:
+        if self.direction is None:
+            return all(c.ok for c in self.checks)
+        # Random-direction mode checks no input one by one (each row is "unchecked"): the
+        # direction checks decide, so a passing big expression exits 0; a row that did
+        # fail still counts.
+        return all(c.status != "fail" for c in self.checks) and all(
+            v.get("ok", True) for v in self.direction.values() if isinstance(v, dict))
+
+
+@dataclass
+class NodeRecord:
+    """One row of the lecture's circuit: a gate, its value and the gradients through it."""
+
+    id: int
+    label: str  # variable or intermediate name, else #id
+    op: str
+    expression: str  # the source text the node came from
+    inputs: list[str]  # labels of its inputs, in order
+    # Inputs no variable feeds (constants, constant subexpressions) need no gradient;
+    # renderers leave them out.
+    input_is_const: list[bool]
+    gate: str
+    value: float | None = None  # (array jobs: nested lists here and below, see arrays.py)
+    local: list[Any] | None = None  # d node / d input (arrays: entrywise, or implicit: text)
+    upstream: float | None = None  # d output / d node
+    downstream: list[Any] | None = None  # upstream x local, per input
+    local_symbolic: list[str] | None = None
+    fan_out: list[tuple[str, float | None]] = field(default_factory=list)  # (consumer, branch)
+    kink: str | None = None
+    shape: list[int] | None = None  # array jobs only: [] scalar, [n] vector, [m, n] matrix
+    jacobian: list[Any] | None = None  # --jacobian: explicit d node / d input, per input
+    start: int = 0  # the node's span in the expression: expression[start:end]
+    end: int = 0
+
+
+@dataclass
+class Result:
+    """What `evaluate` returns and every renderer reads."""
+
+    expression: str
+    output: str  # the output's name (f, or the last statement's name)
+    inputs: list[str]
+    wrt: list[str]
+    nodes: list[NodeRecord]
+    graph: Graph
+    point: dict[str, float] | None = None
+    value: float | None = None
+    gradients: dict[str, float] | None = None
+    seed: float = 1.0
+    verification: Verification | None = None
+    symbolic: dict[str, str] = field(default_factory=dict)  # input -> sympy's df/dinput
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.verification is None or self.verification.ok
+
+    @property
+    def shaped(self) -> bool:
+        """Whether the array engine ran: then every node carries its shape (arrays.py)."""
+        return any(n.shape is not None for n in self.nodes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The `--json` document (see README: JSON format)."""
+        checks = []
+        if self.verification is not None:
+            for c in self.verification.checks:
+                checks.append({
+                    "variable": c.variable, "value": c.value, "backprop": c.backprop,
+                    "sympy_derivative": c.sympy_derivative, "sympy": c.sympy_value,
+                    "numeric": c.numeric, "status": c.status, "ok": c.ok, "notes": c.notes,
+                })
+        return {
+            "expression": self.expression,
+            "output": self.output,
+            "value": self.value,
+            "point": self.point,
+            "upstream_seed": self.seed,
+            "gradients": self.gradients,
+            "ok": self.ok,
+            "wrt": self.wrt,
+            "nodes": [
+                {
+                    "id": n.id, "label": n.label, "op": n.op, "expression": n.expression,
+                    "inputs": n.inputs, "gate": n.gate, "value": n.value, "local": n.local,
+                    "upstream": n.upstream, "downstream": n.downstream,
+                    "local_symbolic": n.local_symbolic,
+                    "fan_out": [{"to": to, "gradient": g} for to, g in n.fan_out],
+                    "kink": n.kink, "start": n.start, "end": n.end,
+                }
+                for n in self.nodes
+            ],
+            "checks": checks,
+            "check_mode": self.verification.mode if self.verification else None,
+            "direction_check": self.verification.direction if self.verification else None,
+            "symbolic_gradients": self.symbolic or None,
+            "notes": self.notes + (self.verification.notes if self.verification else []),
+        }
+
+
+@dataclass
+class ArrayResult(Result):
+    """A Result whose values, gradients and checks may be nested lists (arrays)."""
+
+    shapes: dict[str, list[int]] = field(default_factory=dict)  # input -> shape
+
+    def to_dict(self) -> dict[str, Any]:
+        doc = super().to_dict()
+        for node, rec in zip(doc["nodes"], self.nodes):
+            node["shape"] = rec.shape
+            if rec.jacobian is not None:
+                node["jacobian"] = rec.jacobian
+        doc["shapes"] = self.shapes
+        return doc
+
+
+def records(graph: Graph) -> list[NodeRecord]:
+    records = []
+    needs = graph.needs_grad()
+    for node in graph.nodes:
+        gate = node.op.gate
+        records.append(NodeRecord(
+            id=node.id, label=graph.label(node.id), op=node.op.name,
+            expression=graph.text(node.id), inputs=[graph.label(j) for j in node.inputs],
+            input_is_const=[not needs[j] for j in node.inputs], gate=gate,
+            start=node.start, end=node.end,
+        ))
+    for nid, uses in enumerate(graph.consumers()):
+        if len(uses) > 1:
+            records[nid].fan_out = [(graph.label(c), None) for c, _ in uses]
+            records[nid].gate = FAN_OUT if graph.nodes[nid].op in (VAR, CONST) \
+                else f"{records[nid].gate}; fans out: {FAN_OUT}"
+    return records
+
+

@@ -1,0 +1,295 @@
+"""Running a problem set: one result per problem, a summary, JSON and JUnit XML.
+
+Results are plain data (picklable), so problems can run in worker processes (`jobs`). A
+problem that cannot be read or run is an "error" row; the others still run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..checks.answers import AnswerCheck, AnswerTolerance, fmt, match_answers
+from ..core.errors import BackpropError, ExitStatus
+from ..core.result import VERIFIERS, known_verifiers
+from .problems import Invalid, Problem, ProblemSet, load_problems
+
+PARALLEL_MIN_PROBLEMS = 32  # below this (under a second of work) starting workers costs more
+
+
+@dataclass
+class ProblemResult:
+    """The outcome of one problem: status is "pass", "fail" or "error"."""
+
+    name: str
+    index: int
+    line: int | None
+    status: str
+    expression: str = ""
+    value: float | None = None
+    gradients: dict[str, float] = field(default_factory=dict)
+    answers: list[AnswerCheck] = field(default_factory=list)
+    failed_checks: list[str] = field(default_factory=list)  # the tool's own verifiers
+    verified_by: list[str] = field(default_factory=list)  # which verifiers ran
+    error: str | None = None
+    hint: str | None = None
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "pass"
+
+    def differences(self) -> list[str]:
+        """One line per thing that differed (or why the problem could not run)."""
+        if self.status == "error":
+            where = f"line {self.line}: " if self.line else ""
+            return [f"{where}{self.error}" + (f" (hint: {self.hint})" if self.hint else "")]
+        lines = [c.verdict() + (f" ({'; '.join(c.hints)})" if c.hints else "")
+                 for c in self.answers if not c.ok]
+        return lines + self.failed_checks
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "index": self.index, "line": self.line,
+                "status": self.status, "expression": self.expression, "value": self.value,
+                "gradients": self.gradients, "answers": [c.to_dict() for c in self.answers],
+                "verified_by": self.verified_by, "failed_checks": self.failed_checks,
+                "error": self.error, "hint": self.hint,
+                "differences": self.differences(), "notes": self.notes,
+                "seconds": round(self.seconds, 6)}
+
+
+@dataclass
+class BatchReport:
+    source: str
+    results: list[ProblemResult]
+    title: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def passed(self) -> int:
+        return self.count("pass")
+
+    @property
+    def failed(self) -> int:
+        return self.count("fail")
+
+    @property
+    def errors(self) -> int:
+        return self.count("error")
+
+    @property
+    def ok(self) -> bool:
+        return self.passed == len(self.results)
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        """2 if any problem is malformed (it wins: the set itself needs fixing), 1 on a
+        mismatch, 0 when everything passed."""
+        if self.errors:
+            return ExitStatus.BAD_INPUT
+        return ExitStatus.CHECK_FAILED if self.failed else ExitStatus.OK
+
+    def summary_line(self) -> str:
+        line = f"{self.passed} passed, {self.failed} failed"
+        if self.errors:
+            line += f", {self.errors} error" + ("s" if self.errors != 1 else "")
+        return line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "title": self.title, "ok": self.ok,
+                "exit_status": int(self.exit_status),
+                "summary": {"total": len(self.results), "passed": self.passed,
+                            "failed": self.failed, "errors": self.errors,
+                            "line": self.summary_line()},
+                "problems": [r.to_dict() for r in self.results]}
+
+
+# ---------------------------------------------------------------- running
+
+
+def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
+                digits: int | str | None = None) -> ProblemResult:
+    """Run one problem. Never raises for bad input: that becomes an "error" result."""
+    if isinstance(problem, Invalid):
+        return ProblemResult(problem.name, problem.index, problem.line, "error",
+                             error=problem.message, hint=problem.hint)
+    from ..checks.evaluate import evaluate
+
+    start = time.perf_counter()
+    res = ProblemResult(problem.name, problem.index, problem.line, "pass",
+                        expression=problem.expression)
+    try:
+        verifiers = problem.check if problem.check is not None else tuple(check)
+        want = problem.digits if problem.digits is not None else digits
+        bounds: dict[str, float] = {}
+        if problem.rtol is not None:
+            bounds["rtol"] = problem.rtol
+        if problem.atol is not None:
+            bounds["atol"] = problem.atol
+        tol = AnswerTolerance.from_option(want, where="digits", **bounds)
+        result = evaluate(problem.expression, problem.at, upstream=problem.upstream,
+                          check=verifiers)
+        res.verified_by = list(verifiers)
+        res.value = result.value
+        res.gradients = dict(result.gradients or {})
+        if problem.expect:
+            res.answers = match_answers(result, problem.expect, tol).checks
+        else:
+            res.notes.append("no answers given: only the tool's own gradient checks ran")
+        if result.verification is not None:
+            for c in result.verification.checks:
+                if not c.ok:
+                    res.failed_checks.append(
+                        f"backprop's d/d{c.variable} = {fmt(c.backprop)} failed its check "
+                        f"(sympy {fmt(c.sympy_value)}, finite diff. {fmt(c.numeric)})")
+            res.notes += result.verification.notes
+        res.notes += result.notes
+        if res.failed_checks or any(not c.ok for c in res.answers):
+            res.status = "fail"
+    except BackpropError as exc:
+        res.status = "error"
+        res.error = exc.message
+        res.hint = exc.hint
+        res.line = _error_line(problem, exc)
+    except Exception as exc:  # a bug must not take the other problems down with it
+        res.status = "error"
+        res.error = f"internal error (please report it): {type(exc).__name__}: {exc}"
+    res.seconds = time.perf_counter() - start
+    return res
+
+
+def _error_line(problem: Problem, exc: BackpropError) -> int | None:
+    where = (exc.where or "").lstrip("-")
+    key = {"at": "at", "point": "at", "expect": "expect", "digits": "digits",
+           "upstream": "upstream", "check": "check"}.get(where, "expression")
+    line = problem.lines.get(key, problem.line)
+    if key == "expression" and exc.source == problem.expression and "\n" in exc.source:
+        # A multi-line expression: the line of the mistake itself.
+        lc = exc.line_col()
+        body = problem.lines.get("expression:body", line)
+        if lc is not None and body is not None:
+            line = body + lc[0] - 1
+    return line
+
+
+def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid], *,
+                 check: Sequence[str] = VERIFIERS, digits: int | str | None = None,
+                 jobs: int = 1,
+                 progress: Callable[[int, int], None] | None = None) -> BatchReport:
+    """Run every problem of a set (a ProblemSet, a path to a TOML/JSONL file, or problems).
+
+    ``check`` and ``digits`` are defaults for problems that do not set their own.
+    ``jobs > 1`` runs problems in that many worker processes when the set is large enough
+    to pay for starting them. ``progress(done, total)`` is called after each problem.
+    """
+    if isinstance(problems, (str, Path)):
+        problems = load_problems(problems)
+    if isinstance(problems, ProblemSet):
+        source, title, items = problems.source, problems.title, list(problems.items)
+    else:
+        source, title, items = "<problems>", "", list(problems)
+    known_verifiers(check)
+    AnswerTolerance.from_option(digits)  # a bad default fails once, up front
+    total = len(items)
+    results: list[ProblemResult | None] = [None] * total
+    runnable = sum(1 for p in items if isinstance(p, Problem))
+    if jobs > 1 and runnable >= PARALLEL_MIN_PROBLEMS:
+        workers = min(jobs, runnable, os.cpu_count() or 1) or 1
+        _warm()
+        # Chunks, not single problems: a problem takes milliseconds, a round trip to a
+        # worker is not free. Four chunks per worker keep the progress bar moving.
+        size = max(1, -(-total // (workers * 4)))
+        done = 0
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_run_chunk, items[k:k + size], tuple(check), digits): k
+                       for k in range(0, total, size)}
+            for fut in as_completed(futures):
+                start = futures[fut]
+                chunk = fut.result()
+                results[start:start + len(chunk)] = chunk
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+    else:
+        for k, p in enumerate(items):
+            results[k] = run_problem(p, tuple(check), digits)
+            if progress is not None:
+                progress(k + 1, total)
+    return BatchReport(source, [r for r in results if r is not None], title)
+
+
+def _warm() -> None:
+    """Import sympy and build the parser before the pool starts: forked workers (Linux)
+    inherit them instead of each paying about a second to start."""
+    from ..checks import symbolic  # noqa: F401  (imports sympy)
+    from ..checks.evaluate import evaluate
+
+    evaluate("x", at={"x": 1.0}, check=())
+
+
+def _run_chunk(items: list[Problem | Invalid], check: tuple[str, ...],
+               digits: int | str | None) -> list[ProblemResult]:
+    return [run_problem(p, check, digits) for p in items]
+
+
+# ---------------------------------------------------------------- JUnit XML
+
+
+def junit_xml(report: BatchReport) -> ET.Element:
+    """JUnit XML (the schema CI systems read): a testsuite of testcases, with a <failure>
+    per mismatching problem and an <error> per malformed one."""
+    seconds = sum(r.seconds for r in report.results)
+    counts = {"tests": str(len(report.results)), "failures": str(report.failed),
+              "errors": str(report.errors), "skipped": "0", "time": f"{seconds:.3f}"}
+    suites = ET.Element("testsuites", {"name": "backprop check", **counts})
+    suite = ET.SubElement(suites, "testsuite", {"name": _xml(report.title or report.source),
+                                                **counts})
+    classname = "backprop." + _xml(Path(report.source).stem or "stdin")
+    for r in report.results:
+        case = ET.SubElement(suite, "testcase", {"classname": classname, "name": _xml(r.name),
+                                                 "time": f"{r.seconds:.3f}"})
+        # No file/line attributes: strict JUnit schemas (Jenkins' junit-10.xsd, pytest's
+        # xunit2) reject them, so the place goes into the text instead.
+        where = [_xml(f"{report.source}, line {r.line}")] if r.line is not None else []
+        diffs = [_xml(d) for d in r.differences()]
+        if r.status == "fail":
+            failure = ET.SubElement(case, "failure", {"message": diffs[0] if diffs else "",
+                                                      "type": "mismatch"})
+            failure.text = "\n".join(where + diffs + _details(r))
+        elif r.status == "error":
+            error = ET.SubElement(case, "error", {"message": diffs[0], "type": "malformed"})
+            error.text = "\n".join(where + diffs)
+        if r.notes:
+            out = ET.SubElement(case, "system-out")
+            out.text = _xml("\n".join(r.notes))
+    return suites
+
+
+def _details(r: ProblemResult) -> list[str]:
+    lines: list[str] = []
+    for c in r.answers:
+        if not c.ok:
+            lines += [_xml(x) for x in c.explanation]
+    return lines
+
+
+def write_junit(report: BatchReport, path: str | Path) -> None:
+    tree = ET.ElementTree(junit_xml(report))
+    ET.indent(tree)
+    tree.write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _xml(s: str) -> str:
+    """XML 1.0 cannot hold most control characters: show them escaped instead."""
+    return "".join(ch if ch in "\t\n\r" or (ord(ch) >= 0x20 and not 0xD800 <= ord(ch) <= 0xDFFF
+                                            and ord(ch) not in (0xFFFE, 0xFFFF))
+                   else f"\\x{ord(ch):02x}" for ch in s)

@@ -1,0 +1,565 @@
+"""Problem sets: TOML (one table per problem) or JSON Lines (one object per line), validated.
+
+Every problem is validated on its own. A problem that cannot be used becomes an `Invalid`
+entry that says which problem, which line and what is wrong, and the rest of the set is
+still run: one typo must not hide the other answers. Numbers are read as written (TOML and
+JSON floats become Decimals), so `0.20` keeps its two decimals for rounding-aware matching.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import InputError
+from ..core.result import VERIFIERS
+
+FORMATS = ("auto", "toml", "jsonl")
+PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
+                "description")
+SETTING_KEYS = ("digits", "rtol", "atol", "check", "title")  # TOML file-wide defaults
+JSONL_KEYS = ("name", *PROBLEM_KEYS)
+
+Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
+# A vector or matrix: a TOML array / JSON list of numbers (nested for a matrix), or its
+# literal text "[[0.1,0.5],[-0.3,0.8]]"; entries keep how they were written.
+Value = Number | list[Any]
+
+
+@dataclass
+class Problem:
+    """One exercise: an expression, a point, and (optionally) the answers to check."""
+
+    name: str
+    index: int  # 1-based position in the file
+    line: int | None  # where the problem starts
+    expression: str
+    at: dict[str, Value] | str
+    expect: dict[str, Value] | str = field(default_factory=dict)
+    upstream: float | str | list[Any] = 1.0  # arrays: for an array output
+    digits: int | str | None = None  # None: the run's default (auto)
+    rtol: float | None = None
+    atol: float | None = None
+    check: tuple[str, ...] | None = None  # None: the run's default (--check)
+    description: str = ""
+    lines: dict[str, int] = field(default_factory=dict)  # key -> line, for messages
+
+
+@dataclass
+class Invalid:
+    """A problem that could not be read: reported as an error row, never run."""
+
+    name: str
+    index: int
+    line: int | None
+    message: str
+    hint: str | None = None
+
+    def where(self) -> str:
+        return f"problem '{self.name}'" + (f" (line {self.line})" if self.line else "")
+
+
+@dataclass
+class ProblemSet:
+    source: str  # file name, or <stdin>
+    format: str  # toml or jsonl
+    items: list[Problem | Invalid]
+    title: str = ""
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for p in self.items if isinstance(p, Problem)]
+
+    @property
+    def invalid(self) -> list[Invalid]:
+        return [p for p in self.items if isinstance(p, Invalid)]
+
+
+class _BadError(Exception):
+    def __init__(self, message: str, key: str | None = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.key = key
+        self.hint = hint
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def load_problems(path: str | Path, text: str | None = None, fmt: str = "auto") -> ProblemSet:
+    """Read a problem set from ``path`` (``text`` when already read, e.g. from stdin)."""
+    name = str(path)
+    if text is None:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read {name}: {exc.strerror or exc}", where="FILE") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name} is not UTF-8 text (byte {exc.start + 1})",
+                             where="FILE") from None
+    return parse_problems(text, fmt=_format(fmt, name, text), source=name)
+
+
+def parse_problems(text: str, fmt: str = "auto", source: str = "<text>") -> ProblemSet:
+    """Parse problem-set text; ``fmt`` is toml, jsonl or auto (sniffed from the content)."""
+    fmt = _format(fmt, source, text)
+    pset = _parse_toml(text, source) if fmt == "toml" else _parse_jsonl(text, source)
+    if not pset.items:
+        raise InputError(f"{source} has no problems", where="FILE",
+                         hint="a TOML problem is a table: [name] with expression = \"...\" "
+                         "and at = {...}; see README: Problem sets")
+    return pset
+
+
+def _format(fmt: str, name: str, text: str) -> str:
+    if fmt not in FORMATS:
+        raise InputError(f"unknown format '{fmt}'", where="--format",
+                         hint="choose from " + ", ".join(FORMATS))
+    if fmt != "auto":
+        return fmt
+    suffix = Path(name).suffix.lower()
+    if suffix == ".toml":
+        return "toml"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        return "jsonl"
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    return "jsonl" if first.startswith("{") else "toml"
+
+
+# ---------------------------------------------------------------- TOML
+
+
+def _parse_toml(text: str, source: str) -> ProblemSet:
+    lines = text.splitlines()
+    bad: list[Invalid] = []
+    doc = None
+    blanked: set[int] = set()
+    # A syntax error blanks out that problem's lines (keeping line numbers) and parses again,
+    # so a typo in one problem is reported against it while the others still run.
+    for _ in range(len(lines) + 1):
+        current = "\n".join("" if k in blanked else ln for k, ln in enumerate(lines, 1))
+        try:
+            doc = tomllib.loads(current, parse_float=Decimal)
+            break
+        except tomllib.TOMLDecodeError as exc:
+            message, line = _toml_error(exc, len(lines))
+            found = _sections(lines, line, only_here="twice" in message)
+            if found is None or all(k in blanked for k in found[1]):
+                raise InputError(f"{source}: bad TOML at line {line}: {message}", where="FILE",
+                                 hint="see README: Problem sets") from None
+            bad.append(Invalid(found[0], 0, line, f"bad TOML at line {line}: {message}",
+                               "the rest of the file was read without this problem"))
+            blanked.update(found[1])
+    assert doc is not None
+    locate = _Locator(lines)
+    settings: dict[str, Any] = {}
+    items: list[Problem | Invalid] = []
+    for key, value in doc.items():
+        if isinstance(value, dict):
+            items.append(_problem(key, value, len(items) + 1, locate.lines(key)))
+        elif key in SETTING_KEYS:
+            settings[key] = value
+        else:
+            key_line = locate.lines("").get(key)
+            at = f" (line {key_line})" if key_line else ""
+            hint = _suggest(key, SETTING_KEYS) or (
+                "a problem is a table ([name]); top-level keys are file-wide defaults: "
+                + ", ".join(SETTING_KEYS))
+            raise InputError(f"{source}{at}: unknown top-level key '{key}'", where="FILE",
+                             hint=hint)
+    defaults = _settings(settings, source, locate.lines(""))
+    for item in items:
+        if isinstance(item, Problem):
+            _apply_defaults(item, defaults)
+    # Problems with a syntax error go where they were in the file.
+    for b in bad:
+        pos = sum(1 for it in items if (it.line or 0) < (b.line or 0))
+        items.insert(pos, b)
+    for k, it in enumerate(items, 1):
+        it.index = k
+    return ProblemSet(source, "toml", items, str(defaults.get("title", "")))
+
+
+_AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
+
+
+def _toml_error(exc: tomllib.TOMLDecodeError, n_lines: int) -> tuple[str, int]:
+    text = str(exc)
+    m = _AT_LINE.search(text)
+    message = _AT_LINE.sub("", text).strip()
+    if m is None or m.group(1) is None:
+        return message, max(n_lines, 1)
+    return f"{message} (column {m.group(2)})", int(m.group(1))
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
+_KEYPART = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*')
+_KEYLINE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*(?:\.|=)')
+
+
+def _dotted(text: str) -> list[str]:
+    parts = []
+    pos = 0
+    while pos < len(text):
+        m = _KEYPART.match(text, pos)
+        if m is None:
+            break
+        part = m.group(1)
+        if part[0] in "\"'":
+            part = part[1:-1]
+        parts.append(part)
+        pos = m.end()
+        if pos < len(text) and text[pos] == ".":
+            pos += 1
+        else:
+            break
+    return parts
+
+
+def _header_name(line: str) -> str | None:
+    m = _HEADER.match(line)
+    if m is None:
+        return None
+    parts = _dotted(m.group(1))
+    return parts[0] if parts else m.group(1)
+
+
+def _is_header(line: str) -> bool:
+    # Also a malformed header (`[name` without its bracket): it still starts a new table.
+    return line.lstrip().startswith("[")
+
+
+def _sections(lines: list[str], line: int, only_here: bool = False
+              ) -> tuple[str, list[int]] | None:
+    """The problem around ``line``: its name and every line of its tables (a problem may be
+    split as [p] and [p.expect]; ``only_here``: just the table around ``line``, for a table
+    declared twice); None if ``line`` is in the file's preamble."""
+    start = next((k for k in range(min(line, len(lines)), 0, -1) if _is_header(lines[k - 1])),
+                 None)
+    if start is None:
+        return None
+    name = _header_name(lines[start - 1])
+    spans: list[int] = []
+    k = 1
+    while k <= len(lines):
+        if _is_header(lines[k - 1]) and (k == start or (
+                not only_here and name is not None and _header_name(lines[k - 1]) == name)):
+            spans.append(k)
+            k += 1
+            while k <= len(lines) and not _is_header(lines[k - 1]):
+                spans.append(k)
+                k += 1
+            continue
+        k += 1
+    return (name or lines[start - 1].strip()), spans
+
+
+class _Locator:
+    """Line numbers of tables and keys (tomllib keeps none), found by a light scan."""
+
+    def __init__(self, lines: list[str]):
+        self.table_lines: dict[str, dict[str, int]] = {"": {}}
+        current = ""
+        in_string: str | None = None
+        for k, line in enumerate(lines, 1):
+            if in_string is not None:
+                if line.count(in_string) % 2 == 1:
+                    in_string = None
+                continue
+            name = _header_name(line)
+            if name is not None:
+                parts = _dotted(_HEADER.match(line).group(1))  # type: ignore[union-attr]
+                current = name
+                table = self.table_lines.setdefault(current, {})
+                table.setdefault("", k)
+                if len(parts) > 1:
+                    table.setdefault(parts[1], k)
+                continue
+            m = _KEYLINE.match(line)
+            if m is not None:
+                key = m.group(1).strip("\"'")
+                if current == "":
+                    # `simple.expression = ...` at top level belongs to problem `simple`.
+                    parts = _dotted(line.split("=", 1)[0])
+                    if len(parts) > 1:
+                        table = self.table_lines.setdefault(parts[0], {})
+                        table.setdefault("", k)
+                        table.setdefault(parts[1], k)
+                        continue
+                self.table_lines[current].setdefault(key, k)
+                if "=" in line and line.split("=", 1)[1].strip() in ('"""', "'''"):
+                    # The string's first line is the next one (TOML drops that newline).
+                    self.table_lines[current].setdefault(f"{key}:body", k + 1)
+            for quote in ('"""', "'''"):
+                if line.count(quote) % 2 == 1:
+                    in_string = quote
+                    break
+
+    def lines(self, table: str) -> dict[str, int]:
+        return self.table_lines.get(table, {})
+
+
+# ---------------------------------------------------------------- JSON Lines
+
+
+def _parse_jsonl(text: str, source: str) -> ProblemSet:
+    items: list[Problem | Invalid] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        index = len(items) + 1
+        try:
+            obj = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+        except ValueError as exc:
+            msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+            col = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+            items.append(Invalid(f"line {n}", index, n, f"invalid JSON: {msg}{col}",
+                                 'each line is one object: {"expression": ..., "at": ...}'))
+            continue
+        if not isinstance(obj, dict):
+            items.append(Invalid(f"line {n}", index, n,
+                                 f"a line must be a JSON object, not {_kind(obj)}"))
+            continue
+        name = obj.get("name")
+        if name is None:
+            name = f"line {n}"
+        elif not isinstance(name, str) or not name.strip():
+            items.append(Invalid(f"line {n}", index, n, "'name' must be a non-empty string"))
+            continue
+        body = {k: v for k, v in obj.items() if k != "name"}
+        line_map = dict.fromkeys(["", *body], n)
+        items.append(_problem(name, body, index, line_map, allowed=JSONL_KEYS))
+    return ProblemSet(source, "jsonl", items)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a problem can use")
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int],
+             allowed: Iterable[str] = PROBLEM_KEYS) -> Problem | Invalid:
+    line = lines.get("")
+    try:
+        allowed = tuple(allowed)
+        for key in table:
+            if key not in allowed:
+                raise _BadError(f"unknown key '{key}'", key, _suggest(key, allowed) or
+                           "a problem has " + ", ".join(k for k in allowed))
+        if "expression" not in table:
+            raise _BadError("missing 'expression'", None,
+                       'add expression = "(x+y)*z" (the function to differentiate)')
+        expression = table["expression"]
+        if not isinstance(expression, str) or not expression.strip():
+            raise _BadError(f"'expression' must be a non-empty string, not {_kind(expression)}",
+                       "expression")
+        if "at" not in table:
+            raise _BadError("missing 'at' (the point)", None,
+                       'add at = { x = -2, y = 5 } or at = "x=-2,y=5"; use at = {} '
+                       "for an expression without inputs")
+        problem = Problem(name, index, line, expression, _at(table["at"]),
+                          lines=dict(lines))
+        if "expect" in table:
+            problem.expect = _expect(table["expect"])
+        if "upstream" in table:
+            up = table["upstream"]
+            problem.upstream = _array(up, "upstream", "upstream") if _is_array(up) \
+                else _number(up, "upstream")
+        if "digits" in table:
+            problem.digits = _digits(table["digits"], "digits")
+        for key in ("rtol", "atol"):
+            if key in table:
+                setattr(problem, key, _number(table[key], key, positive=True))
+        if "check" in table:
+            problem.check = _check(table["check"], "check")
+        if "description" in table:
+            if not isinstance(table["description"], str):
+                raise _BadError("'description' must be a string", "description")
+            problem.description = table["description"]
+        return problem
+    except _BadError as bad:
+        where = lines.get(bad.key, line) if bad.key else line
+        return Invalid(name, index, where, bad.message, bad.hint)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, Decimal, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+
+
+def _is_array(v: Any) -> bool:
+    return isinstance(v, list) or (isinstance(v, str) and v.lstrip().startswith("["))
+
+
+def _array(v: Any, name: str, key: str) -> str | list[Any]:
+    """A vector or matrix, checked now (shape, numbers) so that the error names the key."""
+    from ..checks.answers import literal_answer, python_answer
+    from ..core.literals import ArrayLiteral, from_python
+    from ..core.parse import parse_value
+
+    try:
+        if isinstance(v, str) and key == "expect":
+            literal_answer(name, v.strip(), where=key)
+        elif isinstance(v, str):
+            lit = parse_value(v.strip(), key)
+            assert isinstance(lit, ArrayLiteral)  # it starts with '['
+            lit.resolve(v.strip(), key)
+        elif key == "expect":
+            python_answer(name, v, where=key)
+        else:
+            from_python(name, v, where=key)
+        if isinstance(v, str):
+            return v.strip()
+    except InputError as exc:
+        message = exc.message
+        if exc.source is not None and "syntax error" in message:
+            message = f"{message} (column {(exc.pos or 0) + 1} of \"{exc.source}\")"
+        if f"'{name}'" not in message:
+            message = f"'{name}': {message}"
+        raise _BadError(message, key, exc.hint) from None
+    return list(v)
+
+
+def _at(value: Any) -> dict[str, Value] | str:
+    return _values(value, "at", "x=-2,y=5", 'write at = "x=-2,y=5" or at = { x = -2 }')
+
+
+def _written(v: int | Decimal | str, name: str, key: str) -> Number:
+    """A number as written (Decimal -> its text), checked now so the error names the key."""
+    from ..core.numbers import parse_number
+
+    text = str(v).strip()
+    try:
+        parse_number(text, source=text, pos=0, where=key)
+    except InputError as exc:
+        raise _BadError(f"'{name}': {exc.message}", key, exc.hint) from None
+    return v if isinstance(v, int) else text
+
+
+def _expect(value: Any) -> dict[str, Value] | str:
+    return _values(value, "expect", "dx=-4,value=-12", 'write expect = "dx=-4,dy=-4"')
+
+
+def _values(value: Any, key: str, example: str, empty_hint: str) -> dict[str, Value] | str:
+    """`at` or `expect`: option text ("x=-2,y=5"), or a table of numbers, vectors and matrices
+    kept as written ("0.20" keeps its two decimals, so does each entry of an array)."""
+    if isinstance(value, str):
+        if not value.strip():
+            raise _BadError(f"'{key}' is empty", key, empty_hint)
+        return value
+    if not isinstance(value, dict):
+        raise _BadError(f"'{key}' must be a table or a string like \"{example}\", "
+                        f"not {_kind(value)}", key)
+    out: dict[str, Value] = {}
+    for k, v in value.items():
+        if _is_array(v):
+            out[k] = _array(v, f"{key}.{k}", key)
+        elif _is_number(v) or (isinstance(v, str) and v.strip()):
+            out[k] = _written(v, f"{key}.{k}", key)
+        else:
+            raise _BadError(f"'{key}.{k}' must be a number, a vector or a matrix, not "
+                            f"{_kind(v)}", key)
+    return out
+
+
+def _number(value: Any, key: str, positive: bool = False) -> float:
+    from ..core.numbers import parse_number
+
+    if not (_is_number(value) or isinstance(value, str)):
+        raise _BadError(f"'{key}' must be a number, not {_kind(value)}", key)
+    try:
+        number, _ = parse_number(str(value).strip(), source=str(value), pos=0, where=key)
+    except InputError as exc:
+        raise _BadError(f"'{key}': {exc.message}", key, exc.hint) from None
+    if positive and number < 0:
+        raise _BadError(f"'{key}' must not be negative", key)
+    return number
+
+
+def _digits(value: Any, key: str) -> int | str:
+    if value in ("auto", "exact"):
+        return str(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 15:
+        return value
+    raise _BadError(f"'{key}' must be a whole number of decimals from 0 to 15, \"auto\" or "
+                    f"\"exact\", not {_kind(value)}", key)
+
+
+def _check(value: Any, key: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        names = [] if value.strip() == "none" else [v.strip() for v in value.split(",")
+                                                     if v.strip()]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        names = list(value)
+    else:
+        raise _BadError(f"'{key}' must be a list such as [\"sympy\", \"numeric\"] or a string, "
+                        f"not {_kind(value)}", key)
+    for v in names:
+        if v not in VERIFIERS:
+            raise _BadError(f"'{key}' names an unknown check '{v}'", key,
+                            "choose from " + ", ".join(VERIFIERS) + " (or none)")
+    return tuple(names)
+
+
+def _suggest(key: str, allowed: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        try:
+            if key == "digits":
+                out[key] = _digits(value, key)
+            elif key in ("rtol", "atol"):
+                out[key] = _number(value, key, positive=True)
+            elif key == "check":
+                out[key] = _check(value, key)
+            elif key == "title":
+                if not isinstance(value, str):
+                    raise _BadError("'title' must be a string", key)
+                out[key] = value
+        except _BadError as bad:
+            line = lines.get(key)
+            at = f" (line {line})" if line else ""
+            raise InputError(f"{source}{at}: {bad.message}", where="FILE", hint=bad.hint) \
+                from None
+    return out
+
+
+def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
+    if problem.digits is None and "digits" in defaults:
+        problem.digits = defaults["digits"]
+    if problem.rtol is None and "rtol" in defaults:
+        problem.rtol = defaults["rtol"]
+    if problem.atol is None and "atol" in defaults:
+        problem.atol = defaults["atol"]
+    if problem.check is None and "check" in defaults:
+        problem.check = defaults["check"]

@@ -1,0 +1,116 @@
+"""Rich renderables for checking answers: the `--expect` table and the `check` report.
+
+Like render.py, these only build renderables (every user-derived string through ``text()``);
+the CLI prints them once.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from ..checks.answers import AnswerCheck, Answers, fmt
+from ..views.render import text
+from .batch import BatchReport, ProblemResult
+
+STATUS = {
+    "pass": ("✓ pass", "bold green"),
+    "fail": ("✗ FAIL", "bold red"),
+    "error": ("! ERROR", "bold yellow"),
+}
+
+
+def answers_table(answers: Answers) -> Group:
+    """Your answer beside the correct one; for each mismatch, how the truth comes about."""
+    table = Table(title=text("Your answers"), title_justify="left", header_style="bold")
+    table.add_column("answer", style="bold cyan", no_wrap=True)
+    table.add_column("is", no_wrap=True)
+    table.add_column("yours", justify="right", overflow="fold")
+    table.add_column("correct", justify="right", style="bold")
+    table.add_column("accepted within", justify="right", style="dim")
+    table.add_column("", no_wrap=True)
+    for c in answers.checks:
+        mark = text("✓ match", "bold green") if c.ok else text("✗ differs", "bold red")
+        within = "exact" if c.rounding == "exact" else f"±{c.allowed:.2g} ({c.rounding})"
+        if c.is_array and c.shape != c.answer_shape:
+            within = "wrong shape"
+        table.add_row(text(c.key), text(_what(c)), text(c.written),
+                      text(fmt(c.truth)), text(within), mark)
+    parts: list[RenderableType] = [table]
+    for c in answers.mismatches:
+        parts.append(explain(c))
+    n = len(answers.checks)
+    bad = len(answers.mismatches)
+    if bad:
+        parts.append(text(f"✗ {bad} of {n} answers differ" if n != 1 else "✗ the answer differs",
+                          "bold red"))
+    else:
+        parts.append(text(f"✓ all {n} answers match" if n != 1 else "✓ the answer matches",
+                          "bold green"))
+    return Group(*parts)
+
+
+def explain(c: AnswerCheck) -> Text:
+    t = text(f"{c.key}: you wrote {c.written}, the {_what(c)} is {fmt(c.truth)}", "bold")
+    for line in c.explanation:
+        t.append(text("\n  " + line))
+    for hint in c.hints:
+        t.append(text(f"\n  hint: {hint}", "yellow"))
+    return t
+
+
+def _what(c: AnswerCheck) -> str:
+    return f"value of {c.quantity}" if c.kind == "value" else f"gradient {c.quantity}"
+
+
+def batch_table(report: BatchReport, max_rows: int = 200) -> Table:
+    table = Table(title=text(report.title or f"Problems in {report.source}"),
+                  title_justify="left", header_style="bold")
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("problem", style="bold cyan", overflow="fold", max_width=30)
+    table.add_column("status", no_wrap=True)
+    table.add_column("what differed", overflow="fold")
+    rows = report.results
+    shown = rows if len(rows) <= max_rows else [r for r in rows if not r.ok][:max_rows]
+    if len(shown) < len(rows):
+        table.caption = text(f"{len(rows) - len(shown):,} passing rows not shown "
+                             "(use --json for every row)")
+    for r in shown:
+        label, style = STATUS[r.status]
+        table.add_row(text(str(r.index)), text(r.name), text(label, style), _differed(r))
+    return table
+
+
+def _differed(r: ProblemResult) -> Text:
+    diffs = r.differences()
+    if diffs:
+        return text("\n".join(diffs))
+    if r.answers:
+        n = len(r.answers)
+        return text(f"{n} answers match" if n != 1 else "1 answer matches", "dim")
+    return text("no answers given; gradients verified", "dim")
+
+
+def batch_details(report: BatchReport, limit: int = 20) -> Group:
+    """The chain rule behind each wrong gradient, for the first ``limit`` failing problems."""
+    parts: list[RenderableType] = []
+    failing = [r for r in report.results if r.status == "fail" and any(not c.ok
+                                                                       for c in r.answers)]
+    for r in failing[:limit]:
+        head = text(f"{r.name}: ", "bold")
+        one_line = " ".join(r.expression.split())
+        head.append(text(one_line if len(one_line) <= 100 else one_line[:97] + "..."))
+        parts.append(head)
+        for c in r.answers:
+            if not c.ok:
+                parts.append(explain(c))
+    if len(failing) > limit:
+        parts.append(text(f"... {len(failing) - limit} more failing problems (see --json)",
+                          "dim"))
+    return Group(*parts)
+
+
+def batch_summary(report: BatchReport) -> Text:
+    style = "bold green" if report.ok else ("bold yellow" if report.errors else "bold red")
+    return text(report.summary_line(), style)
