@@ -268,7 +268,8 @@ def test_real_subprocess_matrix_fit_and_scalar_path_without_numpy() -> None:
     assert proc.returncode == 0, proc.stderr
     assert np.shape(json.loads(proc.stdout)["final"]["W1"]) == (2, 2)
     code = ("import sys\nfrom backprop_cli.learn.descend import descend\n"
-            "from backprop_cli.learn.fit import fit, parse_csv\ndescend('(w-3)^2', {'w': 0}, optimizer='adam')\n"
+            "from backprop_cli.learn.fit import fit, parse_csv\n"
+            "descend('(w-3)^2', {'w': 0}, optimizer='adam')\n"
             "fit('(w*x-y)^2', parse_csv('x,y\\n1,2\\n2,4\\n'), at={'w': 0}, epochs=2)\n"
             "print('numpy' in sys.modules)")
     scalar = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
