@@ -90,20 +90,84 @@ def test_forward_matches_the_sympy_form(name: str) -> None:
         assert ref is not None and out == pytest.approx(ref, rel=1e-12, abs=1e-300), (name, args)
 
 
-@pytest.mark.parametrize("name", SCALAR_OPS)
+GRAMMAR = (Path(__file__).resolve().parents[1] / "grammars" / "backprop.lark").read_text()
+
+
+def missing_fields(op: Op) -> list[str]:
+    """What an entry lacks to be a whole op: each name is the field (or pair) to fill in."""
+    missing = []
+    if op.arity not in (1, 2):
+        missing.append("arity (1 or 2)")
+    if not op.gate.strip():
+        missing.append("gate (the gate-pattern words)")
+    if not op.array_only:
+        # A scalar op: float forward and local gradients, a sympy form of its inputs.
+        for field in ("forward", "local", "sympy"):
+            if not callable(getattr(op, field)):
+                missing.append(field)
+    elif op.sympy_array is None:
+        missing.append("sympy_array (an array op's sympy form)")
+    # The array rule: entrywise (np_forward + np_local) or a vector-Jacobian product.
+    if op.np_forward is None:
+        missing.append("np_forward")
+    if op.np_local is None and op.vjp is None:
+        missing.append("np_local or vjp (the array rule)")
+    if op.vjp is not None and not op.implicit:
+        missing.append("implicit (how the vjp forms each downstream, for the node table)")
+    # Expansion or primitive: an expansion must build only primitive gates (checked in
+    # test_expand.py); there is nothing to declare for a primitive.
+    if op.expand is not None and not callable(op.expand):
+        missing.append("expand (a function building the primitive gates)")
+    # Reachable from the grammar: an infix/prefix rule aliased to the op's name (with its
+    # terminal named in ``token``), a postfix token, or a function name.
+    if op.symbol:
+        if f"-> {op.name}" not in GRAMMAR:
+            missing.append(f"a grammar rule '-> {op.name}' in grammars/backprop.lark")
+        if op.token is None:
+            missing.append("token (the grammar terminal of its symbol)")
+    elif FUNCTIONS.get(op.name) is not op:
+        missing.append("a function name (FUNCTIONS)")
+    if op.token is not None and f'"{op.token[1]}"' not in GRAMMAR and \
+            op.token[0] not in GRAMMAR:
+        missing.append(f"token {op.token} not in the grammar")
+    if op.kink is not None and op.branch is None and op.np_branch is None:
+        missing.append("branch (which smooth piece a point is on, beside its kink)")
+    if op.kink is not None and op.np_local is not None and op.np_branch is None:
+        missing.append("np_branch (the kink, entry by entry)")
+    return missing
+
+
+def assert_complete(op: Op) -> None:
+    missing = missing_fields(op)
+    assert not missing, f"op {op.name} lacks: {'; '.join(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
 def test_every_op_is_complete(name: str) -> None:
     op = OPS[name]
     assert op.name == name
-    assert op.arity in (1, 2)
-    assert op.gate.strip()
-    # Reachable from the grammar: an infix/prefix rule alias or a function name.
-    grammar = (Path(__file__).resolve().parents[1] / "grammars" / "backprop.lark").read_text()
-    if op.symbol:
-        assert f"-> {name}" in grammar
-    else:
-        assert FUNCTIONS[name] is op
-        for alias in op.aliases:
-            assert FUNCTIONS[alias] is op
+    assert_complete(op)
+    for alias in op.aliases:
+        assert FUNCTIONS[alias] is op
+
+
+def test_completeness_names_the_op_and_the_missing_field() -> None:
+    import dataclasses
+
+    half = dataclasses.replace(OPS["sin"], np_local=None, gate="", name="sine")
+    with pytest.raises(AssertionError, match=r"op sine lacks: gate \(the gate-pattern words\); "
+                       r"np_local or vjp \(the array rule\); a function name"):
+        assert_complete(half)
+
+
+def test_every_function_is_reached_by_the_parser() -> None:
+    # Each function name, called with its arity, parses to a node of that op.
+    from backprop_cli.core.parse import parse
+
+    for alias, op in FUNCTIONS.items():
+        args = ", ".join(["x", "y"][:op.arity])
+        graph = parse(f"{alias}({args})")
+        assert graph.nodes[graph.output].op is op, alias
 
 
 # --- kinks: reported exactly at the kink, nowhere else ----------------------------------------
@@ -141,8 +205,10 @@ def test_smooth_ops_have_no_kinks() -> None:
     smooth = {name for name, op in OPS.items() if op.kink is None}
     assert smooth >= {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt",
                       "sigmoid", "tanh"}
+    assert smooth >= {"sin", "cos", "tan", "softplus"}
     assert {name for name, op in OPS.items() if op.kink is not None} == {"relu", "abs",
-                                                                       "max", "min"}
+                                                                       "max", "min",
+                                                                       "leaky_relu"}
 
 
 # --- numeric edges -------------------------------------------------------------------------
