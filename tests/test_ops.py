@@ -254,3 +254,98 @@ def test_pow_exponent_gradient_is_not_real_for_a_negative_base() -> None:
     assert math.isnan(d_exp)
     # ...which is fine while the exponent is a constant:
     assert evaluate("x^3", at="x=-2").gradients == {"x": 12.0}
+
+
+# --- sin, cos, tan, softplus, leaky_relu -----------------------------------------------------
+
+def test_tan_at_a_pole_is_a_domain_error_naming_the_node() -> None:
+    from backprop_cli import DomainError
+
+    with pytest.raises(DomainError) as info:
+        evaluate("q = x * 1; f = tan(q)", at={"x": math.pi / 2})
+    msg = info.value.message
+    assert "`tan(q)`" in msg and "cos(1.5708) is 0 to float precision" in msg
+
+
+def test_tan_near_but_not_at_a_pole_is_finite() -> None:
+    x = math.pi / 2 - 1e-6
+    r = evaluate("tan(x)", at={"x": x})
+    assert r.value == pytest.approx(math.tan(x), rel=1e-12)
+    assert r.gradients == {"x": pytest.approx(1 + math.tan(x) ** 2, rel=1e-9)}
+
+
+def test_tan_of_an_array_at_a_pole_names_the_entry() -> None:
+    from backprop_cli import DomainError
+
+    with pytest.raises(DomainError, match=r"tan at a pole.*entry \[1\]"):
+        evaluate("sum(tan(x))", at={"x": [0.5, math.pi / 2]})
+
+
+@pytest.mark.parametrize("x", [1000.0, -1000.0, 710.0, -710.0, 1e308, -1e308])
+def test_softplus_is_stable_far_out(x: float) -> None:
+    op = OPS["softplus"]
+    out = op.forward(x)  # max(x, 0) + log1p(exp(-|x|)): no OverflowError
+    assert out == (pytest.approx(x, rel=1e-15) if x > 0 else pytest.approx(0.0, abs=1e-300))
+    (d,) = op.local((x,), out)
+    assert d == (1.0 if x > 0 else pytest.approx(0.0, abs=1e-300))
+
+
+def test_softplus_local_is_sigmoid() -> None:
+    softplus, sigmoid = OPS["softplus"], OPS["sigmoid"]
+    for x in (-3.0, 0.0, 0.5, 4.0):
+        assert softplus.local((x,), softplus.forward(x)) == (sigmoid.forward(x),)
+
+
+@pytest.mark.parametrize(("expr", "at", "value", "grad"), [
+    ("leaky_relu(x)", "x=-2", -0.02, 0.01),  # default slope 0.01
+    ("leaky_relu(x, 0.2)", "x=-2", -0.4, 0.2),
+    ("leaky_relu(x, 0.2)", "x=3", 3.0, 1.0),
+])
+def test_leaky_relu_away_from_the_kink(expr: str, at: str, value: float, grad: float) -> None:
+    r = evaluate(expr, at=at)
+    assert r.value == pytest.approx(value, rel=1e-15)
+    assert r.gradients == {"x": pytest.approx(grad, rel=1e-15)}
+    assert r.ok and r.verification.checks[0].status == "pass"
+
+
+@pytest.mark.parametrize(("expr", "slope"), [("leaky_relu(x)", 0.01), ("leaky_relu(x, 0.2)", 0.2)])
+def test_leaky_relu_at_zero_takes_the_slope_as_pytorch(expr: str, slope: float) -> None:
+    # PyTorch's leaky_relu backward: x > 0 ? 1 : slope, so the slope at exactly 0.
+    r = evaluate(expr, at="x=0")
+    assert r.gradients == {"x": slope}
+    node = next(n for n in r.nodes if n.op == "leaky_relu")
+    assert node.kink is not None and f"subgradient {slope:g}" in node.kink
+    check = r.verification.checks[0]
+    assert check.status == "kink" and r.ok
+    assert check.sympy_value == pytest.approx(slope, rel=1e-12)  # sympy takes the same side
+
+
+def test_leaky_relu_kink_is_exactly_at_zero() -> None:
+    op = OPS["leaky_relu"]
+    assert op.kink is not None and op.branch is not None
+    for args in ((0.0,), (-0.0,), (0.0, 0.3)):
+        assert op.kink(args) is not None
+    for x in (TINY, -TINY):
+        assert op.kink((x,)) is None and op.kink((x, 0.3)) is None
+    assert op.branch((TINY,)) != op.branch((0.0,)) != op.branch((-TINY,))
+
+
+def test_leaky_relu_on_arrays_takes_the_same_subgradient() -> None:
+    r = evaluate("sum(leaky_relu(x, 0.5))", at={"x": [-2.0, 0.0, 3.0]})
+    assert r.value == pytest.approx(-1.0 + 0.0 + 3.0)
+    assert r.gradients is not None
+    assert list(r.gradients["x"]) == [0.5, 0.5, 1.0]
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("leaky_relu(x, y)", "the slope of leaky_relu must be a constant number, not 'y'"),
+    ("leaky_relu(x, 0.1, 2)", "leaky_relu takes 1 argument (or 2: leaky_relu(x, slope)), got 3"),
+    ("sum(x, 2)", "the axis of sum must be the constant 0 or 1, not '2'"),
+    ("sum(x, 0, 1)", "sum takes 1 argument (or 2: sum(A, axis)), got 3"),
+])
+def test_a_constant_parameter_is_checked_by_the_parser(expr: str, message: str) -> None:
+    from backprop_cli import InputError
+
+    with pytest.raises(InputError) as info:
+        evaluate(expr, at="x=1,y=1", check=())
+    assert info.value.message == message
