@@ -127,6 +127,8 @@ def missing_fields(op: Op) -> list[str]:
             missing.append("token (the grammar terminal of its symbol)")
     elif FUNCTIONS.get(op.name) is not op:
         missing.append("a function name (FUNCTIONS)")
+    if op.token is not None and not op.symbol and f"-> {op.name}" not in GRAMMAR:
+        missing.append(f"a postfix grammar rule '-> {op.name}' in grammars/backprop.lark")
     if op.token is not None and f'"{op.token[1]}"' not in GRAMMAR and \
             op.token[0] not in GRAMMAR:
         missing.append(f"token {op.token} not in the grammar")

@@ -100,7 +100,8 @@ class Op:
     # leaky_relu(x, 0.2)); see Param.
     param: Param | None = None
     # The grammar terminal that writes the op and its text ("STAR", "*"): the fast lexer
-    # lexes it and syntax errors name it ("expected '*'"). "" for a function call.
+    # lexes it and syntax errors name it ("expected '*'"). None for a function call only;
+    # with no ``symbol`` it is a postfix op (A.T), whose grammar rule is aliased to its name.
     token: tuple[str, str] | None = None
     # --expand: the op written as primitive gates, (gates, input ids) -> output id; None for
     # a primitive gate (its local gradient is already one simple expression).

@@ -187,13 +187,16 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def __init__(self, source: str):
         super().__init__()
         self.reset(source)
-        # The infix (a + b) and prefix (-a) ops of the table: Lark looks a callback up by the
-        # rule's alias, which is the op's name, so each op gets one here and no method. The
-        # op itself is looked up in OPS at each parse, as before (a test swaps an entry).
+        # The infix (a + b), prefix (-a) and postfix (A.T: a token but no symbol) ops of the
+        # table: Lark looks a callback up by the rule's alias, which is the op's name, so each
+        # op gets one here and no method. The op itself is looked up in OPS at each parse, as
+        # before (a test swaps an entry).
         for op in OPS.values():
             if op.symbol:
                 setattr(self, op.name, partial(self._binary if op.arity == 2 else self._prefix,
                                                op.name))
+            elif op.token:
+                setattr(self, op.name, partial(self._postfix, op.name))
 
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
@@ -237,9 +240,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         sign, (a, _, e) = c
         return self.g.add(OPS[name], (a,), sign.start_pos, e), sign.start_pos, e
 
-    def transpose(self, c: list[Any]) -> tuple[int, int, int]:
+    def _postfix(self, name: str, c: list[Any]) -> tuple[int, int, int]:
         (a, s, _), tok = c
-        return self.g.add(OPS["transpose"], (a,), s, tok.end_pos), s, tok.end_pos
+        return self.g.add(OPS[name], (a,), s, tok.end_pos), s, tok.end_pos
 
     def pos(self, c: list[Any]) -> tuple[int, int, int]:
         plus, (a, _, e) = c
