@@ -351,3 +351,27 @@ def test_a_constant_parameter_is_checked_by_the_parser(expr: str, message: str) 
     with pytest.raises(InputError) as info:
         evaluate(expr, at="x=1,y=1", check=())
     assert info.value.message == message
+
+
+ELEMENTWISE = sorted(name for name, op in OPS.items() if not op.array_only and op.np_local)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_the_array_rule_agrees_with_the_scalar_rule_entry_by_entry(name: str) -> None:
+    # np_forward / np_local on the grid as arrays give forward / local of each point, at
+    # kinks too (the same subgradient in both engines).
+    import numpy as np
+
+    op = OPS[name]
+    pts = [p for p in points(op) if forward(op, p) is not None]
+    arrays = tuple(np.array([p[k] for p in pts]) for k in range(op.arity))
+    with np.errstate(all="ignore"):
+        out = op.np_forward(np, *arrays)  # type: ignore[misc]
+        local = op.np_local(np, arrays, out)  # type: ignore[misc]
+    for i, p in enumerate(pts):
+        value = op.forward(*p)
+        assert out[i] == pytest.approx(value, rel=1e-14, abs=1e-300), (name, p)
+        for k, d in enumerate(op.local(p, value)):
+            got = np.broadcast_to(local[k], out.shape)[i]
+            if math.isfinite(d):
+                assert got == pytest.approx(d, rel=1e-12, abs=1e-300), (name, p, k)
