@@ -271,3 +271,29 @@ def test_upstream_seed_scales_every_gradient(program: Program, data: st.DataObje
         raise
     for name, g in one.gradients.items():
         assert scaled.gradients[name] == seed * g, (program.text, at, name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-1e6, 1e6), slope=st.sampled_from(["0.01", "0.2", "0.5", "1.5"]))
+def test_leaky_relu_gradient_is_one_or_the_slope(x: float, slope: str) -> None:
+    r = evaluate(f"leaky_relu(x, {slope})", at={"x": x}, check=())
+    assert r.gradients == {"x": 1.0 if x > 0 else float(slope)}
+    assert r.value == (x if x > 0 else float(slope) * x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-700, 700))
+def test_softplus_identity_and_its_gradient(x: float) -> None:
+    # softplus(x) - softplus(-x) = x, and the gradients σ(x) + σ(-x) = 1.
+    r = evaluate("softplus(x) - softplus(-x)", at={"x": x}, check=())
+    assert r.value == _approx(x, 1e-12)
+    assert r.gradients is not None and r.gradients["x"] == _approx(1.0, 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-1e3, 1e3))
+def test_sin_and_cos_make_one(x: float) -> None:
+    # sin² + cos² = 1 everywhere, so its gradient is 0 (2 sin cos - 2 cos sin).
+    r = evaluate("sin(x)^2 + cos(x)^2", at={"x": x}, check=())
+    assert r.value == _approx(1.0, 1e-12)
+    assert r.gradients is not None and abs(r.gradients["x"]) <= 1e-12
