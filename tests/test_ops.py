@@ -90,20 +90,86 @@ def test_forward_matches_the_sympy_form(name: str) -> None:
         assert ref is not None and out == pytest.approx(ref, rel=1e-12, abs=1e-300), (name, args)
 
 
-@pytest.mark.parametrize("name", SCALAR_OPS)
+GRAMMAR = (Path(__file__).resolve().parents[1] / "grammars" / "backprop.lark").read_text()
+
+
+def missing_fields(op: Op) -> list[str]:
+    """What an entry lacks to be a whole op: each name is the field (or pair) to fill in."""
+    missing = []
+    if op.arity not in (1, 2):
+        missing.append("arity (1 or 2)")
+    if not op.gate.strip():
+        missing.append("gate (the gate-pattern words)")
+    if not op.array_only:
+        # A scalar op: float forward and local gradients, a sympy form of its inputs.
+        for field in ("forward", "local", "sympy"):
+            if not callable(getattr(op, field)):
+                missing.append(field)
+    elif op.sympy_array is None:
+        missing.append("sympy_array (an array op's sympy form)")
+    # The array rule: entrywise (np_forward + np_local) or a vector-Jacobian product.
+    if op.np_forward is None:
+        missing.append("np_forward")
+    if op.np_local is None and op.vjp is None:
+        missing.append("np_local or vjp (the array rule)")
+    if op.vjp is not None and not op.implicit:
+        missing.append("implicit (how the vjp forms each downstream, for the node table)")
+    # Expansion or primitive: an expansion must build only primitive gates (checked in
+    # test_expand.py); there is nothing to declare for a primitive.
+    if op.expand is not None and not callable(op.expand):
+        missing.append("expand (a function building the primitive gates)")
+    # Reachable from the grammar: an infix/prefix rule aliased to the op's name (with its
+    # terminal named in ``token``), a postfix token, or a function name.
+    if op.symbol:
+        if f"-> {op.name}" not in GRAMMAR:
+            missing.append(f"a grammar rule '-> {op.name}' in grammars/backprop.lark")
+        if op.token is None:
+            missing.append("token (the grammar terminal of its symbol)")
+    elif FUNCTIONS.get(op.name) is not op:
+        missing.append("a function name (FUNCTIONS)")
+    if op.token is not None and not op.symbol and f"-> {op.name}" not in GRAMMAR:
+        missing.append(f"a postfix grammar rule '-> {op.name}' in grammars/backprop.lark")
+    if op.token is not None and f'"{op.token[1]}"' not in GRAMMAR and \
+            op.token[0] not in GRAMMAR:
+        missing.append(f"token {op.token} not in the grammar")
+    if op.kink is not None and op.branch is None and op.np_branch is None:
+        missing.append("branch (which smooth piece a point is on, beside its kink)")
+    if op.kink is not None and op.np_local is not None and op.np_branch is None:
+        missing.append("np_branch (the kink, entry by entry)")
+    return missing
+
+
+def assert_complete(op: Op) -> None:
+    missing = missing_fields(op)
+    assert not missing, f"op {op.name} lacks: {'; '.join(missing)}"
+
+
+@pytest.mark.parametrize("name", sorted(OPS))
 def test_every_op_is_complete(name: str) -> None:
     op = OPS[name]
     assert op.name == name
-    assert op.arity in (1, 2)
-    assert op.gate.strip()
-    # Reachable from the grammar: an infix/prefix rule alias or a function name.
-    grammar = (Path(__file__).resolve().parents[1] / "grammars" / "backprop.lark").read_text()
-    if op.symbol:
-        assert f"-> {name}" in grammar
-    else:
-        assert FUNCTIONS[name] is op
-        for alias in op.aliases:
-            assert FUNCTIONS[alias] is op
+    assert_complete(op)
+    for alias in op.aliases:
+        assert FUNCTIONS[alias] is op
+
+
+def test_completeness_names_the_op_and_the_missing_field() -> None:
+    import dataclasses
+
+    half = dataclasses.replace(OPS["sin"], np_local=None, gate="", name="sine")
+    with pytest.raises(AssertionError, match=r"op sine lacks: gate \(the gate-pattern words\); "
+                       r"np_local or vjp \(the array rule\); a function name"):
+        assert_complete(half)
+
+
+def test_every_function_is_reached_by_the_parser() -> None:
+    # Each function name, called with its arity, parses to a node of that op.
+    from backprop_cli.core.parse import parse
+
+    for alias, op in FUNCTIONS.items():
+        args = ", ".join(["x", "y"][:op.arity])
+        graph = parse(f"{alias}({args})")
+        assert graph.nodes[graph.output].op is op, alias
 
 
 # --- kinks: reported exactly at the kink, nowhere else ----------------------------------------
@@ -141,8 +207,10 @@ def test_smooth_ops_have_no_kinks() -> None:
     smooth = {name for name, op in OPS.items() if op.kink is None}
     assert smooth >= {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt",
                       "sigmoid", "tanh"}
+    assert smooth >= {"sin", "cos", "tan", "softplus"}
     assert {name for name, op in OPS.items() if op.kink is not None} == {"relu", "abs",
-                                                                       "max", "min"}
+                                                                       "max", "min",
+                                                                       "leaky_relu"}
 
 
 # --- numeric edges -------------------------------------------------------------------------
@@ -188,3 +256,122 @@ def test_pow_exponent_gradient_is_not_real_for_a_negative_base() -> None:
     assert math.isnan(d_exp)
     # ...which is fine while the exponent is a constant:
     assert evaluate("x^3", at="x=-2").gradients == {"x": 12.0}
+
+
+# --- sin, cos, tan, softplus, leaky_relu -----------------------------------------------------
+
+def test_tan_at_a_pole_is_a_domain_error_naming_the_node() -> None:
+    from backprop_cli import DomainError
+
+    with pytest.raises(DomainError) as info:
+        evaluate("q = x * 1; f = tan(q)", at={"x": math.pi / 2})
+    msg = info.value.message
+    assert "`tan(q)`" in msg and "cos(1.5708) is 0 to float precision" in msg
+
+
+def test_tan_near_but_not_at_a_pole_is_finite() -> None:
+    x = math.pi / 2 - 1e-6
+    r = evaluate("tan(x)", at={"x": x})
+    assert r.value == pytest.approx(math.tan(x), rel=1e-12)
+    assert r.gradients == {"x": pytest.approx(1 + math.tan(x) ** 2, rel=1e-9)}
+
+
+def test_tan_of_an_array_at_a_pole_names_the_entry() -> None:
+    from backprop_cli import DomainError
+
+    with pytest.raises(DomainError, match=r"tan at a pole.*entry \[1\]"):
+        evaluate("sum(tan(x))", at={"x": [0.5, math.pi / 2]})
+
+
+@pytest.mark.parametrize("x", [1000.0, -1000.0, 710.0, -710.0, 1e308, -1e308])
+def test_softplus_is_stable_far_out(x: float) -> None:
+    op = OPS["softplus"]
+    out = op.forward(x)  # max(x, 0) + log1p(exp(-|x|)): no OverflowError
+    assert out == (pytest.approx(x, rel=1e-15) if x > 0 else pytest.approx(0.0, abs=1e-300))
+    (d,) = op.local((x,), out)
+    assert d == (1.0 if x > 0 else pytest.approx(0.0, abs=1e-300))
+
+
+def test_softplus_local_is_sigmoid() -> None:
+    softplus, sigmoid = OPS["softplus"], OPS["sigmoid"]
+    for x in (-3.0, 0.0, 0.5, 4.0):
+        assert softplus.local((x,), softplus.forward(x)) == (sigmoid.forward(x),)
+
+
+@pytest.mark.parametrize(("expr", "at", "value", "grad"), [
+    ("leaky_relu(x)", "x=-2", -0.02, 0.01),  # default slope 0.01
+    ("leaky_relu(x, 0.2)", "x=-2", -0.4, 0.2),
+    ("leaky_relu(x, 0.2)", "x=3", 3.0, 1.0),
+])
+def test_leaky_relu_away_from_the_kink(expr: str, at: str, value: float, grad: float) -> None:
+    r = evaluate(expr, at=at)
+    assert r.value == pytest.approx(value, rel=1e-15)
+    assert r.gradients == {"x": pytest.approx(grad, rel=1e-15)}
+    assert r.ok and r.verification.checks[0].status == "pass"
+
+
+@pytest.mark.parametrize(("expr", "slope"), [("leaky_relu(x)", 0.01), ("leaky_relu(x, 0.2)", 0.2)])
+def test_leaky_relu_at_zero_takes_the_slope_as_pytorch(expr: str, slope: float) -> None:
+    # PyTorch's leaky_relu backward: x > 0 ? 1 : slope, so the slope at exactly 0.
+    r = evaluate(expr, at="x=0")
+    assert r.gradients == {"x": slope}
+    node = next(n for n in r.nodes if n.op == "leaky_relu")
+    assert node.kink is not None and f"subgradient {slope:g}" in node.kink
+    check = r.verification.checks[0]
+    assert check.status == "kink" and r.ok
+    assert check.sympy_value == pytest.approx(slope, rel=1e-12)  # sympy takes the same side
+
+
+def test_leaky_relu_kink_is_exactly_at_zero() -> None:
+    op = OPS["leaky_relu"]
+    assert op.kink is not None and op.branch is not None
+    for args in ((0.0,), (-0.0,), (0.0, 0.3)):
+        assert op.kink(args) is not None
+    for x in (TINY, -TINY):
+        assert op.kink((x,)) is None and op.kink((x, 0.3)) is None
+    assert op.branch((TINY,)) != op.branch((0.0,)) != op.branch((-TINY,))
+
+
+def test_leaky_relu_on_arrays_takes_the_same_subgradient() -> None:
+    r = evaluate("sum(leaky_relu(x, 0.5))", at={"x": [-2.0, 0.0, 3.0]})
+    assert r.value == pytest.approx(-1.0 + 0.0 + 3.0)
+    assert r.gradients is not None
+    assert list(r.gradients["x"]) == [0.5, 0.5, 1.0]
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("leaky_relu(x, y)", "the slope of leaky_relu must be a constant number, not 'y'"),
+    ("leaky_relu(x, 0.1, 2)", "leaky_relu takes 1 argument (or 2: leaky_relu(x, slope)), got 3"),
+    ("sum(x, 2)", "the axis of sum must be the constant 0 or 1, not '2'"),
+    ("sum(x, 0, 1)", "sum takes 1 argument (or 2: sum(A, axis)), got 3"),
+])
+def test_a_constant_parameter_is_checked_by_the_parser(expr: str, message: str) -> None:
+    from backprop_cli import InputError
+
+    with pytest.raises(InputError) as info:
+        evaluate(expr, at="x=1,y=1", check=())
+    assert info.value.message == message
+
+
+ELEMENTWISE = sorted(name for name, op in OPS.items() if not op.array_only and op.np_local)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+def test_the_array_rule_agrees_with_the_scalar_rule_entry_by_entry(name: str) -> None:
+    # np_forward / np_local on the grid as arrays give forward / local of each point, at
+    # kinks too (the same subgradient in both engines).
+    import numpy as np
+
+    op = OPS[name]
+    pts = [p for p in points(op) if forward(op, p) is not None]
+    arrays = tuple(np.array([p[k] for p in pts]) for k in range(op.arity))
+    with np.errstate(all="ignore"):
+        out = op.np_forward(np, *arrays)  # type: ignore[misc]
+        local = op.np_local(np, arrays, out)  # type: ignore[misc]
+    for i, p in enumerate(pts):
+        value = op.forward(*p)
+        assert out[i] == pytest.approx(value, rel=1e-14, abs=1e-300), (name, p)
+        for k, d in enumerate(op.local(p, value)):
+            got = np.broadcast_to(local[k], out.shape)[i]
+            if math.isfinite(d):
+                assert got == pytest.approx(d, rel=1e-12, abs=1e-300), (name, p, k)

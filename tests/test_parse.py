@@ -403,3 +403,27 @@ def test_numbers_below_the_smallest_normal_float_are_rejected(literal: str) -> N
 def test_zero_and_the_smallest_normal_float_are_fine() -> None:
     assert value("x * 0.0", x=1) == 0
     assert evaluate("sqrt(x)", at="x=2.3e-308").ok
+
+
+def _fast_tokens(text: str) -> list[tuple[str, str]]:
+    from types import SimpleNamespace
+
+    from backprop_cli.core.parse import _fast_lexer
+
+    return [(t.type, str(t)) for t in _fast_lexer().lex(SimpleNamespace(text=text), None)]
+
+
+def test_the_fast_lexer_lexes_an_array_expression_once() -> None:
+    # @ and .T are in the op table (Op.token), so the fast lexer knows them: an array
+    # expression is no longer lexed twice (fast lexer, then Lark's after it gave up).
+    assert _fast_tokens("sum((h.T @ v) ** 2)") == [
+        ("NAME", "sum"), ("LPAR", "("), ("LPAR", "("), ("NAME", "h"), ("TRANSPOSE", ".T"),
+        ("AT", "@"), ("NAME", "v"), ("RPAR", ")"), ("POW", "**"), ("NUMBER", "2"),
+        ("RPAR", ")")]
+
+
+@pytest.mark.parametrize("op", [op for op in OPS.values() if op.token], ids=lambda op: op.name)
+def test_every_op_token_is_lexed_by_the_fast_lexer(op: Op) -> None:
+    assert op.token is not None
+    kind, text = op.token
+    assert (kind, text) in _fast_tokens(f"a {text} b")

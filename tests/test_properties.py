@@ -47,7 +47,19 @@ UNARY: dict[str, tuple[Callable[[sp.Expr], sp.Expr], Callable[[float], float]]] 
     "tanh": (sp.tanh, math.tanh),
     "abs": (sp.Abs, abs),
     "relu": (lambda a: sp.Max(0, a), lambda v: max(0.0, v)),
+    "sin": (sp.sin, math.sin),
+    "cos": (sp.cos, math.cos),
+    "tan": (sp.tan, math.tan),
+    "softplus": (lambda a: sp.log(1 + sp.exp(a)),
+                 lambda v: max(v, 0.0) + math.log1p(math.exp(-abs(v)))),
+    # leaky_relu(a) takes the slope 0.01; "leaky_relu4" is written leaky_relu(a, 0.25).
+    "leaky_relu": (lambda a: sp.Piecewise((a, a > 0), (a / 100, True)),
+                   lambda v: v if v > 0 else 0.01 * v),
+    "leaky_relu4": (lambda a: sp.Piecewise((a, a > 0), (a / 4, True)),
+                    lambda v: v if v > 0 else 0.25 * v),
 }
+# How a UNARY entry is written, where not name(a).
+CALLS = {"leaky_relu4": "leaky_relu({}, 0.25)"}
 BINARY: dict[str, tuple[Callable[[sp.Expr, sp.Expr], sp.Expr], Callable[[float, float], float]]] = {
     "+": (lambda a, b: a + b, lambda a, b: a + b),
     "-": (lambda a, b: a - b, lambda a, b: a - b),
@@ -57,6 +69,14 @@ BINARY: dict[str, tuple[Callable[[sp.Expr, sp.Expr], sp.Expr], Callable[[float, 
     "min": (sp.Min, min),
 }
 EXPONENTS = ("2", "3", "-1", "0.5", "1", "-2")
+
+
+def test_the_generators_cover_every_scalar_function_of_the_op_table() -> None:
+    # A new op in ops.OPS must be added here too, with its own reference (not the table's).
+    from backprop_cli.core.ops import FUNCTIONS
+
+    scalar = {name for name, op in FUNCTIONS.items() if not op.array_only}
+    assert scalar - set(UNARY) - set(BINARY) == set()
 
 
 def leaf(text: str) -> Term:
@@ -75,7 +95,8 @@ def unary(name: str, a: Term) -> Term:
         sym = sym_f(a.sym)
     except (TypeError, ValueError):  # e.g. relu(sqrt(-2)): sympy cannot order a complex constant
         reject()
-    return Term(f"{name}({a.text})", sym, lambda env: fn_f(fa(env)), a.variables, a.names)
+    text = CALLS.get(name, name + "({})").format(a.text)
+    return Term(text, sym, lambda env: fn_f(fa(env)), a.variables, a.names)
 
 
 def binary(name: str, a: Term, b: Term) -> Term:
@@ -183,7 +204,9 @@ def away_from_edges(result) -> bool:  # type: ignore[no-untyped-def]
         name = node.op.name
         if abs(values[node.id]) > LIMIT:
             return False
-        if name in ("relu", "abs", "log", "sqrt") and abs(args[0]) < MARGIN:
+        if name in ("relu", "abs", "log", "sqrt", "leaky_relu") and abs(args[0]) < MARGIN:
+            return False
+        if name == "tan" and abs(math.cos(args[0])) < MARGIN:
             return False
         if name in ("max", "min") and abs(args[0] - args[1]) < MARGIN:
             return False
@@ -248,3 +271,29 @@ def test_upstream_seed_scales_every_gradient(program: Program, data: st.DataObje
         raise
     for name, g in one.gradients.items():
         assert scaled.gradients[name] == seed * g, (program.text, at, name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-1e6, 1e6), slope=st.sampled_from(["0.01", "0.2", "0.5", "1.5"]))
+def test_leaky_relu_gradient_is_one_or_the_slope(x: float, slope: str) -> None:
+    r = evaluate(f"leaky_relu(x, {slope})", at={"x": x}, check=())
+    assert r.gradients == {"x": 1.0 if x > 0 else float(slope)}
+    assert r.value == (x if x > 0 else float(slope) * x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-700, 700))
+def test_softplus_identity_and_its_gradient(x: float) -> None:
+    # softplus(x) - softplus(-x) = x, and the gradients σ(x) + σ(-x) = 1.
+    r = evaluate("softplus(x) - softplus(-x)", at={"x": x}, check=())
+    assert r.value == _approx(x, 1e-12)
+    assert r.gradients is not None and r.gradients["x"] == _approx(1.0, 1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(x=st.floats(-1e3, 1e3))
+def test_sin_and_cos_make_one(x: float) -> None:
+    # sin² + cos² = 1 everywhere, so its gradient is 0 (2 sin cos - 2 cos sin).
+    r = evaluate("sin(x)^2 + cos(x)^2", at={"x": x}, check=())
+    assert r.value == _approx(1.0, 1e-12)
+    assert r.gradients is not None and abs(r.gradients["x"]) <= 1e-12

@@ -27,6 +27,7 @@ from ..core.errors import InputError
 from ..core.formatting import describe, entry, number
 from ..core.literals import ArrayLiteral
 from ..core.numbers import parse_number
+from ..core.ops import VAR
 
 if TYPE_CHECKING:
     from ..core.result import NodeRecord, Result, Tolerance
@@ -503,7 +504,7 @@ def forward_story(result: Result, nid: int) -> str:
     rec: NodeRecord = result.nodes[nid]
     label = _Keys(result).label(nid)
     line = f"{label} = {rec.expression} = {fmt(rec.value)}"
-    if rec.op == "var":
+    if rec.op == VAR.name:
         return f"{label} = {fmt(rec.value)} (an input: its value is given by --at)"
     shown = [f"{name} = {fmt(result.nodes[j].value)}"
              for name, j, const in zip(rec.inputs, result.graph.nodes[nid].inputs,

@@ -44,6 +44,33 @@ class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x
         return sp.Max(0, x)
 
 
+class leaky_relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as leaky_relu(x, k)
+    """leaky_relu(x, slope) with the tool's (PyTorch's) convention: the derivative is 1 for
+    x > 0 and the slope for x <= 0, so the slope at the kink, as backprop takes it. The
+    slope is a constant parameter: its derivative is 0, as backprop's local gradient."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, x: Any, slope: Any) -> Any:
+        if x.is_Number:
+            return x if x > 0 else slope * x
+        if x.is_positive:
+            return x
+        if x.is_nonpositive:
+            return slope * x
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        x, slope = self.args
+        if argindex == 2:
+            return sp.S.Zero
+        return sp.Piecewise((sp.S.One, x > 0), (slope, True))
+
+    def _eval_rewrite_as_Piecewise(self, x: Any, slope: Any, **kwargs: Any) -> Any:  # noqa: N802
+        return sp.Piecewise((x, x > 0), (slope * x, True))
+
+
 def symbol(name: str) -> sp.Symbol:
     # real=True: |x|' is sign(x) and Max/Min differentiate to Heaviside, as for real inputs.
     return sp.Symbol(name, real=True)
@@ -142,9 +169,10 @@ def power(a: Any, b: Any) -> Any:
 
 class _Namespace:
     """What the op table's sympy forms receive as ``sp``: sympy itself, plus the tool's own
-    relu and power (the op table imports no sympy, so it cannot name them)."""
+    relu, leaky_relu and power (the op table imports no sympy, so it cannot name them)."""
 
     relu = relu
+    leaky_relu = leaky_relu
     power = staticmethod(power)
 
     def __getattr__(self, name: str) -> Any:
@@ -169,10 +197,13 @@ def short(expr: Any, width: int = 60) -> str:
 
 
 @cache
-def local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+def local_forms(op: Op, inputs: int | None = None) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """An op's local gradients in placeholder inputs, differentiated once per op: sympy's
-    diff costs milliseconds, and a 10,000-node graph would otherwise pay it per node."""
-    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(op.arity))
+    diff costs milliseconds, and a 10,000-node graph would otherwise pay it per node.
+    ``inputs``: the node's number of inputs, one more than the arity with a constant
+    parameter (leaky_relu(x, 0.2))."""
+    n = op.arity if inputs is None else inputs
+    dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
     form = op.sympy(SP, *dummies)
     return dummies, tuple(sp.diff(form, d) for d in dummies)
 
@@ -180,7 +211,7 @@ def local_forms(op: Op) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:
     """d node / d input, in terms of the inputs' own names (q, z, #3) or constant values."""
     node = graph.nodes[nid]
-    dummies, derivatives = local_forms(node.op)
+    dummies, derivatives = local_forms(node.op, len(node.inputs))
     names: dict[Any, Any] = {}
     for k, j in enumerate(node.inputs):
         inp = graph.nodes[j]

@@ -103,10 +103,8 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
     if op.axis and len(args) == 2:
         of = f"{describe(shapes[0])} over axis {int(args[1])}"
     hint = None
-    if op.name == "matmul" and len(shapes[0]) == 1 and len(shapes[1]) == 2:
-        hint = "a vector on the left of @ is a row; to use it as a column put it on the right"
-    elif op.name == "matmul":
-        hint = "A @ B needs A's columns to equal B's rows; A.T transposes a matrix"
+    if op.shape_hint is not None:
+        hint = op.shape_hint(shapes)
     elif op.np_local is not None:
         hint = ("a missing axis counts as 1: a vector of n meets an m×n matrix row by row, an "
                 "m×1 column meets it column by column; A.T transposes, @ is the matrix product")

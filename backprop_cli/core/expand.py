@@ -7,13 +7,11 @@ which every compound gate is replaced by the primitive gates it is made of (sigm
 so the engine, the checker and every renderer work on it unchanged. Both graphs compute the
 same function and the same final gradients.
 
-Every op in the op table is classified here, either PRIMITIVE or with an entry in EXPANSIONS;
-a test fails when a new op is added to ``ops.OPS`` without deciding which it is.
+Each op's expansion is its entry's ``expand`` in the op table (ops.py); an op without one is
+a primitive gate and stays as it is.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from .graph import Graph
 from .ops import CONST, OPS, VAR
@@ -35,74 +33,9 @@ class Builder:
         return self.graph.constant(value, literal, self.start, self.end)
 
 
-Expansion = Callable[[Builder, tuple[int, ...]], int]
-
-
-def _sigmoid(b: Builder, args: tuple[int, ...]) -> int:
-    # The lecture's circuit: 1/(1+exp(-x)) as the gates *-1, exp, +1, 1/x.
-    (x,) = args
-    e = b.gate("exp", b.gate("neg", x))
-    s = b.gate("add", e, b.const(1))
-    return b.gate("div", b.const(1), s)
-
-
-def _tanh(b: Builder, args: tuple[int, ...]) -> int:
-    # (e^x - e^-x) / (e^x + e^-x): x, e^x and e^-x each fan out, so the backward pass shows
-    # the copy gate adding branches. Finite for |x| < 709 (beyond, exp overflows a float).
-    (x,) = args
-    ep = b.gate("exp", x)
-    en = b.gate("exp", b.gate("neg", x))
-    return b.gate("div", b.gate("sub", ep, en), b.gate("add", ep, en))
-
-
-def _shifted(b: Builder, z: int) -> tuple[int, int]:
-    # The lecture's stable softmax: subtract the largest entry (of each row) first. The
-    # rowmax gate's branch carries a gradient that adds up to 0: softmax ignores the shift.
-    d = b.gate("sub", z, b.gate("rowmax", z))
-    e = b.gate("exp", d)
-    return d, e
-
-
-def _softmax(b: Builder, args: tuple[int, ...]) -> int:
-    # exp(z - max z) / Σ exp(z - max z): z fans out into the sub and the rowmax, e into the
-    # rowsum and the division.
-    (z,) = args
-    _, e = _shifted(b, z)
-    return b.gate("div", e, b.gate("rowsum", e))
-
-
-def _log_softmax(b: Builder, args: tuple[int, ...]) -> int:
-    # log-sum-exp: (z - max z) - log Σ exp(z - max z).
-    (z,) = args
-    d, e = _shifted(b, z)
-    return b.gate("sub", d, b.gate("log", b.gate("rowsum", e)))
-
-
-def _cross_entropy(b: Builder, args: tuple[int, ...]) -> int:
-    # -Σ y ⊙ log_softmax(z), over every entry (a matrix: summed over its rows too).
-    z, y = args
-    return b.gate("neg", b.gate("sum", b.gate("mul", y, _log_softmax(b, (z,)))))
-
-
-EXPANSIONS: dict[str, Expansion] = {
-    "sigmoid": _sigmoid,
-    "tanh": _tanh,
-    "softmax": _softmax,
-    "log_softmax": _log_softmax,
-    "cross_entropy": _cross_entropy,
-}
-
-# Gates whose local gradient is already one simple expression: they stay as they are.
-PRIMITIVE = frozenset({
-    "add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt", "relu", "abs", "max", "min",
-    # Array ops (rowmax and rowsum are the row reductions softmax is expanded with).
-    "matmul", "transpose", "sum", "mean", "dot", "rowmax", "rowsum",
-})
-
-
 def compound_ops() -> list[str]:
-    """Names of the ops that ``expand`` rewrites."""
-    return [name for name in OPS if name in EXPANSIONS]
+    """Names of the ops that ``expand`` rewrites: those whose entry has an ``expand``."""
+    return [name for name, op in OPS.items() if op.expand is not None]
 
 
 def expand(graph: Graph) -> Graph:
@@ -119,8 +52,8 @@ def expand(graph: Graph) -> Graph:
             nid = new.add(VAR, (), node.start, node.end)
         elif node.op is CONST:
             nid = new.constant(node.const, node.literal, node.start, node.end)
-        elif node.op.name in EXPANSIONS:
-            nid = EXPANSIONS[node.op.name](Builder(new, node.start, node.end), args)
+        elif node.op.expand is not None:
+            nid = node.op.expand(Builder(new, node.start, node.end), args)
         else:
             nid = new.add(node.op, args, node.start, node.end)
         if node.name is not None:

@@ -1,8 +1,10 @@
 """The op table: every gate's forward rule, local gradients, sympy form and gate pattern.
 
-Adding an op is adding one entry to ``OPS``; the parser, engine, checker and renderers
-only read this table. (An infix or prefix op also needs its rule in grammars/backprop.lark,
-aliased to the op's name: the parser's callback for it is made from this table.)
+Adding an op is adding one entry to ``OPS``; the parser, the fast lexer, both engines,
+the checker, --expand and the renderers only read this table. (An infix, prefix or postfix
+op also needs its rule in grammars/backprop.lark, aliased to the op's name, and its
+``token``: the parser's callback for it is made from this table.) tests/test_ops.py walks
+the table and names any entry's missing field; README "Adding an op" lists the fields.
 Functions here take and return plain floats; sympy forms receive
 sympy objects and the module ``sp`` (so that this module does not import sympy itself:
 `backprop --help` must stay fast).
@@ -20,9 +22,34 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 Floats = tuple[float, ...]
+Shapes = tuple[tuple[int, ...], ...]
+
+
+class Gates(Protocol):
+    """What an op's ``expand`` builds its primitive gates with (expand.Builder): a gate by
+    op name, and a constant."""
+
+    def gate(self, op: str, *inputs: int) -> int: ...
+
+    def const(self, value: float) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A constant argument after an op's inputs: the axis of sum(A, 0), the slope of
+    leaky_relu(x, 0.2). The parser checks it against ``accepts`` (the literal as typed) and
+    the node gets the constant as one more input, which forward, local, sympy and the array
+    rules then receive (a 0-d array in the array rules); its local gradient is 0: it is not
+    differentiated. Omitted, the rules use their own default."""
+
+    name: str  # "axis": how the error message names it
+    usage: str  # "A, axis": the call with it, for "takes 1 argument (or 2: sum(A, axis))"
+    what: str  # "the constant 0 or 1": what it must be
+    accepts: Callable[[str], bool]  # the constant's literal -> allowed
+    hint: str  # {name}: the function's name
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,17 +91,30 @@ class Op:
     vjp: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out, upstream)
     np_branch: Callable[..., Any] | None = None  # (np, *args) -> sign; 0 marks a kink
     sympy_array: Callable[..., Any] | None = None  # (sp, np, *object arrays) -> object array
-    shapes: Callable[[tuple[tuple[int, ...], ...]], str | None] | None = None  # why not
+    shapes: Callable[[Shapes], str | None] | None = None  # why not
     # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
     implicit: tuple[str, ...] = ()
     # The same in the step-by-step replay's words (steps.py), which fall back to
     # ``implicit``; one entry serves every input (an elementwise max).
     words: tuple[str, ...] = ()
     array_only: bool = False  # needs the array engine (not defined on plain floats)
-    # Takes an optional second argument, a constant integer axis (sum(A, 0), mean(A, 1)):
-    # the parser checks it and the node gets the constant as its second input; np_forward,
-    # vjp and sympy_array then receive it as a 0-d array.
-    axis: bool = False
+    # An optional constant argument after the inputs (the axis of sum(A, 0), the slope of
+    # leaky_relu(x, 0.2)); see Param.
+    param: Param | None = None
+    # The grammar terminal that writes the op and its text ("STAR", "*"): the fast lexer
+    # lexes it and syntax errors name it ("expected '*'"). None for a function call only;
+    # with no ``symbol`` it is a postfix op (A.T), whose grammar rule is aliased to its name.
+    token: tuple[str, str] | None = None
+    # --expand: the op written as primitive gates, (gates, input ids) -> output id; None for
+    # a primitive gate (its local gradient is already one simple expression).
+    expand: Callable[[Gates, tuple[int, ...]], int] | None = None
+    # A hint for a shape mismatch (what to write instead), after ``shapes`` said why not.
+    shape_hint: Callable[[Shapes], str] | None = None
+
+    @property
+    def axis(self) -> bool:
+        """Takes a constant axis (sum(A, 0)): the array engine checks it against the shape."""
+        return self.param is AXIS
 
 
 def _sign(v: float) -> int:
@@ -173,7 +213,7 @@ def _needs_arrays(*_: Any) -> Any:
     raise AssertionError("an array-only op reached the scalar engine")
 
 
-def _matmul_shapes(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+def _matmul_shapes(shapes: Shapes) -> str | None:
     a, b = shapes
     if not a or not b:
         return "@ needs a vector or a matrix on both sides (use * to scale by a scalar)"
@@ -191,8 +231,14 @@ def _matmul_vjp(np: Any, args: tuple[Any, ...], out: Any, g: Any) -> tuple[Any, 
     return (np.reshape(g2 @ b2.T, a.shape), np.reshape(a2.T @ g2, b.shape))
 
 
-def _vectors(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
-    def check(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+def _matmul_hint(shapes: Shapes) -> str:
+    if len(shapes[0]) == 1 and len(shapes[1]) == 2:
+        return "a vector on the left of @ is a row; to use it as a column put it on the right"
+    return "A @ B needs A's columns to equal B's rows; A.T transposes a matrix"
+
+
+def _vectors(name: str) -> Callable[[Shapes], str | None]:
+    def check(shapes: Shapes) -> str | None:
         if any(len(s) != 1 for s in shapes):
             return f"{name} needs vectors"
         if len({s[0] for s in shapes}) > 1:
@@ -202,8 +248,8 @@ def _vectors(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
     return check
 
 
-def _last_axis(name: str) -> Callable[[tuple[tuple[int, ...], ...]], str | None]:
-    def check(shapes: tuple[tuple[int, ...], ...]) -> str | None:
+def _last_axis(name: str) -> Callable[[Shapes], str | None]:
+    def check(shapes: Shapes) -> str | None:
         if any(len(s) == 0 for s in shapes):
             return f"{name} needs a vector (or a matrix, row by row), not a scalar"
         if len(set(shapes)) > 1:
@@ -316,32 +362,159 @@ def _relu_sympy(sp: Any, x: Any) -> Any:
     return sp.relu(x)
 
 
+# --- expansions into primitive gates (--expand); each entry's ``expand`` ---------------------
+# The lecture: "Computational graph representation may not be unique. Choose one where local
+# gradients at each node can be easily expressed."
+
+
+def _expand_sigmoid(b: Gates, args: tuple[int, ...]) -> int:
+    # The lecture's circuit: 1/(1+exp(-x)) as the gates *-1, exp, +1, 1/x.
+    (x,) = args
+    e = b.gate("exp", b.gate("neg", x))
+    s = b.gate("add", e, b.const(1))
+    return b.gate("div", b.const(1), s)
+
+
+def _expand_tanh(b: Gates, args: tuple[int, ...]) -> int:
+    # (e^x - e^-x) / (e^x + e^-x): x, e^x and e^-x each fan out, so the backward pass shows
+    # the copy gate adding branches. Finite for |x| < 709 (beyond, exp overflows a float).
+    (x,) = args
+    ep = b.gate("exp", x)
+    en = b.gate("exp", b.gate("neg", x))
+    return b.gate("div", b.gate("sub", ep, en), b.gate("add", ep, en))
+
+
+def _expand_tan(b: Gates, args: tuple[int, ...]) -> int:
+    # sin(x) / cos(x): x fans out into both.
+    (x,) = args
+    return b.gate("div", b.gate("sin", x), b.gate("cos", x))
+
+
+def _shifted(b: Gates, z: int) -> tuple[int, int]:
+    # The lecture's stable softmax: subtract the largest entry (of each row) first. The
+    # rowmax gate's branch carries a gradient that adds up to 0: softmax ignores the shift.
+    d = b.gate("sub", z, b.gate("rowmax", z))
+    e = b.gate("exp", d)
+    return d, e
+
+
+def _expand_softmax(b: Gates, args: tuple[int, ...]) -> int:
+    # exp(z - max z) / Σ exp(z - max z): z fans out into the sub and the rowmax, e into the
+    # rowsum and the division.
+    (z,) = args
+    _, e = _shifted(b, z)
+    return b.gate("div", e, b.gate("rowsum", e))
+
+
+def _expand_log_softmax(b: Gates, args: tuple[int, ...]) -> int:
+    # log-sum-exp: (z - max z) - log Σ exp(z - max z).
+    (z,) = args
+    d, e = _shifted(b, z)
+    return b.gate("sub", d, b.gate("log", b.gate("rowsum", e)))
+
+
+def _expand_cross_entropy(b: Gates, args: tuple[int, ...]) -> int:
+    # -Σ y ⊙ log_softmax(z), over every entry (a matrix: summed over its rows too).
+    z, y = args
+    return b.gate("neg", b.gate("sum", b.gate("mul", y, _expand_log_softmax(b, (z,)))))
+
+
+# --- sin, cos, tan, softplus, leaky_relu -----------------------------------------------------
+
+
+def _cos_is_zero(x: float) -> bool:
+    # tan's pole: cos(x) is 0 to float precision (within a couple of ulps of x from an odd
+    # multiple of π/2, math.cos returns ~1e-16 and tan a meaningless ±1e16).
+    return abs(math.cos(x)) <= 2.0 * math.ulp(x)
+
+
+def _tan(x: float) -> float:
+    if _cos_is_zero(x):
+        raise OverflowError
+    return math.tan(x)
+
+
+def _np_tan(np: Any, a: Any) -> Any:
+    pole = np.abs(np.cos(a)) <= 2.0 * np.spacing(np.abs(a))
+    return np.where(pole, np.inf, np.tan(a))
+
+
+def _softplus(x: float) -> float:
+    # log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|).
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+# The slope of leaky_relu(x) when none is given (PyTorch's default negative_slope).
+SLOPE = 0.01
+
+
+def _leaky_relu(x: float, slope: float = SLOPE) -> float:
+    return x if x > 0.0 else slope * x
+
+
+def _leaky_relu_local(args: Floats, out: float) -> Floats:
+    # PyTorch's leaky_relu backward: x > 0 ? 1 : slope (so slope at 0). The slope is a
+    # constant parameter: local gradient 0.
+    slope = args[1] if len(args) > 1 else SLOPE
+    d = 1.0 if args[0] > 0.0 else slope
+    return (d,) if len(args) == 1 else (d, 0.0)
+
+
+def _leaky_relu_kink(args: Floats) -> str | None:
+    if args[0] != 0.0:
+        return None
+    slope = args[1] if len(args) > 1 else SLOPE
+    return f"leaky_relu at 0: took subgradient {_fmt(slope)} (the slope)"
+
+
+def _np_leaky_relu_local(np: Any, x: tuple[Any, ...], o: Any) -> tuple[Any, ...]:
+    slope = x[1] if len(x) > 1 else SLOPE
+    d = np.where(x[0] > 0.0, 1.0, slope)
+    return (d,) if len(x) == 1 else (d, np.zeros(np.shape(x[1])))
+
+
+def _leaky_relu_sympy(sp: Any, x: Any, slope: Any = None) -> Any:
+    return sp.leaky_relu(x, sp.Rational(1, 100) if slope is None else slope)
+
+
+def _is_number(literal: str) -> bool:
+    return True  # any constant as typed: the parser already made it a number
+
+
+AXIS = Param("axis", "A, axis", "the constant 0 or 1", lambda lit: lit in ("0", "1"),
+             "{name}(A, 0) reduces down the columns (one entry per column), {name}(A, 1) "
+             "across each row (one per row); {name}(A) reduces every entry")
+LEAK = Param("slope", "x, slope", "a constant number", _is_number,
+             "{name}(x, 0.2) multiplies x < 0 by 0.2; {name}(x) takes the slope "
+             f"{SLOPE}")
+
+
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
         Op("add", 2, lambda a, b: a + b, lambda x, o: (1.0, 1.0),
-           lambda sp, a, b: a + b, "gradient distributor", "+", chain="Add",
+           lambda sp, a, b: a + b, "gradient distributor", "+", chain="Add", token=("PLUS", "+"),
            commutative=True,
            np_forward=lambda np, a, b: a + b, np_local=lambda np, x, o: (1.0, 1.0)),
         Op("sub", 2, lambda a, b: a - b, lambda x, o: (1.0, -1.0),
-           lambda sp, a, b: a - b, "distributor, negated to b", "-",
+           lambda sp, a, b: a - b, "distributor, negated to b", "-", token=("MINUS", "-"),
            chain="Add", chain_right=lambda term: -term,
            np_forward=lambda np, a, b: a - b, np_local=lambda np, x, o: (1.0, -1.0)),
         Op("mul", 2, lambda a, b: a * b, lambda x, o: (x[1], x[0]),
-           lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul",
+           lambda sp, a, b: a * b, "swap multiplier", "*", chain="Mul", token=("STAR", "*"),
            commutative=True, swaps=True,
            np_forward=lambda np, a, b: a * b, np_local=lambda np, x, o: (x[1], x[0])),
         # -out/b rather than -a/b²: b*b overflows or underflows where out/b does not.
         Op("div", 2, lambda a, b: a / b, lambda x, o: (1.0 / x[1], -o / x[1]),
-           lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/",
+           lambda sp, a, b: a / b, "1/b to a, -a/b² to b", "/", token=("SLASH", "/"),
            domain=lambda x: "division by zero",
            np_forward=lambda np, a, b: a / b,
            np_local=lambda np, x, o: (1.0 / x[1], -o / x[1])),
         Op("pow", 2, _pow, _pow_local, _pow_sympy,
-           "b·a^(b-1) to a", "^", domain=_pow_domain,
+           "b·a^(b-1) to a", "^", domain=_pow_domain, token=("POW", "^"),
            np_forward=lambda np, a, b: np.power(a, b), np_local=_np_pow_local),
         Op("neg", 1, lambda a: -a, lambda x, o: (-1.0,), lambda sp, a: -a,
-           "gradient negator", "-", label="*-1", form="-{0}",
+           "gradient negator", "-", label="*-1", form="-{0}", token=("MINUS", "-"),
            np_forward=lambda np, a: -a, np_local=lambda np, x, o: (-1.0,)),
         Op("exp", 1, math.exp, lambda x, o: (o,), lambda sp, a: sp.exp(a),
            "local = its own output",
@@ -357,10 +530,10 @@ OPS: dict[str, Op] = {
            domain=lambda x: f"sqrt of a negative number ({_fmt(x[0])})",
            np_forward=lambda np, a: np.sqrt(a), np_local=lambda np, x, o: (0.5 / o,)),
         Op("sigmoid", 1, _sigmoid, lambda x, o: (o * (1.0 - o),),
-           lambda sp, a: 1 / (1 + sp.exp(-a)), "local (1-σ)σ",
+           lambda sp, a: 1 / (1 + sp.exp(-a)), "local (1-σ)σ", expand=_expand_sigmoid,
            np_forward=_np_sigmoid, np_local=lambda np, x, o: (o * (1.0 - o),)),
         Op("tanh", 1, math.tanh, lambda x, o: (1.0 - o * o,), lambda sp, a: sp.tanh(a),
-           "local 1-tanh²",
+           "local 1-tanh²", expand=_expand_tanh,
            np_forward=lambda np, a: np.tanh(a), np_local=lambda np, x, o: (1.0 - o * o,)),
         Op("relu", 1, lambda a: a if a > 0.0 else 0.0,
            lambda x, o: (1.0 if x[0] > 0.0 else 0.0,), _relu_sympy,
@@ -388,15 +561,39 @@ OPS: dict[str, Op] = {
            np_local=lambda np, x, o: _np_router(np, x, False),
            np_branch=lambda np, a, b: np.sign(a - b),
            words=("routed to the smaller of {0} and {1}, entry by entry",)),
+        # sin, cos, tan: the local gradient of each is another trig function.
+        Op("sin", 1, math.sin, lambda x, o: (math.cos(x[0]),), lambda sp, a: sp.sin(a),
+           "local cos(x)",
+           np_forward=lambda np, a: np.sin(a), np_local=lambda np, x, o: (np.cos(x[0]),)),
+        Op("cos", 1, math.cos, lambda x, o: (-math.sin(x[0]),), lambda sp, a: sp.cos(a),
+           "local -sin(x)",
+           np_forward=lambda np, a: np.cos(a), np_local=lambda np, x, o: (-np.sin(x[0]),)),
+        Op("tan", 1, _tan, lambda x, o: (1.0 + o * o,), lambda sp, a: sp.tan(a),
+           "local 1+tan²",
+           domain=lambda x: f"tan at a pole: cos({_fmt(x[0])}) is 0 to float precision",
+           expand=_expand_tan,
+           np_forward=_np_tan, np_local=lambda np, x, o: (1.0 + o * o,)),
+        Op("softplus", 1, _softplus, lambda x, o: (_sigmoid(x[0]),),
+           lambda sp, a: sp.log(1 + sp.exp(a)), "local σ(x)",
+           np_forward=lambda np, a: np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a))),
+           np_local=lambda np, x, o: (_np_sigmoid(np, x[0]),)),
+        # leaky_relu(x) or leaky_relu(x, slope): the slope is a constant, like sum's axis.
+        Op("leaky_relu", 1, _leaky_relu, _leaky_relu_local, _leaky_relu_sympy,
+           "gradient gate, slope below 0", kink=_leaky_relu_kink,
+           branch=lambda x: _sign(x[0]),
+           np_forward=lambda np, a, k=SLOPE: np.where(a > 0.0, a, k * a),
+           np_local=_np_leaky_relu_local,
+           np_branch=lambda np, a, k=None: np.sign(a),
+           words=("passes where {0} > 0, times the slope elsewhere",), param=LEAK),
         # --- array ops: forward, vjp (the implicit Jacobian product), sympy, shapes ---
         Op("matmul", 2, _needs_arrays, _needs_arrays, _needs_arrays,
-           "matrix multiply", "@",
+           "matrix multiply", "@", token=("AT", "@"), shape_hint=_matmul_hint,
            np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
            sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
            implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"),
            words=("upstream · {1}ᵀ", "{0}ᵀ · upstream"), array_only=True),
         Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,
-           "transposes the gradient back",
+           "transposes the gradient back", token=("TRANSPOSE", ".T"),
            np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
            sympy_array=lambda sp, np, a: a.T, implicit=("upstreamᵀ",), array_only=True),
         # sum(A) and mean(A) reduce every entry; sum(A, 0) / sum(A, 1) down the columns /
@@ -407,7 +604,7 @@ OPS: dict[str, Op] = {
            vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, False),
            sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, False),
            implicit=("upstream copied to every entry",),
-           words=("upstream copied to every entry of {0}",), array_only=True, axis=True),
+           words=("upstream copied to every entry of {0}",), array_only=True, param=AXIS),
         Op("mean", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "distributor, scaled by 1/n",
            np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, True),
@@ -416,7 +613,7 @@ OPS: dict[str, Op] = {
            implicit=("upstream / n to every entry",),
            words=("upstream / n copied to every entry of {0} (n: the number of entries "
                   "averaged)",),
-           array_only=True, axis=True),
+           array_only=True, param=AXIS),
         Op("dot", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "swap multiplier, vector form",
            np_forward=lambda np, a, b: np.dot(a, b), vjp=lambda np, x, o, g: (g * x[1], g * x[0]),
@@ -426,7 +623,7 @@ OPS: dict[str, Op] = {
            "Jacobian diag(s) - s sᵀ, applied implicitly",
            np_forward=_np_softmax,
            vjp=lambda np, x, o, g: (o * (g - np.sum(g * o, axis=-1, keepdims=True)),),
-           sympy_array=_sympy_softmax, shapes=_last_axis("softmax"),
+           sympy_array=_sympy_softmax, shapes=_last_axis("softmax"), expand=_expand_softmax,
            implicit=("s ⊙ (upstream - Σ upstream ⊙ s)",),
            words=("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
                   "diag(s) - s sᵀ applied",), array_only=True),
@@ -435,6 +632,7 @@ OPS: dict[str, Op] = {
            np_forward=_np_log_softmax,
            vjp=lambda np, x, o, g: (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),),
            sympy_array=_sympy_log_softmax, shapes=_last_axis("log_softmax"),
+           expand=_expand_log_softmax,
            implicit=("upstream - softmax({0}) Σ upstream",),
            words=("upstream - softmax({0}) · Σ upstream",), array_only=True),
         Op("cross_entropy", 2, _needs_arrays, _needs_arrays, _needs_arrays,
@@ -444,7 +642,7 @@ OPS: dict[str, Op] = {
                g * (_np_softmax(np, x[0]) * np.sum(x[1], axis=-1, keepdims=True) - x[1]),
                -g * _np_log_softmax(np, x[0])),
            sympy_array=lambda sp, np, z, y: -sp.Add(*(y * _sympy_log_softmax(sp, np, z)).flat),
-           shapes=_last_axis("cross_entropy"),
+           shapes=_last_axis("cross_entropy"), expand=_expand_cross_entropy,
            implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
                      "upstream · (-log_softmax({0}))"),
            words=("upstream · (softmax({0}) - {1}) for one-hot {1}",

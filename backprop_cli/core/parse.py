@@ -23,17 +23,18 @@ from .gcpause import paused
 from .graph import Graph
 from .literals import ArrayLiteral
 from .numbers import parse_number
-from .ops import CONST, FUNCTIONS, OPS
+from .ops import CONST, FUNCTIONS, OPS, Param
 
 GRAMMAR_FILE = "backprop.lark"
 
-# Lark's terminal names, as a user would say them.
+# Lark's terminal names, as a user would say them; an op's own terminal ("STAR") is named by
+# its entry in the op table (``Op.token``).
 _TERMINALS = {
     "NAME": "a name", "NUMBER": "a number", "SIGNED_NUMBER": "a number",
-    "LPAR": "'('", "RPAR": "')'", "MINUS": "'-'", "PLUS": "'+'", "POW": "'^'",
+    "LPAR": "'('", "RPAR": "')'",
     "_SEP": "';' or a new line", "EQUAL": "'='", "COMMA": "','", "SEMICOLON": "';'",
-    "STAR": "'*'", "SLASH": "'/'", "$END": "the end of the input",
-    "AT": "'@'", "LSQB": "'['", "RSQB": "']'", "TRANSPOSE": "'.T'",
+    "$END": "the end of the input", "LSQB": "'['", "RSQB": "']'",
+    **{op.token[0]: f"'{op.token[1]}'" for op in OPS.values() if op.token},
 }
 
 
@@ -122,13 +123,19 @@ class _FastLexer(Lexer):
     """
 
     __future_interface__ = 2
-    ORDER = ("_SEP", "__IGNORE_1", "COMMENT", "NUMBER", "NAME", "POW", "STAR", "SLASH", "PLUS",
-             "MINUS", "LPAR", "RPAR", "EQUAL", "COMMA")
+    # The program's own terminals; the ops' terminals (+ * @ .T ...) come from the op table.
+    STRUCTURE = ("_SEP", "__IGNORE_1", "COMMENT", "NUMBER", "NAME", "LPAR", "RPAR", "EQUAL",
+                 "COMMA")
 
     def __init__(self, lark: Lark):
-        patterns = {t.name: t.pattern.to_regexp() for t in lark.terminals}
+        terminals = {t.name: t for t in lark.terminals}
+        ops = {op.token[0] for op in OPS.values() if op.token} - set(self.STRUCTURE)
+        # Longest first, as Lark orders them, so that ** is one POW rather than two STARs.
+        order = (*self.STRUCTURE,
+                 *sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n)))
         self.ignore = frozenset(lark.lexer_conf.ignore)
-        self.regex = re.compile("|".join(f"(?P<{name}>{patterns[name]})" for name in self.ORDER))
+        self.regex = re.compile("|".join(
+            f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in order))
 
     def lex(self, lexer_state: Any, parser_state: Any) -> Iterator[Token]:
         whole = lexer_state.text  # a TextSlice in Lark 1.3, the str itself before
@@ -180,13 +187,16 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def __init__(self, source: str):
         super().__init__()
         self.reset(source)
-        # The infix (a + b) and prefix (-a) ops of the table: Lark looks a callback up by the
-        # rule's alias, which is the op's name, so each op gets one here and no method. The
-        # op itself is looked up in OPS at each parse, as before (a test swaps an entry).
+        # The infix (a + b), prefix (-a) and postfix (A.T: a token but no symbol) ops of the
+        # table: Lark looks a callback up by the rule's alias, which is the op's name, so each
+        # op gets one here and no method. The op itself is looked up in OPS at each parse, as
+        # before (a test swaps an entry).
         for op in OPS.values():
             if op.symbol:
                 setattr(self, op.name, partial(self._binary if op.arity == 2 else self._prefix,
                                                op.name))
+            elif op.token:
+                setattr(self, op.name, partial(self._postfix, op.name))
 
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
@@ -230,9 +240,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         sign, (a, _, e) = c
         return self.g.add(OPS[name], (a,), sign.start_pos, e), sign.start_pos, e
 
-    def transpose(self, c: list[Any]) -> tuple[int, int, int]:
+    def _postfix(self, name: str, c: list[Any]) -> tuple[int, int, int]:
         (a, s, _), tok = c
-        return self.g.add(OPS["transpose"], (a,), s, tok.end_pos), s, tok.end_pos
+        return self.g.add(OPS[name], (a,), s, tok.end_pos), s, tok.end_pos
 
     def pos(self, c: list[Any]) -> tuple[int, int, int]:
         plus, (a, _, e) = c
@@ -264,32 +274,32 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         name = str(tok)
         op = FUNCTIONS.get(name)
         if op is None:
-            close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=1, cutoff=0.5)
+            close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=3, cutoff=0.5)
+            # Two letters swapped (tahn) is the likeliest slip: tanh before the nearer tan.
+            close.sort(key=lambda c: sorted(c) != sorted(name))
             hint = f"did you mean {close[0]}?" if close else ""
             raise InputError(f"unknown function '{name}'", source=self.src, pos=tok.start_pos,
                              end=tok.end_pos, hint=(hint + " " if hint else "")
                              + "known functions: " + ", ".join(sorted(FUNCTIONS)))
-        if op.axis and len(args) == op.arity + 1:
-            self._check_axis(name, args[-1])
+        if op.param is not None and len(args) == op.arity + 1:
+            self._check_param(name, op.param, args[-1])
         elif len(args) != op.arity:
             want = "1 argument" if op.arity == 1 else f"{op.arity} arguments"
-            if op.axis:
-                want += f" (or 2: {name}(A, axis))"
+            if op.param is not None:
+                want += f" (or {op.arity + 1}: {name}({op.param.usage}))"
             raise InputError(f"{name} takes {want}, got {len(args)}", source=self.src,
                              pos=tok.start_pos, end=rpar.end_pos)
         ids = tuple(a for a, _, _ in args)
         return self.g.add(op, ids, tok.start_pos, rpar.end_pos), tok.start_pos, rpar.end_pos
 
-    def _check_axis(self, name: str, arg: tuple[int, int, int]) -> None:
-        """A reduction's axis: the constant 0 or 1 as typed, nothing computed."""
+    def _check_param(self, name: str, param: Param, arg: tuple[int, int, int]) -> None:
+        """A constant argument (an axis, a slope): a constant as typed, nothing computed."""
         nid, s, e = arg
         node = self.g.nodes[nid]
-        if node.op is not CONST or node.literal not in ("0", "1"):
-            raise InputError(f"the axis of {name} must be the constant 0 or 1, not "
+        if node.op is not CONST or not param.accepts(node.literal):
+            raise InputError(f"the {param.name} of {name} must be {param.what}, not "
                              f"'{self.src[s:e][:40]}'", source=self.src, pos=s, end=e,
-                             hint=f"{name}(A, 0) reduces down the columns (one entry per "
-                             f"column), {name}(A, 1) across each row (one per row); "
-                             f"{name}(A) reduces every entry")
+                             hint=param.hint.format(name=name))
 
     def assign(self, c: list[Any]) -> tuple[str, int, int]:
         tok, (a, _, _) = c

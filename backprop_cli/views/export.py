@@ -72,7 +72,7 @@ def markdown(result: Result, max_rows: int = 60) -> str:
             cells.append(md(fmt(row.value)))
         cells.append("<br>".join(md(s) for s in _local_lines(row)) or "–")
         if numeric:
-            up = fmt(row.upstream) if row.op != "const" else "–"
+            up = fmt(row.upstream) if row.op != CONST.name else "–"
             if len(row.fan_out) > 1:
                 up += " = " + " + ".join(f"{fmt(g)} (from {to})" for to, g in row.fan_out)
             cells.append(md(up))
@@ -266,7 +266,7 @@ def latex(result: Result, max_rows: int = 60) -> str:
                 parts.append(f"${frac} = {value if value is not None else sym}$")
         cells.append(_stack(parts))
         if numeric:
-            cells.append("--" if row.op == "const" else f"${tex_value(row.upstream)}$")
+            cells.append("--" if row.op == CONST.name else f"${tex_value(row.upstream)}$")
             downs = [f"$\\to {names[j]}: {tex_value(g)}$" for j, g, c in
                      zip(node.inputs, row.downstream or [], row.input_is_const) if not c]
             cells.append(_stack(downs))

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.formatting import number, shape_text
+from ..core.ops import CONST
 from ..core.result import Check, NodeRecord, Result
 
 T = TypeVar("T")
@@ -174,7 +175,7 @@ def _dedupe_inputs(inputs: list[str], parts: list[str]) -> list[str]:
 
 
 def _upstream(row: NodeRecord) -> Text:
-    if row.op == "const":
+    if row.op == CONST.name:
         return text("–", "dim")
     t = text(fmt(row.upstream))
     if len(row.fan_out) > 1:

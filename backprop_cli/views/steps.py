@@ -73,7 +73,7 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
             if not node.inputs or node.op.array_only:  # array ops: a rule in words instead
                 out.append(None)
                 continue
-            dummies, derivatives = local_forms(node.op)  # differentiated once per op
+            dummies, derivatives = local_forms(node.op, len(node.inputs))  # once per op
             subs = {}
             for d, j in zip(dummies, node.inputs):
                 inp = graph.nodes[j]
