@@ -211,15 +211,16 @@ def test_direction_mode_verdict_follows_the_direction_check() -> None:
 # --- start-up -----------------------------------------------------------------------------
 
 
-def test_help_imports_neither_sympy_nor_numpy() -> None:
+@pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"]])
+def test_help_imports_neither_sympy_nor_numpy_nor_pydantic(argv: list[str]) -> None:
     code = (
         "import sys, runpy\n"
-        "sys.argv = ['backprop', '--help']\n"
+        f"sys.argv = ['backprop', *{argv!r}]\n"
         "try:\n"
         "    runpy.run_module('backprop_cli', run_name='__main__')\n"
         "except SystemExit as exc:\n"
         "    assert exc.code in (0, None), exc.code\n"
-        "heavy = [m for m in ('sympy', 'numpy', 'mpmath') if m in sys.modules]\n"
+        "heavy = [m for m in ('sympy', 'numpy', 'mpmath', 'pydantic') if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -227,6 +228,25 @@ def test_help_imports_neither_sympy_nor_numpy() -> None:
                           env=env, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Usage" in proc.stdout
+    assert "HEAVY []" in proc.stderr
+
+
+def test_scalar_eval_imports_no_pydantic() -> None:
+    """A scalar `eval` needs sympy, never pydantic (typer 0.29's option coercion: ~110 ms)."""
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['backprop', 'eval', '(x+y)*z', '--at', 'x=-2,y=5,z=-4', '--json']\n"
+        "try:\n"
+        "    runpy.run_module('backprop_cli', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "print('HEAVY', [m for m in ('pydantic', 'numpy') if m in sys.modules], file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["value"] == -12.0
     assert "HEAVY []" in proc.stderr
 
 
