@@ -150,7 +150,14 @@ def _fill(result: Result, run: Pass) -> None:
             inputs = nodes[nid].inputs
             if inputs:
                 loc, down = locs[nid], downs[nid]
-                if all([needs[j] for j in inputs]):
+                if len(inputs) == 2:
+                    a, b = inputs
+                    every = needs[a] and needs[b]
+                elif len(inputs) == 1:
+                    every = needs[inputs[0]]
+                else:
+                    every = all([needs[j] for j in inputs])
+                if every:
                     rec.local, rec.downstream = list(loc), list(down)
                 else:
                     rec.local = [_finite_or_none(v, needs[j]) for j, v in zip(inputs, loc)]

@@ -204,22 +204,32 @@ def records(graph: Graph) -> list[NodeRecord]:
     needs = graph.needs_grad()
     labels = [n.name if n.name is not None else f"#{n.id}" for n in nodes]  # graph.label
     source = graph.source
-    text = graph.text
     limit = TEXT_LIMIT
+    half = limit // 2
     out: list[NodeRecord] = []
     append = out.append
+    record = NodeRecord
     with paused():
         for node in nodes:
             nid = node.id
             ins = node.inputs
             s, e = node.start, node.end
             op = node.op
-            append(NodeRecord(
-                id=nid, label=labels[nid], op=op.name,
-                expression=source[s:e] if e - s <= limit else text(nid),
-                inputs=[labels[j] for j in ins], input_is_const=[not needs[j] for j in ins],
-                gate=op.gate, start=s, end=e,
-            ))
+            if len(ins) == 2:
+                a, b = ins
+                names = [labels[a], labels[b]]
+                const = [not needs[a], not needs[b]]
+            elif ins:
+                names = [labels[j] for j in ins]
+                const = [not needs[j] for j in ins]
+            else:
+                names, const = [], []
+            # graph.text: cut in the middle past TEXT_LIMIT characters
+            expression = source[s:e] if e - s <= limit else \
+                source[s:s + half] + " … " + source[e - half:e]
+            append(record(id=nid, label=labels[nid], op=op.name, expression=expression,
+                          inputs=names, input_is_const=const, gate=op.gate,
+                          start=s, end=e))
         for nid, uses in graph.fan_outs().items():
             rec = out[nid]
             rec.fan_out = [(labels[c], None) for c, _ in uses]
