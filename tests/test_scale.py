@@ -220,7 +220,8 @@ def test_help_imports_neither_sympy_nor_numpy_nor_pydantic(argv: list[str]) -> N
         "    runpy.run_module('backprop_cli', run_name='__main__')\n"
         "except SystemExit as exc:\n"
         "    assert exc.code in (0, None), exc.code\n"
-        "heavy = [m for m in ('sympy', 'numpy', 'mpmath', 'pydantic') if m in sys.modules]\n"
+        "heavy = [m for m in ('sympy', 'numpy', 'mpmath', 'pydantic', 'typer')\n"
+        "         if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -229,6 +230,28 @@ def test_help_imports_neither_sympy_nor_numpy_nor_pydantic(argv: list[str]) -> N
     assert proc.returncode == 0, proc.stderr
     assert "Usage" in proc.stdout
     assert "HEAVY []" in proc.stderr
+
+
+def test_saved_help_texts_are_current() -> None:
+    """backprop_cli/_help.py matches cli/*.py and typer; if not, regenerate it with
+    python -c "from backprop_cli._fasthelp import write_help; write_help()"."""
+    from backprop_cli import _fasthelp, _help
+
+    assert _help.KEY == _fasthelp.key()
+    for words in _fasthelp.CACHED:
+        assert _help.TEXTS[words] == _fasthelp.typer_help(words)
+
+
+def test_help_in_a_narrow_terminal_is_typer_s() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "60"}
+    code = ("import sys, runpy\nsys.argv = ['backprop', '--help']\n"
+            "try:\n    runpy.run_module('backprop_cli', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('TYPER', 'typer' in sys.modules, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=False, timeout=60)
+    assert "TYPER True" in proc.stderr
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 60
 
 
 def test_scalar_eval_imports_no_pydantic() -> None:
