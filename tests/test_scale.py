@@ -318,6 +318,19 @@ def check_agrees(text: str) -> None:
         assert shape(fast) == shape(slow)
 
 
+def test_fast_parser_loop_builds_the_graph_itself() -> None:
+    """The one-function LALR loop parses a program with no fallback to Lark's parse."""
+    text = "q = x*y + sigmoid(-x)\nq^2 / (y - 1e-3)"
+    lark, builder = parse_mod._parser()
+    with parse_mod._LOCK:
+        builder.reset(text)
+        try:
+            graph = parse_mod._run_lalr(text)
+        finally:
+            builder.reset("")
+    assert shape(graph) == shape(lark_parse(text))
+
+
 PIECES = ["x", "y", "w0", "θ", "x_1", "exp", "sigmoid", "max", "2", ".5", "1e-3", "2.", "3E+2",
           "+", "-", "*", "/", "^", "**", "(", ")", ",", "=", ";", "\n", "\r\n", " ", "\t",
           "# note\n", "q", "f", "1_0", "[", "'", "é", "\r", "!"]
