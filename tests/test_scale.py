@@ -321,7 +321,7 @@ def check_agrees(text: str) -> None:
 def test_fast_parser_loop_builds_the_graph_itself() -> None:
     """The one-function LALR loop parses a program with no fallback to Lark's parse."""
     text = "q = x*y + sigmoid(-x)\nq^2 / (y - 1e-3)"
-    lark, builder = parse_mod._parser()
+    _, builder = parse_mod._parser()
     with parse_mod._LOCK:
         builder.reset(text)
         try:
