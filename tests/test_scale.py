@@ -331,6 +331,15 @@ def test_fast_parser_loop_builds_the_graph_itself() -> None:
     assert shape(graph) == shape(lark_parse(text))
 
 
+def test_parse_falls_back_to_lark_without_the_fast_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable(source: str) -> Any:
+        raise NotImplementedError("Lark's parser internals")
+
+    monkeypatch.setattr(parse_mod, "_run_lalr", unavailable)
+    text = "q = x*y + sigmoid(-x)\nq^2 / (y - 1e-3)"
+    assert shape(parse_mod.parse(text)) == shape(lark_parse(text))
+
+
 PIECES = ["x", "y", "w0", "θ", "x_1", "exp", "sigmoid", "max", "2", ".5", "1e-3", "2.", "3E+2",
           "+", "-", "*", "/", "^", "**", "(", ")", ",", "=", ";", "\n", "\r\n", " ", "\t",
           "# note\n", "q", "f", "1_0", "[", "'", "é", "\r", "!"]

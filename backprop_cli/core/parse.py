@@ -173,9 +173,13 @@ def _lalr_tables() -> tuple[Any, Any, Any, dict[Any, tuple[int, Any, str]]]:
     """Lark's LALR tables for `program`, and per rule (size, callback, origin's name)."""
     from lark.parsers.lalr_analysis import Reduce
 
-    inner = _parser()[0].parser.parser.parser  # ParsingFrontend -> LALR_Parser -> _Parser
-    table = inner.parse_table
-    callbacks = inner.callbacks
+    try:
+        inner = _parser()[0].parser.parser.parser  # ParsingFrontend -> LALR_Parser -> _Parser
+        table = inner.parse_table
+        callbacks = inner.callbacks
+        table.states, table.start_states, table.end_states  # noqa: B018
+    except AttributeError:  # another Lark inside: its own parse loop does the work
+        raise NotImplementedError("Lark's parser internals") from None
     if any(isinstance(k, str) for k in callbacks):  # callbacks on tokens: none in this grammar
         raise NotImplementedError("token callbacks")
     reductions = {}
