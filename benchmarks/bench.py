@@ -8,7 +8,11 @@ of `backprop`'s parse, forward and backward passes, their total, the backward/fo
 a verified `evaluate` (sympy and finite-difference checks, as `backprop eval` runs them), and
 the same work (from the same text: Lark LALR parse, build, forward, backward) in micrograd and
 PyTorch autograd when they are installed (`pip install ".[bench]"`), with ratios taken in the
-same run. Then start-up: whole `backprop` processes against `python -c "import sympy"`.
+same run. First the engine table of issue 12: `evaluate(text, at=point, check=())` on its four
+families (benchmarks/engine_families.py) at 1,000 and 10,000 nodes against micrograd, PyTorch
+and a plain Python tape, each from a Lark LALR parse of the same text (the peer columns of the
+main table are ratios against the same `evaluate(check=())`, the same work). Then start-up:
+whole `backprop` processes against `python -c pass` and `python -c "import sympy"`.
 
 Each sample repeats the work until it has run 30 ms at least (for the small sizes) and
 reports the time of one call; `backprop` and its peers take turns, sample by sample, so
@@ -484,7 +488,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"backprop benchmark: {machine()}", file=sys.stderr)
     engine = ""
     if not args.startup_only and not args.no_engine:
-        engine = engine_table(ENGINE_SIZES, max(reps, 5), peers)
+        engine = engine_table((1_000,) if args.quick else ENGINE_SIZES, max(reps, 5), peers)
     rows = [] if args.startup_only or args.engine_only else bench_table(
         sizes, reps, args.verify_max, 1 if args.quick else 3, peers, families)
     out = [f"Machine: {machine()}.", "",

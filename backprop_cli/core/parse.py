@@ -273,6 +273,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
         self.src = source
+        self.numbers: dict[str, float] = {}
         self.where = where
 
     def binding(self, c: list[Any]) -> tuple[str, str | ArrayLiteral, int, int]:
@@ -326,9 +327,13 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def number(self, c: list[Any]) -> tuple[int, int, int]:
         tok = c[0]
-        value, _ = parse_number(str(tok), source=self.src, pos=tok.start_pos, end=tok.end_pos)
+        text = str(tok)
+        value = self.numbers.get(text)
+        if value is None:  # each distinct literal is read once per parse (the 1 of x + 1 ...)
+            value, _ = parse_number(text, source=self.src, pos=tok.start_pos, end=tok.end_pos)
+            self.numbers[text] = value
         s, e = tok.start_pos, tok.end_pos
-        return self.g.constant(value, str(tok), s, e), s, e
+        return self.g.constant(value, text, s, e), s, e
 
     def var(self, c: list[Any]) -> tuple[int, int, int]:
         tok = c[0]
