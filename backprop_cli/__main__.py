@@ -1,5 +1,5 @@
 """`python -m backprop_cli` runs the `backprop` command."""
 
-from .cli import app
+from ._fasthelp import main
 
-app(prog_name="backprop")
+main()

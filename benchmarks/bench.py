@@ -8,7 +8,11 @@ of `backprop`'s parse, forward and backward passes, their total, the backward/fo
 a verified `evaluate` (sympy and finite-difference checks, as `backprop eval` runs them), and
 the same work (from the same text: Lark LALR parse, build, forward, backward) in micrograd and
 PyTorch autograd when they are installed (`pip install ".[bench]"`), with ratios taken in the
-same run. Then start-up: whole `backprop` processes against `python -c "import sympy"`.
+same run. First the engine table of issue 12: `evaluate(text, at=point, check=())` on its four
+families (benchmarks/engine_families.py) at 1,000 and 10,000 nodes against micrograd, PyTorch
+and a plain Python tape, each from a Lark LALR parse of the same text (the peer columns of the
+main table are ratios against the same `evaluate(check=())`, the same work). Then start-up:
+whole `backprop` processes against `python -c pass` and `python -c "import sympy"`.
 
 Each sample repeats the work until it has run 30 ms at least (for the small sizes) and
 reports the time of one call; `backprop` and its peers take turns, sample by sample, so
@@ -155,6 +159,7 @@ class Row:
     verify_how: str = ""
     peers: dict[str, float | str] | None = None
     peer_parse: float = math.nan
+    evaluate: float = math.nan  # evaluate(check=()): the work a peer's column is compared with
 
 
 def backprop_sampler(text: str, point: dict[str, float]) -> Callable[[], list[float]]:
@@ -234,7 +239,9 @@ def bench_table(sizes: tuple[int, ...], reps: int, verify_max: int, verify_reps:
             text, point = FAMILIES[family](size)
             r = reps if size < 100_000 else max(1, min(reps, 3))
             row = Row(family, size, nodes=len(parse(text).nodes), peers={})
-            samplers = {"backprop": backprop_sampler(text, point)}
+            samplers = {"backprop": backprop_sampler(text, point),
+                        "evaluate": plain_sampler(
+                            lambda t=text, p=point: evaluate(t, at=p, check=()))}
             if peers:
                 from benchmarks.peers import parse_tree
 
@@ -246,6 +253,7 @@ def bench_table(sizes: tuple[int, ...], reps: int, verify_max: int, verify_reps:
                     row.peers[name] = "RecursionError"
             medians = interleaved(samplers, r)
             row.parse, row.forward, row.backward, row.total = medians["backprop"]
+            row.evaluate = medians["evaluate"][0]
             if "tree parse" in medians:
                 row.peer_parse = medians["tree parse"][0]
             for name in peers:
@@ -286,23 +294,73 @@ def _ratio(peer: float | str | None, ours: float) -> str:
 
 def table_markdown(rows: list[Row], peer_names: list[str]) -> str:
     head = ["family", "size", "nodes", "parse ms", "forward ms", "backward ms", "bwd/fwd",
-            "parse+fwd+bwd ms"]
+            "parse+fwd+bwd ms", "evaluate(check=()) ms"]
     for name in peer_names:
-        head += [f"{name} ms", f"{name}/backprop"]
+        head += [f"{name} ms", f"{name} ÷ evaluate"]
     if peer_names:
         head.append("peers' Lark tree parse ms")
     head += ["verified evaluate ms", "verification"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r.family, f"{r.size:,}", f"{r.nodes:,}", _ms(r.parse), _ms(r.forward),
-                 _ms(r.backward), f"{r.backward / r.forward:.2f}", _ms(r.total)]
+                 _ms(r.backward), f"{r.backward / r.forward:.2f}", _ms(r.total),
+                 _ms(r.evaluate)]
         for name in peer_names:
             p = (r.peers or {}).get(name)
-            cells += [_ms(p), _ratio(p, r.total)]
+            cells += [_ms(p), _ratio(p, r.evaluate)]
         if peer_names:
             cells.append(_ms(r.peer_parse))
         cells += [_ms(r.verify), r.verify_how]
         lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --- the engine: evaluate(check=()) on issue 12's families, against the peers ----------------
+
+ENGINE_SIZES = (1_000, 10_000)
+
+
+def engine_table(sizes: tuple[int, ...], reps: int,
+                 peers: dict[str, Callable[[str, dict[str, float]], Any]],
+                 families: list[str] | None = None) -> str:
+    """`evaluate(text, at=point, check=())` (what `backprop eval --check ""` computes: parse,
+    graph, forward, backward, every node's record) against each peer's Lark LALR parse of the
+    same text + build + backward, in-process, taking turns sample by sample; medians."""
+    from benchmarks.engine_families import ENGINE_FAMILIES
+
+    old_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old_limit, 100_000))  # micrograd's recursive topological sort
+    names = list(peers)
+    head = ["family", "size", "nodes", "evaluate(check=()) ms"]
+    for name in names:
+        head += [f"{name} ms", f"{name} ÷ evaluate"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    try:
+        for family in families or list(ENGINE_FAMILIES):
+            for size in sizes:
+                text, point = ENGINE_FAMILIES[family](size)
+                nodes = len(parse(text).nodes)
+                samplers = {"evaluate": plain_sampler(
+                    lambda t=text, p=point: evaluate(t, at=p, check=()))}
+                failed: dict[str, str] = {}
+                for name, run in peers.items():
+                    try:
+                        samplers[name] = plain_sampler(lambda run=run, t=text, p=point: run(t, p))
+                    except RecursionError:
+                        failed[name] = "RecursionError"
+                medians = interleaved(samplers, reps)
+                ours = medians["evaluate"][0]
+                cells = [family, f"{size:,}", f"{nodes:,}", _ms(ours)]
+                for name in names:
+                    if name in failed:
+                        cells += [failed[name], "–"]
+                    else:
+                        peer = medians[name][0]
+                        cells += [_ms(peer), f"{peer / ours:.2f}"]
+                lines.append("| " + " | ".join(cells) + " |")
+                print("  engine " + " ".join(cells), file=sys.stderr, flush=True)
+    finally:
+        sys.setrecursionlimit(old_limit)
     return "\n".join(lines)
 
 
@@ -315,6 +373,7 @@ def startup_commands(big: tuple[str, str] | None) -> list[tuple[str, list[str], 
         ("python -c pass", [py, "-c", "pass"], None),
         ('python -c "import sympy"', [py, "-c", "import sympy"], None),
         ("backprop --help", [py, "-m", "backprop_cli", "--help"], None),
+        ("backprop eval --help", [py, "-m", "backprop_cli", "eval", "--help"], None),
         ('backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 (verified)',
          [py, "-m", "backprop_cli", "eval", "(x+y)*z", "--at", "x=-2,y=5,z=-4"], None),
         ('backprop eval "(x+y)*z" ... --json',
@@ -352,13 +411,19 @@ def startup_markdown(reps: int, with_torch: bool, big: bool) -> str:
                 continue  # the slow ones: 3 runs
             t, codes[label] = time_process(argv, stdin)
             times[label].append(t)
-    sympy_t = statistics.median(times[cmds[1][0]])
-    lines = ["| command | runs | median ms | ÷ `import sympy` | exit |", "|---|---|---|---|---|"]
+    # Ratios are medians of the per-round ratios: each round runs every command once, in turn.
+    base_t = times[cmds[0][0]]
+    sympy_t = times[cmds[1][0]]
+    lines = ["| command | runs | median ms | ÷ `python -c pass` | ÷ `import sympy` | exit |",
+             "|---|---|---|---|---|---|"]
     for label, _, _ in cmds:
-        t = statistics.median(times[label])
+        ts = times[label]
+        t = statistics.median(ts)
+        over_pass = statistics.median(a / b for a, b in zip(ts, base_t))
+        over_sympy = statistics.median(a / b for a, b in zip(ts, sympy_t))
         print(f"  {label}: {t * 1e3:.0f} ms (exit {codes[label]})", file=sys.stderr, flush=True)
-        lines.append(f"| `{label}` | {len(times[label])} | {t * 1e3:.0f} | {t / sympy_t:.2f} "
-                     f"| {codes[label]} |")
+        lines.append(f"| `{label}` | {len(ts)} | {t * 1e3:.0f} | {over_pass:.2f} "
+                     f"| {over_sympy:.2f} | {codes[label]} |")
     return "\n".join(lines)
 
 
@@ -367,7 +432,8 @@ def help_imports() -> str:
     code = ("import sys, runpy; sys.argv=['backprop','--help']\n"
             "try:\n runpy.run_module('backprop_cli', run_name='__main__')\n"
             "except SystemExit: pass\n"
-            "print(sorted(m for m in ('sympy','numpy','lark','rich') if m in sys.modules),"
+            "print(sorted(m for m in ('sympy','numpy','pydantic','lark','rich')"
+            " if m in sys.modules),"
             " file=sys.stderr)")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
@@ -400,6 +466,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-peers", action="store_true", help="skip micrograd and PyTorch")
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up table")
     ap.add_argument("--startup-only", action="store_true", help="only the start-up table")
+    ap.add_argument("--engine-only", action="store_true",
+                    help="only the engine table (issue 12's families) and start-up")
+    ap.add_argument("--no-engine", action="store_true", help="skip the engine table")
+    ap.add_argument("--startup-reps", type=int, help="start-up rounds (median; default 9)")
     args = ap.parse_args(argv)
 
     sizes = QUICK_SIZES if args.quick else SIZES
@@ -416,12 +486,19 @@ def main(argv: list[str] | None = None) -> int:
     peer_names = list(peers)
 
     print(f"backprop benchmark: {machine()}", file=sys.stderr)
-    rows = [] if args.startup_only else bench_table(sizes, reps, args.verify_max,
-                                                    1 if args.quick else 3, peers, families)
+    engine = ""
+    if not args.startup_only and not args.no_engine:
+        engine = engine_table((1_000,) if args.quick else ENGINE_SIZES, max(reps, 5), peers)
+    rows = [] if args.startup_only or args.engine_only else bench_table(
+        sizes, reps, args.verify_max, 1 if args.quick else 3, peers, families)
     out = [f"Machine: {machine()}.", "",
            f"Command: `PYTHONPATH=. python benchmarks/bench.py {shlex.join(argv or sys.argv[1:])}`"
            f" — medians of {reps} interleaved samples (3 at 100,000 nodes), each at least"
            f" {MIN_TIME * 1e3:.0f} ms of repeated calls; times in ms per call."]
+    if engine:
+        out += ["", "Engine: `evaluate(text, at=point, check=())` on issue 12's families "
+                "(benchmarks/engine_families.py) against each peer's Lark parse + build + "
+                "backward (peer ÷ evaluate above 1: `backprop` is faster):", "", engine]
     if rows:
         out += ["", table_markdown(rows, peer_names)]
     if not peer_names and not args.no_peers:
@@ -429,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_startup:
         out += ["", "Start-up (whole processes, `python -m backprop_cli` with PYTHONPATH=., "
                 "taking turns run by run):", "",
-                startup_markdown(3 if args.quick else 7, "torch" in peers, not args.quick), "",
+                startup_markdown(args.startup_reps or (3 if args.quick else 9), "torch" in peers,
+                                 not args.quick), "",
                 f"Heavy modules imported by `backprop --help`: {help_imports()}"]
     print("\n".join(out))
     return 0

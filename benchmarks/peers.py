@@ -189,9 +189,91 @@ def torch_run(text: str, point: dict[str, float]) -> dict[str, float]:
     return {name: float(leaf.grad) for name, leaf in leaves.items()}
 
 
+# --- a plain Python tape: the practical floor after the same parse --------------------------
+
+
+def tape_ops() -> Ops:
+    """Values are tape indices; each op appends (inputs, local gradients) and its value."""
+    vals: list[float] = []
+    tape: list[tuple[tuple[int, ...], tuple[float, ...]]] = []
+
+    def push(v: float, ins: tuple[int, ...], loc: tuple[float, ...]) -> int:
+        vals.append(v)
+        tape.append((ins, loc))
+        return len(vals) - 1
+
+    def unary(fn: Callable[[float], float],
+              dfn: Callable[[float, float], float]) -> Callable[[int], int]:
+        def op(a: int) -> int:
+            x = vals[a]
+            o = fn(x)
+            return push(o, (a,), (dfn(x, o),))
+
+        return op
+
+    def sigmoid(x: float) -> float:
+        return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+    def add(a: int, b: int) -> int:
+        return push(vals[a] + vals[b], (a, b), (1.0, 1.0))
+
+    def sub(a: int, b: int) -> int:
+        return push(vals[a] - vals[b], (a, b), (1.0, -1.0))
+
+    def mul(a: int, b: int) -> int:
+        x, y = vals[a], vals[b]
+        return push(x * y, (a, b), (y, x))
+
+    def div(a: int, b: int) -> int:
+        x, y = vals[a], vals[b]
+        return push(x / y, (a, b), (1.0 / y, -x / (y * y)))
+
+    def power(a: int, b: int) -> int:
+        x, y = vals[a], vals[b]
+        o = x ** y
+        return push(o, (a, b), (y * x ** (y - 1), o * math.log(x) if x > 0 else 0.0))
+
+    class TapeOps(Ops):
+        def var(self, name: str, value: float) -> Any:
+            return push(value, (), ())
+
+        def const(self, value: float) -> Any:
+            return push(value, (), ())
+
+        table: ClassVar[dict[str, Callable[..., Any]]] = {
+            "add": add, "sub": sub, "mul": mul, "div": div, "pow": power,
+            "neg": lambda a: push(-vals[a], (a,), (-1.0,)),
+            "relu": unary(lambda x: max(0.0, x), lambda x, o: float(x > 0)),
+            "exp": unary(math.exp, lambda x, o: o),
+            "log": unary(math.log, lambda x, o: 1.0 / x),
+            "tanh": unary(math.tanh, lambda x, o: 1.0 - o * o),
+            "sigmoid": unary(sigmoid, lambda x, o: o * (1.0 - o)),
+        }
+
+    ops = TapeOps()
+    ops.tape = tape  # type: ignore[attr-defined]
+    return ops
+
+
+def tape_run(text: str, point: dict[str, float]) -> dict[str, float]:
+    """Parse (Lark LALR tree), record the tape (forward), sweep it backwards."""
+    ops = tape_ops()
+    out, leaves = build(parse_tree(text), ops, point)
+    tape = ops.tape  # type: ignore[attr-defined]
+    grad = [0.0] * len(tape)
+    grad[out] = 1.0
+    for k in range(len(tape) - 1, -1, -1):
+        g = grad[k]
+        ins, loc = tape[k]
+        for j, d in zip(ins, loc):
+            grad[j] += g * d
+    return {name: grad[i] for name, i in leaves.items()}
+
+
 def available() -> dict[str, Callable[[str, dict[str, float]], dict[str, float]]]:
     """The peers installed here, by name."""
     found: dict[str, Callable[[str, dict[str, float]], dict[str, float]]] = {}
+    found["plain tape"] = tape_run
     try:
         import micrograd.engine  # noqa: F401
 

@@ -211,15 +211,17 @@ def test_direction_mode_verdict_follows_the_direction_check() -> None:
 # --- start-up -----------------------------------------------------------------------------
 
 
-def test_help_imports_neither_sympy_nor_numpy() -> None:
+@pytest.mark.parametrize("argv", [["--help"], ["eval", "--help"]])
+def test_help_imports_neither_sympy_nor_numpy_nor_pydantic(argv: list[str]) -> None:
     code = (
         "import sys, runpy\n"
-        "sys.argv = ['backprop', '--help']\n"
+        f"sys.argv = ['backprop', *{argv!r}]\n"
         "try:\n"
         "    runpy.run_module('backprop_cli', run_name='__main__')\n"
         "except SystemExit as exc:\n"
         "    assert exc.code in (0, None), exc.code\n"
-        "heavy = [m for m in ('sympy', 'numpy', 'mpmath') if m in sys.modules]\n"
+        "heavy = [m for m in ('sympy', 'numpy', 'mpmath', 'pydantic', 'typer')\n"
+        "         if m in sys.modules]\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -227,6 +229,47 @@ def test_help_imports_neither_sympy_nor_numpy() -> None:
                           env=env, check=False, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Usage" in proc.stdout
+    assert "HEAVY []" in proc.stderr
+
+
+def test_saved_help_texts_are_current() -> None:
+    """backprop_cli/_help.py matches cli/*.py and typer; if not, regenerate it with
+    python -c "from backprop_cli._fasthelp import write_help; write_help()"."""
+    from backprop_cli import _fasthelp, _help
+
+    assert _help.KEY == _fasthelp.key()
+    for words in _fasthelp.CACHED:
+        assert _help.TEXTS[words] == _fasthelp.typer_help(words)
+
+
+def test_help_in_a_narrow_terminal_is_typer_s() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "60"}
+    code = ("import sys, runpy\nsys.argv = ['backprop', '--help']\n"
+            "try:\n    runpy.run_module('backprop_cli', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print('TYPER', 'typer' in sys.modules, file=sys.stderr)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=False, timeout=60)
+    assert "TYPER True" in proc.stderr
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 60
+
+
+def test_scalar_eval_imports_no_pydantic() -> None:
+    """A scalar `eval` needs sympy, never pydantic (typer 0.29's option coercion: ~110 ms)."""
+    code = (
+        "import sys, runpy\n"
+        "sys.argv = ['backprop', 'eval', '(x+y)*z', '--at', 'x=-2,y=5,z=-4', '--json']\n"
+        "try:\n"
+        "    runpy.run_module('backprop_cli', run_name='__main__')\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+        "print('HEAVY', [m for m in ('pydantic', 'numpy') if m in sys.modules], file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["value"] == -12.0
     assert "HEAVY []" in proc.stderr
 
 
@@ -273,6 +316,28 @@ def check_agrees(text: str) -> None:
         assert (fast.message, fast.pos) == (expected.message, expected.pos)
     else:
         assert shape(fast) == shape(slow)
+
+
+def test_fast_parser_loop_builds_the_graph_itself() -> None:
+    """The one-function LALR loop parses a program with no fallback to Lark's parse."""
+    text = "q = x*y + sigmoid(-x)\nq^2 / (y - 1e-3)"
+    _, builder = parse_mod._parser()
+    with parse_mod._LOCK:
+        builder.reset(text)
+        try:
+            graph = parse_mod._run_lalr(text)
+        finally:
+            builder.reset("")
+    assert shape(graph) == shape(lark_parse(text))
+
+
+def test_parse_falls_back_to_lark_without_the_fast_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable(source: str) -> Any:
+        raise NotImplementedError("Lark's parser internals")
+
+    monkeypatch.setattr(parse_mod, "_run_lalr", unavailable)
+    text = "q = x*y + sigmoid(-x)\nq^2 / (y - 1e-3)"
+    assert shape(parse_mod.parse(text)) == shape(lark_parse(text))
 
 
 PIECES = ["x", "y", "w0", "θ", "x_1", "exp", "sigmoid", "max", "2", ".5", "1e-3", "2.", "3E+2",

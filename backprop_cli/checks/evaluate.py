@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.engine import Pass, backward, forward
 from ..core.errors import DomainError, InputError
+from ..core.gcpause import paused
 from ..core.graph import Graph
 from ..core.literals import ArrayValue, from_python
 from ..core.numbers import parse_number
@@ -133,21 +134,39 @@ def _finite_or_none(v: float, needed: bool) -> float | None:
 
 
 def _fill(result: Result, run: Pass) -> None:
+    """Values and gradients into the records: one plain loop, the collector paused."""
     graph = result.graph
-    uses = graph.consumers()
+    nodes = graph.nodes
     needs = graph.needs_grad()
-    for rec in result.nodes:
-        nid = rec.id
-        rec.value = run.values[nid]
-        rec.upstream = _finite_or_none(run.upstream[nid], needs[nid])
-        inputs = graph.nodes[nid].inputs
-        if inputs:
-            rec.local = [_finite_or_none(v, needs[j]) for j, v in zip(inputs, run.local[nid])]
-            rec.downstream = [_finite_or_none(v, needs[j])
-                              for j, v in zip(inputs, run.downstream[nid])]
-        rec.kink = run.kinks.get(nid)
-        if len(uses[nid]) > 1:
-            rec.fan_out = [(graph.label(c), run.downstream[c][pos]) for c, pos in uses[nid]]
+    values, ups, locs, downs, kinks = (run.values, run.upstream, run.local, run.downstream,
+                                       run.kinks)
+    isfinite = math.isfinite
+    with paused():
+        for rec in result.nodes:
+            nid = rec.id
+            rec.value = values[nid]
+            u = ups[nid]
+            rec.upstream = u if needs[nid] or isfinite(u) else None
+            inputs = nodes[nid].inputs
+            if inputs:
+                loc, down = locs[nid], downs[nid]
+                if len(inputs) == 2:
+                    a, b = inputs
+                    every = needs[a] and needs[b]
+                elif len(inputs) == 1:
+                    every = needs[inputs[0]]
+                else:
+                    every = all([needs[j] for j in inputs])
+                if every:
+                    rec.local, rec.downstream = list(loc), list(down)
+                else:
+                    rec.local = [_finite_or_none(v, needs[j]) for j, v in zip(inputs, loc)]
+                    rec.downstream = [_finite_or_none(v, needs[j]) for j, v in zip(inputs, down)]
+            rec.kink = kinks.get(nid) if kinks else None
+        labels = [n.name if n.name is not None else f"#{n.id}" for n in nodes]  # graph.label
+        records = result.nodes
+        for nid, uses in graph.fan_outs().items():
+            records[nid].fan_out = [(labels[c], downs[c][pos]) for c, pos in uses]
 
 
 def _fill_symbolic_locals(result: Result) -> None:

@@ -92,16 +92,39 @@ class Graph:
         """For each node, the (consumer id, input position) pairs that read it: its fan-out."""
         uses: list[list[tuple[int, int]]] = [[] for _ in self.nodes]
         for node in self.nodes:
+            nid = node.id
             for pos, j in enumerate(node.inputs):
-                uses[j].append((node.id, pos))
+                uses[j].append((nid, pos))
         return uses
+
+    def fan_outs(self) -> dict[int, list[tuple[int, int]]]:
+        """``consumers()`` of the nodes read more than once only, in node order (cheap: most
+        nodes of a big graph are read once)."""
+        count = [0] * len(self.nodes)
+        for node in self.nodes:
+            for j in node.inputs:
+                count[j] += 1
+        multi = {j: [] for j, c in enumerate(count) if c > 1}  # type: dict[int, list[tuple[int, int]]]
+        if multi:
+            for node in self.nodes:
+                nid = node.id
+                for pos, j in enumerate(node.inputs):
+                    if j in multi:
+                        multi[j].append((nid, pos))
+        return multi
 
     def needs_grad(self) -> list[bool]:
         """Per node: does any variable feed it? Constants and constant subexpressions need
         no gradient, and may have none (the exponent of (-2)^2 has no real derivative)."""
         flags = [False] * len(self.nodes)
         for node in self.nodes:
-            flags[node.id] = node.op is VAR or any(flags[j] for j in node.inputs)
+            ins = node.inputs
+            if not ins:
+                flags[node.id] = node.op is VAR
+            elif len(ins) == 2:
+                flags[node.id] = flags[ins[0]] or flags[ins[1]]
+            else:
+                flags[node.id] = any([flags[j] for j in ins])
         return flags
 
     def uses_arrays(self) -> bool:

@@ -166,17 +166,99 @@ def _fast_lexer() -> _FastLexer:
     return _FastLexer(_parser()[0])
 
 
+class _Text:
+    """What _FastLexer.lex reads from Lark's lexer state: the text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+@lru_cache(maxsize=1)
+def _lalr_tables() -> tuple[Any, Any, Any, dict[Any, tuple[int, Any, str]]]:
+    """Lark's LALR tables for `program`, and per rule (size, callback, origin's name)."""
+    from lark.parsers.lalr_analysis import Reduce
+
+    try:
+        inner = _parser()[0].parser.parser.parser  # ParsingFrontend -> LALR_Parser -> _Parser
+        table = inner.parse_table
+        callbacks = inner.callbacks
+        table.states, table.start_states, table.end_states  # noqa: B018
+    except AttributeError:  # another Lark inside: its own parse loop does the work
+        raise NotImplementedError("Lark's parser internals") from None
+    if any(isinstance(k, str) for k in callbacks):  # callbacks on tokens: none in this grammar
+        raise NotImplementedError("token callbacks")
+    reductions = {}
+    for actions in table.states.values():
+        for action, rule in actions.values():
+            if action is Reduce and rule not in reductions:
+                reductions[rule] = (len(rule.expansion), callbacks[rule], rule.origin.name)
+    return (table.states, table.start_states["program"], table.end_states["program"],
+            reductions)
+
+
+def _run_lalr(source: str) -> Graph:
+    """Lark's LALR loop (lark/parsers/lalr_parser_state.py, ``feed_token``) over the fast
+    lexer's tokens, in one function: no call per token, each rule's callback found by
+    identity (Lark's dict compares rules with ``__eq__``). The callbacks are Lark's own (its
+    child filters, then _Builder), so the graph is the same; a token with no action raises
+    _FastLexError and Lark parses again, reporting the syntax error itself."""
+    from lark.parsers.lalr_analysis import Shift
+
+    states, start, end, reductions = _lalr_tables()
+    state_stack = [start]
+    value_stack: list[Any] = []
+    push_state = state_stack.append
+    push_value = value_stack.append
+    for tok in _fast_lexer().lex(_Text(source), None):
+        ttype = tok.type
+        while True:
+            try:
+                action, arg = states[state_stack[-1]][ttype]
+            except KeyError:
+                raise _FastLexError from None
+            if action is Shift:
+                push_state(arg)
+                push_value(tok)
+                break
+            size, callback, origin = reductions[arg]
+            if size:
+                children = value_stack[-size:]
+                del state_stack[-size:]
+                del value_stack[-size:]
+            else:
+                children = []
+            value = callback(children)
+            push_state(states[state_stack[-1]][origin][1])
+            push_value(value)
+    while True:  # the end of the input: reduce until the start rule is complete
+        try:
+            action, arg = states[state_stack[-1]]["$END"]
+        except KeyError:
+            raise _FastLexError from None
+        if action is Shift:
+            raise _FastLexError
+        size, callback, origin = reductions[arg]
+        if size:
+            children = value_stack[-size:]
+            del state_stack[-size:]
+            del value_stack[-size:]
+        else:
+            children = []
+        value = callback(children)
+        push_state(states[state_stack[-1]][origin][1])
+        push_value(value)
+        if state_stack[-1] == end:
+            return value_stack[-1]  # type: ignore[no-any-return]
+
+
 def _parse_program(lark: Lark, builder: _Builder, source: str) -> Graph:
     """Parse with the fast lexer; anything it cannot lex, or a syntax error, goes to Lark's."""
-    frontend = lark.parser
-    standard = frontend.lexer
-    frontend.lexer = _fast_lexer()
     try:
-        return lark.parse(source, start="program")  # type: ignore[return-value]
-    except (_FastLexError, UnexpectedInput):
+        return _run_lalr(source)
+    except (_FastLexError, NotImplementedError):
         pass
-    finally:
-        frontend.lexer = standard
     builder.reset(source)  # start over: Lark's lexer, Lark's syntax error
     return lark.parse(source, start="program")  # type: ignore[return-value]
 
@@ -201,6 +283,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def reset(self, source: str, where: str = "--at") -> None:
         self.g = Graph(source)
         self.src = source
+        self.numbers: dict[str, float] = {}
         self.where = where
 
     def binding(self, c: list[Any]) -> tuple[str, str | ArrayLiteral, int, int]:
@@ -254,9 +337,13 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def number(self, c: list[Any]) -> tuple[int, int, int]:
         tok = c[0]
-        value, _ = parse_number(str(tok), source=self.src, pos=tok.start_pos, end=tok.end_pos)
+        text = str(tok)
+        value = self.numbers.get(text)
+        if value is None:  # each distinct literal is read once per parse (the 1 of x + 1 ...)
+            value, _ = parse_number(text, source=self.src, pos=tok.start_pos, end=tok.end_pos)
+            self.numbers[text] = value
         s, e = tok.start_pos, tok.end_pos
-        return self.g.constant(value, str(tok), s, e), s, e
+        return self.g.constant(value, text, s, e), s, e
 
     def var(self, c: list[Any]) -> tuple[int, int, int]:
         tok = c[0]

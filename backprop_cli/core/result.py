@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InputError
-from .graph import Graph
+from .gcpause import paused
+from .graph import TEXT_LIMIT, Graph
 from .ops import CONST, FAN_OUT, VAR
 
 # A float for a scalar, nested lists of floats for a vector or a matrix.
@@ -194,21 +195,44 @@ class ArrayResult(Result):
 
 
 def records(graph: Graph) -> list[NodeRecord]:
-    records = []
+    """One record per node: labels, source text, gate; values and gradients come later.
+
+    One plain loop with the collector paused (it allocates a few objects per node and frees
+    none): this used to cost as much as the parse itself at 10,000 nodes.
+    """
+    nodes = graph.nodes
     needs = graph.needs_grad()
-    for node in graph.nodes:
-        gate = node.op.gate
-        records.append(NodeRecord(
-            id=node.id, label=graph.label(node.id), op=node.op.name,
-            expression=graph.text(node.id), inputs=[graph.label(j) for j in node.inputs],
-            input_is_const=[not needs[j] for j in node.inputs], gate=gate,
-            start=node.start, end=node.end,
-        ))
-    for nid, uses in enumerate(graph.consumers()):
-        if len(uses) > 1:
-            records[nid].fan_out = [(graph.label(c), None) for c, _ in uses]
-            records[nid].gate = FAN_OUT if graph.nodes[nid].op in (VAR, CONST) \
-                else f"{records[nid].gate}; fans out: {FAN_OUT}"
-    return records
-
-
+    labels = [n.name if n.name is not None else f"#{n.id}" for n in nodes]  # graph.label
+    source = graph.source
+    limit = TEXT_LIMIT
+    half = limit // 2
+    out: list[NodeRecord] = []
+    append = out.append
+    record = NodeRecord
+    with paused():
+        for node in nodes:
+            nid = node.id
+            ins = node.inputs
+            s, e = node.start, node.end
+            op = node.op
+            if len(ins) == 2:
+                a, b = ins
+                names = [labels[a], labels[b]]
+                const = [not needs[a], not needs[b]]
+            elif ins:
+                names = [labels[j] for j in ins]
+                const = [not needs[j] for j in ins]
+            else:
+                names, const = [], []
+            # graph.text: cut in the middle past TEXT_LIMIT characters
+            expression = source[s:e] if e - s <= limit else \
+                source[s:s + half] + " … " + source[e - half:e]
+            append(record(id=nid, label=labels[nid], op=op.name, expression=expression,
+                          inputs=names, input_is_const=const, gate=op.gate,
+                          start=s, end=e))
+        for nid, uses in graph.fan_outs().items():
+            rec = out[nid]
+            rec.fan_out = [(labels[c], None) for c, _ in uses]
+            rec.gate = FAN_OUT if nodes[nid].op in (VAR, CONST) \
+                else f"{rec.gate}; fans out: {FAN_OUT}"
+    return out
