@@ -6,9 +6,14 @@ from enum import IntEnum
 
 
 class ExitStatus(IntEnum):
+    """Every exit code of `backprop`, in one place (the README's table lists the same)."""
+
     OK = 0  # every check passed
     CHECK_FAILED = 1  # a gradient (or an expected answer) did not match
-    BAD_INPUT = 2  # the input could not be used; nothing was computed
+    BAD_INPUT = 2  # the input could not be used (or an output not written); nothing was computed
+    INTERNAL = 3  # a bug in backprop: an unexpected exception
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as shells report it
+    PIPE_CLOSED = 141  # the reader of stdout went away (`| head -1`): 128 + SIGPIPE, quietly
 
 
 class BackpropError(Exception):

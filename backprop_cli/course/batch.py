@@ -41,6 +41,7 @@ class ProblemResult:
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    internal: bool = False  # the error is a bug in backprop, not in the problem: exit 3
 
     @property
     def ok(self) -> bool:
@@ -92,8 +93,11 @@ class BatchReport:
 
     @property
     def exit_status(self) -> ExitStatus:
-        """2 if any problem is malformed (it wins: the set itself needs fixing), 1 on a
-        mismatch, 0 when everything passed."""
+        """3 if backprop itself failed on a problem (a bug to report), 2 if any problem is
+        malformed (it wins over 1: the set itself needs fixing), 1 on a mismatch, 0 when
+        everything passed."""
+        if any(r.internal for r in self.results):
+            return ExitStatus.INTERNAL
         if self.errors:
             return ExitStatus.BAD_INPUT
         return ExitStatus.CHECK_FAILED if self.failed else ExitStatus.OK
@@ -160,9 +164,16 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
         res.error = exc.message
         res.hint = exc.hint
         res.line = _error_line(problem, exc)
-    except Exception as exc:  # a bug must not take the other problems down with it
+    except MemoryError:
         res.status = "error"
-        res.error = f"internal error (please report it): {type(exc).__name__}: {exc}"
+        res.error = "out of memory: the problem needs more memory than this machine gives"
+    except Exception as exc:  # a bug must not take the other problems down with it
+        from ..core.limits import abbreviate
+
+        res.status = "error"
+        res.internal = True
+        res.error = abbreviate(f"internal error (please report it): {type(exc).__name__}: "
+                               f"{exc}")
     res.seconds = time.perf_counter() - start
     return res
 

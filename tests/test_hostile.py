@@ -1,0 +1,118 @@
+"""Hostile input, round two (issue 16): one test per class of finding, at the CLI level.
+
+Where the behaviour is the process's own (exit codes, signals, a full or closed stdout,
+memory caps), the command runs as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from backprop_cli.core.errors import ExitStatus
+
+from .conftest import REPO, invoke, no_crash
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+ENV.pop("BACKPROP_DEBUG", None)
+LECTURE = ["(x+y)*z", "--at", "x=-2,y=5,z=-4"]
+
+
+def process(*args: str, stdin: int | None = None, env: dict[str, str] | None = None,
+            **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "backprop_cli", *args], capture_output=True,
+                          text=True, env=env or ENV, cwd=REPO, timeout=120, stdin=stdin,
+                          **kw)  # type: ignore[call-overload]
+
+
+# --- 4. exit codes: a crash is not a wrong answer ----------------------------------------------
+
+# A real process whose evaluate() has a bug: the one handler turns it into exit 3.
+_BUGGY = textwrap.dedent("""
+    import sys
+    import backprop_cli.checks.evaluate as ev
+    def broken(*a, **k):
+        raise ZeroDivisionError("a bug planted by the test")
+    ev.evaluate = broken
+    from backprop_cli.cli import app
+    app(prog_name="backprop")
+""")
+
+
+def _buggy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _BUGGY, *args], capture_output=True,
+                          text=True, env=env or ENV, cwd=REPO, timeout=120)
+
+
+def test_an_internal_error_exits_3_with_one_line_asking_for_a_report() -> None:
+    p = _buggy("eval", *LECTURE)
+    assert p.returncode == ExitStatus.INTERNAL == 3
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("internal error: ZeroDivisionError")
+    assert "please report" in lines[0] and "--debug" in lines[0]
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_debug_prints_the_traceback(how: str) -> None:
+    if how == "option":
+        p = _buggy("--debug", "eval", *LECTURE)
+    else:
+        p = _buggy("eval", *LECTURE, env={**ENV, "BACKPROP_DEBUG": "1"})
+    assert p.returncode == 3
+    assert "Traceback" in p.stderr and "a bug planted by the test" in p.stderr
+
+
+def test_an_internal_error_in_check_is_an_error_row_and_exit_3(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.checks.evaluate as ev
+
+    def broken(*a: object, **k: object) -> None:
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(ev, "evaluate", broken)
+    f = tmp_path / "p.toml"
+    f.write_text('[a]\nexpression = "x"\nat = {x = 1}\n')
+    r = invoke("check", str(f), "--json")
+    assert r.code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["exit_status"] == 3 and "internal error" in doc["problems"][0]["error"]
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", *LECTURE], ["eval", *LECTURE, "--json"], ["check", "examples/lecture.toml"],
+    ["graph", *LECTURE], ["descend", "(w-3)^2", "--at", "w=0"], ["steps", *LECTURE],
+    ["--help"], ["eval", "--help"],
+])
+def test_a_full_stdout_is_one_message_and_exit_2(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "backprop_cli", *args], stdout=full,
+                           stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", *LECTURE], ["eval", *LECTURE, "--json"], ["check", "examples/lecture.toml"],
+    ["descend", "(w-3)^2", "--at", "w=0"], ["--help"],
+])
+def test_a_closed_pipe_exits_quietly(args: list[str]) -> None:
+    # The reader is gone before the first byte is written (as `| head -1` after its line).
+    p = subprocess.Popen([sys.executable, "-m", "backprop_cli", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV, cwd=REPO)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == ExitStatus.PIPE_CLOSED == 141
+    assert err == b""
+
+
+def test_bad_input_still_exits_2_through_the_one_handler() -> None:
+    r = invoke("eval", "x +", "--at", "x=1")
+    no_crash(r)
+    assert r.code == 2 and r.stderr.startswith("error: ")
