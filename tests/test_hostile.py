@@ -116,3 +116,57 @@ def test_bad_input_still_exits_2_through_the_one_handler() -> None:
     r = invoke("eval", "x +", "--at", "x=1")
     no_crash(r)
     assert r.code == 2 and r.stderr.startswith("error: ")
+
+
+# --- 8. JSON at the edge of float range ------------------------------------------------------
+
+def _strict(text: str) -> object:
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_an_infinite_finite_difference_is_never_a_pass() -> None:
+    r = invoke("eval", "x", "--at", "x=1.7976931348623157e308", "--check", "numeric", "--json")
+    doc = _strict(r.stdout)
+    assert isinstance(doc, dict)
+    (check,) = doc["checks"]
+    assert check["status"] == "unchecked" and check["numeric"] is None
+
+
+def test_an_infinite_array_finite_difference_is_never_a_pass() -> None:
+    r = invoke("eval", "sum(x)", "--at", "x=[1.7976931348623157e308, 1]", "--check", "numeric",
+               "--json")
+    no_crash(r)
+    doc = _strict(r.stdout)
+    assert isinstance(doc, dict)
+    (check,) = doc["checks"]
+    assert check["status"] != "pass" or check["numeric"][0] is None
+
+
+def test_the_encoder_writes_non_finite_numbers_as_null_and_says_where() -> None:
+    from backprop_cli.core.jsonout import dumps
+
+    doc = _strict(dumps({"a": [1.0, float("inf")], "b": {"c/d": float("-inf")},
+                         "e": float("nan"), "f": 2.5}))
+    assert doc == {"a": [1.0, None], "b": {"c/d": None}, "e": None, "f": 2.5,
+                   "non_finite": {"/a/1": "inf", "/b/c~1d": "-inf", "/e": "nan"}}
+
+
+def test_the_encoder_bounds_its_list_of_places() -> None:
+    from backprop_cli.core.jsonout import MAX_LISTED, dumps
+
+    doc = _strict(dumps({"x": [float("inf")] * 1000}))
+    assert isinstance(doc, dict)
+    assert len(doc["non_finite"]) == MAX_LISTED and doc["non_finite_omitted"] == 1000 - MAX_LISTED
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", "x", "--at", "x=1.7976931348623157e308", "--json"],
+    ["eval", "x*y", "--at", "x=1e-300,y=1e300", "--json"],
+    ["eval", "sum(x)", "--at", "x=[1.7976931348623157e308, -1.7976931348623157e308]", "--json"],
+    ["descend", "w^2", "--at", "w=1", "--lr", "1e200", "--json"],
+])
+def test_every_json_output_is_strict(args: list[str]) -> None:
+    r = invoke(*args)
+    no_crash(r)
+    if r.code != 2:
+        _strict(r.stdout)

@@ -122,12 +122,12 @@ def eval_(
         write = export.markdown if out_format == "markdown" else export.latex
         sys.stdout.write(write(result, max_rows=max_rows))
     elif as_json:
-        import json
+        from ..core import jsonout
 
         doc = result.to_dict()
         if answers is not None:
             doc["answers"] = answers.to_dict()
-        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(jsonout.dumps(doc))
     else:
         from ..views.render import report
 
@@ -206,9 +206,9 @@ def check_(
     except BackpropError as exc:
         fail(exc)
     if as_json:
-        import json
+        from ..core import jsonout
 
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(jsonout.dumps(report.to_dict()))
     else:
         from ..course.report import batch_details, batch_summary, batch_table
 

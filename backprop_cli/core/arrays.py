@@ -139,9 +139,10 @@ def broadcast_violation(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
 def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array) -> DomainError:
     op = node.op
     idx = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-    elem = tuple(float(np.broadcast_to(a, out.shape)[idx]) for a in args)
-    if op.np_local is not None and op.domain is not None:
-        what = op.domain(elem)
+    elementwise = all(broadcast_violation(np.shape(a), out.shape) is None
+                      and np.ndim(a) <= out.ndim for a in args)  # not a reduction (sum)
+    if op.np_local is not None and op.domain is not None and elementwise:
+        what = op.domain(tuple(float(np.broadcast_to(a, out.shape)[idx]) for a in args))
     else:
         what = f"{op.name} overflows a float"
     where = f" (entry {entry(idx)} of {describe(out.shape)})" if out.ndim else ""
