@@ -170,3 +170,136 @@ def test_every_json_output_is_strict(args: list[str]) -> None:
     no_crash(r)
     if r.code != 2:
         _strict(r.stdout)
+
+
+# --- memory caps for the subprocess tests --------------------------------------------------------
+
+CAP_BYTES = 2 << 30  # 2 GB of address space: plenty for a run, far too little to read /dev/zero
+
+
+def capped(*args: str, stdin: int | None = None,
+           cap: int = CAP_BYTES) -> subprocess.CompletedProcess[str]:
+    """`backprop ARGS` as a real process whose address space is capped (resource.setrlimit):
+    a read or an allocation without a bound ends in MemoryError instead of the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = {**ENV, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "backprop_cli", *args], capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=120, stdin=stdin,
+                          preexec_fn=limit)
+
+
+def assert_refused(p: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr, p.stderr[-2000:]
+    for f in fragments:
+        assert f in " ".join(p.stderr.split()), (f, p.stderr)
+
+
+# --- 2. input read whole: bounded reads, devices refused ----------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["check", "/dev/zero"], ["check", "/dev/urandom"], ["fit", "x", "--data", "/dev/zero"],
+])
+def test_a_device_is_refused_before_reading(args: list[str]) -> None:
+    assert_refused(capped(*args), "is a device, not a file")
+
+
+@pytest.mark.parametrize("args", [["check", "-"], ["eval", "-", "--at", "x=1"]])
+def test_a_device_on_stdin_is_refused(args: list[str]) -> None:
+    with open("/dev/zero", "rb") as zero:
+        assert_refused(capped(*args, stdin=zero.fileno()), "standard input is a device")
+
+
+def test_a_pipe_that_never_ends_stops_at_the_limit() -> None:
+    # `yes | backprop eval -`: not a device, so the bounded read is what stops it.
+    yes = subprocess.Popen(["yes", "x+"], stdout=subprocess.PIPE)
+    try:
+        assert yes.stdout is not None
+        p = capped("eval", "-", stdin=yes.stdout.fileno())
+    finally:
+        yes.kill()
+        yes.wait()
+    assert_refused(p, "standard input is larger than 4 MB, the limit for an expression")
+
+
+def test_a_large_problem_set_is_refused_by_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from backprop_cli.core.limits import PROBLEM_SET_BYTES
+
+    big = tmp_path / "big.toml"
+    with open(big, "wb") as fh:
+        fh.truncate(PROBLEM_SET_BYTES + 1)  # sparse: costs no disk
+    assert_refused(capped("check", str(big)), "is larger than 32 MB, the limit for a problem set")
+
+
+def test_dev_null_is_an_empty_input_not_a_device() -> None:
+    with open(os.devnull, "rb") as null:
+        assert_refused(process("eval", "-", stdin=null.fileno()), "the expression is empty")
+
+
+# --- 5. a file lost: outputs never replace inputs, are written atomically, checked first ---------
+
+def test_an_output_over_the_input_is_refused_and_the_input_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = tmp_path / "key.toml"
+    key.write_text((REPO / "examples" / "lecture.toml").read_text())
+    before = key.read_bytes()
+    r = invoke("check", str(key), "--junit", str(key))
+    assert r.code == 2 and "is also this run's input" in r.stderr, r.output
+    assert key.read_bytes() == before
+    # The same file by another name (a symbolic link) is the same input.
+    link = tmp_path / "link.toml"
+    link.symlink_to(key)
+    assert invoke("check", str(key), "--junit", str(link)).code == 2
+    assert key.read_bytes() == before
+
+
+def test_an_unwritable_output_is_found_before_the_work(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.course.batch as batch
+
+    ran: list[object] = []
+    monkeypatch.setattr(batch, "run_problems", lambda *a, **k: ran.append(a))
+    r = invoke("check", "examples/lecture.toml", "--junit", str(tmp_path / "no" / "r.xml"))
+    assert r.code == 2 and "does not exist" in r.stderr and ran == []
+    r = invoke("check", "examples/lecture.toml", "--junit", str(tmp_path))
+    assert r.code == 2 and "is a folder" in r.stderr and ran == []
+
+
+def test_a_failed_write_leaves_the_old_file_whole(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.core.fileio as fileio
+
+    out = tmp_path / "g.dot"
+    out.write_text("the old picture\n")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fsync", broken_fsync)
+    r = invoke("graph", *LECTURE, "-o", str(out))
+    assert r.code == 2 and "cannot write" in r.stderr and "No space left" in r.stderr
+    assert out.read_text() == "the old picture\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot"]  # no temporary file left
+
+
+@pytest.mark.parametrize("args,name", [
+    (["graph", *LECTURE, "-o", "{}"], "g.dot"),
+    (["check", "examples/lecture.toml", "--junit", "{}"], "r.xml"),
+    (["descend", "(w-3)^2", "--at", "w=0", "--plot", "{}"], "loss.svg"),
+])
+def test_every_output_file_is_written_atomically(
+        args: list[str], name: str, tmp_path,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.core.fileio as fileio
+
+    replaced: list[str] = []
+    real = os.replace
+    monkeypatch.setattr(fileio.os, "replace",
+                        lambda a, b: (replaced.append(str(b)), real(a, b))[1])
+    target = str(tmp_path / name)
+    r = invoke(*[a.replace("{}", target) for a in args])
+    assert r.code == 0, r.output
+    assert replaced == [target] and os.path.getsize(target) > 0

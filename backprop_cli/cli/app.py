@@ -181,7 +181,10 @@ def fail(exc: BackpropError) -> NoReturn:
 
 def _read_expression(expr: str) -> str:
     if expr == "-":
-        return sys.stdin.read()
+        from ..core.fileio import read_text
+        from ..core.limits import EXPRESSION_BYTES
+
+        return read_text("-", limit=EXPRESSION_BYTES, what="an expression", where="EXPR")
     if expr.startswith("--"):
         raise typer.BadParameter(f"no such option: {expr.split('=')[0]}", param_hint="EXPR")
     return expr
@@ -253,19 +256,15 @@ def progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | No
 
 
 def _write(output: str | None, data: str | bytes) -> None:
-    from ..core.errors import InputError
-
     raw = data.encode() if isinstance(data, str) else data
     if output is None or output == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return
-    try:
-        with open(output, "wb") as fh:
-            fh.write(raw)
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror}", where="-o") from None
+    from ..core.fileio import write_atomic
+
+    write_atomic(output, raw, where="-o")
     from rich.console import Console
 
     from ..views.render import text

@@ -199,7 +199,7 @@ def fit_cmd(
         from ..learn.plot import check_plot_path
 
         if plot:
-            check_plot_path(plot)
+            check_plot_path(plot, inputs=[data])
         source = _read_expression(expr)
         dataset = read_csv(data)
         start = start_point(at) if at else None

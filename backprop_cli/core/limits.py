@@ -17,3 +17,15 @@ def abbreviate(text: str, limit: int = ECHO_CHARS) -> str:
         return text
     keep = max(limit // 2 - 10, 8)
     return f"{text[:keep]}…({len(text) - 2 * keep:,} characters)…{text[-keep:]}"
+
+# Input read from a file or standard input, in bytes. An expression of 100,000 nodes is
+# about 600 KB; a problem set or a CSV file is read whole and kept as Python objects
+# (about 30 times its size), so 32 MB is already about 1 GB of memory.
+MB = 1 << 20
+EXPRESSION_BYTES = 4 * MB
+PROBLEM_SET_BYTES = 32 * MB
+CSV_BYTES = 32 * MB
+
+
+def megabytes(n: int) -> str:
+    return f"{n / MB:g} MB"

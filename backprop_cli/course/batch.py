@@ -294,9 +294,13 @@ def _details(r: ProblemResult) -> list[str]:
 
 
 def write_junit(report: BatchReport, path: str | Path) -> None:
+    """JUnit XML to ``path``, written atomically (the old file stays whole on failure)."""
+    from ..core.fileio import write_atomic
+
     tree = ET.ElementTree(junit_xml(report))
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True),
+                 where="--junit")
 
 
 def _xml(s: str) -> str:

@@ -97,15 +97,10 @@ def load_problems(path: str | Path, text: str | None = None, fmt: str = "auto") 
     """Read a problem set from ``path`` (``text`` when already read, e.g. from stdin)."""
     name = str(path)
     if text is None:
-        try:
-            raw = Path(path).read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {name}: {exc.strerror or exc}", where="FILE") from None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name} is not UTF-8 text (byte {exc.start + 1})",
-                             where="FILE") from None
+        from ..core.fileio import read_text
+        from ..core.limits import PROBLEM_SET_BYTES
+
+        text = read_text(name, limit=PROBLEM_SET_BYTES, what="a problem set", where="FILE")
     return parse_problems(text, fmt=_format(fmt, name, text), source=name)
 
 
