@@ -303,3 +303,84 @@ def test_every_output_file_is_written_atomically(
     r = invoke(*[a.replace("{}", target) for a in args])
     assert r.code == 0, r.output
     assert replaced == [target] and os.path.getsize(target) > 0
+
+
+# --- 1. memory without a bound: every node's size checked from shapes, before allocating -----
+
+def _column_and_row_set(tmp_path, n: int = 40_000):  # type: ignore[no-untyped-def]
+    """The audit's 240 KB problem file: a 40000×1 column plus a 40000-vector is 1.6e9 entries."""
+    col = "[" + ",".join(["[1]"] * n) + "]"
+    vec = "[" + ",".join(["1"] * n) + "]"
+    f = tmp_path / "big.toml"
+    f.write_text(f'[big]\nexpression = "sum(x + y)"\nat = {{x = {col}, y = {vec}}}\n')
+    return f
+
+
+def test_a_broadcast_too_large_is_an_error_row_under_a_memory_cap(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = capped("check", str(_column_and_row_set(tmp_path)), "--json")
+    assert p.returncode == 2, p.stderr[-2000:]
+    (row,) = json.loads(p.stdout)["problems"]
+    assert row["status"] == "error"
+    for fragment in ("node #2 `x + y`", "40000×40000 = 1,600,000,000 entries",
+                     "limit of 4,000,000 entries per node"):
+        assert fragment in row["error"], row["error"]
+    assert "--max-entries" in row["hint"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["eval", "sum(A @ B)", "--at", "A=[[1],[2],[3]], B=[[1,2,3]]"],
+     "matmul of a 3×1 matrix and a 1×3 matrix: its result would be 3×3 = 9 entries"),
+    (["eval", "sum(x + y)", "--at", "x=[[1],[2],[3]], y=[1,2,3]"],
+     "add of a 3×1 matrix and a vector of 3: its result would be 3×3 = 9 entries"),
+    (["descend", "sum(x * y)", "--at", "x=[[1],[2],[3]], y=[1,2,3]"], "3×3 = 9 entries"),
+])
+def test_the_limit_names_the_node_the_shape_and_the_option(args: list[str], fragment: str) -> None:
+    r = invoke("--max-entries", "8", *args)
+    no_crash(r)
+    assert r.code == 2 and r.stderr.startswith("error: array too large at node #2"), r.output
+    flat = " ".join(r.stderr.split())
+    assert fragment in flat and "over the limit of 8 entries per node" in flat
+    assert "--max-entries N" in flat
+    assert invoke("--max-entries", "9", *args).code in (0, 1)  # the option raises it
+
+
+def test_fit_with_huge_shapes_is_refused_before_allocating() -> None:
+    p = capped("fit", "sum(a + c)", "--data", "examples/xor.csv", "--init", "random",
+               "--shape", "a=1000000,c=1000000x1", "--epochs", "1")
+    assert_refused(p, "1000000×1000000 = 1,000,000,000,000 entries")
+
+
+def test_the_graph_total_is_bounded_too() -> None:
+    # Each node within the per-node limit, all of them together over it.
+    r = invoke("--max-entries", "4", "eval", "sum(x*x*x*x*x*x*x*x*x*x)", "--at", "x=[1,2,3,4]")
+    assert r.code == 2 and "for all nodes together" in r.stderr, r.output
+
+
+# --- 9. output that grows without need ------------------------------------------------------------
+
+def test_descend_keeps_a_bounded_trajectory() -> None:
+    from backprop_cli.learn.descend import TRAJECTORY_KEEP, descend
+
+    run = descend("(w-3)^2", {"w": 0.0}, lr=1e-9, steps=5000, tol=0.0)
+    steps = [s.step for s in run.trajectory]
+    assert TRAJECTORY_KEEP <= len(steps) <= 2 * TRAJECTORY_KEEP
+    assert steps[0] == 0 and steps[-1] == 5000 and run.stride == 4
+    assert all(t % run.stride == 0 for t in steps[:-1]) and steps == sorted(steps)
+    doc = run.to_dict()
+    assert doc["trajectory_stride"] == 4 and doc["steps"] == 5000
+
+
+def test_a_huge_literal_is_not_echoed_whole() -> None:
+    digits = "1" + "0" * 100_000
+    for args in (["eval", f"x*{digits}", "--at", "x=1"], ["eval", "x", "--at", f"x={digits}"],
+                 ["eval", "x", "--at", "x=1", "--expect", f"dx={digits}"]):
+        r = invoke(*args)
+        no_crash(r)
+        assert r.code in (1, 2) and len(r.output) < 5_000, (args[1][:20], len(r.output))
+
+
+def test_a_huge_wrong_shape_answer_is_not_echoed_whole() -> None:
+    answer = "[" + ",".join(["1"] * 20_000) + "]"
+    r = invoke("eval", "sum(x)", "--at", "x=[1,2]", "--expect", f"dx={answer}")
+    assert r.code == 1 and "a vector of 20000 [1, 1, 1, 1, …]" in r.stdout
+    assert len(r.output) < 10_000

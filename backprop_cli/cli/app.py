@@ -148,8 +148,15 @@ app = typer.Typer(
 @app.callback()
 def main(debug: Annotated[bool, typer.Option(
         "--debug", help="On an internal error, print the traceback (also BACKPROP_DEBUG=1).")]
-        = False) -> None:
+        = False,
+        max_entries: Annotated[int, typer.Option(
+            "--max-entries", min=1, metavar="N",
+            help="Largest array node, in entries, checked before it is computed (8 times "
+            "that for all nodes together); see README: Limits.")] = 4_000_000) -> None:
     """Backpropagation, node by node, checked against sympy."""
+    from ..core.limits import set_max_entries
+
+    set_max_entries(max_entries)
 
 
 def fail(exc: BackpropError) -> NoReturn:
