@@ -384,3 +384,39 @@ def test_a_huge_wrong_shape_answer_is_not_echoed_whole() -> None:
     r = invoke("eval", "sum(x)", "--at", "x=[1,2]", "--expect", f"dx={answer}")
     assert r.code == 1 and "a vector of 20000 [1, 1, 1, 1, …]" in r.stdout
     assert len(r.output) < 10_000
+
+
+# --- 3. deep nesting in problem files: refused before the parser, as a located error row --------
+
+def test_deep_toml_is_an_error_row_and_the_others_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "deep.toml"
+    f.write_text('[ok]\nexpression = "x"\nat = {x = 1}\n\n[deep]\nexpression = "x"\n'
+                 'at = {x = 1}\nexpect = {dx = ' + "[" * 3000 + "1" + "]" * 3000 + "}\n")
+    p = process("check", str(f), "--json")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    ok, deep = json.loads(p.stdout)["problems"]
+    assert ok["status"] == "pass"
+    assert deep["status"] == "error" and deep["line"] == 8
+    assert "nested more than 32 levels deep" in deep["error"]
+
+
+def test_deep_json_lines_are_an_error_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "deep.jsonl"
+    f.write_text('{"expression": "x", "at": {"x": 1}}\n{"expression": "x", "at": {"x": '
+                 + "[" * 5000 + "1" + "]" * 5000 + "}}\n")
+    p = process("check", str(f), "--json")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    ok, deep = json.loads(p.stdout)["problems"]
+    assert ok["status"] == "pass" and deep["line"] == 2
+    assert "nested more than 32 levels deep" in deep["error"]
+
+
+def test_brackets_inside_strings_and_comments_do_not_count() -> None:
+    from backprop_cli.core.limits import too_deep
+
+    text = ('a = "[[[[[[[[[[" # {{{{{{{{{{{{\nb = \'[[[[[[[[\'\nc = """\n[[[[[[[[\n"""\n'
+            "d = [[1, 2], [3, 4]]\n")
+    assert too_deep(text, limit=2) is None
+    assert too_deep(text + "e = [[[1]]]\n", limit=2) == 7
+    assert too_deep('{"a": "[[[[[[", "b": [[[1]]]}', limit=3, toml=False) == 1
+    assert too_deep('{"a": "\\"[[[[[["}', limit=1, toml=False) is None

@@ -91,3 +91,55 @@ def too_many_entries(shape: tuple[int, ...] | None, entries: int, total: int) ->
 
 LIMIT_HINT = ("backprop --max-entries N COMMAND ... raises the limit, if the machine has the "
               "memory (8 bytes an entry, about three times over for the backward pass)")
+
+
+# Brackets ([ and {) nested in a TOML or JSON Lines problem file. Python's tomllib and json
+# readers recurse once per level and fail with RecursionError near 500-1000 levels (a
+# 3,000-line traceback); a problem needs 3 (at = {W = [[1, 2], [3, 4]]}).
+MAX_NESTING = 32
+
+
+def too_deep(text: str, limit: int = MAX_NESTING, *, toml: bool = True) -> int | None:
+    """The 1-based line where ``[``/``{`` nesting first passes ``limit``, or None.
+
+    A linear scan that skips strings (TOML's "...", '...', triple-quoted forms; JSON's
+    "...") and TOML comments, so brackets inside them do not count. It runs before the
+    parser, which then never sees input deep enough to exhaust the stack.
+    """
+    depth = 0
+    line = 1
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\n":
+            line += 1
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        elif ch == "#" and toml:
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif ch == '"' or (ch == "'" and toml):
+            triple = toml and text.startswith(ch * 3, i)
+            close = ch * 3 if triple else ch
+            j = i + len(close)
+            while j < n:
+                c = text[j]
+                if c == "\\" and ch == '"':
+                    j += 2
+                    continue
+                if text.startswith(close, j):
+                    break
+                if c == "\n":
+                    if not triple:
+                        break  # an unclosed string ends at the line: the parser reports it
+                    line += 1
+                j += 1
+            i = j + (len(close) if j < n and text.startswith(close, j) else 0)
+            continue
+        i += 1
+    return None
