@@ -420,3 +420,32 @@ def test_brackets_inside_strings_and_comments_do_not_count() -> None:
     assert too_deep(text + "e = [[[1]]]\n", limit=2) == 7
     assert too_deep('{"a": "[[[[[[", "b": [[[1]]]}', limit=3, toml=False) == 1
     assert too_deep('{"a": "\\"[[[[[["}', limit=1, toml=False) is None
+
+
+# --- 7. Ctrl-C with --jobs: the workers stop at once, the results so far are printed ----------
+
+@pytest.mark.parametrize("to", ["group", "parent"])
+def test_ctrl_c_with_jobs_stops_at_once_and_prints_the_results_so_far(
+        to: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import time
+
+    f = tmp_path / "many.toml"
+    f.write_text("\n".join(
+        f'[p{k}]\nexpression = "sigmoid(x*y + {k})^3 * tanh(x - y) + exp(sin(x*y))"\n'
+        f"at = {{x = 0.5, y = {k / 100}}}\n" for k in range(400)))  # about 30 s of work
+    p = subprocess.Popen([sys.executable, "-m", "backprop_cli", "check", str(f), "-j", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                         cwd=REPO, start_new_session=True)
+    time.sleep(6)
+    sent = time.monotonic()
+    # A terminal's Ctrl-C reaches the whole process group; `kill -INT` the parent alone.
+    (os.killpg if to == "group" else os.kill)(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert time.monotonic() - sent < 5, "the workers were waited for"
+    assert p.returncode == ExitStatus.INTERRUPTED == 130, err[-2000:]
+    assert "Traceback" not in err
+    summary = out.strip().splitlines()[-1]
+    assert "interrupted (Ctrl-C) after" in summary and "of 400 problems" in summary
+    finished = int(summary.split("after ")[1].split()[0])
+    assert finished < 400 and out.count("✓ pass") == finished

@@ -198,7 +198,7 @@ def check_(
         with progress("checking", shown) as tick:
             report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
                                   progress=tick)
-        if junit:
+        if junit and not report.interrupted:  # a partial run leaves the old report be
             from ..course.batch import write_junit
 
             write_junit(report, junit)
