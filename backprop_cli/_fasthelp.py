@@ -82,8 +82,17 @@ def main() -> None:
     """The `backprop` command (the console script and `python -m backprop_cli`)."""
     text = cached(sys.argv[1:])
     if text is not None:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except OSError as exc:  # as cli/app.py's handler does, without importing typer
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if isinstance(exc, BrokenPipeError):
+                sys.exit(141)
+            sys.stderr.write(f"error: cannot write to standard output: {exc.strerror}\n")
+            sys.exit(2)
         return
     from .cli import app
 

@@ -105,6 +105,7 @@ def no_crash(result: Outcome) -> None:
     """Neither a traceback nor an exception escaping the CLI."""
     assert "Traceback" not in result.output, result.output
     assert result.exception is None, repr(result.exception)
+    assert result.code != 3 and "internal error" not in result.output, result.output
 
 
 def assert_bad_input(result: Outcome, *fragments: str) -> str:

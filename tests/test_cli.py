@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 
 import pytest
@@ -109,10 +108,14 @@ def test_json_fan_out_and_kinks() -> None:
 
 
 def test_json_is_strict_even_for_huge_values() -> None:
-    r = invoke("eval", "exp(x)", "--at", "x=700", "--json")
-    assert r.code == 0
+    # The largest float: f(x + h) overflows, so the finite difference is inf.
+    r = invoke("eval", "x", "--at", "x=1.7976931348623157e308", "--json")
+    assert r.code == 0, r.output
     doc = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
-    assert math.isfinite(doc["value"])
+    assert doc["value"] == 1.7976931348623157e308
+    (check,) = doc["checks"]
+    assert check["numeric"] is None and "overflowed" in " ".join(check["notes"])
+    assert check["status"] == "pass" and check["sympy"] == 1.0  # sympy's proof, not the inf
 
 
 # --- exit codes ------------------------------------------------------------------------------

@@ -751,6 +751,10 @@ def python_answer(key: str, value: Any, where: str = "--expect") -> Answer:
 
 
 def fmt_written(parts: list[str], shape: tuple[int, ...]) -> str:
+    """An array answer as its entries were written; a long one abbreviated as fmt_array
+    does, so that a 2,000,000-entry answer is not echoed back whole."""
+    if len(parts) > MAX_SHOWN:
+        return f"{describe(shape)} [{', '.join(parts[:MAX_SHOWN // 2])}, …]"
     rows = nest(parts, shape)
     if len(shape) == 1:
         return "[" + ", ".join(rows) + "]"

@@ -219,19 +219,24 @@ def _numeric_check(graph: Graph, values: dict[str, Array], run: ArrayPass,
         g = grads[c.variable]
         fd = np.full(x0.shape, np.nan)
         ok = True
-        outside = False
+        outside = overflowed = False
         for idx in np.ndindex(x0.shape):
             h = tol.fd_step * max(1.0, abs(float(x0[idx])))
             moved = []
             for sign in (1.0, -1.0):
                 x = x0.copy()
-                x[idx] += sign * h
+                with np.errstate(over="ignore"):  # x + h past the float range: inf, said below
+                    x[idx] += sign * h
                 moved.append(_loss(graph, {**values, c.variable: x}, run.seed))
             plus, minus = moved
             if plus is None or minus is None:
                 outside = True
                 continue
-            fd[idx] = (plus[0] - minus[0]) / (2 * h)
+            diff = (plus[0] - minus[0]) / (2 * h)
+            if not np.isfinite(diff):  # the loss overflowed: no evidence, never a pass
+                overflowed = True
+                continue
+            fd[idx] = diff
             if plus[1] != base[1] or minus[1] != base[1]:
                 c.near_kink = True
             expected = float(g[idx])
@@ -240,10 +245,14 @@ def _numeric_check(graph: Graph, values: dict[str, Array], run: ArrayPass,
         if outside:
             c.notes.append("finite differences step outside the domain at some entries; "
                            "not used there")
+        if overflowed:
+            c.notes.append("finite differences overflowed at some entries (the loss is not "
+                           "finite there); not used there")
         numeric = [None if np.isnan(v) else float(v) for v in fd.ravel()]
         c.numeric = np.array(numeric, dtype=object).reshape(x0.shape).tolist() \
             if x0.ndim else numeric[0]
-        c.numeric_ok = ok
+        # No entry compared (every step overflowed or left the domain): no verdict.
+        c.numeric_ok = ok if not np.all(np.isnan(fd)) else None
 
 
 def _numeric_direction(graph: Graph, values: dict[str, Array], run: ArrayPass,
@@ -258,5 +267,8 @@ def _numeric_direction(graph: Graph, values: dict[str, Array], run: ArrayPass,
         return {"backprop": projected, "reference": None, "ok": True,
                 "note": "step left the domain"}
     fd = (plus[0] - minus[0]) / (2 * h)
+    if not np.isfinite(fd):  # the loss overflowed along the step: no evidence either way
+        return {"backprop": projected, "reference": None, "ok": True,
+                "note": "the loss overflowed along the step: inconclusive"}
     ok = abs(fd - projected) <= _fd_tolerance(projected, plus[0], minus[0], h, 1.0, tol)
     return {"backprop": projected, "reference": fd, "ok": bool(ok)}

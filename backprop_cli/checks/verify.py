@@ -214,6 +214,10 @@ def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list
             c.notes.append("finite differences step outside the domain here; not used")
             continue
         fd = (plus[0] - minus[0]) / (2 * h) * result.seed
+        if not math.isfinite(fd):  # f(x +- h) overflowed: no evidence, never a pass
+            c.notes.append("finite differences overflowed here (f(x ± h) is not finite); "
+                           "not used")
+            continue
         c.numeric = fd
         c.near_kink = plus[1] != base[1] or minus[1] != base[1]
         c.numeric_ok = abs(fd - c.backprop) <= _fd_tolerance(c.backprop, plus[0], minus[0],

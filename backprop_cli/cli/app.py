@@ -7,16 +7,133 @@ Heavy modules (the engine, sympy, rich tables) are imported inside the commands,
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
-from ..core.errors import BackpropError
+from ..core.errors import BackpropError, ExitStatus
+
+# --- exit codes: the one place where exceptions become messages and codes --------------------
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit cannot fail
+    again on a closed pipe or a full disk (the recipe of Python's signal docs)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (CliRunner)
+        pass
+
+
+def _stderr_line(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+def _debug(ctx: Any) -> bool:
+    return bool(ctx.params.get("debug")) or os.environ.get("BACKPROP_DEBUG", "") not in ("", "0")
+
+
+def handle(exc: BaseException, debug: bool = False) -> int:
+    """The exit code for an exception that reached the top, after its one message.
+
+    BackpropError: its own message and status (2). A closed stdout pipe: quietly, 141. A
+    write to stdout that failed (a full disk, ``> /dev/full``): one line, 2. Ctrl-C: 130.
+    MemoryError: one line, 2. Anything else is a bug: one line asking for a report, 3;
+    ``--debug`` or BACKPROP_DEBUG=1 adds the traceback.
+    """
+    if isinstance(exc, BackpropError):
+        try:
+            fail(exc)
+        except typer.Exit as done:
+            return done.exit_code
+    if isinstance(exc, BrokenPipeError):
+        _quiet_stdout()
+        return ExitStatus.PIPE_CLOSED
+    if isinstance(exc, KeyboardInterrupt):
+        _stderr_line("interrupted")
+        return ExitStatus.INTERRUPTED
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, OSError) and getattr(exc, "_backprop_stdout", False):
+        _quiet_stdout()
+        _stderr_line(f"error: cannot write to standard output: {exc.strerror or exc}")
+        return ExitStatus.BAD_INPUT
+    if isinstance(exc, MemoryError):
+        _stderr_line("error: out of memory: the input needs more memory than this machine "
+                     "gives (see the README's Limits)")
+        return ExitStatus.BAD_INPUT
+    from ..core.limits import abbreviate
+
+    what = abbreviate(f"{type(exc).__name__}: {exc}", 200)
+    hint = "" if debug else " (backprop --debug ... or BACKPROP_DEBUG=1 shows the traceback)"
+    _stderr_line(f"internal error: {what}. This is a bug in backprop: please report it with "
+                 f"the command you ran{hint}")
+    return ExitStatus.INTERNAL
+
+
+def flush_stdout() -> None:
+    """Flush stdout now, where a failure can still be reported (not at interpreter exit);
+    a failed flush is marked as stdout's, so that ``handle`` names it."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        exc._backprop_stdout = True  # type: ignore[attr-defined]
+        raise
+
+
+_WRITE_ERRORS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EFBIG, errno.EDQUOT}
+
+
+class _Backprop(TyperGroup):
+    """The app's click group: every command runs inside the one exception handler."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except OSError as exc:  # writing --help or a usage error to a full stdout
+            exc._backprop_stdout = True  # type: ignore[attr-defined]
+            sys.exit(handle(exc))
+        except SystemExit as done:
+            if done.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+                sys.exit(ExitStatus.PIPE_CLOSED)  # click's own closed-pipe exit, during --help
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            try:
+                rv = super().invoke(ctx)
+            except typer.Exit:
+                flush_stdout()
+                raise
+            flush_stdout()
+            return rv
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except BaseException as exc:  # the one place every error is mapped
+            if isinstance(exc, (SystemExit, GeneratorExit)):
+                raise
+            if isinstance(exc, OSError) and exc.filename is None and exc.errno in _WRITE_ERRORS:
+                # A write to stdout (rich, print) failing before the final flush.
+                exc._backprop_stdout = True  # type: ignore[attr-defined]
+            raise typer.Exit(handle(exc, _debug(ctx))) from None
+
 
 app = typer.Typer(
+    cls=_Backprop,
     name="backprop",
     help="Backpropagation, node by node: build the computational graph of an expression, "
     "run the forward and backward pass, and prove every gradient against sympy.\n\n"
@@ -29,8 +146,17 @@ app = typer.Typer(
 
 
 @app.callback()
-def main() -> None:
+def main(debug: Annotated[bool, typer.Option(
+        "--debug", help="On an internal error, print the traceback (also BACKPROP_DEBUG=1).")]
+        = False,
+        max_entries: Annotated[int, typer.Option(
+            "--max-entries", min=1, metavar="N",
+            help="Largest array node, in entries, checked before it is computed (8 times "
+            "that for all nodes together); see README: Limits.")] = 4_000_000) -> None:
     """Backpropagation, node by node, checked against sympy."""
+    from ..core.limits import set_max_entries
+
+    set_max_entries(max_entries)
 
 
 def fail(exc: BackpropError) -> NoReturn:
@@ -62,7 +188,10 @@ def fail(exc: BackpropError) -> NoReturn:
 
 def _read_expression(expr: str) -> str:
     if expr == "-":
-        return sys.stdin.read()
+        from ..core.fileio import read_text
+        from ..core.limits import EXPRESSION_BYTES
+
+        return read_text("-", limit=EXPRESSION_BYTES, what="an expression", where="EXPR")
     if expr.startswith("--"):
         raise typer.BadParameter(f"no such option: {expr.split('=')[0]}", param_hint="EXPR")
     return expr
@@ -103,9 +232,13 @@ def _print(renderable: object) -> None:
     that files and golden outputs are stable."""
     from rich.console import Console
 
-    console = Console(highlight=False)
+    class Stdout(Console):
+        def on_broken_pipe(self) -> None:  # rich would exit 1 ("a check failed"): let
+            raise BrokenPipeError  # the one handler give the closed pipe its own code
+
+    console = Stdout(highlight=False)
     if not console.is_terminal:
-        console = Console(highlight=False, width=120)
+        console = Stdout(highlight=False, width=120)
     console.print(renderable)
 
 
@@ -130,19 +263,15 @@ def progress(label: str, total: int) -> Iterator[Callable[[int, int], None] | No
 
 
 def _write(output: str | None, data: str | bytes) -> None:
-    from ..core.errors import InputError
-
     raw = data.encode() if isinstance(data, str) else data
     if output is None or output == "-":
         sys.stdout.flush()
         sys.stdout.buffer.write(raw)
         sys.stdout.flush()
         return
-    try:
-        with open(output, "wb") as fh:
-            fh.write(raw)
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror}", where="-o") from None
+    from ..core.fileio import write_atomic
+
+    write_atomic(output, raw, where="-o")
     from rich.console import Console
 
     from ..views.render import text

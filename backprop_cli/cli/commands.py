@@ -122,12 +122,12 @@ def eval_(
         write = export.markdown if out_format == "markdown" else export.latex
         sys.stdout.write(write(result, max_rows=max_rows))
     elif as_json:
-        import json
+        from ..core import jsonout
 
         doc = result.to_dict()
         if answers is not None:
             doc["answers"] = answers.to_dict()
-        sys.stdout.write(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(jsonout.dumps(doc))
     else:
         from ..views.render import report
 
@@ -183,32 +183,31 @@ def check_(
     as an error row; the other problems still run, and 2 wins over 1).
     """
     try:
+        from ..core.fileio import check_output, read_text
+        from ..core.limits import PROBLEM_SET_BYTES
         from ..course.batch import run_problems
         from ..course.problems import load_problems
 
-        text = sys.stdin.read() if file == "-" else None
+        if junit:  # before the work: an unwritable path, or the input itself, is refused
+            check_output(junit, where="--junit", inputs=[file])
+        text = read_text("-", limit=PROBLEM_SET_BYTES, what="a problem set",
+                         where="FILE") if file == "-" else None
         pset = load_problems("<stdin>" if file == "-" else file, text, fmt)
         verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
         shown = 0 if as_json or len(pset.items) < 5 else len(pset.items)  # no bar: 0
         with progress("checking", shown) as tick:
             report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
                                   progress=tick)
-        if junit:
+        if junit and not report.interrupted:  # a partial run leaves the old report be
             from ..course.batch import write_junit
 
-            try:
-                write_junit(report, junit)
-            except OSError as exc:
-                from ..core.errors import InputError
-
-                raise InputError(f"cannot write {junit}: {exc.strerror or exc}",
-                                 where="--junit") from None
+            write_junit(report, junit)
     except BackpropError as exc:
         fail(exc)
     if as_json:
-        import json
+        from ..core import jsonout
 
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(jsonout.dumps(report.to_dict()))
     else:
         from ..course.report import batch_details, batch_summary, batch_table
 
@@ -264,6 +263,10 @@ def graph_(
 
         source = _read_expression(expr)
         fmt = picture.format_for(output, pic_format)
+        if output is not None and output != "-":
+            from ..core.fileio import check_output
+
+            check_output(output, where="-o", inputs=[expr])
         if fmt == "png" and output is None:
             from ..core.errors import InputError
 

@@ -6,7 +6,6 @@ the commands so that `backprop --help` stays fast.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -200,7 +199,7 @@ def fit_cmd(
         from ..learn.plot import check_plot_path
 
         if plot:
-            check_plot_path(plot)
+            check_plot_path(plot, inputs=[data])
         source = _read_expression(expr)
         dataset = read_csv(data)
         start = start_point(at) if at else None
@@ -238,9 +237,9 @@ def _training(lr: str, optimizer: str, momentum: str, beta1: str, beta2: str, ep
 def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,
             series: Callable[[], Any], title: str, xlabel: str) -> None:
     if as_json:
-        import json
+        from ..core import jsonout
 
-        sys.stdout.write(json.dumps(_clean(doc), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(jsonout.dumps(doc))
     else:
         _print(report())
     if plot:
@@ -256,13 +255,3 @@ def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot:
         Console(stderr=True, highlight=False).print(f"loss curve written to {path}",
                                                     markup=False)
 
-
-def _clean(v: Any) -> Any:
-    """JSON has no inf or nan: a diverged run's last loss becomes null (depth is fixed)."""
-    if isinstance(v, float):
-        return v if math.isfinite(v) else None
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_clean(x) for x in v]
-    return v

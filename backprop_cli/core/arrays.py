@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .errors import DomainError, InputError
 from .formatting import describe, entry
 from .graph import Graph, Node
@@ -61,16 +62,19 @@ class ArrayPass:
 def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array]:
     """Values of every node in topological order; shape and domain errors name the node."""
     values: list[Array] = []
+    total = 0  # entries allocated so far, for the graph's limit
     for node in graph.nodes:
         op = node.op
         if op is VAR:
             values.append(point[node.name])  # type: ignore[index]
+            total += values[-1].size
             continue
         if op is CONST:
             values.append(np.asarray(node.const, dtype=float))
             continue
         args = tuple(values[j] for j in node.inputs)
         _check_shapes(graph, node, args)
+        total += _check_size(graph, node, args, total)
         assert op.np_forward is not None
         with np.errstate(all="ignore"):
             out = np.asarray(op.np_forward(np, *args), dtype=float)
@@ -113,6 +117,30 @@ def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
                      end=node.end, hint=hint)
 
 
+def _check_size(graph: Graph, node: Node, args: tuple[Array, ...], total: int) -> int:
+    """The entries the node's result will have, from its inputs' shapes alone; a result
+    over the limits (core/limits.py) is bad input naming the node, before numpy allocates."""
+    op = node.op
+    shapes = tuple(a.shape for a in args)
+    shape: tuple[int, ...] | None
+    if op.out_shape is not None:
+        shape = op.out_shape(shapes)
+        entries = limits.size(shape)
+    elif op.np_local is not None:  # elementwise: the inputs broadcast to one shape
+        shape = tuple(int(d) for d in np.broadcast_shapes(*shapes))
+        entries = limits.size(shape)
+    else:  # sums, transposes, softmax: never more entries than the largest input
+        shape, entries = None, max((a.size for a in args), default=1)
+    why = limits.too_many_entries(shape, entries, total)
+    if why is not None:
+        of = " and ".join(describe(s) for s in shapes)
+        raise InputError(f"array too large at node {graph.label(node.id)} "
+                         f"`{limits.abbreviate(graph.text(node.id), 60)}`: {op.name} of {of}: "
+                         f"{why}", source=graph.source, pos=node.start, end=node.end,
+                         hint=limits.LIMIT_HINT)
+    return entries
+
+
 def _axis_violation(shape: tuple[int, ...], axis: int) -> str | None:
     if axis < len(shape):
         return None
@@ -139,9 +167,10 @@ def broadcast_violation(a: tuple[int, ...], b: tuple[int, ...]) -> str | None:
 def _domain_error(graph: Graph, node: Node, args: tuple[Array, ...], out: Array) -> DomainError:
     op = node.op
     idx = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
-    elem = tuple(float(np.broadcast_to(a, out.shape)[idx]) for a in args)
-    if op.np_local is not None and op.domain is not None:
-        what = op.domain(elem)
+    elementwise = all(broadcast_violation(np.shape(a), out.shape) is None
+                      and np.ndim(a) <= out.ndim for a in args)  # not a reduction (sum)
+    if op.np_local is not None and op.domain is not None and elementwise:
+        what = op.domain(tuple(float(np.broadcast_to(a, out.shape)[idx]) for a in args))
     else:
         what = f"{op.name} overflows a float"
     where = f" (entry {entry(idx)} of {describe(out.shape)})" if out.ndim else ""

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from .limits import abbreviate_message
+
 
 class ExitStatus(IntEnum):
+    """Every exit code of `backprop`, in one place (the README's table lists the same)."""
+
     OK = 0  # every check passed
     CHECK_FAILED = 1  # a gradient (or an expected answer) did not match
-    BAD_INPUT = 2  # the input could not be used; nothing was computed
+    BAD_INPUT = 2  # the input could not be used (or an output not written); nothing was computed
+    INTERNAL = 3  # a bug in backprop: an unexpected exception
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2, as shells report it
+    PIPE_CLOSED = 141  # the reader of stdout went away (`| head -1`): 128 + SIGPIPE, quietly
 
 
 class BackpropError(Exception):
@@ -18,12 +25,14 @@ class BackpropError(Exception):
 
     def __init__(self, message: str, *, source: str | None = None, pos: int | None = None,
                  end: int | None = None, hint: str | None = None, where: str | None = None):
+        # Messages echo the user's input: bounded here, once, for every message.
+        message = abbreviate_message(message)
         super().__init__(message)
         self.message = message
         self.source = source
         self.pos = pos
         self.end = end
-        self.hint = hint
+        self.hint = None if hint is None else abbreviate_message(hint)
         self.where = where  # e.g. "--at" or "expression"
 
     def context(self, width: int = 72) -> str:

@@ -92,6 +92,10 @@ class Op:
     np_branch: Callable[..., Any] | None = None  # (np, *args) -> sign; 0 marks a kink
     sympy_array: Callable[..., Any] | None = None  # (sp, np, *object arrays) -> object array
     shapes: Callable[[Shapes], str | None] | None = None  # why not
+    # The result's shape from the inputs' shapes, for an op whose result can hold more entries
+    # than any input without being elementwise broadcasting (@: an m×1 column @ a 1×n row).
+    # The array engine bounds every node's size with it before allocating (core/limits.py).
+    out_shape: Callable[[Shapes], tuple[int, ...]] | None = None
     # How vjp forms each downstream, for the node table; {0}, {1} stand for the inputs.
     implicit: tuple[str, ...] = ()
     # The same in the step-by-step replay's words (steps.py), which fall back to
@@ -220,6 +224,11 @@ def _matmul_shapes(shapes: Shapes) -> str | None:
     if a[-1] != b[0]:
         return f"the inner dimensions differ ({a[-1]} vs {b[0]})"
     return None
+
+
+def _matmul_out(shapes: Shapes) -> tuple[int, ...]:
+    a, b = shapes  # a's last axis meets b's first; a 1-D side contributes no axis
+    return tuple(a[:-1]) + (tuple(b[1:]) if len(b) == 2 else ())
 
 
 def _matmul_vjp(np: Any, args: tuple[Any, ...], out: Any, g: Any) -> tuple[Any, ...]:
@@ -590,6 +599,7 @@ OPS: dict[str, Op] = {
            "matrix multiply", "@", token=("AT", "@"), shape_hint=_matmul_hint,
            np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
            sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
+           out_shape=_matmul_out,
            implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"),
            words=("upstream · {1}ᵀ", "{0}ᵀ · upstream"), array_only=True),
         Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,

@@ -6,21 +6,24 @@ problem that cannot be read or run is an "error" row; the others still run.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
+import signal
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..checks.answers import AnswerCheck, AnswerTolerance, fmt, match_answers
+from ..core import limits
 from ..core.errors import BackpropError, ExitStatus
 from ..core.result import VERIFIERS, known_verifiers
 from .problems import Invalid, Problem, ProblemSet, load_problems
 
 PARALLEL_MIN_PROBLEMS = 32  # below this (under a second of work) starting workers costs more
+CHUNK = 16  # problems sent to a worker at a time (--jobs)
 
 
 @dataclass
@@ -41,6 +44,7 @@ class ProblemResult:
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    internal: bool = False  # the error is a bug in backprop, not in the problem: exit 3
 
     @property
     def ok(self) -> bool:
@@ -70,6 +74,8 @@ class BatchReport:
     source: str
     results: list[ProblemResult]
     title: str = ""
+    total: int | None = None  # problems in the set (more than results when interrupted)
+    interrupted: bool = False  # Ctrl-C: ``results`` are the problems finished before it
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -92,8 +98,13 @@ class BatchReport:
 
     @property
     def exit_status(self) -> ExitStatus:
-        """2 if any problem is malformed (it wins: the set itself needs fixing), 1 on a
-        mismatch, 0 when everything passed."""
+        """3 if backprop itself failed on a problem (a bug to report), 2 if any problem is
+        malformed (it wins over 1: the set itself needs fixing), 1 on a mismatch, 0 when
+        everything passed."""
+        if self.interrupted:
+            return ExitStatus.INTERRUPTED
+        if any(r.internal for r in self.results):
+            return ExitStatus.INTERNAL
         if self.errors:
             return ExitStatus.BAD_INPUT
         return ExitStatus.CHECK_FAILED if self.failed else ExitStatus.OK
@@ -102,15 +113,21 @@ class BatchReport:
         line = f"{self.passed} passed, {self.failed} failed"
         if self.errors:
             line += f", {self.errors} error" + ("s" if self.errors != 1 else "")
+        if self.interrupted:
+            line += (f"; interrupted (Ctrl-C) after {len(self.results)} of "
+                     f"{self.total if self.total is not None else '?'} problems")
         return line
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "title": self.title, "ok": self.ok,
-                "exit_status": int(self.exit_status),
-                "summary": {"total": len(self.results), "passed": self.passed,
-                            "failed": self.failed, "errors": self.errors,
-                            "line": self.summary_line()},
-                "problems": [r.to_dict() for r in self.results]}
+        doc = {"source": self.source, "title": self.title, "ok": self.ok,
+               "exit_status": int(self.exit_status),
+               "summary": {"total": len(self.results), "passed": self.passed,
+                           "failed": self.failed, "errors": self.errors,
+                           "line": self.summary_line()},
+               "problems": [r.to_dict() for r in self.results]}
+        if self.interrupted:
+            doc["interrupted"] = {"finished": len(self.results), "of": self.total}
+        return doc
 
 
 # ---------------------------------------------------------------- running
@@ -160,9 +177,16 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
         res.error = exc.message
         res.hint = exc.hint
         res.line = _error_line(problem, exc)
-    except Exception as exc:  # a bug must not take the other problems down with it
+    except MemoryError:
         res.status = "error"
-        res.error = f"internal error (please report it): {type(exc).__name__}: {exc}"
+        res.error = "out of memory: the problem needs more memory than this machine gives"
+    except Exception as exc:  # a bug must not take the other problems down with it
+        from ..core.limits import abbreviate
+
+        res.status = "error"
+        res.internal = True
+        res.error = abbreviate(f"internal error (please report it): {type(exc).__name__}: "
+                               f"{exc}")
     res.seconds = time.perf_counter() - start
     return res
 
@@ -202,29 +226,43 @@ def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid]
     total = len(items)
     results: list[ProblemResult | None] = [None] * total
     runnable = sum(1 for p in items if isinstance(p, Problem))
+    interrupted = False
     if jobs > 1 and runnable >= PARALLEL_MIN_PROBLEMS:
         workers = min(jobs, runnable, os.cpu_count() or 1) or 1
         _warm()
         # Chunks, not single problems: a problem takes milliseconds, a round trip to a
-        # worker is not free. Four chunks per worker keep the progress bar moving.
-        size = max(1, -(-total // (workers * 4)))
+        # worker is not free. At least four chunks per worker keep the progress bar moving,
+        # and at most CHUNK problems each bound what Ctrl-C loses of the work under way.
+        size = max(1, min(-(-total // (workers * 4)), CHUNK))
         done = 0
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(_run_chunk, items[k:k + size], tuple(check), digits): k
-                       for k in range(0, total, size)}
-            for fut in as_completed(futures):
-                start = futures[fut]
-                chunk = fut.result()
+        # multiprocessing's Pool, for its terminate(): on Ctrl-C the workers (which ignore
+        # SIGINT, so that only this process decides) are killed at once, not waited for.
+        pool = multiprocessing.Pool(workers, initializer=_worker_start,
+                                    initargs=(limits.max_entries(),))
+        try:
+            chunks = [(k, items[k:k + size], tuple(check), digits)
+                      for k in range(0, total, size)]
+            for start, chunk in pool.imap_unordered(_run_chunk, chunks):
                 results[start:start + len(chunk)] = chunk
                 done += len(chunk)
                 if progress is not None:
                     progress(done, total)
+            pool.close()
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            pool.terminate()
+            pool.join()
     else:
-        for k, p in enumerate(items):
-            results[k] = run_problem(p, tuple(check), digits)
-            if progress is not None:
-                progress(k + 1, total)
-    return BatchReport(source, [r for r in results if r is not None], title)
+        try:
+            for k, p in enumerate(items):
+                results[k] = run_problem(p, tuple(check), digits)
+                if progress is not None:
+                    progress(k + 1, total)
+        except KeyboardInterrupt:
+            interrupted = True
+    return BatchReport(source, [r for r in results if r is not None], title, total,
+                       interrupted)
 
 
 def _warm() -> None:
@@ -236,9 +274,17 @@ def _warm() -> None:
     evaluate("x", at={"x": 1.0}, check=())
 
 
-def _run_chunk(items: list[Problem | Invalid], check: tuple[str, ...],
-               digits: int | str | None) -> list[ProblemResult]:
-    return [run_problem(p, check, digits) for p in items]
+def _worker_start(max_entries: int) -> None:
+    """In each worker: Ctrl-C is the parent's to handle (it terminates the pool), and the
+    parent's --max-entries holds here too (workers need not be forked copies)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    limits.set_max_entries(max_entries)
+
+
+def _run_chunk(job: tuple[int, list[Problem | Invalid], tuple[str, ...], int | str | None]
+               ) -> tuple[int, list[ProblemResult]]:
+    start, items, check, digits = job
+    return start, [run_problem(p, check, digits) for p in items]
 
 
 # ---------------------------------------------------------------- JUnit XML
@@ -283,9 +329,13 @@ def _details(r: ProblemResult) -> list[str]:
 
 
 def write_junit(report: BatchReport, path: str | Path) -> None:
+    """JUnit XML to ``path``, written atomically (the old file stays whole on failure)."""
+    from ..core.fileio import write_atomic
+
     tree = ET.ElementTree(junit_xml(report))
     ET.indent(tree)
-    tree.write(path, encoding="utf-8", xml_declaration=True)
+    write_atomic(path, ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True),
+                 where="--junit")
 
 
 def _xml(s: str) -> str:

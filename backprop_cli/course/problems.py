@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
+from ..core.limits import MAX_NESTING, too_deep
 from ..core.result import VERIFIERS
 
 FORMATS = ("auto", "toml", "jsonl")
@@ -97,15 +98,10 @@ def load_problems(path: str | Path, text: str | None = None, fmt: str = "auto") 
     """Read a problem set from ``path`` (``text`` when already read, e.g. from stdin)."""
     name = str(path)
     if text is None:
-        try:
-            raw = Path(path).read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {name}: {exc.strerror or exc}", where="FILE") from None
-        try:
-            text = raw.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise InputError(f"{name} is not UTF-8 text (byte {exc.start + 1})",
-                             where="FILE") from None
+        from ..core.fileio import read_text
+        from ..core.limits import PROBLEM_SET_BYTES
+
+        text = read_text(name, limit=PROBLEM_SET_BYTES, what="a problem set", where="FILE")
     return parse_problems(text, fmt=_format(fmt, name, text), source=name)
 
 
@@ -147,18 +143,25 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
     # so a typo in one problem is reported against it while the others still run.
     for _ in range(len(lines) + 1):
         current = "\n".join("" if k in blanked else ln for k, ln in enumerate(lines, 1))
-        try:
-            doc = tomllib.loads(current, parse_float=Decimal)
-            break
-        except tomllib.TOMLDecodeError as exc:
-            message, line = _toml_error(exc, len(lines))
-            found = _sections(lines, line, only_here="twice" in message)
-            if found is None or all(k in blanked for k in found[1]):
-                raise InputError(f"{source}: bad TOML at line {line}: {message}", where="FILE",
-                                 hint="see README: Problem sets") from None
-            bad.append(Invalid(found[0], 0, line, f"bad TOML at line {line}: {message}",
-                               "the rest of the file was read without this problem"))
-            blanked.update(found[1])
+        deep = too_deep(current)
+        if deep is not None:  # tomllib would exhaust the stack: refused before parsing
+            message, line = f"brackets nested more than {MAX_NESTING} levels deep", deep
+        else:
+            try:
+                doc = tomllib.loads(current, parse_float=Decimal)
+                break
+            except tomllib.TOMLDecodeError as exc:
+                message, line = _toml_error(exc, len(lines))
+            except RecursionError:  # the scan above should make this unreachable
+                raise InputError(f"{source}: nested too deeply to read", where="FILE") from None
+        # A problem's error: blank it out and read the rest.
+        found = _sections(lines, line, only_here="twice" in message)
+        if found is None or all(k in blanked for k in found[1]):
+            raise InputError(f"{source}: bad TOML at line {line}: {message}", where="FILE",
+                             hint="see README: Problem sets") from None
+        bad.append(Invalid(found[0], 0, line, f"bad TOML at line {line}: {message}",
+                           "the rest of the file was read without this problem"))
+        blanked.update(found[1])
     assert doc is not None
     locate = _Locator(lines)
     settings: dict[str, Any] = {}
@@ -317,8 +320,15 @@ def _parse_jsonl(text: str, source: str) -> ProblemSet:
         if not line.strip():
             continue
         index = len(items) + 1
+        if too_deep(line, toml=False) is not None:  # json would exhaust the stack
+            items.append(Invalid(f"line {n}", index, n, f"invalid JSON: brackets nested more "
+                                 f"than {MAX_NESTING} levels deep"))
+            continue
         try:
             obj = json.loads(line, parse_float=Decimal, parse_constant=_no_constant)
+        except RecursionError:
+            items.append(Invalid(f"line {n}", index, n, "invalid JSON: nested too deeply"))
+            continue
         except ValueError as exc:
             msg = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
             col = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""

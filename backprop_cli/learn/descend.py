@@ -26,6 +26,10 @@ from .optim import Optimizer, Penalty, Schedule, finite, make_optimizer, norm, p
 # A loss this many times (at least 1) above (below) where it started is taken to grow (fall)
 # without bound.
 GROWTH_LIMIT = 1e6
+# The trajectory keeps at most 2 * TRAJECTORY_KEEP steps: a longer run keeps every
+# ``stride``-th step (the stride doubles as it grows) and always the last one, so that
+# 3,000,000 steps cost kilobytes, not gigabytes. Tables, curves and --json read these.
+TRAJECTORY_KEEP = 1000
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -59,6 +63,7 @@ class Descent:
     tol: float
     steps: int
     trajectory: list[Step] = field(default_factory=list)
+    stride: int = 1  # the trajectory holds the steps t with t % stride == 0, and the last
     status: str = "finished"  # converged | finished | diverged
     message: str = ""
     hint: str | None = None
@@ -89,7 +94,18 @@ class Descent:
             "final_loss": _finite(last.loss) if last else None,
             "final": self.final,
             "trajectory": [s.to_dict() for s in self.trajectory],
+            "trajectory_stride": self.stride,
         }
+
+    def record(self, step: Step, keep: int = TRAJECTORY_KEEP) -> None:
+        """Add the newest step; past 2 * keep steps kept, keep every other one."""
+        rows = self.trajectory
+        if rows and rows[-1].step % self.stride:  # held only as the newest step
+            rows.pop()
+        rows.append(step)
+        if len(rows) > 2 * keep:
+            self.stride *= 2
+            self.trajectory = [s for s in rows[:-1] if s.step % self.stride == 0] + rows[-1:]
 
 
 def _finite(v: float) -> float | None:
@@ -177,7 +193,7 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
         gnorm = norm(grad)
         if t == 0:
             loss0 = loss
-        run.trajectory.append(Step(t, schedule.rate(t), loss, gnorm, snapshot(names, theta)))
+        run.record(Step(t, schedule.rate(t), loss, gnorm, snapshot(names, theta)))
         if progress is not None:
             progress(t, steps)
         if not (math.isfinite(loss) and math.isfinite(gnorm)):

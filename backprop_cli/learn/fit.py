@@ -39,12 +39,11 @@ class Dataset:
 
 def read_csv(path: str | Path) -> Dataset:
     """A CSV file with a header row and numbers (ASCII, finite) in every other cell."""
-    p = Path(path)
-    try:
-        raw = p.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read data file '{path}': {exc.__class__.__name__}",
-                         where="--data", hint="give a UTF-8 CSV file with a header row") from None
+    from ..core.fileio import read_text
+    from ..core.limits import CSV_BYTES
+
+    raw = read_text(str(path), limit=CSV_BYTES, what="a data file (UTF-8 CSV with a header row)",
+                    where="--data")
     return parse_csv(raw, str(path))
 
 

@@ -220,8 +220,9 @@ def _polyline(points: list[str], color: str) -> str:
             'stroke-width="2"/>')
 
 
-def check_plot_path(path: str) -> Path:
-    """Fail before any work if the picture cannot be written in the format asked for."""
+def check_plot_path(path: str | Path, inputs: Sequence[str | Path] = ()) -> Path:
+    """Fail before any work if the picture cannot be written in the format asked for (or
+    would replace one of the run's ``inputs``)."""
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in PLOT_SUFFIXES:
@@ -234,17 +235,17 @@ def check_plot_path(path: str) -> Path:
             raise InputError("--plot: a PNG needs matplotlib, which is not installed",
                              where="--plot", hint="pip install matplotlib (or, from a clone, "
                              "pip install '.[plot]'), or write an SVG: --plot loss.svg") from None
-    if not p.parent.is_dir():
-        raise InputError(f"--plot {path}: the folder {p.parent} does not exist",
-                         where="--plot")
-    return p
+    from ..core.fileio import check_output
+
+    return check_output(p, where="--plot", inputs=inputs)
 
 
 def write_plot(path: str, series: Sequence[Series], *, title: str, xlabel: str) -> Path:
+    from ..core.fileio import write_atomic
+
     p = check_plot_path(path)
     if p.suffix.lower() == ".svg":
-        p.write_text(svg_chart(series, title=title, xlabel=xlabel), encoding="utf-8")
-        return p
+        return write_atomic(p, svg_chart(series, title=title, xlabel=xlabel), where="--plot")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -260,9 +261,12 @@ def write_plot(path: str, series: Sequence[Series], *, title: str, xlabel: str) 
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(p)
+    import io
+
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
-    return p
+    return write_atomic(p, png.getvalue(), where="--plot")
 
 
 # --- descend ----------------------------------------------------------------------------------

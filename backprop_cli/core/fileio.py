@@ -1,0 +1,139 @@
+"""The one way files are read and written: bounded reads, atomic writes, outputs checked
+before the work.
+
+Reading: a file or standard input (``-``) is read up to a size limit (core/limits.py), so
+that ``/dev/zero`` or a runaway pipe ends in one message instead of filling the memory;
+devices (other than /dev/null) and folders are refused before reading.
+
+Writing: every output file is written to a temporary file in the same folder, flushed to
+disk (fsync) and renamed over the target (``os.replace``, atomic on POSIX): an interrupted
+or failed write leaves the old file as it was. ``check_output`` is called before the work
+runs, so an unwritable path, a folder, or an output that is one of the run's own inputs
+(``check key.toml --junit key.toml``) is refused (exit 2) before anything is computed.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import InputError
+from .limits import megabytes
+
+STDIN = "-"
+
+
+def _refuse_device(st: os.stat_result, name: str, where: str) -> None:
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{name} is a folder, not a file", where=where)
+    if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode):
+        try:
+            null = os.stat(os.devnull)
+        except OSError:
+            null = None
+        if null is None or st.st_rdev != null.st_rdev:
+            raise InputError(f"{name} is a device, not a file (it may never end)",
+                             where=where, hint="give a regular file, or pipe text in")
+
+
+def read_bytes(name: str, *, limit: int, what: str, where: str) -> bytes:
+    """The bytes of file ``name`` (``-``: standard input), at most ``limit`` of them."""
+    label = "standard input" if name == STDIN else name
+    try:
+        if name == STDIN:
+            fh = getattr(sys.stdin, "buffer", None)
+            try:
+                st = os.fstat(sys.stdin.fileno())
+            except (OSError, ValueError, AttributeError):  # no descriptor (CliRunner)
+                st = None
+            if st is not None and not os.isatty(sys.stdin.fileno()):
+                _refuse_device(st, label, where)
+            raw = fh.read(limit + 1) if fh is not None else sys.stdin.read(limit + 1).encode()
+        else:
+            _refuse_device(os.stat(name), label, where)
+            with open(name, "rb") as f:
+                raw = f.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"cannot read {label}: {exc.strerror or exc}", where=where,
+                         hint=f"give {what} that exists and can be read") from None
+    if len(raw) > limit:
+        raise InputError(f"{label} is larger than {megabytes(limit)}, the limit for {what}",
+                         where=where, hint="see the README's Limits section")
+    return raw
+
+
+def read_text(name: str, *, limit: int, what: str, where: str) -> str:
+    """``read_bytes`` decoded as UTF-8 (a leading byte-order mark is dropped)."""
+    raw = read_bytes(name, limit=limit, what=what, where=where)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        label = "standard input" if name == STDIN else name
+        raise InputError(f"{label} is not UTF-8 text (byte {exc.start + 1})",
+                         where=where) from None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output(path: str | Path, *, where: str, inputs: Iterable[str | Path] = ()) -> Path:
+    """Refuse, before any work, an output path that cannot be written or that is one of
+    this run's inputs. Returns the path."""
+    p = Path(path)
+    for source in inputs:
+        if str(source) != STDIN and _same_file(p, Path(source)):
+            raise InputError(f"{where} {path} is also this run's input: writing it would "
+                             "replace the input", where=where,
+                             hint="write the output to another file")
+    if p.is_dir():
+        raise InputError(f"{where} {path} is a folder", where=where,
+                         hint="give a file name, e.g. report.xml")
+    folder = p.parent if str(p.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"{where} {path}: the folder {folder} does not exist", where=where)
+    if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise InputError(f"{where} {path}: cannot write there (permission denied)",
+                         where=where)
+    return p
+
+
+def write_atomic(path: str | Path, data: bytes | str, *, where: str) -> Path:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, fsync'ed and
+    renamed over it: the old file stays whole if anything fails."""
+    p = Path(path)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    folder = p.parent if str(p.parent) else Path(".")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600): give it the mode a plain open() would.
+        try:
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
+        os.replace(tmp, p)
+        tmp = None
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", where=where) from None
+    finally:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+    return p

@@ -1,0 +1,451 @@
+"""Hostile input, round two (issue 16): one test per class of finding, at the CLI level.
+
+Where the behaviour is the process's own (exit codes, signals, a full or closed stdout,
+memory caps), the command runs as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from backprop_cli.core.errors import ExitStatus
+
+from .conftest import REPO, invoke, no_crash
+
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONIOENCODING": "utf-8"}
+ENV.pop("BACKPROP_DEBUG", None)
+LECTURE = ["(x+y)*z", "--at", "x=-2,y=5,z=-4"]
+
+
+def process(*args: str, stdin: int | None = None, env: dict[str, str] | None = None,
+            **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "backprop_cli", *args], capture_output=True,
+                          text=True, env=env or ENV, cwd=REPO, timeout=120, stdin=stdin,
+                          **kw)  # type: ignore[call-overload]
+
+
+# --- 4. exit codes: a crash is not a wrong answer ----------------------------------------------
+
+# A real process whose evaluate() has a bug: the one handler turns it into exit 3.
+_BUGGY = textwrap.dedent("""
+    import sys
+    import backprop_cli.checks.evaluate as ev
+    def broken(*a, **k):
+        raise ZeroDivisionError("a bug planted by the test")
+    ev.evaluate = broken
+    from backprop_cli.cli import app
+    app(prog_name="backprop")
+""")
+
+
+def _buggy(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _BUGGY, *args], capture_output=True,
+                          text=True, env=env or ENV, cwd=REPO, timeout=120)
+
+
+def test_an_internal_error_exits_3_with_one_line_asking_for_a_report() -> None:
+    p = _buggy("eval", *LECTURE)
+    assert p.returncode == ExitStatus.INTERNAL == 3
+    assert "Traceback" not in p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("internal error: ZeroDivisionError")
+    assert "please report" in lines[0] and "--debug" in lines[0]
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_debug_prints_the_traceback(how: str) -> None:
+    if how == "option":
+        p = _buggy("--debug", "eval", *LECTURE)
+    else:
+        p = _buggy("eval", *LECTURE, env={**ENV, "BACKPROP_DEBUG": "1"})
+    assert p.returncode == 3
+    assert "Traceback" in p.stderr and "a bug planted by the test" in p.stderr
+
+
+def test_an_internal_error_in_check_is_an_error_row_and_exit_3(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.checks.evaluate as ev
+
+    def broken(*a: object, **k: object) -> None:
+        raise ZeroDivisionError("planted")
+
+    monkeypatch.setattr(ev, "evaluate", broken)
+    f = tmp_path / "p.toml"
+    f.write_text('[a]\nexpression = "x"\nat = {x = 1}\n')
+    r = invoke("check", str(f), "--json")
+    assert r.code == 3, r.output
+    doc = json.loads(r.stdout)
+    assert doc["exit_status"] == 3 and "internal error" in doc["problems"][0]["error"]
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", *LECTURE], ["eval", *LECTURE, "--json"], ["check", "examples/lecture.toml"],
+    ["graph", *LECTURE], ["descend", "(w-3)^2", "--at", "w=0"], ["steps", *LECTURE],
+    ["--help"], ["eval", "--help"],
+])
+def test_a_full_stdout_is_one_message_and_exit_2(args: list[str]) -> None:
+    with open("/dev/full", "w") as full:
+        p = subprocess.run([sys.executable, "-m", "backprop_cli", *args], stdout=full,
+                           stderr=subprocess.PIPE, text=True, env=ENV, cwd=REPO, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", *LECTURE], ["eval", *LECTURE, "--json"], ["check", "examples/lecture.toml"],
+    ["descend", "(w-3)^2", "--at", "w=0"], ["--help"],
+])
+def test_a_closed_pipe_exits_quietly(args: list[str]) -> None:
+    # The reader is gone before the first byte is written (as `| head -1` after its line).
+    p = subprocess.Popen([sys.executable, "-m", "backprop_cli", *args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=ENV, cwd=REPO)
+    assert p.stdout is not None and p.stderr is not None
+    p.stdout.close()
+    err = p.stderr.read()
+    assert p.wait(timeout=120) == ExitStatus.PIPE_CLOSED == 141
+    assert err == b""
+
+
+def test_bad_input_still_exits_2_through_the_one_handler() -> None:
+    r = invoke("eval", "x +", "--at", "x=1")
+    no_crash(r)
+    assert r.code == 2 and r.stderr.startswith("error: ")
+
+
+# --- 8. JSON at the edge of float range ------------------------------------------------------
+
+def _strict(text: str) -> object:
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def test_an_infinite_finite_difference_is_never_a_pass() -> None:
+    r = invoke("eval", "x", "--at", "x=1.7976931348623157e308", "--check", "numeric", "--json")
+    doc = _strict(r.stdout)
+    assert isinstance(doc, dict)
+    (check,) = doc["checks"]
+    assert check["status"] == "unchecked" and check["numeric"] is None
+
+
+def test_an_infinite_array_finite_difference_is_never_a_pass() -> None:
+    r = invoke("eval", "sum(x)", "--at", "x=[1.7976931348623157e308, 1]", "--check", "numeric",
+               "--json")
+    no_crash(r)
+    doc = _strict(r.stdout)
+    assert isinstance(doc, dict)
+    (check,) = doc["checks"]
+    assert check["status"] != "pass" or check["numeric"][0] is None
+
+
+def test_the_encoder_writes_non_finite_numbers_as_null_and_says_where() -> None:
+    from backprop_cli.core.jsonout import dumps
+
+    doc = _strict(dumps({"a": [1.0, float("inf")], "b": {"c/d": float("-inf")},
+                         "e": float("nan"), "f": 2.5}))
+    assert doc == {"a": [1.0, None], "b": {"c/d": None}, "e": None, "f": 2.5,
+                   "non_finite": {"/a/1": "inf", "/b/c~1d": "-inf", "/e": "nan"}}
+
+
+def test_the_encoder_bounds_its_list_of_places() -> None:
+    from backprop_cli.core.jsonout import MAX_LISTED, dumps
+
+    doc = _strict(dumps({"x": [float("inf")] * 1000}))
+    assert isinstance(doc, dict)
+    assert len(doc["non_finite"]) == MAX_LISTED and doc["non_finite_omitted"] == 1000 - MAX_LISTED
+
+
+@pytest.mark.parametrize("args", [
+    ["eval", "x", "--at", "x=1.7976931348623157e308", "--json"],
+    ["eval", "x*y", "--at", "x=1e-300,y=1e300", "--json"],
+    ["eval", "sum(x)", "--at", "x=[1.7976931348623157e308, -1.7976931348623157e308]", "--json"],
+    ["descend", "w^2", "--at", "w=1", "--lr", "1e200", "--json"],
+])
+def test_every_json_output_is_strict(args: list[str]) -> None:
+    r = invoke(*args)
+    no_crash(r)
+    if r.code != 2:
+        _strict(r.stdout)
+
+
+# --- memory caps for the subprocess tests --------------------------------------------------------
+
+CAP_BYTES = 2 << 30  # 2 GB of address space: plenty for a run, far too little to read /dev/zero
+
+
+def capped(*args: str, stdin: int | None = None,
+           cap: int = CAP_BYTES) -> subprocess.CompletedProcess[str]:
+    """`backprop ARGS` as a real process whose address space is capped (resource.setrlimit):
+    a read or an allocation without a bound ends in MemoryError instead of the machine."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+    env = {**ENV, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "backprop_cli", *args], capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=120, stdin=stdin,
+                          preexec_fn=limit)
+
+
+def assert_refused(p: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    assert p.returncode == 2, (p.returncode, p.stderr[-2000:])
+    assert p.stderr.startswith("error: ") and "Traceback" not in p.stderr, p.stderr[-2000:]
+    for f in fragments:
+        assert f in " ".join(p.stderr.split()), (f, p.stderr)
+
+
+# --- 2. input read whole: bounded reads, devices refused ----------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["check", "/dev/zero"], ["check", "/dev/urandom"], ["fit", "x", "--data", "/dev/zero"],
+])
+def test_a_device_is_refused_before_reading(args: list[str]) -> None:
+    assert_refused(capped(*args), "is a device, not a file")
+
+
+@pytest.mark.parametrize("args", [["check", "-"], ["eval", "-", "--at", "x=1"]])
+def test_a_device_on_stdin_is_refused(args: list[str]) -> None:
+    with open("/dev/zero", "rb") as zero:
+        assert_refused(capped(*args, stdin=zero.fileno()), "standard input is a device")
+
+
+def test_a_pipe_that_never_ends_stops_at_the_limit() -> None:
+    # `yes | backprop eval -`: not a device, so the bounded read is what stops it.
+    yes = subprocess.Popen(["yes", "x+"], stdout=subprocess.PIPE)
+    try:
+        assert yes.stdout is not None
+        p = capped("eval", "-", stdin=yes.stdout.fileno())
+    finally:
+        yes.kill()
+        yes.wait()
+    assert_refused(p, "standard input is larger than 4 MB, the limit for an expression")
+
+
+def test_a_large_problem_set_is_refused_by_size(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from backprop_cli.core.limits import PROBLEM_SET_BYTES
+
+    big = tmp_path / "big.toml"
+    with open(big, "wb") as fh:
+        fh.truncate(PROBLEM_SET_BYTES + 1)  # sparse: costs no disk
+    assert_refused(capped("check", str(big)), "is larger than 32 MB, the limit for a problem set")
+
+
+def test_dev_null_is_an_empty_input_not_a_device() -> None:
+    with open(os.devnull, "rb") as null:
+        assert_refused(process("eval", "-", stdin=null.fileno()), "the expression is empty")
+
+
+# --- 5. a file lost: outputs never replace inputs, are written atomically, checked first ---------
+
+def test_an_output_over_the_input_is_refused_and_the_input_kept(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key = tmp_path / "key.toml"
+    key.write_text((REPO / "examples" / "lecture.toml").read_text())
+    before = key.read_bytes()
+    r = invoke("check", str(key), "--junit", str(key))
+    assert r.code == 2 and "is also this run's input" in r.stderr, r.output
+    assert key.read_bytes() == before
+    # The same file by another name (a symbolic link) is the same input.
+    link = tmp_path / "link.toml"
+    link.symlink_to(key)
+    assert invoke("check", str(key), "--junit", str(link)).code == 2
+    assert key.read_bytes() == before
+
+
+def test_an_unwritable_output_is_found_before_the_work(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.course.batch as batch
+
+    ran: list[object] = []
+    monkeypatch.setattr(batch, "run_problems", lambda *a, **k: ran.append(a))
+    r = invoke("check", "examples/lecture.toml", "--junit", str(tmp_path / "no" / "r.xml"))
+    assert r.code == 2 and "does not exist" in r.stderr and ran == []
+    r = invoke("check", "examples/lecture.toml", "--junit", str(tmp_path))
+    assert r.code == 2 and "is a folder" in r.stderr and ran == []
+
+
+def test_a_failed_write_leaves_the_old_file_whole(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.core.fileio as fileio
+
+    out = tmp_path / "g.dot"
+    out.write_text("the old picture\n")
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(fileio.os, "fsync", broken_fsync)
+    r = invoke("graph", *LECTURE, "-o", str(out))
+    assert r.code == 2 and "cannot write" in r.stderr and "No space left" in r.stderr
+    assert out.read_text() == "the old picture\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.dot"]  # no temporary file left
+
+
+@pytest.mark.parametrize("args,name", [
+    (["graph", *LECTURE, "-o", "{}"], "g.dot"),
+    (["check", "examples/lecture.toml", "--junit", "{}"], "r.xml"),
+    (["descend", "(w-3)^2", "--at", "w=0", "--plot", "{}"], "loss.svg"),
+])
+def test_every_output_file_is_written_atomically(
+        args: list[str], name: str, tmp_path,
+        monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    import backprop_cli.core.fileio as fileio
+
+    replaced: list[str] = []
+    real = os.replace
+    monkeypatch.setattr(fileio.os, "replace",
+                        lambda a, b: (replaced.append(str(b)), real(a, b))[1])
+    target = str(tmp_path / name)
+    r = invoke(*[a.replace("{}", target) for a in args])
+    assert r.code == 0, r.output
+    assert replaced == [target] and os.path.getsize(target) > 0
+
+
+# --- 1. memory without a bound: every node's size checked from shapes, before allocating -----
+
+def _column_and_row_set(tmp_path, n: int = 40_000):  # type: ignore[no-untyped-def]
+    """The audit's 240 KB problem file: a 40000×1 column plus a 40000-vector is 1.6e9 entries."""
+    col = "[" + ",".join(["[1]"] * n) + "]"
+    vec = "[" + ",".join(["1"] * n) + "]"
+    f = tmp_path / "big.toml"
+    f.write_text(f'[big]\nexpression = "sum(x + y)"\nat = {{x = {col}, y = {vec}}}\n')
+    return f
+
+
+def test_a_broadcast_too_large_is_an_error_row_under_a_memory_cap(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    p = capped("check", str(_column_and_row_set(tmp_path)), "--json")
+    assert p.returncode == 2, p.stderr[-2000:]
+    (row,) = json.loads(p.stdout)["problems"]
+    assert row["status"] == "error"
+    for fragment in ("node #2 `x + y`", "40000×40000 = 1,600,000,000 entries",
+                     "limit of 4,000,000 entries per node"):
+        assert fragment in row["error"], row["error"]
+    assert "--max-entries" in row["hint"]
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["eval", "sum(A @ B)", "--at", "A=[[1],[2],[3]], B=[[1,2,3]]"],
+     "matmul of a 3×1 matrix and a 1×3 matrix: its result would be 3×3 = 9 entries"),
+    (["eval", "sum(x + y)", "--at", "x=[[1],[2],[3]], y=[1,2,3]"],
+     "add of a 3×1 matrix and a vector of 3: its result would be 3×3 = 9 entries"),
+    (["descend", "sum(x * y)", "--at", "x=[[1],[2],[3]], y=[1,2,3]"], "3×3 = 9 entries"),
+])
+def test_the_limit_names_the_node_the_shape_and_the_option(args: list[str], fragment: str) -> None:
+    r = invoke("--max-entries", "8", *args)
+    no_crash(r)
+    assert r.code == 2 and r.stderr.startswith("error: array too large at node #2"), r.output
+    flat = " ".join(r.stderr.split())
+    assert fragment in flat and "over the limit of 8 entries per node" in flat
+    assert "--max-entries N" in flat
+    assert invoke("--max-entries", "9", *args).code in (0, 1)  # the option raises it
+
+
+def test_fit_with_huge_shapes_is_refused_before_allocating() -> None:
+    p = capped("fit", "sum(a + c)", "--data", "examples/xor.csv", "--init", "random",
+               "--shape", "a=1000000,c=1000000x1", "--epochs", "1")
+    assert_refused(p, "1000000×1000000 = 1,000,000,000,000 entries")
+
+
+def test_the_graph_total_is_bounded_too() -> None:
+    # Each node within the per-node limit, all of them together over it.
+    r = invoke("--max-entries", "4", "eval", "sum(x*x*x*x*x*x*x*x*x*x)", "--at", "x=[1,2,3,4]")
+    assert r.code == 2 and "for all nodes together" in r.stderr, r.output
+
+
+# --- 9. output that grows without need ------------------------------------------------------------
+
+def test_descend_keeps_a_bounded_trajectory() -> None:
+    from backprop_cli.learn.descend import TRAJECTORY_KEEP, descend
+
+    run = descend("(w-3)^2", {"w": 0.0}, lr=1e-9, steps=5000, tol=0.0)
+    steps = [s.step for s in run.trajectory]
+    assert TRAJECTORY_KEEP <= len(steps) <= 2 * TRAJECTORY_KEEP
+    assert steps[0] == 0 and steps[-1] == 5000 and run.stride == 4
+    assert all(t % run.stride == 0 for t in steps[:-1]) and steps == sorted(steps)
+    doc = run.to_dict()
+    assert doc["trajectory_stride"] == 4 and doc["steps"] == 5000
+
+
+def test_a_huge_literal_is_not_echoed_whole() -> None:
+    digits = "1" + "0" * 100_000
+    for args in (["eval", f"x*{digits}", "--at", "x=1"], ["eval", "x", "--at", f"x={digits}"],
+                 ["eval", "x", "--at", "x=1", "--expect", f"dx={digits}"]):
+        r = invoke(*args)
+        no_crash(r)
+        assert r.code in (1, 2) and len(r.output) < 5_000, (args[1][:20], len(r.output))
+
+
+def test_a_huge_wrong_shape_answer_is_not_echoed_whole() -> None:
+    answer = "[" + ",".join(["1"] * 20_000) + "]"
+    r = invoke("eval", "sum(x)", "--at", "x=[1,2]", "--expect", f"dx={answer}")
+    assert r.code == 1 and "a vector of 20000 [1, 1, 1, 1, …]" in r.stdout
+    assert len(r.output) < 10_000
+
+
+# --- 3. deep nesting in problem files: refused before the parser, as a located error row --------
+
+def test_deep_toml_is_an_error_row_and_the_others_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "deep.toml"
+    f.write_text('[ok]\nexpression = "x"\nat = {x = 1}\n\n[deep]\nexpression = "x"\n'
+                 'at = {x = 1}\nexpect = {dx = ' + "[" * 3000 + "1" + "]" * 3000 + "}\n")
+    p = process("check", str(f), "--json")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    ok, deep = json.loads(p.stdout)["problems"]
+    assert ok["status"] == "pass"
+    assert deep["status"] == "error" and deep["line"] == 8
+    assert "nested more than 32 levels deep" in deep["error"]
+
+
+def test_deep_json_lines_are_an_error_row(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "deep.jsonl"
+    f.write_text('{"expression": "x", "at": {"x": 1}}\n{"expression": "x", "at": {"x": '
+                 + "[" * 5000 + "1" + "]" * 5000 + "}}\n")
+    p = process("check", str(f), "--json")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    ok, deep = json.loads(p.stdout)["problems"]
+    assert ok["status"] == "pass" and deep["line"] == 2
+    assert "nested more than 32 levels deep" in deep["error"]
+
+
+def test_brackets_inside_strings_and_comments_do_not_count() -> None:
+    from backprop_cli.core.limits import too_deep
+
+    text = ('a = "[[[[[[[[[[" # {{{{{{{{{{{{\nb = \'[[[[[[[[\'\nc = """\n[[[[[[[[\n"""\n'
+            "d = [[1, 2], [3, 4]]\n")
+    assert too_deep(text, limit=2) is None
+    assert too_deep(text + "e = [[[1]]]\n", limit=2) == 7
+    assert too_deep('{"a": "[[[[[[", "b": [[[1]]]}', limit=3, toml=False) == 1
+    assert too_deep('{"a": "\\"[[[[[["}', limit=1, toml=False) is None
+
+
+# --- 7. Ctrl-C with --jobs: the workers stop at once, the results so far are printed ----------
+
+@pytest.mark.parametrize("to", ["group", "parent"])
+def test_ctrl_c_with_jobs_stops_at_once_and_prints_the_results_so_far(
+        to: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import signal
+    import time
+
+    f = tmp_path / "many.toml"
+    f.write_text("\n".join(
+        f'[p{k}]\nexpression = "sigmoid(x*y + {k})^3 * tanh(x - y) + exp(sin(x*y))"\n'
+        f"at = {{x = 0.5, y = {k / 100}}}\n" for k in range(400)))  # about 30 s of work
+    p = subprocess.Popen([sys.executable, "-m", "backprop_cli", "check", str(f), "-j", "2"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                         cwd=REPO, start_new_session=True)
+    time.sleep(6)
+    sent = time.monotonic()
+    # A terminal's Ctrl-C reaches the whole process group; `kill -INT` the parent alone.
+    (os.killpg if to == "group" else os.kill)(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert time.monotonic() - sent < 5, "the workers were waited for"
+    assert p.returncode == ExitStatus.INTERRUPTED == 130, err[-2000:]
+    assert "Traceback" not in err
+    summary = out.strip().splitlines()[-1]
+    assert "interrupted (Ctrl-C) after" in summary and "of 400 problems" in summary
+    finished = int(summary.split("after ")[1].split()[0])
+    assert finished < 400 and out.count("✓ pass") == finished
