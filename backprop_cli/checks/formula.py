@@ -203,7 +203,7 @@ def parse_claim(text: str, graph: Graph, formula: str | None = None,
     target = key[1:]
     known = [*graph.variables, *graph.named]
     if target not in known:
-        close = difflib.get_close_matches(target, known, n=1)
+        close = _close_names(target, known)
         hint = f"did you mean d{close[0]}?" if close else (
             "claims are for the inputs and named intermediates: "
             + ", ".join(f"d{k}" for k in known))
@@ -213,7 +213,7 @@ def parse_claim(text: str, graph: Graph, formula: str | None = None,
     for name, nid in claim_graph.variables.items():
         if name not in known and name not in letters:
             node = claim_graph.nodes[nid]
-            close = difflib.get_close_matches(name, known, n=1)
+            close = _close_names(name, known)
             hint = f"did you mean {close[0]}?" if close else (
                 "a formula may use the inputs and named intermediates: " + ", ".join(known))
             raise InputError(f"unknown name '{name}' in the claim", source=source,
@@ -221,6 +221,12 @@ def parse_claim(text: str, graph: Graph, formula: str | None = None,
                              hint=hint)
     nid = graph.variables.get(target, graph.named.get(target, -1))
     return _Claim(f"{key} = {body.strip()}", target, body.strip(), claim_graph, nid)
+
+
+def _close_names(name: str, known: list[str]) -> list[str]:
+    """w for W first (a letter's case is the likeliest slip), then difflib's near names."""
+    same = [k for k in known if k.lower() == name.lower()]
+    return same or difflib.get_close_matches(name, known, n=1)
 
 
 # ---------------------------------------------------------------- shapes and points
@@ -293,11 +299,14 @@ def _domain(graph: Graph) -> _Domain:
     return _Domain(positive, one_hot)
 
 
-def _draw_sizes(shapes: Mapping[str, Shape], rng: np.random.Generator) -> dict[str, int]:
-    """One size per letter, distinct from each other and from the declared numbers."""
+def _draw_sizes(shapes: Mapping[str, Shape], rng: np.random.Generator,
+                small: bool = False) -> dict[str, int]:
+    """One size per letter, distinct from each other and from the declared numbers; with
+    ``small``, the smallest such sizes (the first trial: a counterexample one can read)."""
     letters = sorted({d for s in shapes.values() for d in s if isinstance(d, str)})
     numbers = {d for s in shapes.values() for d in s if isinstance(d, int)}
-    pool = [k for k in range(2, 2 + len(letters) + len(numbers) + 4) if k not in numbers]
+    pool = [k for k in range(2, 2 + len(letters) + len(numbers) + (0 if small else 4))
+            if k not in numbers][:len(letters) if small else None]
     picked = rng.choice(pool, size=len(letters), replace=False) if letters else []
     return {letter: int(k) for letter, k in zip(letters, picked)}
 
@@ -343,7 +352,7 @@ def _run_expression(graph: Graph, point: dict[str, Array], sizes: dict[str, int]
     values = forward(graph, point)
     out = values[graph.output]
     if out.ndim:
-        raise InputError(f"the output is {shape_text(out.shape)}, not a scalar: a gradient "
+        raise InputError(f"the output is {in_letters(out.shape, sizes)}, not a scalar: a gradient "
                          "formula is the gradient of a scalar loss", where="expression",
                          hint=f"reduce it, e.g. sum(G * ({graph.text(graph.output)})) with G "
                          "the upstream gradient (an input)")
@@ -660,9 +669,9 @@ def diagnose(contexts: list[_Context]) -> list[Slip]:
     target = first.claim.target
     if first.yours is not None and first.yours.shape != first.truth.shape:
         sizes = first.trial.sizes
-        found.append(Slip("wrong shape", f"your formula is {in_letters(first.yours.shape, sizes)}"
-                          f", d{target} is {in_letters(first.truth.shape, sizes)} like "
-                          f"{target}: a gradient has the shape of its variable."))
+        yours, truth = (in_letters(a.shape, sizes) for a in (first.yours, first.truth))
+        found.append(Slip("wrong shape", f"Wrong shape: your formula is {yours}, d{target} is "
+                          f"{truth} like {target}: a gradient has the shape of its variable."))
     for rule in SLIPS:
         if any(f.name in rule.unless for f in found):
             continue
@@ -781,7 +790,8 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
         if done >= MIN_TRIALS and time.perf_counter() - start > time_budget:
             notes.append(f"stopped after {done} trials: the time budget is {time_budget:g} s")
             break
-        trial = points.pop(0) if points else _random_trial(graph, all_shapes, domain, rng)
+        trial = points.pop(0) if points else _random_trial(graph, all_shapes, domain, rng,
+                                                           small=done == 0)
         done += 1
         for k, claim in enumerate(parsed):
             _check_claim(graph, claim, trial, results[k], contexts[k], skipped, k)
@@ -830,10 +840,10 @@ def _given_point(graph: Graph, at: Mapping[str, Any] | str | Iterable[str] | Non
 
 
 def _random_trial(graph: Graph, shapes: Mapping[str, Shape], domain: _Domain,
-                  rng: np.random.Generator) -> _Trial:
+                  rng: np.random.Generator, small: bool = False) -> _Trial:
     last: BackpropError | None = None
     for _ in range(DOMAIN_RETRIES):
-        sizes = _draw_sizes(shapes, rng)
+        sizes = _draw_sizes(shapes, rng, small)
         point = _draw_point(graph, shapes, sizes, domain, rng)
         try:
             return _run_expression(graph, point, sizes)
@@ -866,9 +876,6 @@ def _check_claim(graph: Graph, claim: _Claim, trial: _Trial, res: ClaimCheck,
         return
     res.verdict = "differs"
     if res.counterexample is None:
-        if yours is not None and yours.shape != truth.shape:
-            note = (f"your formula is {in_letters(yours.shape, trial.sizes)}, d{claim.target} "
-                    f"is {in_letters(truth.shape, trial.sizes)}")
         res.counterexample = Counterexample(
             shapes, {name: plain(v) for name, v in trial.point.items()},
             plain(yours) if yours is not None else None, plain(truth), note)
