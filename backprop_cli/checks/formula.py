@@ -640,23 +640,23 @@ SLIPS: tuple[SlipRule, ...] = (
     SlipRule("elementwise vs matrix product", "{detail}: the upstream gradient meets an "
              "elementwise gate entry by entry (⊙) and a matrix product through @.",
              _product_kind, unless=("transpose", "product order")),
+    SlipRule("missing fan-out branch", "A missing fan-out branch: {detail}. A value used "
+             "twice is a copy gate, a gradient adder: the gradients of its branches add.",
+             _fan_out),
     SlipRule("sign", "A flipped sign: your formula is minus the gradient (a subtraction "
              "negates the gradient to its right input: the gradient negator).", _sign),
     SlipRule("factor 2", "A factor 2 is {detail}: the local gradient of q² is 2q "
-             "(∂f/∂q_i = 2q_i).", _missing_two),
+             "(∂f/∂q_i = 2q_i).", _missing_two, unless=("missing fan-out branch",)),
     SlipRule("factor 1/n", "The 1/n of the mean is {detail}: mean distributes upstream/n to "
              "every entry.", _missing_mean),
     SlipRule("constant factor", "Off by a constant factor: your formula is {detail} times the "
-             "gradient.", _factor, consistent=True),
+             "gradient.", _factor, unless=("missing fan-out branch",), consistent=True),
     SlipRule("missing batch sum", "The sum over the batch is missing: {target} was broadcast "
              "in {detail}, so its gradient is the sum of the upstream over the broadcast axis "
              "(the copy gate adds its branches; for a bias, the column sum).", _batch_sum),
     SlipRule("activation derivative at the wrong value", "The activation's derivative at the "
              "wrong value: {detail}. Its local gradient is taken at the gate's own input.",
              _activation),
-    SlipRule("missing fan-out branch", "A missing fan-out branch: {detail}. A value used "
-             "twice is a copy gate, a gradient adder: the gradients of its branches add.",
-             _fan_out),
 )
 
 
