@@ -319,3 +319,34 @@ def test_a_1d_formula_writes_u_v_transpose_with_outer() -> None:
 def test_outer_needs_vectors() -> None:
     assert_bad_input(invoke("eval", "sum(outer(A, A))", "--at", "A=[[1,2],[3,4]]"),
                      "outer needs two vectors")
+
+
+# --- examples/formulas.toml: the lecture's vectorised examples --------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "formulas.toml"
+
+
+def _examples() -> list[tuple[str, str, str, list[str] | None]]:
+    import tomllib
+
+    data = tomllib.loads(EXAMPLES.read_text(encoding="utf-8"))
+    cases: list[tuple[str, str, str, list[str] | None]] = []
+    for name, ex in data.items():
+        cases += [(name, ex["expression"], claim, None) for claim in ex["right"]]
+        cases += [(name, ex["expression"], w["claim"], w["slips"]) for w in ex["wrong"]]
+    return cases
+
+
+@pytest.mark.parametrize("name, expr, claim, expected", _examples(),
+                         ids=lambda v: v if isinstance(v, str) else None)
+def test_each_example_comes_out_as_written(name: str, expr: str, claim: str,
+                                           expected: list[str] | None) -> None:
+    import tomllib
+
+    shapes = tomllib.loads(EXAMPLES.read_text(encoding="utf-8"))[name]["shape"]
+    c = one(expr, claim, shapes=shapes)
+    if expected is None:
+        assert c.verdict == "holds", (c.counterexample, [s.sentence for s in c.diagnosis])
+    else:
+        assert c.verdict == "differs" and [s.name for s in c.diagnosis] == expected, \
+            [s.sentence for s in c.diagnosis]

@@ -37,6 +37,7 @@ TIME_BUDGET = 2.0  # seconds of random trials per call
 RTOL = 1e-6
 ATOL = 1e-9
 DOMAIN_RETRIES = 8  # new points drawn when a point falls outside the expression's domain
+DIAGNOSIS_BUDGET = 2.0  # seconds: a 10,000-way fan-out has 10,000 branches to leave out
 PROOF_MAX_NODES = 300  # sympy proofs only for formulas this small (simplify can take long)
 
 Dim = int | str
@@ -459,6 +460,10 @@ class _Context:
     env: dict[str, Array]
     truth: Array
     yours: Array | None  # None: the claim could not be computed here
+    deadline: float = float("inf")  # time.perf_counter() past which slips stop searching
+
+    def expired(self) -> bool:
+        return time.perf_counter() > self.deadline
 
     def same(self, candidate: Array | None) -> bool:
         return _close(self.yours, candidate)
@@ -611,6 +616,8 @@ _WRONG_LOCALS: dict[str, tuple[tuple[str, Callable[[Array, Array], Array]], ...]
 
 def _activation(c: _Context) -> str | None:
     for node in c.graph.nodes:
+        if c.expired():
+            return None
         for what, local in _WRONG_LOCALS.get(node.op.name, ()):
             if c.same(_backward_slipped(c.graph, c.trial, c.claim.target_nid,
                                         local_at=(node.id, local))):
@@ -621,6 +628,8 @@ def _activation(c: _Context) -> str | None:
 def _fan_out(c: _Context) -> str | None:
     for j, uses in c.graph.fan_outs().items():
         for consumer, pos in uses:
+            if c.expired():
+                return None
             if c.same(_backward_slipped(c.graph, c.trial, c.claim.target_nid,
                                         drop=(consumer, pos))):
                 node = c.graph.nodes[j]
@@ -660,11 +669,16 @@ SLIPS: tuple[SlipRule, ...] = (
 )
 
 
-def diagnose(contexts: list[_Context]) -> list[Slip]:
-    """Every slip that explains the claim at all the trials where it differs."""
+def diagnose(contexts: list[_Context], budget: float = DIAGNOSIS_BUDGET
+             ) -> tuple[list[Slip], bool]:
+    """Every slip that explains the claim at all the trials where it differs, and whether the
+    search stopped at the time budget (then a slip may have gone unnamed)."""
     found: list[Slip] = []
     if not contexts:
-        return found
+        return found, False
+    deadline = time.perf_counter() + budget
+    for c in contexts:
+        c.deadline = deadline
     first = contexts[0]
     target = first.claim.target
     if first.yours is not None and first.yours.shape != first.truth.shape:
@@ -680,7 +694,7 @@ def diagnose(contexts: list[_Context]) -> list[Slip]:
             continue
         if all(d is not None for d in details):
             found.append(Slip(rule.name, rule.sentence.format(detail=details[0], target=target)))
-    return found
+    return found, first.expired()
 
 
 def in_letters(shape: tuple[int, ...], sizes: Mapping[str, int]) -> str:
@@ -702,9 +716,6 @@ def in_letters(shape: tuple[int, ...], sizes: Mapping[str, int]) -> str:
 def _prove(graph: Graph, claim: _Claim) -> bool:
     """sympy shows the claim equal to d out / d target: both built node by node."""
     from . import symbolic
-
-    if len(graph.nodes) + len(claim.graph.nodes) > PROOF_MAX_NODES:
-        return False
 
     def work() -> bool:
         import sympy as sp
@@ -803,12 +814,19 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
         if skipped[k]:
             res.notes.append(f"{skipped[k]} point(s) outside the formula's domain skipped")
         if res.verdict == "differs":
-            res.diagnosis = diagnose(contexts[k])
-            if not res.diagnosis:
+            res.diagnosis, stopped = diagnose(contexts[k])
+            if stopped:
+                res.notes.append(f"the search for the slip stopped after {DIAGNOSIS_BUDGET:g} s "
+                                 "(budget); some slips were not tried")
+            elif not res.diagnosis:
                 res.notes.append("no known slip explains the difference")
-        elif not graph.uses_arrays() and not all_shapes and not claim.graph.uses_arrays() \
-                and _prove(graph, claim):
-            res.verdict = "proved"
+        elif not graph.uses_arrays() and not all_shapes and not claim.graph.uses_arrays():
+            if len(graph.nodes) + len(claim.graph.nodes) > PROOF_MAX_NODES:
+                res.notes.append(f"no sympy proof: more than {PROOF_MAX_NODES} nodes (budget)")
+            elif _prove(graph, claim):
+                res.verdict = "proved"
+            else:
+                res.notes.append("sympy could not show it equal in general; checked at points")
     report_shapes = {name: list(s) for name, s in all_shapes.items()}
     return FormulaReport(expression, results, report_shapes, notes)
 
