@@ -350,3 +350,50 @@ def test_each_example_comes_out_as_written(name: str, expr: str, claim: str,
     else:
         assert c.verdict == "differs" and [s.name for s in c.diagnosis] == expected, \
             [s.sentence for s in c.diagnosis]
+
+
+# --- check_gradient: the user's own gradient code -------------------------------------------
+
+
+def _relu_layer(w: np.ndarray, x: np.ndarray, g: np.ndarray) -> dict[str, np.ndarray]:
+    s = w @ x
+    return {"W": (g * (s > 0)) @ x.T, "x": w.T @ (g * (s > 0)), "G": np.maximum(s, 0)}
+
+
+RELU_LAYER = {"W": "m,n", "x": "n,1", "G": "m,1"}
+
+
+def test_check_gradient_holds_for_a_right_backward_pass() -> None:
+    from backprop_cli import check_gradient
+
+    report = check_gradient("sum(G * relu(W@x))",
+                            lambda W, x, G: _relu_layer(W, x, G), shapes=RELU_LAYER)  # noqa: N803
+    assert report.ok and {c.target for c in report.claims} == {"W", "x", "G"}
+    assert all(c.verdict == "holds" for c in report.claims)
+
+
+def test_check_gradient_names_the_slip_of_a_wrong_backward_pass() -> None:
+    from backprop_cli import check_gradient
+
+    def buggy(W: np.ndarray, x: np.ndarray, G: np.ndarray) -> dict[str, np.ndarray]:  # noqa: N803
+        right = _relu_layer(W, x, G)
+        return {**right, "W": right["W"].T, "x": -right["x"]}
+
+    report = check_gradient("sum(G * relu(W@x))", buggy, shapes=RELU_LAYER)
+    found = {c.target: slips(c) for c in report.claims}
+    assert found == {"W": {"wrong shape", "transpose"}, "x": {"sign"}, "G": set()}
+
+
+def test_check_gradient_takes_one_gradient_with_wrt() -> None:
+    from backprop_cli import check_gradient
+
+    report = check_gradient("x*y + x", lambda x, y: y, wrt=["x"])
+    (c,) = report.claims
+    assert slips(c) == {"missing fan-out branch"}
+
+
+def test_check_gradient_says_which_gradient_is_missing() -> None:
+    from backprop_cli import check_gradient
+
+    with pytest.raises(InputError, match="returned no gradient for 'y'"):
+        check_gradient("x*y", lambda x, y: {"x": y})

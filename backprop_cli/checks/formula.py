@@ -175,8 +175,9 @@ class _Claim:
     text: str
     target: str
     formula: str
-    graph: Graph
+    graph: Graph | None  # None: the claim is a Python function's value (check_gradient)
     target_nid: int
+    value: Callable[[_Trial], Any] | None = None  # that function, at one trial
 
 
 def parse_claim(text: str, graph: Graph, formula: str | None = None,
@@ -362,7 +363,9 @@ def _run_expression(graph: Graph, point: dict[str, Array], sizes: dict[str, int]
 
 
 def _claim_env(claim: _Claim, graph: Graph, trial: _Trial) -> dict[str, Array]:
-    env = {}
+    env: dict[str, Array] = {}
+    if claim.graph is None:
+        return env
     for name in claim.graph.variables:
         if name in graph.variables:
             env[name] = trial.point[name]
@@ -470,10 +473,13 @@ class _Context:
 
     def repaired(self, tweak: Tweak) -> bool:
         """Whether the claim with this change gives the true gradient."""
+        if self.claim.graph is None:
+            return False
         return _close(_forward_tweaked(self.claim.graph, self.env, tweak), self.truth)
 
     def claim_nodes(self, *names: str) -> list[int]:
-        return [n.id for n in self.claim.graph.nodes if n.op.name in names]
+        nodes = self.claim.graph.nodes if self.claim.graph is not None else []
+        return [n.id for n in nodes if n.op.name in names]
 
 
 def _close(a: Array | None, b: Array | None) -> bool:
@@ -545,36 +551,42 @@ def _factor(c: _Context) -> str | None:
 def _transpose(c: _Context) -> str | None:
     if c.truth.ndim == 2 and c.same(c.truth.T):
         return "your formula is the transpose of the gradient"
+    claim = c.claim.graph
+    if claim is None:
+        return None
     for nid in c.claim_nodes("transpose"):
         if c.repaired((nid, "untranspose")):
-            return f"without the .T of `{c.claim.graph.text(nid)}` it holds"
-    nodes = c.claim.graph.nodes
+            return f"without the .T of `{claim.text(nid)}` it holds"
+    nodes = claim.nodes
     for node in nodes:
         for pos, j in enumerate(node.inputs):
             leaf = nodes[j]
             if leaf.op is VAR and c.env[leaf.name or ""].ndim == 2 \
                     and c.repaired((node.id, f"T{pos}")):
-                return (f"{leaf.name}.T is missing in `{c.claim.graph.text(node.id)}` (with "
+                return (f"{leaf.name}.T is missing in `{claim.text(node.id)}` (with "
                         f"{leaf.name}.T in place of {leaf.name} it holds)")
     return None
 
 
 def _order(c: _Context) -> str | None:
+    claim = c.claim.graph
     for nid in c.claim_nodes("matmul"):
-        if c.repaired((nid, "swap")):
-            a, b = (c.claim.graph.text(j) for j in c.claim.graph.nodes[nid].inputs)
+        if claim is not None and c.repaired((nid, "swap")):
+            a, b = (claim.text(j) for j in claim.nodes[nid].inputs)
             return f"`{a} @ {b}` should be `{b} @ {a}`"
     return None
 
 
 def _product_kind(c: _Context) -> str | None:
+    claim = c.claim.graph
+    if claim is None:
+        return None
     for nid in c.claim_nodes("mul"):
         if c.repaired((nid, "matmul")):
-            return f"`{c.claim.graph.text(nid)}` is elementwise where a matrix product belongs"
+            return f"`{claim.text(nid)}` is elementwise where a matrix product belongs"
     for nid in c.claim_nodes("matmul"):
         if c.repaired((nid, "mul")):
-            return f"`{c.claim.graph.text(nid)}` is a matrix product where an elementwise one " \
-                "belongs"
+            return f"`{claim.text(nid)}` is a matrix product where an elementwise one belongs"
     return None
 
 
@@ -717,6 +729,9 @@ def _prove(graph: Graph, claim: _Claim) -> bool:
     """sympy shows the claim equal to d out / d target: both built node by node."""
     from . import symbolic
 
+    formula = claim.graph
+    assert formula is not None
+
     def work() -> bool:
         import sympy as sp
 
@@ -735,7 +750,7 @@ def _prove(graph: Graph, claim: _Claim) -> bool:
             held[-1] = hold if node.id == claim.target_nid else held[-1]
         truth = sp.diff(held[graph.output], hold).xreplace({hold: real[claim.target_nid]})
         mine: list[Any] = []
-        for node in claim.graph.nodes:
+        for node in formula.nodes:
             if node.op is VAR:
                 name = node.name or ""
                 e = symbolic.symbol(name) if name in graph.variables \
@@ -745,7 +760,7 @@ def _prove(graph: Graph, claim: _Claim) -> bool:
             else:
                 e = node.op.sympy(symbolic.SP, *(mine[j] for j in node.inputs))
             mine.append(e)
-        difference = mine[claim.graph.output] - truth
+        difference = mine[formula.output] - truth
         return bool(difference == 0 or sp.simplify(difference) == 0)
 
     try:
@@ -781,6 +796,13 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
     if not parsed:
         raise InputError("no claim to check", where="claim",
                          hint="give one or more claims: 'dx = 2*x'")
+    return _run(expression, graph, parsed, declared, at, trials, seed, time_budget)
+
+
+def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str, Shape],
+         at: Mapping[str, Any] | str | Iterable[str] | None, trials: int, seed: int,
+         time_budget: float) -> FormulaReport:
+    """The trials shared by every claim, then each claim's verdict, diagnosis or proof."""
     for name in declared:
         if name not in graph.variables:
             hint = "only inputs have shapes; " + (f"did you mean {c[0]}?" if (
@@ -820,7 +842,8 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
                                  "(budget); some slips were not tried")
             elif not res.diagnosis:
                 res.notes.append("no known slip explains the difference")
-        elif not graph.uses_arrays() and not all_shapes and not claim.graph.uses_arrays():
+        elif claim.graph is not None and not graph.uses_arrays() and not all_shapes \
+                and not claim.graph.uses_arrays():
             if len(graph.nodes) + len(claim.graph.nodes) > PROOF_MAX_NODES:
                 res.notes.append(f"no sympy proof: more than {PROOF_MAX_NODES} nodes (budget)")
             elif _prove(graph, claim):
@@ -880,12 +903,18 @@ def _check_claim(graph: Graph, claim: _Claim, trial: _Trial, res: ClaimCheck,
     yours: Array | None
     note = ""
     try:
-        yours = forward(claim.graph, env)[claim.graph.output]
+        if claim.graph is None:  # the user's function: its errors are its own, not caught
+            assert claim.value is not None
+            yours = None
+        else:
+            yours = forward(claim.graph, env)[claim.graph.output]
     except DomainError:
         skipped[k] += 1
         return
     except InputError as exc:  # the formula's own shapes do not fit here
         yours, note = None, f"your formula cannot be computed at these shapes: {exc.message}"
+    if claim.value is not None:
+        yours = claim.value(trial)
     res.trials += 1
     shapes = {name: list(v.shape) for name, v in trial.point.items()}
     if shapes not in res.shapes_tried:
@@ -901,5 +930,50 @@ def _check_claim(graph: Graph, claim: _Claim, trial: _Trial, res: ClaimCheck,
         contexts.append(_Context(graph, claim, trial, env, truth, yours))
 
 
+def check_gradient(expression: str, fn: Callable[..., Any], *,
+                   shapes: Mapping[str, Any] | Iterable[str] | None = None,
+                   at: Mapping[str, Any] | str | Iterable[str] | None = None,
+                   wrt: Iterable[str] | None = None, trials: int = DEFAULT_TRIALS,
+                   seed: int = 0, time_budget: float = TIME_BUDGET) -> FormulaReport:
+    """Hold your own gradient code against backprop: ``fn(**inputs)`` (numpy arrays, floats
+    for scalars) returns {name: gradient} (or one gradient when ``wrt`` names one input), at
+    random shapes and points as for ``check_formula``; the same verdicts and slips (those of
+    a formula's structure, which a function does not have, are not tried)."""
+    if trials < 1:
+        raise InputError("trials must be at least 1", where="trials")
+    graph = parse(expression)
+    targets = list(wrt) if wrt is not None else list(graph.variables)
+    for name in targets:
+        if name not in graph.variables and name not in graph.named:
+            raise InputError(f"wrt names '{name}', which is not in the expression",
+                             where="wrt", hint="the inputs are " + ", ".join(graph.variables))
+    label = getattr(fn, "__name__", "fn")
+    last: list[Any] = [None, None]  # (trial, fn's value there): fn runs once per trial
+
+    def value(name: str) -> Callable[[_Trial], Array]:
+        def at_trial(trial: _Trial) -> Array:
+            if last[0] is not trial:
+                args = {n: float(v) if v.ndim == 0 else v.copy() for n, v in trial.point.items()}
+                out = fn(**args)
+                if not isinstance(out, Mapping):
+                    if len(targets) != 1:
+                        raise InputError(f"{label} returned one value; with several inputs it "
+                                         "returns a dict {name: gradient}", where="fn")
+                    out = {targets[0]: out}
+                last[0], last[1] = trial, out
+            if name not in last[1]:
+                raise InputError(f"{label} returned no gradient for '{name}'", where="fn",
+                                 hint="return a dict with one entry per input, or pass wrt=")
+            return np.asarray(last[1][name], dtype=float)
+
+        return at_trial
+
+    parsed = [_Claim(f"d{n} = {label}(...)['{n}']", n, label, None,
+                     graph.variables.get(n, graph.named.get(n, -1)), value(n))
+              for n in targets]
+    return _run(expression, graph, parsed, parse_shapes(shapes), at, trials, seed, time_budget)
+
+
 __all__ = ["SLIPS", "ClaimCheck", "Counterexample", "FormulaReport", "Slip", "SlipRule",
-           "check_formula", "diagnose", "infer_shapes", "parse_claim", "parse_shapes"]
+           "check_formula", "check_gradient", "diagnose", "infer_shapes", "parse_claim",
+           "parse_shapes"]
