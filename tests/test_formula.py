@@ -105,6 +105,14 @@ def test_a_slip_is_named(expr: str, claim: str, shapes: dict[str, str],
     assert all(s.sentence.endswith(".") for s in c.diagnosis)
 
 
+@pytest.mark.parametrize("claim, second", [("dW = x@(W@x).T", "factor 2"),
+                                           ("dW = -2*x@(W@x).T", "sign")])
+def test_a_transpose_and_a_factor_at_once_are_both_named(claim: str, second: str) -> None:
+    # The issue's `x@(W@x).T` for 2*(W@x)@x.T: transposed and without the 2.
+    c = one("sum((W@x)^2)", claim, shapes=WX)
+    assert [s.name for s in c.diagnosis] == ["wrong shape", "transpose", second]
+
+
 def test_the_wrong_shape_is_said_in_the_users_letters() -> None:
     c = one("sum((W@x)^2)", "dW = 2*x@(W@x).T", shapes=WX)
     shape = next(s for s in c.diagnosis if s.name == "wrong shape")

@@ -18,7 +18,7 @@ import difflib
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -698,15 +698,38 @@ def diagnose(contexts: list[_Context], budget: float = DIAGNOSIS_BUDGET
         yours, truth = (in_letters(a.shape, sizes) for a in (first.yours, first.truth))
         found.append(Slip("wrong shape", f"Wrong shape: your formula is {yours}, d{target} is "
                           f"{truth} like {target}: a gradient has the shape of its variable."))
-    for rule in SLIPS:
-        if any(f.name in rule.unless for f in found):
+    found += _matching(SLIPS, contexts, found)
+    if len(found) == 1 and found[0].name == "wrong shape" and first.yours is not None \
+            and first.truth.ndim == 2 and first.yours.shape == first.truth.T.shape:
+        # Two slips at once, as in x@(W@x).T for 2*(W@x)@x.T: transposed, and off by a factor.
+        flipped = [replace(c, truth=c.truth.T) for c in contexts]
+        more = _matching([r for r in SLIPS if r.name in _VALUE_SLIPS], flipped, found)
+        if more:
+            found.append(Slip("transpose", SLIPS[0].sentence.format(
+                detail="your formula is the transpose of the gradient, up to the slip below",
+                target=target)))
+            found += more
+    return found, first.expired()
+
+
+# The slips that only scale the gradient: they combine with a transpose.
+_VALUE_SLIPS = ("sign", "factor 2", "factor 1/n", "constant factor")
+
+
+def _matching(rules: Iterable[SlipRule], contexts: list[_Context],
+              found: list[Slip]) -> list[Slip]:
+    """The rules that explain every context, skipping those an earlier find explains."""
+    target = contexts[0].claim.target
+    out: list[Slip] = []
+    for rule in rules:
+        if any(f.name in rule.unless for f in (*found, *out)):
             continue
         details = [rule.detect(c) for c in contexts]
         if rule.consistent and (len(contexts) < 2 or len(set(details)) > 1):
             continue
         if all(d is not None for d in details):
-            found.append(Slip(rule.name, rule.sentence.format(detail=details[0], target=target)))
-    return found, first.expired()
+            out.append(Slip(rule.name, rule.sentence.format(detail=details[0], target=target)))
+    return out
 
 
 def in_letters(shape: tuple[int, ...], sizes: Mapping[str, int]) -> str:
