@@ -25,7 +25,7 @@ from backprop_cli.checks.formula import (
 from backprop_cli.core.errors import InputError
 from backprop_cli.core.parse import parse
 
-from .conftest import assert_bad_input, invoke, no_crash
+from .conftest import assert_bad_input, invoke, no_crash, squash
 
 WX = {"W": "m,n", "x": "n,1"}
 BIAS = {"X": "B,d", "W": "d,h", "b": "h", "G": "B,h"}
@@ -405,3 +405,21 @@ def test_check_gradient_says_which_gradient_is_missing() -> None:
 
     with pytest.raises(InputError, match="returned no gradient for 'y'"):
         check_gradient("x*y", lambda x, y: {"x": y})
+
+
+def test_the_expression_may_come_from_stdin() -> None:
+    r = invoke("formula", "-", "dx = 2*x", "--shape", "x=n", input="sum(x^2)")
+    no_crash(r)
+    assert r.code == 0 and "holds at 24 points" in r.stdout
+
+
+def test_inferred_shapes_are_said_under_the_table() -> None:
+    r = invoke("formula", "sum((W@x)^2)", "dW = outer(2*W@x, x)", "--shape", "W=m,n")
+    assert r.code == 0
+    assert "x inferred: a vector of n, from W@x" in squash(r.stdout)
+
+
+def test_an_at_point_must_fit_the_declared_shapes() -> None:
+    assert_bad_input(invoke("formula", "sum((W@x)^2)", "dW = 2*(W@x)@x.T", "--shape", "W=m,n",
+                            "--shape", "x=n,1", "--at", "W=[[1,2]],x=[3,4]"),
+                     "--at gives x as a vector of 2, but its shape is n×1")

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..core.arrays import Array, backward, forward, local_gradients, plain, unbroadcast, vjp
 from ..core.errors import BackpropError, DomainError, InputError
-from ..core.formatting import shape_text
+from ..core.formatting import describe
 from ..core.graph import Graph
 from ..core.ops import CONST, VAR
 from ..core.parse import parse
@@ -309,8 +309,9 @@ def _draw_sizes(shapes: Mapping[str, Shape], rng: np.random.Generator,
     numbers = {d for s in shapes.values() for d in s if isinstance(d, int)}
     pool = [k for k in range(2, 2 + len(letters) + len(numbers) + (0 if small else 4))
             if k not in numbers][:len(letters) if small else None]
-    picked = rng.choice(pool, size=len(letters), replace=False) if letters else []
-    return {letter: int(k) for letter, k in zip(letters, picked)}
+    picked: list[int] = [int(k) for k in rng.choice(pool, size=len(letters), replace=False)] \
+        if letters else []
+    return dict(zip(letters, picked))
 
 
 def _draw_point(graph: Graph, shapes: Mapping[str, Shape], sizes: Mapping[str, int],
@@ -894,7 +895,7 @@ def _given_point(graph: Graph, at: Mapping[str, Any] | str | Iterable[str] | Non
         given = env[name].shape
         if len(given) != len(shape) or any(
                 isinstance(d, int) and d != k for d, k in zip(shape, given)):
-            raise InputError(f"--at gives {name} as {shape_text(given)}, but its shape is "
+            raise InputError(f"--at gives {name} as {describe(given)}, but its shape is "
                              f"{_dims(shape)}", where="--at")
         for d, k in zip(shape, given):
             if isinstance(d, str) and sizes.setdefault(d, k) != k:
