@@ -10,13 +10,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["AnswerCheck", "Answers", "BackpropError", "BatchReport", "DomainError", "InputError",
-           "ProblemResult", "ProblemSet", "Result", "__version__", "check_answers", "evaluate",
-           "load_problems", "parse_problems", "run_problems", "write_junit"]
+__all__ = ["AnswerCheck", "Answers", "BackpropError", "BatchReport", "DomainError",
+           "FormulaReport", "InputError", "ProblemResult", "ProblemSet", "Result", "__version__",
+           "check_answers", "check_formula", "check_gradient", "evaluate", "load_problems",
+           "parse_problems", "run_problems", "write_junit"]
 
 if TYPE_CHECKING:
     from .checks.answers import AnswerCheck, Answers, check_answers
     from .checks.evaluate import evaluate
+    from .checks.formula import FormulaReport, check_formula, check_gradient
     from .core.errors import BackpropError, DomainError, InputError
     from .core.result import Result
     from .course.batch import BatchReport, ProblemResult, run_problems, write_junit
@@ -32,6 +34,8 @@ _HOME = {
     "ProblemResult": "course.batch", "write_junit": "course.batch",
     "load_problems": "course.problems", "parse_problems": "course.problems",
     "ProblemSet": "course.problems",
+    "check_formula": "checks.formula", "check_gradient": "checks.formula",
+    "FormulaReport": "checks.formula",
 }
 
 

@@ -246,6 +246,12 @@ def _matmul_hint(shapes: Shapes) -> str:
     return "A @ B needs A's columns to equal B's rows; A.T transposes a matrix"
 
 
+def _outer_shapes(shapes: Shapes) -> str | None:
+    if any(len(s) != 1 for s in shapes):
+        return "outer needs two vectors (1-D); for columns write u @ v.T"
+    return None
+
+
 def _vectors(name: str) -> Callable[[Shapes], str | None]:
     def check(shapes: Shapes) -> str | None:
         if any(len(s) != 1 for s in shapes):
@@ -657,6 +663,14 @@ OPS: dict[str, Op] = {
                      "upstream · (-log_softmax({0}))"),
            words=("upstream · (softmax({0}) - {1}) for one-hot {1}",
                   "upstream · (-log_softmax({0}))"), array_only=True),
+        # outer(u, v) = u vᵀ for 1-D vectors (the tool's vectors have no orientation), so a
+        # 1-D formula can write the lecture's 2q xᵀ as outer(2*q, x); m×n from vectors m, n.
+        Op("outer", 2, _needs_arrays, _needs_arrays, _needs_arrays,
+           "outer product: u vᵀ", np_forward=lambda np, a, b: np.outer(a, b),
+           vjp=lambda np, x, o, g: (g @ x[1], g.T @ x[0]),
+           sympy_array=lambda sp, np, a, b: np.multiply.outer(a, b), shapes=_outer_shapes,
+           implicit=("upstream @ {1}", "upstreamᵀ @ {0}"),
+           words=("upstream · {1} (row by row)", "upstreamᵀ · {0}"), array_only=True),
         # Row reductions: the primitive gates that --expand writes softmax with.
         Op("rowmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "gradient router (to the largest entry)",

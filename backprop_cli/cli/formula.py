@@ -1,0 +1,118 @@
+"""The `formula` command: check claimed gradient formulas (checks/formula.py), print once."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..core.errors import BackpropError, ExitStatus
+from .app import _print, _read_expression, app, fail
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from ..checks.formula import FormulaReport
+
+
+@app.command(
+    "formula",
+    short_help="Check a claimed gradient formula (dW = 2*(W@x)@x.T); name the slip.",
+    epilog="Examples:\n\n"
+    '  backprop formula "sum((W@x)^2)" "dW = 2*(W@x)@x.T" --shape W=m,n --shape x=n,1\n\n'
+    '  backprop formula "q = W@x; f = sum(q^2)" "dW = 2*q@x.T" "dq = 2*q" '
+    "--shape W=m,n --shape x=n,1\n\n"
+    '  backprop formula "cross_entropy(z, y)" "dz = softmax(z) - y" --shape z=b,k\n\n'
+    '  backprop formula "sum(G * (X@W + b))" "db = sum(G, 0)" --shape X=B,d --shape W=d,h '
+    "--shape b=h --shape G=B,h\n\n"
+    '  backprop formula "sin(x^2)" "dx = 2*x*cos(x^2)"',
+)
+def formula_(
+    expr: Annotated[str, typer.Argument(
+        help="The expression (a scalar loss), e.g. 'sum((W@x)^2)' or "
+        "'q = W@x; f = sum(q^2)'; '-' reads stdin.", metavar="EXPR", show_default=False)],
+    claims: Annotated[list[str], typer.Argument(
+        help="Claims dNAME = FORMULA, in the tool's grammar, using the inputs, the named "
+        "intermediates and the dimension letters: 'dW = 2*q@x.T'.", metavar="CLAIM...",
+        show_default=False)],
+    shape: Annotated[list[str] | None, typer.Option(
+        "--shape", metavar="NAME=DIMS", help="An input's shape: W=m,n or x=3 (repeatable). "
+        "Letters are drawn at random for each trial, distinct from one another; undeclared "
+        "inputs are scalars unless the expression fixes them (the inner size of @).",
+        show_default=False)] = None,
+    at: Annotated[list[str] | None, typer.Option(
+        "--at", metavar="X=V,...", help="Also check at this point (first): x=2 or "
+        "\"W=[[0.1,0.5],[-0.3,0.8]]\" (repeatable).", show_default=False)] = None,
+    trials: Annotated[int, typer.Option("--trials", min=1, max=10_000, metavar="N",
+                                        help="Random shapes and points per claim (within a "
+                                        "time budget of about 2 s).")] = 24,
+    seed: Annotated[int, typer.Option("--seed", metavar="S",
+                                      help="Seed of the random shapes and points.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
+                                          "instead of the table.")] = False,
+) -> None:
+    """Check each CLAIM against backprop's gradient of EXPR, at random shapes and points.
+
+    A scalar claim that holds is then proved by sympy; one that differs shows the first
+    counterexample (shapes, point, your value, the correct one) and the slip it matches
+    (transpose, product order, a factor 2 or 1/n, sign, batch sum, fan-out, ...). Exit
+    codes: 0 every claim holds, 1 one differs, 2 bad input.
+    """
+    try:
+        from ..checks.formula import check_formula
+
+        source = _read_expression(expr)
+        report = check_formula(source, claims, shapes=shape or None, at=at or None,
+                               trials=trials, seed=seed)
+    except BackpropError as exc:
+        fail(exc)
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+    else:
+        _print(formula_table(report))
+    raise typer.Exit(int(ExitStatus.OK if report.ok else ExitStatus.CHECK_FAILED))
+
+
+def formula_table(report: FormulaReport) -> Table:
+    """One row per claim: the claim, its verdict, the slip named, the first counterexample."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..checks.answers import fmt_array
+    from ..views.render import text
+
+    shapes = ", ".join(f"{n}: {'×'.join(str(d) for d in s)}" for n, s in report.shapes.items())
+    title = f"Gradient formulas of {report.expression.strip()}"
+    caption = "\n".join([*(f"shapes: {shapes}",) * bool(shapes), *report.notes])
+    table = Table(title=text(title), title_justify="left", header_style="bold",
+                  caption=text(caption) if caption else None, caption_justify="left",
+                  show_lines=True)
+    table.add_column("claim")
+    table.add_column("verdict")
+    table.add_column("diagnosis")
+    table.add_column("counterexample")
+    for c in report.claims:
+        style = "green" if c.ok else "bold red"
+        verdict = c.describe()
+        if c.verdict == "holds" and len(c.shapes_tried) > 1:
+            verdict += f" ({len(c.shapes_tried)} shapes)"
+        diagnosis = "\n".join(s.sentence for s in c.diagnosis)
+        if c.notes:
+            diagnosis = "\n".join([diagnosis, *c.notes]).strip()
+        example = ""
+        ce = c.counterexample
+        if ce is not None:
+            sized = ", ".join(f"{n} {'×'.join(map(str, s)) or 'scalar'}"
+                              for n, s in ce.shapes.items() if s)
+            point = "; ".join(f"{n} = {fmt_array(v)}" for n, v in ce.point.items())
+            lines = [*(f"shapes: {sized}",) * bool(sized), f"at {point}",
+                     f"yours:   {fmt_array(ce.yours) if ce.yours is not None else '-'}",
+                     f"correct: {fmt_array(ce.correct)}"]
+            if ce.note:
+                lines.append(ce.note)
+            example = "\n".join(lines)
+        table.add_row(text(c.claim), Text(verdict, style=style), text(diagnosis), text(example))
+    return table
