@@ -98,3 +98,35 @@ def _save(path: str | None, text: str, option: str) -> None:
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}", where=option) from None
     sys.stderr.write(f"wrote {path}\n")
+
+
+def grade_command(key: str, answers: str | None, gradescope: str | None,
+                  prairielearn: str | None, as_json: bool) -> None:
+    """`backprop check KEY --answers STUDENT`: grade, write the platforms' files (always),
+    print the table (or JSON) once, exit 0 full marks / 1 points lost / 2 unreadable."""
+    from ..core.errors import ExitStatus, InputError
+    from ..course.grade import grade_files
+
+    if answers is None:
+        fail(InputError("--gradescope and --prairielearn grade a submission: add "
+                        "--answers STUDENT.toml", where="--answers"))
+    text = sys.stdin.read() if answers == "-" else None
+    report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
+                                  gradescope=gradescope, prairielearn=prairielearn,
+                                  answers_text=text)
+    if report is None:
+        fail(InputError(message or "the submission could not be graded", where="KEY"))
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False,
+                                    ensure_ascii=False) + "\n")
+    else:
+        from ..course.report import grade_table
+        from .app import _print
+
+        _print(grade_table(report))
+    if not report.gradable:
+        raise typer.Exit(int(ExitStatus.BAD_INPUT))
+    full = report.score >= report.max_score
+    raise typer.Exit(int(ExitStatus.OK if full else ExitStatus.CHECK_FAILED))
