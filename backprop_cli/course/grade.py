@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
+import re
 import time
 import tomllib
 from collections.abc import Callable
@@ -114,9 +113,14 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
     return sub
 
 
+_BLANK = re.compile(r"""^\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=\s*(?:#.*)?$""")
+
+
 def _parse(text: str, sub: Submission) -> dict[str, Any] | None:
     """TOML, with each table that has a syntax error blanked out and reported against it."""
-    lines = text.splitlines()
+    # `dx =` with nothing after it (a template's blank left blank) is a missing answer, not
+    # a syntax error that would cost the whole table.
+    lines = ["" if _BLANK.match(ln) else ln for ln in text.splitlines()]
     blanked: set[int] = set()
     for _ in range(len(lines) + 1):
         current = "\n".join("" if k in blanked else ln for k, ln in enumerate(lines, 1))
@@ -557,22 +561,13 @@ def prairielearn_failure(message: str) -> dict[str, Any]:
 
 
 def write_json_atomic(path: str | Path, doc: dict[str, Any]) -> None:
-    """JSON through a temporary file in the same folder and a rename (never half a file)."""
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """JSON through a temporary file in the same folder and a rename (never half a file);
+    the folder is made if missing (PrairieLearn does not create /grade/results)."""
+    from .make import write_atomic
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(str(path), json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+                 + "\n")
 
 
 def grade_files(key: str | Path, answers: str | Path, *, gradescope: str | None = None,
