@@ -146,7 +146,8 @@ def eval_(
     epilog="Examples:\n\n"
     "  backprop check examples/lecture.toml\n\n"
     "  backprop check answers.jsonl --junit report.xml\n\n"
-    "  cat problems.toml | backprop check - --json",
+    "  cat problems.toml | backprop check - --json\n\n"
+    "  backprop check key.toml --answers student.toml --gradescope results.json",
 )
 def check_(
     file: Annotated[str, typer.Argument(
@@ -175,13 +176,30 @@ def check_(
     details: Annotated[bool, typer.Option("--details/--no-details", help="After the table, "
                                           "show the chain rule behind each wrong gradient.")]
     = True,
+    answers: Annotated[str | None, typer.Option(
+        "--answers", metavar="STUDENT.toml", help="Grade a student's answers (one table per "
+        "problem: [neuron] dw0 = -0.20) against FILE, the key: points, partial credit, error "
+        "carried forward.", show_default=False)] = None,
+    gradescope: Annotated[str | None, typer.Option(
+        "--gradescope", metavar="results.json", help="With --answers: write Gradescope's "
+        "autograder results here (always, even for a broken submission).",
+        show_default=False)] = None,
+    prairielearn: Annotated[str | None, typer.Option(
+        "--prairielearn", metavar="results.json", help="With --answers: write PrairieLearn's "
+        "external-grader results here (always).", show_default=False)] = None,
 ) -> None:
     """Check every problem of a problem set: answers against the tool, gradients against sympy.
 
     Prints a report table (problem, status, what differed) and a summary line. Exit codes:
     0 all passed, 1 an answer or check differed, 2 a malformed file or problem (reported
-    as an error row; the other problems still run, and 2 wins over 1).
+    as an error row; the other problems still run, and 2 wins over 1). With --answers, FILE
+    is the key and the student's file is graded: exit 0 full marks, 1 points lost, 2 the key
+    or the submission could not be read (the results files are written all the same).
     """
+    if answers is not None or gradescope or prairielearn:
+        from .course import grade_command  # grading: `check KEY --answers STUDENT`
+
+        grade_command(file, answers, gradescope, prairielearn, as_json)
     try:
         from ..core.fileio import check_output, read_text
         from ..core.limits import PROBLEM_SET_BYTES

@@ -24,8 +24,9 @@ from ..core.result import VERIFIERS
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
-                "description")
-SETTING_KEYS = ("digits", "rtol", "atol", "check", "title")  # TOML file-wide defaults
+                "description", "points", "carried_forward")
+SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "points",
+                "carried_forward")  # TOML file-wide defaults
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
 
 Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
@@ -51,6 +52,16 @@ class Problem:
     check: tuple[str, ...] | None = None  # None: the run's default (--check)
     description: str = ""
     lines: dict[str, int] = field(default_factory=dict)  # key -> line, for messages
+    # Grading (`check --answers`): points per answer (a number: every answer; a table:
+    # per answer key) and the share of them an error carried forward earns (0 to 1).
+    points: float | dict[str, float] | None = None
+    carried_forward: float | None = None
+
+    def points_for(self, key: str) -> float:
+        """An answer's points: its own, else the problem's (or the file's) number, else 1."""
+        if isinstance(self.points, dict):
+            return self.points.get(key, 1.0)
+        return 1.0 if self.points is None else self.points
 
 
 @dataclass
@@ -393,6 +404,10 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
                 setattr(problem, key, _number(table[key], key, positive=True))
         if "check" in table:
             problem.check = _check(table["check"], "check")
+        if "points" in table:
+            problem.points = _points(table["points"], problem.expect)
+        if "carried_forward" in table:
+            problem.carried_forward = _share(table["carried_forward"], "carried_forward")
         if "description" in table:
             if not isinstance(table["description"], str):
                 raise _BadError("'description' must be a string", "description")
@@ -512,6 +527,28 @@ def _number(value: Any, key: str, positive: bool = False) -> float:
     return number
 
 
+def _points(value: Any, expect: dict[str, Value] | str) -> float | dict[str, float]:
+    """`points = 2` (each answer) or `points = { value = 1, dx = 2 }` (per answer; each key
+    must be one of the problem's answers)."""
+    if isinstance(value, dict):
+        out: dict[str, float] = {}
+        for k, v in value.items():
+            if isinstance(expect, dict) and k not in expect:
+                raise _BadError(f"'points.{k}' names no answer of this problem", "points",
+                                _suggest(k, expect) or "answers: " + ", ".join(expect))
+            out[k] = _number(v, f"points.{k}", positive=True)
+        return out
+    return _number(value, "points", positive=True)
+
+
+def _share(value: Any, key: str) -> float:
+    share = _number(value, key, positive=True)
+    if share > 1:
+        raise _BadError(f"'{key}' is a share of the points, from 0 to 1, not {value}", key,
+                        "e.g. carried_forward = 0.5 gives half the points")
+    return share
+
+
 def _digits(value: Any, key: str) -> int | str:
     if value in ("auto", "exact"):
         return str(value)
@@ -552,6 +589,13 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
                 out[key] = _number(value, key, positive=True)
             elif key == "check":
                 out[key] = _check(value, key)
+            elif key == "points":
+                out[key] = _points(value, {})
+                if isinstance(out[key], dict):
+                    raise _BadError("a file-wide 'points' must be one number (per answer)",
+                                    key, "give a table of points inside a problem")
+            elif key == "carried_forward":
+                out[key] = _share(value, key)
             elif key == "title":
                 if not isinstance(value, str):
                     raise _BadError("'title' must be a string", key)
@@ -573,3 +617,7 @@ def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
         problem.atol = defaults["atol"]
     if problem.check is None and "check" in defaults:
         problem.check = defaults["check"]
+    if problem.points is None and "points" in defaults:
+        problem.points = defaults["points"]
+    if problem.carried_forward is None and "carried_forward" in defaults:
+        problem.carried_forward = defaults["carried_forward"]

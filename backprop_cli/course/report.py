@@ -13,6 +13,7 @@ from rich.text import Text
 from ..checks.answers import AnswerCheck, Answers, fmt
 from ..views.render import text
 from .batch import BatchReport, ProblemResult
+from .grade import GradeReport
 
 STATUS = {
     "pass": ("✓ pass", "bold green"),
@@ -114,3 +115,39 @@ def batch_details(report: BatchReport, limit: int = 20) -> Group:
 def batch_summary(report: BatchReport) -> Text:
     style = "bold green" if report.ok else ("bold yellow" if report.errors else "bold red")
     return text(report.summary_line(), style)
+
+
+# ---------------------------------------------------------------- grading (`check --answers`)
+
+GRADE_STATUS = {
+    "correct": ("✓ right", "bold green"),
+    "carried": ("≈ carried", "bold yellow"),
+    "wrong": ("✗ wrong", "bold red"),
+    "missing": ("– missing", "dim"),
+    "invalid": ("! unreadable", "bold yellow"),
+}
+
+
+def grade_table(report: GradeReport) -> Group:
+    """One row per answer: points, and the diagnosis of every lost point."""
+    table = Table(title=text(report.title or f"Grading {report.submission}"),
+                  title_justify="left", header_style="bold")
+    table.add_column("problem", style="bold cyan", overflow="fold", max_width=24)
+    table.add_column("answer", no_wrap=True)
+    table.add_column("yours", justify="right", overflow="fold", max_width=24)
+    table.add_column("points", justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    table.add_column("feedback", overflow="fold")
+    for pg in report.problems:
+        for k, a in enumerate(pg.answers):
+            label, style = GRADE_STATUS[a.status]
+            shown = a.feedback if a.status != "correct" else []
+            table.add_row(text(pg.name if k == 0 else ""), text(a.key), text(a.written),
+                          text(f"{a.points:g}/{a.max_points:g}"), text(label, style),
+                          text("\n".join(shown[:3])))
+    parts: list[RenderableType] = [table]
+    for note in report.notes:
+        parts.append(text("note: " + note, "yellow"))
+    style = "bold green" if report.score >= report.max_score else "bold red"
+    parts.append(text(report.summary_line(), style))
+    return Group(*parts)

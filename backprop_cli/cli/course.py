@@ -1,0 +1,132 @@
+"""The `make` command (problems, keys, worksheets): a thin typer shell over course/make.py.
+
+Registered on the main app by cli/__init__.py (``register(app)``). Grading lives on `check`
+(``--answers``), in commands.py, because a key is an ordinary problem set.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from typing import Annotated
+
+import typer
+
+from ..core.errors import BackpropError
+from .app import fail
+
+
+def register(app: typer.Typer) -> None:
+    app.command(
+        "make",
+        short_help="Generate backprop problems: an answer key and a worksheet.",
+        epilog="Examples:\n\n"
+        "  backprop make --list\n\n"
+        "  backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md\n\n"
+        "  backprop make --level 2 --count 10 --seed 2026 -o week3.toml --worksheet week3.tex"
+        "\n\n"
+        "  backprop make mul,fanout --seed 1 --variant s1234567 -o s1234567.toml   (a "
+        "student's own numbers)",
+    )(make_)
+
+
+def make_(
+    family: Annotated[str | None, typer.Argument(
+        help="A family (see --list), several joined by commas, or 'all' (the default).",
+        metavar="[FAMILY]", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", metavar="S",
+                                      help="The same seed writes the same files, byte for "
+                                      "byte.")] = 0,
+    count: Annotated[int, typer.Option("--count", "-n", metavar="N",
+                                       help="How many problems (cycling through the "
+                                       "families).")] = 1,
+    level: Annotated[int, typer.Option("--level", metavar="1|2|3",
+                                       help="1: small integers, every answer exact and "
+                                       "short; 2-3: deeper circuits, decimals, answers "
+                                       "rounded to 2 decimals.")] = 1,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="KEY.toml",
+        help="Write the answer key here (default: print it).", show_default=False)] = None,
+    worksheet: Annotated[str | None, typer.Option(
+        "--worksheet", metavar="FILE.md|FILE.tex",
+        help="Also write a worksheet: each circuit and a blank for every answer.",
+        show_default=False)] = None,
+    variant: Annotated[str | None, typer.Option(
+        "--variant", metavar="STUDENT_ID",
+        help="Numbers derived from the seed and this id: each student their own.",
+        show_default=False)] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Name the families, one line each, "
+                                        "and stop.")] = False,
+) -> None:
+    """Generate backprop problems from the lecture's families, with numbers workable by hand.
+
+    Writes the answer key (an ordinary problem set: `backprop check KEY.toml` passes; points
+    per answer) and optionally a Markdown or LaTeX worksheet. Grade a student's answers
+    with `backprop check KEY.toml --answers STUDENT.toml`.
+    """
+    try:
+        from ..course import make as mk
+
+        if list_:
+            sys.stdout.write("\n".join(mk.family_lines()) + "\n")
+            raise typer.Exit(0)
+        made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
+        words = ["backprop", "make"] + ([family] if family else []) + [
+            "--seed", str(seed), "--count", str(count), "--level", str(level)]
+        if variant is not None:
+            words += ["--variant", variant]
+        title = f"Backprop practice, level {level}, seed {seed}" + (
+            f", variant {variant}" if variant is not None else "")
+        key = mk.key_toml(made, command=" ".join(shlex.quote(w) for w in words), title=title)
+        sheet = mk.worksheet(made, worksheet, title) if worksheet else None
+        _save(output, key, "-o")
+        if worksheet and sheet is not None:
+            _save(worksheet, sheet, "--worksheet")
+    except BackpropError as exc:
+        fail(exc)
+
+
+def _save(path: str | None, text: str, option: str) -> None:
+    from ..core.errors import InputError
+    from ..course.make import write_atomic
+
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}", where=option) from None
+    sys.stderr.write(f"wrote {path}\n")
+
+
+def grade_command(key: str, answers: str | None, gradescope: str | None,
+                  prairielearn: str | None, as_json: bool) -> None:
+    """`backprop check KEY --answers STUDENT`: grade, write the platforms' files (always),
+    print the table (or JSON) once, exit 0 full marks / 1 points lost / 2 unreadable."""
+    from ..core.errors import ExitStatus, InputError
+    from ..course.grade import grade_files
+
+    if answers is None:
+        fail(InputError("--gradescope and --prairielearn grade a submission: add "
+                        "--answers STUDENT.toml", where="--answers"))
+    text = sys.stdin.read() if answers == "-" else None
+    report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
+                                  gradescope=gradescope, prairielearn=prairielearn,
+                                  answers_text=text)
+    if report is None:
+        fail(InputError(message or "the submission could not be graded", where="KEY"))
+    if as_json:
+        import json
+
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False,
+                                    ensure_ascii=False) + "\n")
+    else:
+        from ..course.report import grade_table
+        from .app import _print
+
+        _print(grade_table(report))
+    if not report.gradable:
+        raise typer.Exit(int(ExitStatus.BAD_INPUT))
+    full = report.score >= report.max_score
+    raise typer.Exit(int(ExitStatus.OK if full else ExitStatus.CHECK_FAILED))

@@ -1,0 +1,361 @@
+"""Grading (`backprop check KEY --answers STUDENT`): points, diagnoses, error carried forward,
+malformed submissions, and the Gradescope and PrairieLearn results files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backprop_cli.cli import app
+from backprop_cli.course import grade as gr
+from backprop_cli.course import make as mk
+from backprop_cli.course.problems import parse_problems
+
+from .result_schemas import errors, validate
+
+runner = CliRunner()
+
+KEY = '''
+title = "Week 3"
+digits = 2
+
+[circuit]
+expression = "q = x + y; f = q * z"
+at = { x = -2, y = 5, z = -4 }
+expect = { q = 3, value = -12, dq = -4, dx = -4, dy = -4, dz = 3 }
+points = { q = 1, value = 1, dq = 2, dx = 2, dy = 2, dz = 2 }
+
+[neuron]
+expression = "s = w0*x0 + w1*x1 + w2; f = sigmoid(s)"
+at = { w0 = 2, x0 = -1, w1 = -3, x1 = -2, w2 = -3 }
+expect = { value = 0.73, dw0 = -0.20, dx0 = 0.39 }
+carried_forward = 0.5
+
+[fan]
+expression = "a = x + y; f = a * x"
+at = { x = 3, y = 3 }
+expect = { a = 6, value = 18, dx = 9, dy = 3 }
+points = 2
+'''
+
+RIGHT = '''
+[circuit]
+q = 3
+value = -12
+dq = -4
+dx = -4
+dy = -4
+dz = 3
+
+[neuron]
+value = 0.73
+dw0 = -0.20
+dx0 = 0.39
+
+[fan]
+a = 6
+value = 18
+dx = 9
+dy = 3
+'''
+
+
+def _grade(student: str, key: str = KEY, **kw: object) -> gr.GradeReport:
+    pset = parse_problems(key, "toml", "key.toml")
+    return gr.grade(pset, gr.read_submission("s.toml", student), **kw)  # type: ignore[arg-type]
+
+
+def _answer(report: gr.GradeReport, problem: str, key: str) -> gr.AnswerGrade:
+    pg = next(p for p in report.problems if p.name == problem)
+    return next(a for a in pg.answers if a.key == key)
+
+
+def _replace(text: str, table: str, key: str, value: str) -> str:
+    head, _, rest = text.partition(f"[{table}]\n")
+    body, sep, tail = rest.partition("\n\n")
+    lines = [f"{key} = {value}" if ln.split(" = ")[0] == key else ln for ln in body.split("\n")]
+    return head + f"[{table}]\n" + "\n".join(lines) + sep + tail
+
+
+def test_right_answers_score_every_point() -> None:
+    report = _grade(RIGHT)
+    assert report.score == report.max_score == 10 + 3 + 8
+    assert all(a.status == "correct" for p in report.problems for a in p.answers)
+
+
+def test_points_come_from_the_key_per_answer() -> None:
+    report = _grade(_replace(RIGHT, "circuit", "dz", "-3"))
+    dz = _answer(report, "circuit", "dz")
+    assert (dz.status, dz.points, dz.max_points) == ("wrong", 0, 2)
+    assert report.score == report.max_score - 2
+
+
+def test_rounding_rule_comes_from_the_key_not_the_student() -> None:
+    # digits = 2: 0.7 is not 0.73 (the student's one decimal does not widen the tolerance).
+    assert _answer(_grade(_replace(RIGHT, "neuron", "value", "0.7")), "neuron",
+                   "value").status == "wrong"
+    assert _answer(_grade(_replace(RIGHT, "neuron", "value", "0.731")), "neuron",
+                   "value").status == "correct"
+    assert _answer(_grade(_replace(RIGHT, "neuron", "value", '"0.73"')), "neuron",
+                   "value").status == "correct"
+
+
+def test_wrong_answer_gets_the_diagnosis_as_feedback() -> None:
+    dx = _answer(_grade(_replace(RIGHT, "circuit", "dx", "4")), "circuit", "dx")
+    assert dx.points == 0
+    assert any("sign is flipped" in f for f in dx.feedback)
+
+
+def test_missed_fan_out_branch_is_named() -> None:
+    dx = _answer(_grade(_replace(RIGHT, "fan", "dx", "6")), "fan", "dx")
+    assert dx.status == "wrong"
+    assert any("branch" in f for f in dx.feedback)
+
+
+def test_error_carried_forward_through_the_forward_pass() -> None:
+    # q wrong (x - y instead of x + y); value = q z with their q: carried, full points.
+    student = _replace(_replace(RIGHT, "circuit", "q", "-7"), "circuit", "value", "28")
+    report = _grade(student)
+    assert _answer(report, "circuit", "q").status == "wrong"
+    value = _answer(report, "circuit", "value")
+    assert (value.status, value.points) == ("carried", 1)
+    assert "q = -7" in value.feedback[0]
+
+
+def test_error_carried_forward_through_the_backward_pass_and_local_gradients() -> None:
+    # dq wrong: dx and dy (= dq) carried; dz = q from their wrong q: carried as well.
+    student = _replace(RIGHT, "circuit", "dq", "4")
+    for k in ("dx", "dy"):
+        student = _replace(student, "circuit", k, "4")
+    student = _replace(_replace(student, "circuit", "q", "7"), "circuit", "dz", "7")
+    student = _replace(student, "circuit", "value", "-28")
+    report = _grade(student)
+    assert [_answer(report, "circuit", k).status for k in ("q", "value", "dq", "dx", "dy",
+                                                           "dz")] == \
+        ["wrong", "carried", "wrong", "carried", "carried", "carried"]
+
+
+def test_carried_forward_share_is_what_the_key_allows() -> None:
+    student = _replace(_replace(RIGHT, "neuron", "value", "0.5"), "neuron", "dw0", "-0.25")
+    # value 0.5 wrong; dw0 = x0 * value (1 - value) with their 0.5: -0.25, carried at 0.5.
+    dw0 = _answer(_grade(student), "neuron", "dw0")
+    assert (dw0.status, dw0.points, dw0.max_points) == ("carried", 0.5, 1)
+
+
+def test_a_wrong_answer_with_no_earlier_mistake_is_not_carried_forward() -> None:
+    value = _answer(_grade(_replace(RIGHT, "circuit", "value", "12")), "circuit", "value")
+    assert value.status == "wrong"
+
+
+def test_missing_problem_and_missing_answer_score_zero_and_the_rest_is_graded() -> None:
+    student = RIGHT.split("[fan]")[0].replace("dz = 3\n", "")
+    report = _grade(student)
+    fan = next(p for p in report.problems if p.name == "fan")
+    assert fan.points == 0 and "no [fan] table" in (fan.note or "")
+    assert _answer(report, "circuit", "dz").status == "missing"
+    assert _answer(report, "neuron", "dw0").status == "correct"
+
+
+def test_bad_toml_in_one_table_costs_that_table_only() -> None:
+    student = RIGHT.replace("dw0 = -0.20", "dw0 = = -0.20")
+    report = _grade(student)
+    assert report.gradable
+    neuron = next(p for p in report.problems if p.name == "neuron")
+    assert neuron.points == 0 and "not valid TOML" in (neuron.note or "")
+    assert _answer(report, "circuit", "q").status == "correct"
+    assert _answer(report, "fan", "a").status == "correct"
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("true", "not a boolean"), ('"twelve"', "not a number"), ("{ a = 1 }", "not a table"),
+    ('"[1, x]"', "not a vector"), ('""', "empty"),
+])
+def test_text_where_a_number_belongs_costs_that_answer_with_a_reason(value: str,
+                                                                      says: str) -> None:
+    report = _grade(_replace(RIGHT, "circuit", "dz", value))
+    dz = _answer(report, "circuit", "dz")
+    assert dz.status == "invalid" and dz.points == 0
+    assert says in " ".join(dz.feedback)
+    assert _answer(report, "circuit", "dy").status == "correct"
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "not toml at all", "[[x"])
+def test_an_unreadable_file_is_not_gradable_and_scores_zero(text: str) -> None:
+    report = _grade(text)
+    assert not report.gradable and report.score == 0 and report.notes
+
+
+def test_not_utf8_is_not_gradable(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xff\xfe[circuit]")
+    sub = gr.read_submission(path)
+    assert not sub.readable and "UTF-8" in sub.errors[0]
+
+
+def test_stray_tables_and_keys_are_noted_not_graded() -> None:
+    report = _grade(RIGHT + "\n[circuitt]\nq = 3\n").notes
+    assert any("did you mean [circuit]" in n for n in report)
+    fan = next(p for p in _grade(RIGHT.replace("dy = 3\n", "dy = 3\nzz = 1\n")).problems
+               if p.name == "fan")
+    assert "zz" in (fan.note or "")
+
+
+def test_a_formula_checker_plugs_in_for_text_answers() -> None:
+    calls = []
+
+    def checker(problem, result, key, text):  # type: ignore[no-untyped-def]
+        calls.append((problem.name, key, text))
+        return text == "z", ["d/dx of (x+y) z is z"]
+
+    report = _grade(_replace(RIGHT, "circuit", "dx", '"z"'), formula=checker)
+    dx = _answer(report, "circuit", "dx")
+    assert calls == [("circuit", "dx", "z")] and dx.status == "correct" and dx.points == 2
+    plain = _answer(_grade(_replace(RIGHT, "circuit", "dx", '"z"')), "circuit", "dx")
+    assert plain.status == "invalid" and "grades numbers" in plain.feedback[0]
+
+
+def test_array_answers_are_graded_entry_by_entry_and_by_shape() -> None:
+    key = mk.key_toml(mk.make("wx-norm", seed=3), command="c", title="t")
+    (p,) = parse_problems(key, "toml", "k.toml").problems
+    assert isinstance(p.expect, dict)
+    lines = [f"[{p.name}]"] + [f"{k} = {json.dumps(v) if isinstance(v, list) else v}"
+                               for k, v in p.expect.items()]
+    right = "\n".join(lines)
+    report = _grade(right, key)
+    assert report.score == report.max_score
+    wrong_shape = "\n".join(ln if not ln.startswith("dW =") else "dW = [1, 2, 3, 4]"
+                            for ln in right.splitlines())
+    dw = _answer(_grade(wrong_shape, key), p.name, "dW")
+    assert dw.status == "wrong" and "shape" in " ".join(dw.feedback)
+
+
+def test_broken_key_raises_before_grading() -> None:
+    with pytest.raises(gr.BrokenKeyError):
+        _grade(RIGHT, KEY + '\n[oops]\nexpression = "x +"\nat = {x = 1}\n'.replace(
+            "expression", "expresion"))
+
+
+# ---------------------------------------------------------------- the platforms' files
+
+
+def _files(tmp_path: Path, student: str | bytes, key: str = KEY) -> tuple[dict, dict]:
+    (tmp_path / "key.toml").write_text(key)
+    sub = tmp_path / "s.toml"
+    if isinstance(student, bytes):
+        sub.write_bytes(student)
+    else:
+        sub.write_text(student)
+    gr.grade_files(tmp_path / "key.toml", sub, gradescope=str(tmp_path / "gs.json"),
+                   prairielearn=str(tmp_path / "pl.json"))
+    return (json.loads((tmp_path / "gs.json").read_text()),
+            json.loads((tmp_path / "pl.json").read_text()))
+
+
+def test_results_files_follow_the_documented_schemas(tmp_path: Path) -> None:
+    gs, pl = _files(tmp_path, _replace(RIGHT, "circuit", "dz", "-3"))
+    validate(gs, "gradescope")
+    validate(pl, "prairielearn")
+    assert gs["score"] == 19 and sum(t["score"] for t in gs["tests"]) == 19
+    assert [t["max_score"] for t in gs["tests"]] == [10, 3, 8]
+    assert gs["tests"][0]["status"] == "failed" and gs["tests"][1]["status"] == "passed"
+    assert gs["output_format"] == "md" and gs["tests"][0]["output_format"] == "md"
+    assert pl["gradable"] is True and pl["score"] == pytest.approx(19 / 21)
+    assert [t["points"] for t in pl["tests"]] == [8, 3, 8]
+
+
+def test_the_schema_validator_rejects_what_the_platforms_do_not_document() -> None:
+    schema = json.loads((Path(__file__).parent / "schemas" /
+                         "gradescope-results.schema.json").read_text())
+    assert errors({"score": 1, "tests": [{"name": "a", "score": 1, "max_score": 1,
+                                          "status": "ok"}]}, schema)
+    assert errors({"score": "1"}, schema) and errors({"score": 1, "grade": 2}, schema)
+
+
+@pytest.mark.parametrize("student", [b"", b"\xff\xfe", b"[[[", b"[circuit]\nq = true\n"])
+def test_a_broken_submission_still_writes_both_files(tmp_path: Path, student: bytes) -> None:
+    gs, pl = _files(tmp_path, student)
+    validate(gs, "gradescope")
+    validate(pl, "prairielearn")
+    assert gs["score"] == 0 and pl["score"] == 0
+    assert gs["output"] and pl["message"]
+
+
+def test_a_broken_key_still_writes_both_files(tmp_path: Path) -> None:
+    gs, pl = _files(tmp_path, RIGHT, key="[circuit]\nexpression = 3\n")
+    validate(gs, "gradescope")
+    validate(pl, "prairielearn")
+    assert pl["gradable"] is False and gs["score"] == 0 and "malformed" in pl["message"]
+
+
+def test_an_internal_error_still_writes_both_files(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kw: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(gr, "grade", boom)
+    gs, pl = _files(tmp_path, RIGHT)
+    validate(gs, "gradescope")
+    validate(pl, "prairielearn")
+    assert "simulated bug" in gs["output"] and pl["gradable"] is False
+
+
+def test_markdown_feedback_is_escaped(tmp_path: Path) -> None:
+    key = KEY.replace('[fan]', '["<img src=x onerror=alert(1)>"]').replace(
+        "[circuit]", '[circuit]\ndescription = "*bold* <b>html</b> [link](http://x)"')
+    student = RIGHT.replace("[fan]", '["<img src=x onerror=alert(1)>"]').replace(
+        "dz = 3", 'dz = "<script>alert(1)</script>"')
+    gs, _ = _files(tmp_path, student, key)
+    markdown = json.dumps([gs["output"]] + [t["output"] for t in gs["tests"]])
+    assert "<" not in markdown and ">" not in markdown and "&lt;script&gt;" in markdown
+    assert "\\\\*bold\\\\*" in markdown
+    # Names are plain text (name_format text): Gradescope shows them as text, unrendered.
+    assert all(t["name_format"] == "text" for t in gs["tests"])
+
+
+def test_files_are_written_atomically(tmp_path: Path) -> None:
+    _files(tmp_path, RIGHT)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gs.json", "key.toml", "pl.json",
+                                                          "s.toml"]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_cli_exit_codes_and_files(tmp_path: Path) -> None:
+    (tmp_path / "key.toml").write_text(KEY)
+    (tmp_path / "right.toml").write_text(RIGHT)
+    (tmp_path / "wrong.toml").write_text(_replace(RIGHT, "fan", "dx", "6"))
+    (tmp_path / "empty.toml").write_text("")
+    key = str(tmp_path / "key.toml")
+    res = runner.invoke(app, ["check", key, "--answers", str(tmp_path / "right.toml")])
+    assert res.exit_code == 0 and "score 21 of 21" in res.output
+    res = runner.invoke(app, ["check", key, "--answers", str(tmp_path / "wrong.toml"),
+                              "--gradescope", str(tmp_path / "gs.json")])
+    assert res.exit_code == 1 and json.loads((tmp_path / "gs.json").read_text())["score"] == 19
+    res = runner.invoke(app, ["check", key, "--answers", str(tmp_path / "empty.toml"),
+                              "--prairielearn", str(tmp_path / "pl.json")])
+    assert res.exit_code == 2
+    assert json.loads((tmp_path / "pl.json").read_text())["gradable"] is False
+
+
+def test_cli_json_and_stdin(tmp_path: Path) -> None:
+    (tmp_path / "key.toml").write_text(KEY)
+    res = runner.invoke(app, ["check", str(tmp_path / "key.toml"), "--answers", "-", "--json"],
+                        input=RIGHT)
+    assert res.exit_code == 0
+    doc = json.loads(res.output)
+    assert doc["score"] == doc["max_score"] == 21 and doc["gradable"] is True
+
+
+def test_cli_platform_file_without_answers_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "key.toml").write_text(KEY)
+    res = runner.invoke(app, ["check", str(tmp_path / "key.toml"), "--gradescope", "r.json"])
+    assert res.exit_code == 2 and "--answers" in res.output
+
+
+def test_plain_check_of_a_key_with_points_still_passes(tmp_path: Path) -> None:
+    (tmp_path / "key.toml").write_text(KEY)
+    assert runner.invoke(app, ["check", str(tmp_path / "key.toml")]).exit_code == 0
