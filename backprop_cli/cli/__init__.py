@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import commands as _commands  # noqa: F401  (registers eval, check, graph, steps)
+from . import replay as _replay  # noqa: F401  (registers replay)
 from .app import app
 from .learn import register as _register_learning
 
