@@ -243,7 +243,7 @@ def replay_data(result: Result) -> Replay:
                          "--format dot` for the whole picture")
     c = circuit(result)
     names = node_names(result)
-    part_of = {}  # a step's node name -> its picture id
+    part_of: dict[str, str] = {}  # a step's node name -> its picture id
     for node in graph.nodes:
         if node.inputs or node.name is not None:
             part_of.setdefault(names[node.id], f"n{node.id}")
@@ -263,8 +263,8 @@ def replay_data(result: Result) -> Replay:
     for f, cap in zip(fwd, fwd_lines):
         pid = part_of[f.node]
         k = len(stages)
-        for w in from_wires.get(pid, []):
-            value_from[w] = k
+        for j in from_wires.get(pid, []):
+            value_from[j] = k
         stages.append(Stage("forward", pid, cap, from_wires.get(pid, [])))
     arrays = result.shaped
     for s, cap in zip(back, back_lines):
@@ -274,14 +274,14 @@ def replay_data(result: Result) -> Replay:
             lit = from_wires.get(pid, [])
         else:
             lit = into_wires.get(pid, [])
-            for w in lit:
-                if c.wires[w].grad is not None:
-                    grad_from[w] = k
+            for j in lit:
+                if c.wires[j].grad is not None:
+                    grad_from[j] = k
             if s.seed:
-                for w in from_wires.get(pid, []):
-                    if c.wires[w].target == "out":
-                        grad_from[w] = k
-                        lit = [*lit, w]
+                for j in from_wires.get(pid, []):
+                    if c.wires[j].target == "out":
+                        grad_from[j] = k
+                        lit = [*lit, j]
         if s.branches:
             total = "".join(value_lines(s.upstream, arrays))
             sum_from[pid] = (k, f"Σ {len(s.branches)} branches = {total}")
@@ -322,7 +322,7 @@ def svg(r: Replay) -> str:
     """The circuit as SVG: wires with their labels (values above, gradients below), then parts.
     Labels carry ``data-from``: the step from which the page shows them."""
     c = r.circuit
-    out = [f'<svg id="circuit" xmlns="http://www.w3.org/2000/svg" role="img" '
+    out = [f'<svg id="circuit" role="img" '
            f'aria-labelledby="circuit-title" viewBox="0 0 {r.width:.0f} {r.height:.0f}" '
            f'width="{r.width:.0f}" height="{r.height:.0f}" data-width="{r.width:.0f}" '
            f'data-height="{r.height:.0f}">',
