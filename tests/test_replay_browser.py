@@ -284,3 +284,19 @@ def test_a_few_hundred_nodes_scroll_to_the_active_gate(browser: Any, tmp_path: P
     width = page.page.evaluate("document.querySelector('#circuit').getAttribute('width')")
     assert float(width) < scrolled[1]
     page.close()
+
+
+def test_the_notebook_frame_runs_the_replay(browser: Any, tmp_path: Path) -> None:
+    # What Jupyter shows for result.replay(): the page in a sandboxed iframe's srcdoc.
+    import backprop_cli as bp
+
+    frame = bp.evaluate(LECTURE[0], at=LECTURE[1][1])
+    path = tmp_path / "notebook.html"
+    path.write_text("<!DOCTYPE html><html><body>" + str(frame._repr_html_())
+                    + frame.replay()._repr_html_() + "</body></html>", encoding="utf-8")
+    page = Page(browser, path)
+    inner = page.page.frames[1]
+    inner.click("#next")
+    inner.click("#next")
+    assert str(inner.text_content("#caption")).startswith("Forward step 2: f = (x+y) * z")
+    page.close()

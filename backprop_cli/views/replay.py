@@ -311,26 +311,47 @@ def _text_block(x: float, y: float, lines: list[str], cls: str, step: int | None
     if not lines:
         return ""
     attrs = f' data-from="{step}"' if step is not None else ""
+    attrs += f' fill="{_FILL[cls.split()[0]]}"' if cls.split()[0] in _FILL else ""
     ys = [y - (len(lines) - 1 - i) * LINE_H for i in range(len(lines))] if up else \
         [y + i * LINE_H for i in range(len(lines))]
     spans = "".join(f'<tspan x="{x:.1f}" y="{yy:.1f}">{_e(t)}</tspan>'
                     for t, yy in zip(lines, ys))
-    return f'<text class="{cls}"{attrs} text-anchor="middle">{spans}</text>'
+    return (f'<text class="{cls}"{attrs} text-anchor="middle" xml:space="preserve">{spans}'
+            "</text>")
 
 
-def svg(r: Replay) -> str:
+# Colours also as presentation attributes, so that the SVG reads right without the page's
+# style sheet (in a notebook); the page's CSS overrides them to highlight.
+_FILL = {"value": "#1a7f37", "grad": "#cf222e", "name": "#424a53"}
+
+
+def svg(r: Replay, prefix: str | None = None) -> str:
     """The circuit as SVG: wires with their labels (values above, gradients below), then parts.
-    Labels carry ``data-from``: the step from which the page shows them."""
+
+    For the page (``prefix`` None): ids the script finds, and ``data-from`` on each label (the
+    step from which it is shown). With a ``prefix`` (a notebook's static picture): everything
+    shown, and no ids but the arrowhead's, made unique by the prefix."""
     c = r.circuit
-    out = [f'<svg id="circuit" role="img" '
-           f'aria-labelledby="circuit-title" viewBox="0 0 {r.width:.0f} {r.height:.0f}" '
-           f'width="{r.width:.0f}" height="{r.height:.0f}" data-width="{r.width:.0f}" '
-           f'data-height="{r.height:.0f}">',
-           f'<title id="circuit-title">The circuit of {_e(r.result.output)}: values above '
-           f'the wires, gradients below</title>',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="9" '
-           'markerHeight="9" markerUnits="userSpaceOnUse" orient="auto-start-reverse">'
-           '<path d="M0,0 L10,5 L0,10 z" class="arrowhead"/></marker></defs>']
+    page = prefix is None
+    arrow = "arrow" if page else f"{prefix}-arrow"
+    size = f'viewBox="0 0 {r.width:.0f} {r.height:.0f}" width="{r.width:.0f}" ' \
+           f'height="{r.height:.0f}"'
+    title = f"The circuit of {_e(r.result.output)}: values above the wires, gradients below"
+    if page:
+        out = [f'<svg id="circuit" role="img" aria-labelledby="circuit-title" {size} '
+               f'data-width="{r.width:.0f}" data-height="{r.height:.0f}">',
+               f'<title id="circuit-title">{title}</title>']
+    else:
+        out = [f'<svg role="img" {size} font-family="ui-monospace, Menlo, Consolas, '
+               f'monospace" font-size="12"><title>{title}</title>']
+    out.append(f'<defs><marker id="{arrow}" viewBox="0 0 10 10" refX="10" refY="5" '
+               'markerWidth="9" markerHeight="9" markerUnits="userSpaceOnUse" '
+               'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" class="arrowhead" '
+               'fill="#57606a"/></marker></defs>')
+
+    def step(k: int | None) -> int | None:
+        return k if page else None
+
     for k, w in enumerate(c.wires):
         a, b = r.boxes[w.source], r.boxes[w.target]
         vals, grads, head = _wire_lines(c, k)
@@ -340,34 +361,44 @@ def svg(r: Replay) -> str:
         mx, my = (x1 + sx) / 2, y1
         path = f"M{x1:.1f},{y0:.1f} " + (f"L{x1 + 6:.1f},{y1:.1f} " if y1 != y0 else "") + \
             f"L{sx:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"
-        out.append(f'<g class="wire" id="w{k}"><path d="{path}" marker-end="url(#arrow)"/>')
+        wid = f' id="w{k}"' if page else ""
+        out.append(f'<g class="wire"{wid}><path d="{path}" marker-end="url(#{arrow})" '
+                   'fill="none" stroke="#57606a" stroke-width="1.3"/>')
         above = [head] if head else []
         out.append(_text_block(mx, my - 5 - len(vals) * LINE_H, above, "name", None, True))
-        out.append(_text_block(mx, my - 5, vals, "value", r.value_from[k], True))
-        out.append(_text_block(mx, my + 14, grads, "grad", r.grad_from[k], False))
+        out.append(_text_block(mx, my - 5, vals, "value", step(r.value_from[k]), True))
+        out.append(_text_block(mx, my + 14, grads, "grad", step(r.grad_from[k]), False))
         out.append("</g>")
     for pid, b in r.boxes.items():
         p = b.part
         cls = {"gate": "gate", "input": "input", "const": "const", "output": "output"}[p.kind]
-        out.append(f'<g class="part {cls}" id="p-{pid}">')
+        pid_attr = f' id="p-{pid}"' if page else ""
+        out.append(f'<g class="part {cls}"{pid_attr}>')
         if p.kind == "gate":
+            paint = 'fill="#ffffff" stroke="#24292f" stroke-width="1.5"'
             if b.half <= GATE_R:
-                out.append(f'<circle cx="{b.x:.1f}" cy="{b.y:.1f}" r="{GATE_R:.0f}"/>')
+                out.append(f'<circle cx="{b.x:.1f}" cy="{b.y:.1f}" r="{GATE_R:.0f}" {paint}/>')
             else:
                 out.append(f'<rect x="{b.x - b.half:.1f}" y="{b.y - GATE_R:.1f}" '
                            f'width="{2 * b.half:.1f}" height="{2 * GATE_R:.0f}" '
-                           f'rx="{GATE_R:.0f}"/>')
+                           f'rx="{GATE_R:.0f}" {paint}/>')
         else:
             out.append(f'<rect x="{b.x - b.half:.1f}" y="{b.y - 12:.1f}" width="{2 * b.half:.1f}" '
-                       f'height="24" rx="4"/>')
-        out.append(f'<text x="{b.x:.1f}" y="{b.y + 4.5:.1f}" text-anchor="middle">'
-                   f'{_e(p.label)}</text>')
+                       'height="24" rx="4" fill="#ffffff" stroke="none"/>')
+        weight = ' font-weight="bold"' if p.kind in ("input", "output") else ""
+        out.append(f'<text x="{b.x:.1f}" y="{b.y + 4.5:.1f}" text-anchor="middle" '
+                   f'fill="#1f2328"{weight}>{_e(p.label)}</text>')
         if pid in r.sum_from:
-            step, note = r.sum_from[pid]
-            out.append(_text_block(b.x, b.y + GATE_R + 14, [note], "grad sum", step, False))
+            at, note = r.sum_from[pid]
+            out.append(_text_block(b.x, b.y + GATE_R + 14, [note], "grad sum", step(at), False))
         out.append("</g>")
     out.append("</svg>")
     return "".join(out)
+
+
+def static_svg(r: Replay, prefix: str) -> str:
+    """The circuit with every value and gradient shown: a picture for notebooks."""
+    return svg(r, prefix)
 
 
 def _asset(name: str) -> str:
@@ -424,7 +455,12 @@ def _long(text: str, summary: str, limit: int = 240) -> str:
 
 def replay_html(result: Result, *, title: str | None = None) -> str:
     """The whole page: self-contained, offline, no server."""
-    r = replay_data(result)
+    return page_html(replay_data(result), title=title)
+
+
+def page_html(r: Replay, *, title: str | None = None) -> str:
+    """The page of laid-out replay data."""
+    result = r.result
     data = {"steps": [{"kind": s.kind, "node": s.node, "caption": s.caption,
                        "wires": s.wires} for s in r.stages]}
     point = ", ".join(f"{k} = {''.join(value_lines(v, result.shaped))}"

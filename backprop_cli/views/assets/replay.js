@@ -29,7 +29,8 @@
   function setHash(k) {
     var hash = "#step-" + k;
     permalink.setAttribute("href", hash);
-    if (window.location.hash === hash) { return; }
+    // In a notebook the page is an iframe's srcdoc (about:srcdoc): no address to keep.
+    if (window.location.hash === hash || window.location.protocol === "about:") { return; }
     try {
       window.history.replaceState(null, "", hash);
     } catch (e) {  // some browsers refuse history on file: pages; a plain fragment works
