@@ -184,3 +184,33 @@ def test_an_interrupted_write_leaves_no_half_file(tmp_path: Path,
         write_atomic(str(target), b"new page")
     assert target.read_text() == "old page"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["replay.html"]
+
+
+def test_a_long_wire_runs_in_its_own_slot_through_the_columns_it_crosses() -> None:
+    # w2 joins two columns later than w0*x0 and w1*x1: its wire crosses the * column.
+    d = rp.replay_data(evaluate(*NEURON, check=()))
+    w2 = next(k for k, w in enumerate(d.circuit.wires)
+              if d.boxes[w.source].part.label == "w2")
+    crossed = d.boxes[d.circuit.wires[w2].target].layer - 1
+    assert len(d.points[w2]) == crossed
+    for x, y, _ in d.points[w2]:
+        parts = [b for b in d.boxes.values() if b.x == x]
+        assert parts and all(abs(b.y - y) > rp.GATE_R for b in parts)
+
+
+def _contrast(hex_colour: str) -> float:
+    """WCAG contrast ratio of a colour against white."""
+    def lin(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    lum = 0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+    return 1.05 / (lum + 0.05)
+
+
+def test_text_colours_have_enough_contrast_on_white() -> None:
+    css = (Path(rp.__file__).parent / "assets" / "replay.css").read_text(encoding="utf-8")
+    colours = set(re.findall(r"(?<![-\w])(?:color|fill):\s*(#[0-9a-fA-F]{6})", css))
+    colours |= set(rp._FILL.values())
+    assert {"#1a7f37", "#cf222e"} <= colours  # values green, gradients red
+    for colour in colours - {"#ffffff", "#f6f8fa", "#ddf4ff", "#eaeef2"}:  # backgrounds
+        assert _contrast(colour) >= 4.5, colour

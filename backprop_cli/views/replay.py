@@ -21,6 +21,7 @@ that the page's script puts into the document with ``textContent`` only.
 from __future__ import annotations
 
 import html
+import itertools
 import json
 from dataclasses import dataclass, field
 from importlib import resources
@@ -39,6 +40,9 @@ GATE_R = 18.0  # a gate's circle radius
 COL_GAP = 20.0  # px at least between a wire's label and the parts it joins
 ROW_GAP = 34.0  # px between two nodes of one column
 SWEEPS = 4  # barycentre sweeps that untangle the columns' order
+DUMMY_H = 18.0  # px: the slot of a long wire in a column it crosses
+SLOT_SPAN = 6  # a wire crossing more columns is drawn straight
+MAX_DUMMIES = 20_000  # slots in all; beyond, long wires are drawn straight
 
 
 @dataclass
@@ -72,6 +76,8 @@ class Replay:
     circuit: Circuit
     boxes: dict[str, Box]
     wire_y: list[float]  # per wire: the height of its stub where it leaves its source
+    points: list[list[tuple[float, float, float]]]  # per wire: (x, y, half-width) of each
+    # column it crosses (a long wire's own slot there)
     stages: list[Stage]
     value_from: list[int]  # per wire: the step from which its forward value is shown
     grad_from: list[int | None]  # per wire: the step from which its gradient is shown
@@ -99,7 +105,8 @@ def _wire_lines(c: Circuit, k: int) -> tuple[list[str], list[str], str]:
 
 
 def layout(c: Circuit, notes: dict[str, str] | None = None,
-           ) -> tuple[dict[str, Box], list[float], float, float]:
+           ) -> tuple[dict[str, Box], list[float], list[list[tuple[float, float, float]]],
+                      float, float]:
     """Columns by longest path from the inputs (inputs at 0, the output last), rows ordered by
     the barycentre of their neighbours, then coordinates sized by the wires' labels."""
     ins: dict[str, list[int]] = {p.id: [] for p in c.parts}
@@ -121,22 +128,43 @@ def layout(c: Circuit, notes: dict[str, str] | None = None,
     columns: list[list[str]] = [[] for _ in range(top + 1)]
     for p in c.parts:
         columns[boxes[p.id].layer].append(p.id)
+    # A long wire (across several columns) takes a slot of its own in each column it crosses
+    # (a "dummy" node, as in Sugiyama's method), so it runs beside the gates there, not
+    # through them and their labels. A wire across more than SLOT_SPAN columns (a long sum's
+    # terms joining one by one) runs straight instead: slots for all of them would stack the
+    # columns tall; so it does past MAX_DUMMIES slots in all.
+    hops: list[list[str]] = [[] for _ in c.wires]
+    spans = [boxes[w.target].layer - boxes[w.source].layer - 1 for w in c.wires]
+    if sum(n for n in spans if n <= SLOT_SPAN) <= MAX_DUMMIES:
+        for k, w in enumerate(c.wires):
+            if spans[k] > SLOT_SPAN:
+                continue
+            for layer in range(boxes[w.source].layer + 1, boxes[w.target].layer):
+                hops[k].append(f"d{k}.{layer}")
+                columns[layer].append(hops[k][-1])
+    preds: dict[str, list[str]] = {pid: [] for col in columns for pid in col}
+    succs: dict[str, list[str]] = {pid: [] for col in columns for pid in col}
+    for k, w in enumerate(c.wires):
+        chain = [w.source, *hops[k], w.target]
+        for src, dst in itertools.pairwise(chain):
+            succs[src].append(dst)
+            preds[dst].append(src)
     rank = {pid: float(i) for col in columns for i, pid in enumerate(col)}
 
-    def sweep(order: range, near: dict[str, list[int]], end: str) -> None:
+    def sweep(order: range, near: dict[str, list[str]]) -> None:
         for layer in order:
             col = columns[layer]
             for pid in col:
                 ks = near[pid]
                 if ks:
-                    rank[pid] = sum(rank[getattr(c.wires[k], end)] for k in ks) / len(ks)
+                    rank[pid] = sum(rank[q] for q in ks) / len(ks)
             col.sort(key=lambda pid: rank[pid])  # stable: ties keep their order
             for i, pid in enumerate(col):
                 rank[pid] = float(i)
 
     for _ in range(SWEEPS):
-        sweep(range(1, top + 1), ins, "source")
-        sweep(range(top - 1, -1, -1), outs, "target")
+        sweep(range(1, top + 1), preds)
+        sweep(range(top - 1, -1, -1), succs)
 
     # Sizes. Each wire leaves its part on a short horizontal stub that carries its labels
     # (name and value above, gradient below); a part with several wires out (fan-out) gives
@@ -159,6 +187,9 @@ def layout(c: Circuit, notes: dict[str, str] | None = None,
     height: dict[str, float] = {}
     for layer, col in enumerate(columns):
         for pid in col:
+            if pid not in boxes:  # a long wire's slot
+                height[pid] = DUMMY_H
+                continue
             widths[layer] = max(widths[layer], 2 * boxes[pid].half)
             ks = outs[pid]
             stack = sum(block[k] for k in ks) if len(ks) > 1 else max(
@@ -166,17 +197,22 @@ def layout(c: Circuit, notes: dict[str, str] | None = None,
             height[pid] = max(2 * GATE_R + (LINE_H if pid in notes else 0), stack) + ROW_GAP
     tallest = max((sum(height[pid] for pid in col) for col in columns), default=0.0)
     wire_y = [0.0] * len(c.wires)
+    slot: dict[str, tuple[float, float, float]] = {}  # dummy -> (x, y, half the column)
     x = 24.0
     for layer, col in enumerate(columns):
         x += widths[layer] / 2
         y = 40.0 + (tallest - sum(height[pid] for pid in col)) / 2  # centred on the tallest
         for pid in col:
+            if pid not in boxes:
+                slot[pid] = (x, y + height[pid] / 2, widths[layer] / 2)
+                y += height[pid]
+                continue
             b = boxes[pid]
             b.x, b.y, b.gap = x, y + height[pid] / 2, gaps[layer]
             y += height[pid]
             ks = outs[pid]
             if len(ks) > 1:  # stubs stacked around the part's centre, in the targets' order
-                ks = sorted(ks, key=lambda k: rank[c.wires[k].target])
+                ks = sorted(ks, key=lambda k: rank[(hops[k] or [c.wires[k].target])[0]])
                 top_y = b.y - sum(block[k] for k in ks) / 2
                 for k in ks:
                     wire_y[k] = top_y + block[k] - _grad_room(c, k)
@@ -187,7 +223,8 @@ def layout(c: Circuit, notes: dict[str, str] | None = None,
         x += widths[layer] / 2 + gaps[layer]
     for pid, b in boxes.items():
         b.stubs = {k: stub[k] for k in outs[pid]}
-    return boxes, wire_y, x - gaps[-1] + 40.0, 40.0 + tallest + 24.0
+    points = [[slot[d] for d in hops[k]] for k in range(len(c.wires))]
+    return boxes, wire_y, points, x - gaps[-1] + 40.0, 40.0 + tallest + 24.0
 
 
 def _grad_room(c: Circuit, k: int) -> float:
@@ -286,8 +323,8 @@ def replay_data(result: Result) -> Replay:
             total = "".join(value_lines(s.upstream, arrays))
             sum_from[pid] = (k, f"Σ {len(s.branches)} branches = {total}")
         stages.append(Stage(s.kind, pid, cap, lit))
-    boxes, wire_y, width, height = layout(c, {pid: t for pid, (_, t) in sum_from.items()})
-    return Replay(result, c, boxes, wire_y, stages, value_from, grad_from, sum_from, width,
+    boxes, wire_y, points, width, height = layout(c, {pid: t for pid, (_, t) in sum_from.items()})
+    return Replay(result, c, boxes, wire_y, points, stages, value_from, grad_from, sum_from, width,
                   height)
 
 
@@ -359,8 +396,12 @@ def svg(r: Replay, prefix: str | None = None) -> str:
         y1 = r.wire_y[k]
         sx = min(x1 + a.stubs[k], x2 - 12)  # the stub's end
         mx, my = (x1 + sx) / 2, y1
+        if r.points[k]:  # a long wire: through its slot in each column it crosses
+            sx = min(sx, r.points[k][0][0] - r.points[k][0][2] - 12)
         path = f"M{x1:.1f},{y0:.1f} " + (f"L{x1 + 6:.1f},{y1:.1f} " if y1 != y0 else "") + \
-            f"L{sx:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"
+            f"L{sx:.1f},{y1:.1f} " + "".join(f"L{px - hw:.1f},{py:.1f} L{px + hw:.1f},{py:.1f} "
+                                             for px, py, hw in r.points[k]) + \
+            f"L{x2:.1f},{y2:.1f}"
         wid = f' id="w{k}"' if page else ""
         out.append(f'<g class="wire"{wid}><path d="{path}" marker-end="url(#{arrow})" '
                    'fill="none" stroke="#57606a" stroke-width="1.3"/>')

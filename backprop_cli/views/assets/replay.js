@@ -113,7 +113,7 @@
   $("zoom-in").addEventListener("click", function () { setZoom(zoom * 1.25); });
   $("zoom-out").addEventListener("click", function () { setZoom(zoom / 1.25); });
   $("zoom-fit").addEventListener("click", function () {
-    setZoom(Math.min(1, (stage.clientWidth - 4) / baseW));
+    setZoom(Math.min(1, (stage.clientWidth - 4) / baseW, (stage.clientHeight - 4) / baseH));
   });
   window.addEventListener("hashchange", function () {
     var k = stepFromHash();
