@@ -41,5 +41,8 @@ _HOME = {
 
 def __getattr__(name: str) -> Any:
     if name in _HOME:
+        # Results display themselves in Jupyter once the views registered their renderers
+        # (core/display.py); views/notebook.py is light: its renderers import on first use.
+        importlib.import_module(".views.notebook", __name__)
         return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
     raise AttributeError(name)

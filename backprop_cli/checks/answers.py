@@ -163,6 +163,11 @@ class Answers:
     def mismatches(self) -> list[AnswerCheck]:
         return [c for c in self.checks if not c.ok]
 
+    def _repr_html_(self) -> str | None:  # Jupyter (views/notebook.py)
+        from ..core.display import html
+
+        return html("answers", self)
+
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "tolerance": self.tolerance.describe(),
                 "checks": [c.to_dict() for c in self.checks]}

@@ -135,6 +135,18 @@ class Result:
     def ok(self) -> bool:
         return self.verification is None or self.verification.ok
 
+    # Jupyter: the node table and the circuit (views/notebook.py, through core/display.py).
+    def _repr_html_(self) -> str | None:
+        from .display import html
+
+        return html("result", self)
+
+    def replay(self, **options: Any) -> Any:
+        """The interactive replay, shown inline in Jupyter (``.save(path)`` writes the page)."""
+        from .display import call
+
+        return call("replay", self, **options)
+
     @property
     def shaped(self) -> bool:
         """Whether the array engine ran: then every node carries its shape (arrays.py)."""

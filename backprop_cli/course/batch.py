@@ -109,6 +109,11 @@ class BatchReport:
             return ExitStatus.BAD_INPUT
         return ExitStatus.CHECK_FAILED if self.failed else ExitStatus.OK
 
+    def _repr_html_(self) -> str | None:  # Jupyter (views/notebook.py)
+        from ..core.display import html
+
+        return html("batch", self)
+
     def summary_line(self) -> str:
         line = f"{self.passed} passed, {self.failed} failed"
         if self.errors:
