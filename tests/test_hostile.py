@@ -533,3 +533,27 @@ def test_an_infinite_gradient_that_reaches_a_variable_is_still_a_domain_error(
         expr: str, at: str) -> None:
     r = invoke("eval", expr, "--at", at)
     assert r.code == 2 and "has no finite gradient with respect to y" in r.stderr, r.output
+
+
+def test_an_output_that_is_a_pipe_is_written_as_a_stream_not_replaced(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import stat
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    r = invoke("graph", *LECTURE, "-o", str(fifo), "--format", "dot")
+    reader.join(timeout=60)
+    assert r.code == 0, r.output
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and got and got[0].startswith(b"digraph")
+
+
+def test_an_output_through_a_symbolic_link_keeps_the_link(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    real = tmp_path / "real.dot"
+    real.write_text("old\n")
+    link = tmp_path / "link.dot"
+    link.symlink_to(real)
+    assert invoke("graph", *LECTURE, "-o", str(link), "--format", "dot").code == 0
+    assert link.is_symlink() and real.read_text().startswith("digraph")
