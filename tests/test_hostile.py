@@ -431,12 +431,13 @@ def test_ctrl_c_with_jobs_stops_at_once_and_prints_the_results_so_far(
     import time
 
     f = tmp_path / "many.toml"
+    total = 1500  # minutes of work: far from finished when Ctrl-C comes
     f.write_text("\n".join(
         f'[p{k}]\nexpression = "sigmoid(x*y + {k})^3 * tanh(x - y) + exp(sin(x*y))"\n'
-        f"at = {{x = 0.5, y = {k / 100}}}\n" for k in range(400)))  # about 30 s of work
-    p = subprocess.Popen([sys.executable, "-m", "backprop_cli", "check", str(f), "-j", "2"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
-                         cwd=REPO, start_new_session=True)
+        f"at = {{x = 0.5, y = {k / 100}}}\n" for k in range(total)))
+    p = subprocess.Popen([sys.executable, "-m", "backprop_cli", "check", str(f), "-j", "2",
+                          "--json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=ENV, cwd=REPO, start_new_session=True)
     time.sleep(6)
     sent = time.monotonic()
     # A terminal's Ctrl-C reaches the whole process group; `kill -INT` the parent alone.
@@ -445,10 +446,12 @@ def test_ctrl_c_with_jobs_stops_at_once_and_prints_the_results_so_far(
     assert time.monotonic() - sent < 5, "the workers were waited for"
     assert p.returncode == ExitStatus.INTERRUPTED == 130, err[-2000:]
     assert "Traceback" not in err
-    summary = out.strip().splitlines()[-1]
-    assert "interrupted (Ctrl-C) after" in summary and "of 400 problems" in summary
-    finished = int(summary.split("after ")[1].split()[0])
-    assert finished < 400 and out.count("✓ pass") == finished
+    doc = json.loads(out)
+    finished = doc["interrupted"]["finished"]
+    assert doc["interrupted"]["of"] == total and finished < total
+    assert len(doc["problems"]) == finished and doc["exit_status"] == 130
+    assert all(r["status"] == "pass" for r in doc["problems"])
+    assert f"interrupted (Ctrl-C) after {finished} of {total} problems" in doc["summary"]["line"]
 
 
 # --- 10. small misreadings ---------------------------------------------------------------------
