@@ -70,7 +70,7 @@ def test_parse_expect_reads_arrays_with_the_grammar_and_keeps_each_entry_written
     ("dx=[1,,2]", "unexpected ','", 7),
     ("dx=[[1,2],[3]]", "ragged matrix: row 2 has 1 entry, row 1 has 2", 11),
     ("dx=[1,abc]", "unexpected 'abc'", 7),
-    ("dx=[]", "unexpected ']'", 5),
+    ("dx=[]", "empty arrays are not supported", 4),
     ("dW=[[[1]]]", "unexpected '['", 6),
     ("dx=[1,2],dx=[3,4]", "gives 'dx' twice", 10),
     ("value=1, dx=[1,1e999]", "is not a finite number", 16),

@@ -219,3 +219,135 @@ def test_undecodable_or_binary_stdin(data: bytes) -> None:
     out = p.stdout + p.stderr
     assert b"Traceback" not in out and b"\x1b" not in out
     assert p.returncode == 2 and p.stderr.startswith(b"error: ")
+
+
+# --- files and options (issue 16): problem sets, CSV data, output paths, every option ----------
+
+TOML_TOKENS = ["[p]", "[q]", "[[r]]", "\n", "expression = ", '"x*y"', '"sum(x)"', '"(x+y)*z"',
+               "at = ", "{x = 1, y = 2}", "{x = [1, 2]}", "{x = [[1],[2]]}", "expect = ",
+               "{dx = 2}", "{dx = [1, 1]}", "digits = 2", "check = ", '["numeric"]', "[", "]",
+               "{", "}", "=", ",", '"', "'", "'''", '"""', "#", " ", "nan", "inf", "1e309",
+               "010", "-0", "title = ", "\x00", "\ufeff", "[" * 40, "]" * 40, "{" * 40]
+JSON_TOKENS = ["{", "}", "[", "]", ",", ":", '"expression"', '"at"', '"expect"', '"name"',
+               '"x"', '"x*y"', '"sum(x)"', "1", "2.5", "-0", "1e400", "NaN", "Infinity", "null",
+               "true", '"\\u0000"', "\n", " ", "[" * 40, "]" * 40, '{"expression": "x", "at": '
+               '{"x": 1}}']
+toml_texts = st.one_of(st.lists(st.sampled_from(TOML_TOKENS), max_size=60).map("".join),
+                       st.text(max_size=200))
+jsonl_texts = st.one_of(st.lists(st.sampled_from(JSON_TOKENS), max_size=60).map("".join),
+                        st.text(max_size=200))
+
+
+def _strict_json(text: str) -> object:
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+
+
+def _file_contract(r, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+    no_crash(r)
+    assert r.code in (0, 1, 2), (r.code, r.output)
+    if r.code == 2 and not r.stdout:
+        assert r.stderr.startswith(("error: ", "Usage: ")), r.output
+    elif as_json:
+        doc = _strict_json(r.stdout)
+        assert isinstance(doc, dict) and doc["exit_status"] == r.code
+
+
+@settings(FUZZ, max_examples=60)
+@given(toml_texts, st.booleans())
+@example("[p]\nexpression = \"x\"\nat = {x = " + "[" * 600 + "1" + "]" * 600 + "}\n", True)
+@example("[p]\nexpression = \"x\"\nat = {x = []}\n", True)
+def test_check_never_crashes_on_toml(text: str, as_json: bool) -> None:
+    r = invoke("check", "-", "--format", "toml", *(["--json"] if as_json else []), input=text)
+    _file_contract(r, as_json)
+
+
+@settings(FUZZ, max_examples=60)
+@given(jsonl_texts, st.booleans())
+@example('{"expression": "x", "at": {"x": ' + "[" * 5000 + "1" + "]" * 5000 + "}}", True)
+def test_check_never_crashes_on_json_lines(text: str, as_json: bool) -> None:
+    r = invoke("check", "-", "--format", "jsonl", *(["--json"] if as_json else []), input=text)
+    _file_contract(r, as_json)
+
+
+CSV_TOKENS = ["x", "y", "w", ",", "\n", "1", "0", "-2.5", "010", "1e309", "nan", "", " ", '"',
+              "\ufeff", "x,y\n", "1,2\n", "\x00"]
+
+
+@settings(FUZZ, max_examples=40)
+@given(st.lists(st.sampled_from(CSV_TOKENS), max_size=40).map("".join))
+@example("x,y\n" + "1,2\n" * 3)
+def test_fit_never_crashes_on_csv(tmp_path_factory, text: str) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path_factory.mktemp("csv") / "d.csv"
+    data.write_text(text, encoding="utf-8")
+    r = invoke("fit", "(w*x - y)^2", "--data", str(data), "--at", "w=0", "--epochs", "2",
+               "--json")
+    no_crash(r)
+    assert r.code in (0, 1, 2), r.output
+    if r.code != 2:
+        _strict_json(r.stdout)
+
+
+OPTION_VALUES = ["0", "-1", "1e-7", "1e309", "nan", "inf", "abc", "", " ", "3", "010", "[1,2]",
+                 "[]", "1" + "0" * 5000, "exact", "auto", "none", "sympy", "numeric,sympy",
+                 "markdown", "latex", "table", "dot", "svg", "\x1b[2J", "[red]x[/red]"]
+EVAL_OPTIONS = ["--rtol", "--atol", "--upstream", "--digits", "--check", "--format", "--wrt",
+                "--expect", "--max-rows"]
+DESCEND_OPTIONS = ["--lr", "--steps", "--optimizer", "--momentum", "--beta1", "--beta2", "--eps",
+                   "--decay", "--l1", "--l2", "--tol", "--max-rows"]
+
+
+@settings(FUZZ, max_examples=80)
+@given(st.lists(st.tuples(st.sampled_from(EVAL_OPTIONS), st.sampled_from(OPTION_VALUES)),
+                max_size=4), st.booleans())
+def test_eval_options_never_crash(options: list[tuple[str, str]], as_json: bool) -> None:
+    args = ["eval", "sum(x*y)", "--at", "x=[1,2], y=[3,4]"]
+    for name, value in options:
+        args += [name, value]
+    r = invoke(*args, *(["--json"] if as_json else []))
+    no_crash(r)
+    assert r.code in (0, 1, 2), r.output
+    assert "\x1b" not in r.output
+    if r.code != 2 and as_json and r.stdout.startswith("{"):
+        _strict_json(r.stdout)
+
+
+@settings(FUZZ, max_examples=60)
+@given(st.lists(st.tuples(st.sampled_from(DESCEND_OPTIONS), st.sampled_from(OPTION_VALUES)),
+                max_size=4), st.booleans())
+def test_descend_options_never_crash(options: list[tuple[str, str]], as_json: bool) -> None:
+    args = ["descend", "(w-3)^2 + relu(v)", "--at", "w=0,v=1"]
+    for name, value in options:
+        if name == "--steps" and value.isdigit() and len(value) > 4:
+            value = "50"  # a number of steps is a duration, not an attack on memory
+        args += [name, value]
+    r = invoke(*args, *(["--json"] if as_json else []))
+    no_crash(r)
+    assert r.code in (0, 1, 2), r.output
+    if r.code != 2 and as_json:
+        _strict_json(r.stdout)
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "folder", "input", "ok", "dev-full"])
+@pytest.mark.parametrize("option", ["--junit", "-o"])
+def test_output_paths_never_crash_and_never_lose_the_input(tmp_path, where: str,
+                                                           option: str) -> None:  # type: ignore[no-untyped-def]
+    key = tmp_path / "key.toml"
+    key.write_text('[a]\nexpression = "x*y"\nat = {x = 1, y = 2}\nexpect = {dx = 2}\n')
+    before = key.read_bytes()
+    target = {"missing-folder": str(tmp_path / "no" / "out"), "folder": str(tmp_path),
+              "input": str(key), "ok": str(tmp_path / "out.xml"), "dev-full": "/dev/full"}[where]
+    if option == "--junit":
+        r = invoke("check", str(key), "--junit", target)
+    else:
+        r = invoke("graph", "x*y", "--at", "x=1,y=2", "-o", target, "--format", "dot")
+    no_crash(r)
+    assert os.path.exists("/dev/full") and not os.path.isfile("/dev/full")  # never replaced
+    if where == "input" and option == "-o":
+        # graph reads no file: asked to, it replaces key.toml by the picture.
+        assert r.code == 0 and key.read_text().startswith("digraph"), r.output
+        return
+    assert key.read_bytes() == before
+    if where == "ok":
+        assert r.code == 0 and os.path.getsize(target) > 0, r.output
+    else:
+        assert r.code == 2 and r.stderr.startswith("error: "), r.output

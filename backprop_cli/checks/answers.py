@@ -66,7 +66,8 @@ class AnswerTolerance:
                 raise InputError(f"{where} must be a number of decimals, 'auto' or 'exact', "
                                  f"not '{digits}'", where=where,
                                  hint="e.g. --digits 2 when your answers are rounded like 0.20")
-            digits = int(digits)
+            # Past 3 digits it is out of range anyway (and int() refuses 4,300 digits).
+            digits = int(digits) if len(digits.lstrip("0")) <= 3 else 10**6
         if isinstance(digits, bool) or not 0 <= digits <= 15:
             raise InputError(f"{where} must be a whole number from 0 to 15", where=where)
         return cls(digits, True, rtol, atol)

@@ -214,7 +214,11 @@ def vjp(op: Op, args: tuple[Array, ...], out: Array, g: Array,
             if loc is None:
                 loc = local_gradients(op, args, out)
             assert loc is not None
-            down = tuple(unbroadcast(g * d, a.shape) for d, a in zip(loc, args))
+            if np.all(np.isfinite(g)):
+                down = tuple(unbroadcast(g * d, a.shape) for d, a in zip(loc, args))
+            else:  # where the local gradient is 0, nothing flows, not inf * 0 (as PyTorch)
+                down = tuple(unbroadcast(np.where(d == 0, 0.0, g * d), a.shape)
+                             for d, a in zip(loc, args))
         else:
             assert op.vjp is not None, f"op {op.name} has neither np_local nor vjp"
             down = tuple(np.asarray(d, dtype=float) for d in op.vjp(np, args, out, g))
@@ -239,6 +243,8 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
     downstream: list[tuple[Array | None, ...]] = [()] * n
     kinks: dict[int, str] = {}
     upstream[graph.output] = seed
+    # The first non-finite gradient: an error only if it reaches a variable (see engine.py).
+    bad: tuple[Node, int, tuple[Array, ...]] | None = None
     for node in reversed(nodes):
         nid = node.id
         if not node.inputs or not needs[nid]:
@@ -256,16 +262,20 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
             if not needs[j]:
                 kept.append(None)
                 continue
-            if not np.all(np.isfinite(d)):
-                raise _gradient_error(graph, node, pos, args)
+            if bad is None and not np.all(np.isfinite(d)):
+                bad = (node, pos, args)
             prev = upstream[j]
             upstream[j] = d if prev is None else prev + d
             kept.append(d)
         local[nid] = loc
         downstream[nid] = tuple(kept)
-        why = kink(op, args)
+        why = None if op.tie and node.inputs[0] == node.inputs[-1] else kink(op, args)
         if why is not None:
             kinks[nid] = why
+    if bad is not None and not all(
+            u is None or np.all(np.isfinite(u))
+            for u in (upstream[v] for v in graph.variables.values())):
+        raise _gradient_error(graph, bad[0], bad[1], bad[2])
     return ArrayPass(values, local, upstream, downstream, kinks, seed, needs)
 
 

@@ -61,6 +61,10 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
     kinks: dict[int, str] = {}
     upstream[graph.output] = seed
     isfinite = math.isfinite
+    # The first non-finite local gradient on the way to a variable. It is an error only if
+    # it reaches a variable: a local gradient of 0 further down stops it, as in PyTorch's
+    # masked backward (sqrt(relu(y)) at y < 0 has gradient 0, not inf * 0).
+    bad: tuple[int, tuple[float, ...], int] | None = None
     for node in reversed(nodes):
         inputs = node.inputs
         if not inputs:
@@ -82,17 +86,23 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
         if len(loc) != len(args):
             raise AssertionError(f"op {op.name} returned {len(loc)} local gradients "
                                  f"for {len(args)} inputs")
-        if op.kink is not None:
+        if op.kink is not None and not (op.tie and inputs[0] == inputs[-1]):
             why = op.kink(args)
             if why is not None:
                 kinks[nid] = why
         g = upstream[nid]
-        if not isfinite(sum(loc)):  # rare: some local gradient is inf or nan
+        if not isfinite(sum(loc)) and bad is None:  # rare: some local gradient is inf or nan
             for pos, j in enumerate(inputs):
                 # Only an input some variable feeds needs a gradient (constants need none).
                 if not isfinite(loc[pos]) and graph.ancestors_vars(j):
-                    raise _domain_error(graph, nid, args, gradient_of=pos)
-        if len(loc) == 2:
+                    bad = (nid, args, pos)
+                    break
+        if bad is not None and not isfinite(g):  # where the local gradient is 0, none flows
+            down = tuple([0.0 if d == 0 else g * d for d in loc])
+            for j, d in zip(inputs, down):
+                upstream[j] += d
+            downstream[nid] = down
+        elif len(loc) == 2:
             d0 = g * loc[0]
             d1 = g * loc[1]
             upstream[i0] += d0
@@ -108,6 +118,8 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
                 upstream[j] += d
             downstream[nid] = down
         local[nid] = loc
+    if bad is not None and not all(isfinite(upstream[v]) for v in graph.variables.values()):
+        raise _domain_error(graph, bad[0], bad[1], gradient_of=bad[2])
     return Pass(values, local, upstream, downstream, kinks, seed)
 
 

@@ -108,9 +108,24 @@ def check_output(path: str | Path, *, where: str, inputs: Iterable[str | Path] =
 def write_atomic(path: str | Path, data: bytes | str, *, where: str) -> Path:
     """Write ``data`` to ``path`` through a temporary file in the same folder, fsync'ed and
     renamed over it: the old file stays whole if anything fails."""
-    p = Path(path)
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    folder = p.parent if str(p.parent) else Path(".")
+    # Through a symbolic link to the file it names (the link stays a link).
+    p = Path(os.path.realpath(path))
+    try:
+        st = os.stat(p)
+    except OSError:
+        st = None
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        # A device or a pipe (/dev/stdout, /dev/null, a FIFO) is written as a stream: renaming
+        # a file over it would replace the device itself.
+        try:
+            with open(p, "wb") as fh:
+                fh.write(raw)
+        except OSError as exc:
+            raise InputError(f"cannot write {path}: {exc.strerror or exc}",
+                             where=where) from None
+        return Path(path)
+    folder = p.parent
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{p.name}.", suffix=".tmp")
@@ -128,6 +143,7 @@ def write_atomic(path: str | Path, data: bytes | str, *, where: str) -> Path:
         os.chmod(tmp, mode)
         os.replace(tmp, p)
         tmp = None
+        return Path(path)
     except OSError as exc:
         raise InputError(f"cannot write {path}: {exc.strerror or exc}", where=where) from None
     finally:
@@ -136,4 +152,3 @@ def write_atomic(path: str | Path, data: bytes | str, *, where: str) -> Path:
                 os.unlink(tmp)
             except OSError:
                 pass
-    return p

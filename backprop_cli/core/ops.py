@@ -68,6 +68,9 @@ class Op:
     # same smooth piece (``branch``).
     kink: Callable[[Floats], str | None] | None = None
     branch: Callable[[Floats], int] | None = None
+    # The kink is a tie between the two inputs (max, min): none when both inputs are one node,
+    # since max(x, x) = x is smooth (the 0.5/0.5 split then adds up to the gradient, 1).
+    tie: bool = False
     # (args) -> why the forward value does not exist, for a domain error message.
     domain: Callable[[Floats], str] | None = None
     aliases: tuple[str, ...] = ()
@@ -565,13 +568,13 @@ OPS: dict[str, Op] = {
            np_forward=lambda np, a: np.abs(a), np_local=lambda np, x, o: (np.sign(x[0]),),
            np_branch=lambda np, a: np.sign(a), words=("upstream times sign({0})",)),
         Op("max", 2, max, _max_local, lambda sp, a, b: sp.Max(a, b),
-           "gradient router", kink=_tie_kink("max"), branch=_tie,
+           "gradient router", kink=_tie_kink("max"), branch=_tie, tie=True,
            np_forward=lambda np, a, b: np.maximum(a, b),
            np_local=lambda np, x, o: _np_router(np, x, True),
            np_branch=lambda np, a, b: np.sign(a - b),
            words=("routed to the larger of {0} and {1}, entry by entry",)),
         Op("min", 2, min, _min_local, lambda sp, a, b: sp.Min(a, b),
-           "gradient router", kink=_tie_kink("min"), branch=_tie,
+           "gradient router", kink=_tie_kink("min"), branch=_tie, tie=True,
            np_forward=lambda np, a, b: np.minimum(a, b),
            np_local=lambda np, x, o: _np_router(np, x, False),
            np_branch=lambda np, a, b: np.sign(a - b),

@@ -111,6 +111,8 @@ def write_tables(path: Path | None = None) -> Path:
     return path
 
 
+NOT_NUMBERS = frozenset({"nan", "inf", "infinity"})  # any case: float() reads them all
+
 class _FastLexer(Lexer):
     """A one-regex lexer for programs: whole parses take about 1.3x less time.
 
@@ -345,9 +347,19 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         s, e = tok.start_pos, tok.end_pos
         return self.g.constant(value, text, s, e), s, e
 
+    def _not_a_number_name(self, tok: Any) -> None:
+        # Python's float() reads these words as numbers; here they are neither numbers nor
+        # names, so that `x + nan` is never a variable called nan (README: Expressions).
+        if str(tok).lower() in NOT_NUMBERS:
+            raise InputError(f"'{tok}' is not a number an expression can use", source=self.src,
+                             pos=tok.start_pos, end=tok.end_pos,
+                             hint="nan and inf are rejected: write a finite number such as "
+                             "1e300, and name variables otherwise")
+
     def var(self, c: list[Any]) -> tuple[int, int, int]:
         tok = c[0]
         name = str(tok)
+        self._not_a_number_name(tok)
         if name in FUNCTIONS and name not in self.g.named:
             raise InputError(f"'{name}' is a function", source=self.src, pos=tok.start_pos,
                              end=tok.end_pos, hint=f"call it with parentheses: {name}(...)")
@@ -390,6 +402,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def assign(self, c: list[Any]) -> tuple[str, int, int]:
         tok, (a, _, _) = c
+        self._not_a_number_name(tok)
         self.g.assign(str(tok), a, tok.start_pos)
         return str(tok), a, tok.start_pos
 
@@ -489,6 +502,12 @@ def _syntax_error(exc: UnexpectedInput, source: str, where: str) -> InputError:
     elif isinstance(exc, UnexpectedCharacters):
         expected = set(exc.allowed or ())
     wanted = sorted({_TERMINALS.get(t, _anon(t)) for t in expected})
+    if pos < len(source) and source[pos] == "]" and source[:pos].rstrip().endswith("[") \
+            and where != "expression":
+        return InputError(f"{where}: empty arrays are not supported", source=source,
+                          pos=source[:pos].rstrip().rindex("["), end=pos + 1, where=where,
+                          hint="an array needs at least one entry, e.g. x=[0.5] or "
+                          "W=[[1, 0], [0, 1]]")
     if isinstance(exc, UnexpectedCharacters):
         ch = source[pos] if pos < len(source) else ""
         what = f"unexpected character {ch!r}"

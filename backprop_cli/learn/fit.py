@@ -66,7 +66,8 @@ def parse_csv(raw: str, name: str = "data") -> Dataset:
         for cell in row:
             c = cell.strip()
             try:
-                values.append(parse_number(c, source=c, pos=0, where="--data")[0])
+                values.append(parse_number(c, source=c, pos=0, where="--data",
+                                           leading_zeros=True)[0])  # 007 in data: 7
             except InputError:
                 raise InputError(f"{name}, line {lineno}: '{c}' is not a finite number",
                                  where="--data", hint="use plain ASCII numbers such as 0, 1.5 "
