@@ -5,9 +5,11 @@ from __future__ import annotations
 from . import commands as _commands  # noqa: F401  (registers eval, check, graph, steps)
 from .app import app
 from .course import register as _register_course
+from .course import register_quiz as _register_quiz
 from .learn import register as _register_learning
 
 _register_learning(app)
 _register_course(app)
+_register_quiz(app)
 
 __all__ = ["app"]

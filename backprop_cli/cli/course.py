@@ -130,3 +130,64 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
     full = report.score >= report.max_score
     raise typer.Exit(int(ExitStatus.OK if full else ExitStatus.CHECK_FAILED))
+
+
+def register_quiz(app: typer.Typer) -> None:
+    app.command(
+        "quiz",
+        short_help="Practise backprop: type each value and gradient, checked at once.",
+        epilog="Examples:\n\n"
+        "  backprop quiz\n\n"
+        "  backprop quiz neuron --level 2 --seed 7\n\n"
+        "  printf '3\\n-12\\n1\\n-4\\n3\\n-4\\n-4\\n-4\\n' | backprop quiz circuit --seed 1   "
+        "(answers piped in)",
+    )(quiz_)
+
+
+def quiz_(
+    family: Annotated[str | None, typer.Argument(
+        help="A scalar family (see `backprop make --list`); default: one drawn at random.",
+        metavar="[FAMILY]", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", metavar="S", help="The same seed, the same circuit (default: a new one, "
+        "its seed shown).", show_default=False)] = None,
+    level: Annotated[int, typer.Option("--level", metavar="1|2|3",
+                                       help="1: small integers and exact answers; 2-3: "
+                                       "deeper, decimals, answers to 2 decimals.")] = 1,
+) -> None:
+    """A drill in the terminal: a circuit, then each forward value and, node by node in
+    backward order, each upstream and downstream gradient, checked at once.
+
+    Type '?' for a hint, 'q' to stop; Ctrl-C or the end of piped input stops with the score
+    so far. Exit codes: 0 every answer right, 1 some wrong (or stopped early), 2 bad input.
+    """
+    try:
+        import secrets
+
+        from ..course import make as mk
+        from ..course import quiz
+        from ..views.picture import to_text
+
+        if seed is None:
+            seed = secrets.randbelow(10**6)
+        if family is None:
+            family = quiz.SCALAR_FAMILIES[mk.rng_for(seed, "quiz").randrange(
+                len(quiz.SCALAR_FAMILIES))]
+        (made,) = mk.make(family, seed=seed, count=1, level=level)
+        quiz.questions(made)  # a vectorised family fails here, before anything is shown
+        circuit = to_text(mk._symbolic(made)).plain
+    except BackpropError as exc:
+        fail(exc)
+
+    def read() -> str | None:
+        line = sys.stdin.readline()
+        return None if line == "" else line
+
+    def write(s: str) -> None:
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
+    write(f"backprop quiz {family} --seed {seed} --level {level}\n\n")
+    score, finished = quiz.run(made, read, write, circuit, level,
+                               echo=not sys.stdin.isatty())
+    raise typer.Exit(0 if finished and score.right == score.asked else 1)
