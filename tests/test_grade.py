@@ -203,6 +203,14 @@ def test_stray_tables_and_keys_are_noted_not_graded() -> None:
     assert "zz" in (fan.note or "")
 
 
+def test_answers_may_use_the_other_names_expect_allows() -> None:
+    student = RIGHT.replace("dx = -4", "\"df/dx\" = -4").replace("dz = 3", "\"∂f/∂z\" = 3")
+    report = _grade(student)
+    assert _answer(report, "circuit", "dx").status == "correct"
+    assert _answer(report, "circuit", "dz").status == "correct"
+    assert report.score == report.max_score
+
+
 def test_a_formula_checker_plugs_in_for_text_answers() -> None:
     calls = []
 

@@ -70,6 +70,22 @@ def test_cli_writes_the_same_key_file_twice(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".backprop-")]
 
 
+def test_writing_into_a_fifo_keeps_it_a_fifo(tmp_path: Path) -> None:
+    # Like -o /dev/null: an existing special file is written into, never renamed over.
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    mk.write_atomic(str(fifo), "key\n")
+    reader.join(timeout=10)
+    assert got == ["key\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 def test_key_has_points_per_answer_and_the_rounding_rule() -> None:
     pset = parse_problems(_key("neuron", seed=3, count=1), "toml", "key.toml")
     (problem,) = pset.problems
@@ -148,10 +164,10 @@ def test_markdown_worksheet_has_a_blank_for_every_answer(tmp_path: Path) -> None
     assert "grad " not in text
 
 
-def _latex(tmp_path: Path) -> Path:
+def _latex(tmp_path: Path, level: int = 2) -> Path:
     sheet = tmp_path / "w.tex"
     res = runner.invoke(app, ["make", "--seed", "8", "--count", str(len(mk.FAMILIES)),
-                              "--level", "2", "--worksheet", str(sheet)])
+                              "--level", str(level), "--worksheet", str(sheet)])
     assert res.exit_code == 0, res.output
     return sheet
 
@@ -173,8 +189,9 @@ def test_latex_worksheet_is_a_balanced_document_with_escaped_text(tmp_path: Path
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_latex_worksheet_compiles(tmp_path: Path) -> None:
-    sheet = _latex(tmp_path)
+@pytest.mark.parametrize("level", mk.LEVELS)
+def test_latex_worksheet_compiles(tmp_path: Path, level: int) -> None:
+    sheet = _latex(tmp_path, level)
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                            sheet.name], cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]

@@ -308,7 +308,7 @@ def _grade_problem(problem: Problem, sub: Submission,
         pg.answers = [AnswerGrade(k, what[k], "invalid" if why else "missing", 0.0,
                                   problem.points_for(k), feedback=[note]) for k in keys]
         return pg
-    extra = [k for k in given if k not in keys]
+    given, extra = _aliases(result, keys, given)
     checks: dict[str, AnswerCheck] = {}
     for k in keys:
         g = given.get(k)
@@ -337,6 +337,30 @@ def _grade_problem(problem: Problem, sub: Submission,
     if extra:
         pg.note = "ignored, not asked: " + ", ".join(extra)
     return pg
+
+
+def _aliases(result: Any, keys: list[str], given: dict[str, Given]
+             ) -> tuple[dict[str, Given], list[str]]:
+    """A student's `df/dw0` or `∂f/∂w0` answers the key's `dw0`: the same quantity, named as
+    `--expect` allows. Returns the answers by the key's names, and the keys not asked."""
+    from ..checks.answers import _Keys
+
+    names = _Keys(result)
+    asked = {names.resolve(k): k for k in keys}
+    out = {k: g for k, g in given.items() if k in keys}
+    extra = []
+    for k, g in given.items():
+        if k in keys:
+            continue
+        try:
+            same = asked.get(names.resolve(k))
+        except InputError:
+            same = None
+        if same is not None and same not in out:
+            out[same] = g
+        else:
+            extra.append(k)
+    return out, extra
 
 
 def _tolerance(problem: Problem) -> AnswerTolerance:

@@ -369,7 +369,7 @@ def _answers(draft: Draft, level: int) -> tuple[dict[str, Any], dict[str, str],
         return None
     named = [nid for name, nid in graph.named.items() if nid != out]
     inputs = [graph.variables[n] for n in result.inputs if n not in draft.no_grad]
-    top = "L" if draft.upstream is not None else result.output
+    top = "L" if result.seed != 1.0 else result.output  # as the grader names it
     answers: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     quantity: dict[str, str] = {}
@@ -486,8 +486,8 @@ def worksheet_markdown(made: Sequence[Made], title: str) -> str:
 
     out = [f"# {md(title)}", "",
            "Work each circuit forward (values), then backward (gradients). Write answers "
-           "exactly, or rounded to two decimals. A gradient ∂L/∂x is taken with respect to "
-           "the upstream gradient given (L is whatever the circuit's output feeds).", ""]
+           "exactly, or rounded to two decimals. Where an upstream gradient arrives at the "
+           "output, L is the loss the output feeds: ∂L/∂x = upstream × ∂f/∂x.", ""]
     for k, m in enumerate(made, 1):
         out += [f"## Problem {k}: {md(m.name)}", "", md(m.description) + ".", ""]
         out += ["```", m.draft.expression, "```", ""]
@@ -519,7 +519,7 @@ def worksheet_latex(made: Sequence[Made], title: str) -> str:
 
     out = [r"\documentclass[11pt]{article}", r"\usepackage[utf8]{inputenc}",
            r"\usepackage[T1]{fontenc}",
-           r"\usepackage{amsmath}", r"\usepackage[margin=2cm]{geometry}",
+           r"\usepackage{amsmath}",
            r"\begin{document}", rf"\section*{{{tex(title)}}}",
            tex("Work each circuit forward (values), then backward (gradients). Write answers "
                "exactly, or rounded to two decimals.")]
@@ -569,8 +569,19 @@ def write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename,
     so a reader (or a crash) never sees half a file."""
     import os
+    import stat
     import tempfile
 
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        special = False
+    if special:
+        # /dev/null, a FIFO, /dev/stdout: write into it; renaming over it would replace
+        # the device itself with a regular file.
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        return
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
     try:
