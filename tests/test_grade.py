@@ -145,6 +145,19 @@ def test_carried_forward_share_is_what_the_key_allows() -> None:
     assert (dw0.status, dw0.points, dw0.max_points) == ("carried", 0.5, 1)
 
 
+def test_an_answer_computed_from_a_rounded_right_answer_is_right() -> None:
+    key = 'digits = 2\n[r]\nexpression = "p = sigmoid(x); f = 1 / p"\nat = { x = 0.3 }\n' \
+        'expect = { p = 0.57, value = 1.74 }\n'
+    # p = 0.5744 written 0.57 (right); 1 / 0.57 = 1.754, written 1.75: not within 0.005 of
+    # 1.7408, but exactly what the rounded p gives.
+    report = _grade("[r]\np = 0.57\nvalue = 1.75\n", key)
+    value = _answer(report, "r", "value")
+    assert (value.status, value.points) == ("correct", 1)
+    assert "rounded p = 0.57" in value.feedback[0]
+    assert _answer(_grade("[r]\np = 0.57\nvalue = 1.80\n", key), "r", "value").status == \
+        "wrong"
+
+
 def test_a_wrong_answer_with_no_earlier_mistake_is_not_carried_forward() -> None:
     value = _answer(_grade(_replace(RIGHT, "circuit", "value", "12")), "circuit", "value")
     assert value.status == "wrong"

@@ -206,7 +206,8 @@ def _mlp(rng: random.Random, level: int) -> Draft:
               "a2 = w21*x1 + w22*x2 + b2\nh2 = relu(a2)\n")
     if level == 1:
         return Draft(hidden + "f = v1*h1 + v2*h2", at)
-    at["y"] = _num(rng, level, 2)
+    # Level 3's output is a sigmoid, a probability: its target is a label, 0 or 1.
+    at["y"] = _num(rng, level, 2) if level == 2 else float(rng.randint(0, 1))
     out = "o = v1*h1 + v2*h2\n"
     if level == 2:
         return Draft(hidden + out + "e = o - y\nf = e * e", at, no_grad=("y",))
