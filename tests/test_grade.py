@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
@@ -380,3 +382,19 @@ def test_cli_platform_file_without_answers_is_an_error(tmp_path: Path) -> None:
 def test_plain_check_of_a_key_with_points_still_passes(tmp_path: Path) -> None:
     (tmp_path / "key.toml").write_text(KEY)
     assert runner.invoke(app, ["check", str(tmp_path / "key.toml")]).exit_code == 0
+
+
+_TOML_BITS = st.sampled_from(["[circuit]", "[neuron]", "[fan]", "[[circuit]]", "q = 3",
+                              "dx = -4", "dz = 1e400", "dx = nan", "dy = inf", "dx = [1, [2]]",
+                              'dx = "[1,2"', "value = 0.73", "= 3", "dx = ", "a.b = 1",
+                              "dw0 = -0.20", "dx = 2024-01-01", "[circuit.dx]", '"df/dx" = 4',
+                              "dx = [[1, 2], [3]]", "\x00", "é = 1", "dx = true"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_TOML_BITS, max_size=12) | st.text(max_size=200).map(lambda s: [s]))
+def test_any_submission_is_graded_without_raising(bits: list[str]) -> None:
+    report = _grade("\n".join(bits))
+    assert 0 <= report.score <= report.max_score == 21
+    validate(gr.gradescope_results(report), "gradescope")
+    validate(gr.prairielearn_results(report), "prairielearn")

@@ -139,7 +139,7 @@ def register_quiz(app: typer.Typer) -> None:
         epilog="Examples:\n\n"
         "  backprop quiz\n\n"
         "  backprop quiz neuron --level 2 --seed 7\n\n"
-        "  printf '3\\n-12\\n1\\n-4\\n3\\n-4\\n-4\\n-4\\n' | backprop quiz circuit --seed 1   "
+        "  printf '2\\n-6\\n1\\n-3\\n2\\n-3\\n-3\\n-3\\n' | backprop quiz circuit --seed 1   "
         "(answers piped in)",
     )(quiz_)
 
