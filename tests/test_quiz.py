@@ -114,3 +114,20 @@ def test_vectorised_family_is_refused_clearly() -> None:
 def test_no_seed_draws_a_new_circuit_and_shows_its_seed() -> None:
     res = runner.invoke(app, ["quiz"], input="q\n")
     assert res.exit_code == 1 and "--seed " in res.output.splitlines()[0]
+
+
+def test_an_answer_from_the_students_own_rounded_answers_is_right() -> None:
+    draft = mk.Draft("p = sigmoid(x)\nf = 1 / p", {"x": 0.3})
+    made = mk.Made("r", "neuron", "a reciprocal", draft, {}, {}, {})
+    # p = 0.5744, typed as 0.57 (right); then 1 / 0.57 = 1.754: 1.75 is not within 0.005 of
+    # the true 1.7408, but it is what their rounded p gives.
+    truths = [q.truth for q in quiz.questions(made)[1]]
+    typed = ["0.57", "1.75"] + [f"{t:.4f}" for t in truths[2:]]
+    out: list[str] = []
+    lines = iter(t + "\n" for t in typed)
+    score, finished = quiz.run(made, lambda: next(lines, None), out.append, "circuit")
+    assert finished and score.right == score.asked == len(truths)
+    assert "right from your rounded earlier answers" in "".join(out)
+    lines = iter(t + "\n" for t in ["0.57", "1.80"])
+    score, _ = quiz.run(made, lambda: next(lines, None), out.append, "circuit")
+    assert score.right == 1

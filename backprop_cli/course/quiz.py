@@ -113,14 +113,53 @@ def questions(made: Made) -> tuple[Any, list[Question]]:
     return result, qs
 
 
-def check(q: Question, text: str, result: Any, level: int) -> tuple[bool, list[str]]:
+def own_value(q: Question, result: Any, mine: dict[tuple[Any, ...], float]) -> float | None:
+    """What ``q``'s answer is when computed from the student's own accepted (rounded)
+    answers, ``mine``: ("value", node), ("upstream", node), ("down", node, input) -> value.
+    None when no earlier answer of theirs enters it."""
+    graph = result.graph
+    node = graph.nodes[q.nid]
+    recs = result.nodes
+
+    def value(j: int) -> float:
+        return mine.get(("value", j), float(recs[j].value))
+
+    used = any(("value", j) in mine for j in node.inputs)
+    try:
+        if q.kind == "value":
+            return float(node.op.forward(*[value(j) for j in node.inputs])) if used else None
+        if q.kind == "downstream" and q.pos is not None:
+            up = mine.get(("upstream", q.nid))
+            used = used or up is not None or ("value", q.nid) in mine
+            up = float(recs[q.nid].upstream) if up is None else up
+            args = tuple(value(j) for j in node.inputs)
+            local = node.op.local(args, value(q.nid))[q.pos]
+            return up * float(local) if used else None
+        if q.kind == "upstream" and q.nid != graph.output:
+            total, used = 0.0, False
+            for c, pos in graph.consumers()[q.nid]:
+                got = mine.get(("down", c, pos))
+                used = used or got is not None
+                down = recs[c].downstream
+                total += got if got is not None else float(down[pos] if down else 0.0)
+            return total if used else None
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return None
+
+
+def check(q: Question, text: str, result: Any, level: int,
+          own: float | None = None) -> tuple[bool, list[str]]:
     """Is ``text`` right for ``q``? The key's rule (two decimals; exact values may be written
-    exactly) and the slip that most likely explains a wrong answer."""
+    exactly), also against ``own`` (the answer from the student's own rounded earlier
+    answers, see own_value), and the slip that most likely explains a wrong answer."""
     a: Answer = answer("answer", text.strip(), where="answer")
     tol = AnswerTolerance.from_option(DIGITS)
     allowed, _, _ = _allowance(a, q.truth, tol)
     if abs(a.value - q.truth) <= allowed:
         return True, []
+    if own is not None and math.isfinite(own) and abs(a.value - own) <= allowed:
+        return True, [f"right from your rounded earlier answers (unrounded: {fmt(q.truth)})"]
     lines = [f"the {q.kind} is {fmt(q.truth)}"]
     if q.truth != 0 and abs(a.value + q.truth) <= allowed:
         lines.append("hint: the sign is flipped")
@@ -149,6 +188,12 @@ def check(q: Question, text: str, result: Any, level: int) -> tuple[bool, list[s
     return False, lines
 
 
+def _slot(q: Question) -> tuple[Any, ...]:
+    if q.kind == "downstream":
+        return ("down", q.nid, q.pos)
+    return (q.kind, q.nid)
+
+
 def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None],
         circuit: str, level: int = 1, echo: bool = False) -> tuple[Score, bool]:
     """Drill ``made``: ``read()`` gives a line (None at the end of input), ``write`` shows
@@ -157,6 +202,7 @@ def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None]
     of input stop it with the score so far."""
     result, qs = questions(made)
     score = Score(total=len(qs))
+    mine: dict[tuple[Any, ...], float] = {}
     draft = made.draft
     point = ", ".join(f"{n} = {fmt(v)}" for n, v in draft.at.items())
     write(f"{made.description}.\n\n{draft.expression}\n\nat {point}"
@@ -188,7 +234,7 @@ def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None]
                 if not text:
                     continue
                 try:
-                    ok, lines = check(q, text, result, level)
+                    ok, lines = check(q, text, result, level, own_value(q, result, mine))
                 except InputError as exc:
                     write(f"  '{text}' is not a number ({exc.message}); try again\n")
                     continue
@@ -196,7 +242,9 @@ def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None]
             score.asked += 1
             if ok:
                 score.right += 1
-                write("  ✓ right\n")
+                # What they will compute on next: their own (rounded) number.
+                mine[_slot(q)] = float(answer("answer", text, where="answer").value)
+                write("  ✓ right" + (f" ({lines[0]})" if lines else "") + "\n")
             else:
                 score.wrong.append(q.prompt)
                 write("  ✗ " + "\n    ".join(lines) + "\n")
