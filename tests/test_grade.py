@@ -95,6 +95,14 @@ def test_points_come_from_the_key_per_answer() -> None:
     assert report.score == report.max_score - 2
 
 
+def test_file_wide_points_fill_in_what_a_problem_table_leaves_out() -> None:
+    key = "points = 3\n" + KEY
+    report = _grade(RIGHT, key)
+    assert _answer(report, "circuit", "dz").max_points == 2  # the table's own
+    assert _answer(report, "neuron", "dw0").max_points == 3  # no table: the file's number
+    assert _answer(report, "fan", "a").max_points == 2  # a problem's number wins
+
+
 def test_rounding_rule_comes_from_the_key_not_the_student() -> None:
     # digits = 2: 0.7 is not 0.73 (the student's one decimal does not widen the tolerance).
     assert _answer(_grade(_replace(RIGHT, "neuron", "value", "0.7")), "neuron",

@@ -196,3 +196,29 @@ def test_latex_worksheet_compiles(tmp_path: Path, level: int) -> None:
                            sheet.name], cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
     assert (tmp_path / "w.pdf").exists()
+
+
+def test_answer_template_is_blank_then_full_marks_when_filled(tmp_path: Path) -> None:
+    from backprop_cli.course.grade import grade, read_submission
+
+    key, tpl = tmp_path / "k.toml", tmp_path / "a.toml"
+    res = runner.invoke(app, ["make", "circuit,wx-norm,neuron", "--count", "3", "--seed", "6",
+                              "-o", str(key), "--template", str(tpl)])
+    assert res.exit_code == 0, res.output
+    pset = parse_problems(key.read_text(), "toml", "k.toml")
+    blank = grade(pset, read_submission(tpl))
+    assert blank.gradable and blank.score == 0
+    assert all(a.status == "missing" for p in blank.problems for a in p.answers)
+    answers = {m.name: m.answers for m in mk.make("circuit,wx-norm,neuron", seed=6, count=3)}
+    lines, table = [], ""
+    for line in tpl.read_text().splitlines():
+        if line.startswith("["):
+            table = line.strip("[]")
+        elif "=" in line and not line.startswith("#"):
+            k = line.split("=")[0].strip()
+            line = line.replace("=", f"= {mk._toml_value(answers[table][k])}", 1)
+        lines.append(line)
+    filled = "\n".join(lines)
+    full = grade(pset, read_submission("a.toml", filled))
+    assert full.score == full.max_score > 0
+

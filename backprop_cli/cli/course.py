@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         short_help="Generate backprop problems: an answer key and a worksheet.",
         epilog="Examples:\n\n"
         "  backprop make --list\n\n"
-        "  backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md\n\n"
+        "  backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md "
+        "--template answers.toml\n\n"
         "  backprop make --level 2 --count 10 --seed 2026 -o week3.toml --worksheet week3.tex"
         "\n\n"
         "  backprop make mul,fanout --seed 1 --variant s1234567 -o s1234567.toml   (a "
@@ -50,6 +51,10 @@ def make_(
     worksheet: Annotated[str | None, typer.Option(
         "--worksheet", metavar="FILE.md|FILE.tex",
         help="Also write a worksheet: each circuit and a blank for every answer.",
+        show_default=False)] = None,
+    template: Annotated[str | None, typer.Option(
+        "--template", metavar="ANSWERS.toml",
+        help="Also write the students' answer file, every answer blank, to fill in.",
         show_default=False)] = None,
     variant: Annotated[str | None, typer.Option(
         "--variant", metavar="STUDENT_ID",
@@ -82,6 +87,8 @@ def make_(
         _save(output, key, "-o")
         if worksheet and sheet is not None:
             _save(worksheet, sheet, "--worksheet")
+        if template:
+            _save(template, mk.answers_template(made, title), "--template")
     except BackpropError as exc:
         fail(exc)
 

@@ -456,6 +456,20 @@ def _toml_str(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def answers_template(made: Sequence[Made], title: str) -> str:
+    """The student's answer file, every answer blank (`dx =`): the grader reads a blank as a
+    missing answer, so a half-filled template is graded as far as it goes."""
+    lines = [f"# Answers to: {title}",
+             "# Write each answer after its '=': a number (exact, or rounded to two decimals),",
+             "# a vector as [4, -2], a matrix row by row as [[1, 0], [0, 1]].", ""]
+    for m in made:
+        lines.append(f"[{_toml_key(m.name)}]")
+        width = max(len(_toml_key(k)) for k in m.answers)
+        lines += [f"{_toml_key(k):<{width}} =    # {m.what(k)}" for k in m.answers]
+        lines.append("")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- the worksheet
 
 
