@@ -419,9 +419,10 @@ def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
     carried, used = _rerun(result, theirs)
     share = 1.0 if problem.carried_forward is None else problem.carried_forward
     for ag in pg.answers:
-        c = wrong.get(ag.key)
-        if c is None or ag.key not in carried or not used.get(ag.key):
+        w = wrong.get(ag.key)
+        if w is None or ag.key not in carried or not used.get(ag.key):
             continue
+        c = w
         want = carried[ag.key]
         if not (math.isfinite(want) and abs(float(c.answer) - want) <= c.allowed):
             continue

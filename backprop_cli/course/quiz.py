@@ -49,6 +49,11 @@ class Score:
                 (f" (of {self.total} questions)" if stopped else "") + hints)
 
 
+def _num(v: Any) -> float:
+    """A scalar record's number (None only where the engine had nothing: not a number)."""
+    return math.nan if v is None else float(v)
+
+
 def questions(made: Made) -> tuple[Any, list[Question]]:
     """The drill for one problem: the evaluated circuit and its questions, forward values in
     forward order, then per gate in backward order its upstream and its downstreams."""
@@ -72,7 +77,7 @@ def questions(made: Made) -> tuple[Any, list[Question]]:
         rec = recs[node.id]
         shown = [f"{names[j]} = {fmt(recs[j].value)}" for j in node.inputs
                  if graph.nodes[j].op is not CONST]
-        qs.append(Question(f"forward: value of {names[node.id]}", float(rec.value), "value",
+        qs.append(Question(f"forward: value of {names[node.id]}", _num(rec.value), "value",
                            f"{names[node.id]} is the {node.op.name} gate applied to its inputs"
                            + (f": {', '.join(shown)}" if shown else ""), node.id))
     uses = graph.consumers()
@@ -91,7 +96,7 @@ def questions(made: Made) -> tuple[Any, list[Question]]:
                     f"{name} feeds {len(branches)} gates ({', '.join(branches)}): the "
                     "gradients of the branches add")
         qs.append(Question(f"backward at {name}: upstream gradient ∂{top}/∂{name}",
-                           float(rec.upstream), "upstream", hint, node.id))
+                           _num(rec.upstream), "upstream", hint, node.id))
         for pos, j in enumerate(node.inputs):
             if graph.nodes[j].op is CONST:
                 continue
@@ -107,7 +112,7 @@ def questions(made: Made) -> tuple[Any, list[Question]]:
         if name in draft.no_grad or len(uses[nid]) < 2:
             continue  # used once: its gradient is the one downstream already asked
         qs.append(Question(f"backward at {name}: total gradient ∂{top}/∂{name}",
-                           float(recs[nid].upstream), "upstream",
+                           _num(recs[nid].upstream), "upstream",
                            f"{name} is used {len(uses[nid])} times: add the downstream "
                            "gradients of its branches", nid))
     return result, qs
