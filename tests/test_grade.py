@@ -263,6 +263,12 @@ def test_array_answers_are_graded_entry_by_entry_and_by_shape() -> None:
     assert dw.status == "wrong" and "shape" in " ".join(dw.feedback)
 
 
+def test_a_key_asking_for_a_node_that_does_not_exist_is_a_broken_key() -> None:
+    with pytest.raises(gr.BrokenKeyError, match="cannot be run"):
+        _grade(RIGHT, 'digits = 2\n[p]\nexpression = "x*y"\nat = {x = 1, y = 2}\n'
+               'expect = { dq = 1 }\n')
+
+
 def test_broken_key_raises_before_grading() -> None:
     with pytest.raises(gr.BrokenKeyError):
         _grade(RIGHT, KEY + '\n[oops]\nexpression = "x +"\nat = {x = 1}\n'.replace(

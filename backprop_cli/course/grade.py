@@ -292,11 +292,11 @@ def _grade_problem(problem: Problem, sub: Submission,
     try:
         result = evaluate(problem.expression, problem.at, upstream=problem.upstream, check=())
         keys = [a.key for a in answers_from(problem.expect, where="expect")]
+        what = {k: _what(result, k) for k in keys}
+        tol = _tolerance(problem)
     except BackpropError as exc:
         raise BrokenKeyError(f"the answer key's problem '{problem.name}' cannot be run: "
-                        f"{exc.message}", where="KEY", hint=exc.hint) from None
-    tol = _tolerance(problem)
-    what = {k: _what(result, k) for k in keys}
+                             f"{exc.message}", where="KEY", hint=exc.hint) from None
     pg = ProblemGrade(problem.name, problem.index, problem.description, [])
     given = sub.answers.get(problem.name)
     why = sub.broken.get(problem.name)
@@ -325,7 +325,12 @@ def _grade_problem(problem: Problem, sub: Submission,
             pg.answers.append(_grade_formula(problem, result, k, g.formula, what[k], full,
                                              formula))
             continue
-        c = match_answers(result, {k: g.raw}, tol).checks[0]
+        try:
+            c = match_answers(result, {k: g.raw}, tol).checks[0]
+        except BackpropError as exc:  # an answer the matcher cannot use: that answer only
+            pg.answers.append(AnswerGrade(k, what[k], "invalid", 0.0, full,
+                                          feedback=[exc.message]))
+            continue
         checks[k] = c
         if c.ok:
             pg.answers.append(AnswerGrade(k, what[k], "correct", full, full, c.written))
