@@ -163,3 +163,46 @@ def test_info_json_points_at_the_grader() -> None:
     assert info["gradingMethod"] == "External" and opts["enabled"] is True
     assert opts["entrypoint"] == "/grade/serverFilesCourse/backprop/grade.sh"
     assert opts["serverFilesCourse"] == ["backprop/"]
+
+
+def _answers_of(made: list) -> bytes:
+    from backprop_cli.course.make import written
+
+    lines = []
+    for m in made:
+        lines.append(f"[{m.name}]")
+        lines += [f"{k} = {written(v)}" for k, v in m.answers.items()]
+    return "\n".join(lines).encode()
+
+
+def _variant_run(tmp_path: Path, email: str | None, answers: bytes) -> dict:
+    (tmp_path / "source").mkdir(parents=True)
+    (tmp_path / "submission").mkdir()
+    (tmp_path / "source" / "variant-args").write_text("circuit,fanout --seed 5 --count 2\n")
+    shutil.copy(GRADESCOPE / "run_autograder", tmp_path / "run_autograder")
+    if email is not None:
+        (tmp_path / "submission_metadata.json").write_text(
+            json.dumps({"id": 1, "users": [{"email": email, "id": 7, "name": "A"}]}))
+    (tmp_path / "submission" / "answers.toml").write_bytes(answers)
+    subprocess.run(["bash", str(tmp_path / "run_autograder")], env=_env(
+        AUTOGRADER_ROOT=str(tmp_path)), capture_output=True, timeout=120, check=True)
+    doc = json.loads((tmp_path / "results" / "results.json").read_text())
+    validate(doc, "gradescope")
+    return doc
+
+
+def test_gradescope_variant_key_is_made_for_the_student(tmp_path: Path) -> None:
+    from backprop_cli.course import make as mk
+
+    mine = mk.make("circuit,fanout", seed=5, count=2, variant="ada@example.edu")
+    doc = _variant_run(tmp_path / "ada", "ada@example.edu", _answers_of(mine))
+    assert doc["score"] == sum(t["max_score"] for t in doc["tests"]) > 0
+    # Someone else's numbers copied: graded against Ada's own key, they lose points.
+    theirs = mk.make("circuit,fanout", seed=5, count=2, variant="bob@example.edu")
+    copied = _variant_run(tmp_path / "copy", "ada@example.edu", _answers_of(theirs))
+    assert copied["score"] < doc["score"]
+
+
+def test_gradescope_variant_without_a_student_scores_zero_saying_why(tmp_path: Path) -> None:
+    doc = _variant_run(tmp_path, None, b"[circuit-1]\nq = 1\n")
+    assert doc["score"] == 0 and "no-student-email" in doc["output"]

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
@@ -93,6 +95,14 @@ def test_points_come_from_the_key_per_answer() -> None:
     assert report.score == report.max_score - 2
 
 
+def test_file_wide_points_fill_in_what_a_problem_table_leaves_out() -> None:
+    key = "points = 3\n" + KEY
+    report = _grade(RIGHT, key)
+    assert _answer(report, "circuit", "dz").max_points == 2  # the table's own
+    assert _answer(report, "neuron", "dw0").max_points == 3  # no table: the file's number
+    assert _answer(report, "fan", "a").max_points == 2  # a problem's number wins
+
+
 def test_rounding_rule_comes_from_the_key_not_the_student() -> None:
     # digits = 2: 0.7 is not 0.73 (the student's one decimal does not widen the tolerance).
     assert _answer(_grade(_replace(RIGHT, "neuron", "value", "0.7")), "neuron",
@@ -143,6 +153,19 @@ def test_carried_forward_share_is_what_the_key_allows() -> None:
     # value 0.5 wrong; dw0 = x0 * value (1 - value) with their 0.5: -0.25, carried at 0.5.
     dw0 = _answer(_grade(student), "neuron", "dw0")
     assert (dw0.status, dw0.points, dw0.max_points) == ("carried", 0.5, 1)
+
+
+def test_an_answer_computed_from_a_rounded_right_answer_is_right() -> None:
+    key = 'digits = 2\n[r]\nexpression = "p = sigmoid(x); f = 1 / p"\nat = { x = 0.3 }\n' \
+        'expect = { p = 0.57, value = 1.74 }\n'
+    # p = 0.5744 written 0.57 (right); 1 / 0.57 = 1.754, written 1.75: not within 0.005 of
+    # 1.7408, but exactly what the rounded p gives.
+    report = _grade("[r]\np = 0.57\nvalue = 1.75\n", key)
+    value = _answer(report, "r", "value")
+    assert (value.status, value.points) == ("correct", 1)
+    assert "rounded p = 0.57" in value.feedback[0]
+    assert _answer(_grade("[r]\np = 0.57\nvalue = 1.80\n", key), "r", "value").status == \
+        "wrong"
 
 
 def test_a_wrong_answer_with_no_earlier_mistake_is_not_carried_forward() -> None:
@@ -203,6 +226,14 @@ def test_stray_tables_and_keys_are_noted_not_graded() -> None:
     assert "zz" in (fan.note or "")
 
 
+def test_answers_may_use_the_other_names_expect_allows() -> None:
+    student = RIGHT.replace("dx = -4", "\"df/dx\" = -4").replace("dz = 3", "\"∂f/∂z\" = 3")
+    report = _grade(student)
+    assert _answer(report, "circuit", "dx").status == "correct"
+    assert _answer(report, "circuit", "dz").status == "correct"
+    assert report.score == report.max_score
+
+
 def test_a_formula_checker_plugs_in_for_text_answers() -> None:
     calls = []
 
@@ -230,6 +261,12 @@ def test_array_answers_are_graded_entry_by_entry_and_by_shape() -> None:
                             for ln in right.splitlines())
     dw = _answer(_grade(wrong_shape, key), p.name, "dW")
     assert dw.status == "wrong" and "shape" in " ".join(dw.feedback)
+
+
+def test_a_key_asking_for_a_node_that_does_not_exist_is_a_broken_key() -> None:
+    with pytest.raises(gr.BrokenKeyError, match="cannot be run"):
+        _grade(RIGHT, 'digits = 2\n[p]\nexpression = "x*y"\nat = {x = 1, y = 2}\n'
+               'expect = { dq = 1 }\n')
 
 
 def test_broken_key_raises_before_grading() -> None:
@@ -359,3 +396,19 @@ def test_cli_platform_file_without_answers_is_an_error(tmp_path: Path) -> None:
 def test_plain_check_of_a_key_with_points_still_passes(tmp_path: Path) -> None:
     (tmp_path / "key.toml").write_text(KEY)
     assert runner.invoke(app, ["check", str(tmp_path / "key.toml")]).exit_code == 0
+
+
+_TOML_BITS = st.sampled_from(["[circuit]", "[neuron]", "[fan]", "[[circuit]]", "q = 3",
+                              "dx = -4", "dz = 1e400", "dx = nan", "dy = inf", "dx = [1, [2]]",
+                              'dx = "[1,2"', "value = 0.73", "= 3", "dx = ", "a.b = 1",
+                              "dw0 = -0.20", "dx = 2024-01-01", "[circuit.dx]", '"df/dx" = 4',
+                              "dx = [[1, 2], [3]]", "\x00", "é = 1", "dx = true"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_TOML_BITS, max_size=12) | st.text(max_size=200).map(lambda s: [s]))
+def test_any_submission_is_graded_without_raising(bits: list[str]) -> None:
+    report = _grade("\n".join(bits))
+    assert 0 <= report.score <= report.max_score == 21
+    validate(gr.gradescope_results(report), "gradescope")
+    validate(gr.prairielearn_results(report), "prairielearn")

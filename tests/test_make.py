@@ -70,6 +70,22 @@ def test_cli_writes_the_same_key_file_twice(tmp_path: Path) -> None:
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".backprop-")]
 
 
+def test_writing_into_a_fifo_keeps_it_a_fifo(tmp_path: Path) -> None:
+    # Like -o /dev/null: an existing special file is written into, never renamed over.
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    mk.write_atomic(str(fifo), "key\n")
+    reader.join(timeout=10)
+    assert got == ["key\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
 def test_key_has_points_per_answer_and_the_rounding_rule() -> None:
     pset = parse_problems(_key("neuron", seed=3, count=1), "toml", "key.toml")
     (problem,) = pset.problems
@@ -148,10 +164,10 @@ def test_markdown_worksheet_has_a_blank_for_every_answer(tmp_path: Path) -> None
     assert "grad " not in text
 
 
-def _latex(tmp_path: Path) -> Path:
+def _latex(tmp_path: Path, level: int = 2) -> Path:
     sheet = tmp_path / "w.tex"
     res = runner.invoke(app, ["make", "--seed", "8", "--count", str(len(mk.FAMILIES)),
-                              "--level", "2", "--worksheet", str(sheet)])
+                              "--level", str(level), "--worksheet", str(sheet)])
     assert res.exit_code == 0, res.output
     return sheet
 
@@ -173,9 +189,36 @@ def test_latex_worksheet_is_a_balanced_document_with_escaped_text(tmp_path: Path
 
 
 @pytest.mark.skipif(shutil.which("pdflatex") is None, reason="pdflatex is not installed")
-def test_latex_worksheet_compiles(tmp_path: Path) -> None:
-    sheet = _latex(tmp_path)
+@pytest.mark.parametrize("level", mk.LEVELS)
+def test_latex_worksheet_compiles(tmp_path: Path, level: int) -> None:
+    sheet = _latex(tmp_path, level)
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
                            sheet.name], cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
     assert (tmp_path / "w.pdf").exists()
+
+
+def test_answer_template_is_blank_then_full_marks_when_filled(tmp_path: Path) -> None:
+    from backprop_cli.course.grade import grade, read_submission
+
+    key, tpl = tmp_path / "k.toml", tmp_path / "a.toml"
+    res = runner.invoke(app, ["make", "circuit,wx-norm,neuron", "--count", "3", "--seed", "6",
+                              "-o", str(key), "--template", str(tpl)])
+    assert res.exit_code == 0, res.output
+    pset = parse_problems(key.read_text(), "toml", "k.toml")
+    blank = grade(pset, read_submission(tpl))
+    assert blank.gradable and blank.score == 0
+    assert all(a.status == "missing" for p in blank.problems for a in p.answers)
+    answers = {m.name: m.answers for m in mk.make("circuit,wx-norm,neuron", seed=6, count=3)}
+    lines, table = [], ""
+    for line in tpl.read_text().splitlines():
+        if line.startswith("["):
+            table = line.strip("[]")
+        elif "=" in line and not line.startswith("#"):
+            k = line.split("=")[0].strip()
+            line = line.replace("=", f"= {mk._toml_value(answers[table][k])}", 1)
+        lines.append(line)
+    filled = "\n".join(lines)
+    full = grade(pset, read_submission("a.toml", filled))
+    assert full.score == full.max_score > 0
+

@@ -8,9 +8,11 @@ from . import formula as _formula  # noqa: F401  (registers formula)
 from . import replay as _replay  # noqa: F401  (registers replay)
 from .app import app
 from .course import register as _register_course
+from .course import register_quiz as _register_quiz
 from .learn import register as _register_learning
 
 _register_learning(app)
 _register_course(app)
+_register_quiz(app)
 
 __all__ = ["app"]

@@ -22,7 +22,8 @@ def register(app: typer.Typer) -> None:
         short_help="Generate backprop problems: an answer key and a worksheet.",
         epilog="Examples:\n\n"
         "  backprop make --list\n\n"
-        "  backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md\n\n"
+        "  backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md "
+        "--template answers.toml\n\n"
         "  backprop make --level 2 --count 10 --seed 2026 -o week3.toml --worksheet week3.tex"
         "\n\n"
         "  backprop make mul,fanout --seed 1 --variant s1234567 -o s1234567.toml   (a "
@@ -50,6 +51,10 @@ def make_(
     worksheet: Annotated[str | None, typer.Option(
         "--worksheet", metavar="FILE.md|FILE.tex",
         help="Also write a worksheet: each circuit and a blank for every answer.",
+        show_default=False)] = None,
+    template: Annotated[str | None, typer.Option(
+        "--template", metavar="ANSWERS.toml",
+        help="Also write the students' answer file, every answer blank, to fill in.",
         show_default=False)] = None,
     variant: Annotated[str | None, typer.Option(
         "--variant", metavar="STUDENT_ID",
@@ -82,6 +87,8 @@ def make_(
         _save(output, key, "-o")
         if worksheet and sheet is not None:
             _save(worksheet, sheet, "--worksheet")
+        if template:
+            _save(template, mk.answers_template(made, title), "--template")
     except BackpropError as exc:
         fail(exc)
 
@@ -130,3 +137,64 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
     full = report.score >= report.max_score
     raise typer.Exit(int(ExitStatus.OK if full else ExitStatus.CHECK_FAILED))
+
+
+def register_quiz(app: typer.Typer) -> None:
+    app.command(
+        "quiz",
+        short_help="Practise backprop: type each value and gradient, checked at once.",
+        epilog="Examples:\n\n"
+        "  backprop quiz\n\n"
+        "  backprop quiz neuron --level 2 --seed 7\n\n"
+        "  printf '2\\n-6\\n1\\n-3\\n2\\n-3\\n-3\\n-3\\n' | backprop quiz circuit --seed 1   "
+        "(answers piped in)",
+    )(quiz_)
+
+
+def quiz_(
+    family: Annotated[str | None, typer.Argument(
+        help="A scalar family (see `backprop make --list`); default: one drawn at random.",
+        metavar="[FAMILY]", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(
+        "--seed", metavar="S", help="The same seed, the same circuit (default: a new one, "
+        "its seed shown).", show_default=False)] = None,
+    level: Annotated[int, typer.Option("--level", metavar="1|2|3",
+                                       help="1: small integers and exact answers; 2-3: "
+                                       "deeper, decimals, answers to 2 decimals.")] = 1,
+) -> None:
+    """A drill in the terminal: a circuit, then each forward value and, node by node in
+    backward order, each upstream and downstream gradient, checked at once.
+
+    Type '?' for a hint, 'q' to stop; Ctrl-C or the end of piped input stops with the score
+    so far. Exit codes: 0 every answer right, 1 some wrong (or stopped early), 2 bad input.
+    """
+    try:
+        import secrets
+
+        from ..course import make as mk
+        from ..course import quiz
+        from ..views.picture import to_text
+
+        if seed is None:
+            seed = secrets.randbelow(10**6)
+        if family is None:
+            family = quiz.SCALAR_FAMILIES[mk.rng_for(seed, "quiz").randrange(
+                len(quiz.SCALAR_FAMILIES))]
+        (made,) = mk.make(family, seed=seed, count=1, level=level)
+        quiz.questions(made)  # a vectorised family fails here, before anything is shown
+        circuit = to_text(mk._symbolic(made)).plain
+    except BackpropError as exc:
+        fail(exc)
+
+    def read() -> str | None:
+        line = sys.stdin.readline()
+        return None if line == "" else line
+
+    def write(s: str) -> None:
+        sys.stdout.write(s)
+        sys.stdout.flush()
+
+    write(f"backprop quiz {family} --seed {seed} --level {level}\n\n")
+    score, finished = quiz.run(made, read, write, circuit, level,
+                               echo=not sys.stdin.isatty())
+    raise typer.Exit(0 if finished and score.right == score.asked else 1)

@@ -206,7 +206,8 @@ def _mlp(rng: random.Random, level: int) -> Draft:
               "a2 = w21*x1 + w22*x2 + b2\nh2 = relu(a2)\n")
     if level == 1:
         return Draft(hidden + "f = v1*h1 + v2*h2", at)
-    at["y"] = _num(rng, level, 2)
+    # Level 3's output is a sigmoid, a probability: its target is a label, 0 or 1.
+    at["y"] = _num(rng, level, 2) if level == 2 else float(rng.randint(0, 1))
     out = "o = v1*h1 + v2*h2\n"
     if level == 2:
         return Draft(hidden + out + "e = o - y\nf = e * e", at, no_grad=("y",))
@@ -369,7 +370,7 @@ def _answers(draft: Draft, level: int) -> tuple[dict[str, Any], dict[str, str],
         return None
     named = [nid for name, nid in graph.named.items() if nid != out]
     inputs = [graph.variables[n] for n in result.inputs if n not in draft.no_grad]
-    top = "L" if draft.upstream is not None else result.output
+    top = "L" if result.seed != 1.0 else result.output  # as the grader names it
     answers: dict[str, Any] = {}
     kinds: dict[str, str] = {}
     quantity: dict[str, str] = {}
@@ -455,6 +456,20 @@ def _toml_str(s: str) -> str:
     return s.replace("\\", "\\\\").replace('"', '\\"')
 
 
+def answers_template(made: Sequence[Made], title: str) -> str:
+    """The student's answer file, every answer blank (`dx =`): the grader reads a blank as a
+    missing answer, so a half-filled template is graded as far as it goes."""
+    lines = [f"# Answers to: {title}",
+             "# Write each answer after its '=': a number (exact, or rounded to two decimals),",
+             "# a vector as [4, -2], a matrix row by row as [[1, 0], [0, 1]].", ""]
+    for m in made:
+        lines.append(f"[{_toml_key(m.name)}]")
+        width = max(len(_toml_key(k)) for k in m.answers)
+        lines += [f"{_toml_key(k):<{width}} =    # {m.what(k)}" for k in m.answers]
+        lines.append("")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- the worksheet
 
 
@@ -486,8 +501,8 @@ def worksheet_markdown(made: Sequence[Made], title: str) -> str:
 
     out = [f"# {md(title)}", "",
            "Work each circuit forward (values), then backward (gradients). Write answers "
-           "exactly, or rounded to two decimals. A gradient ∂L/∂x is taken with respect to "
-           "the upstream gradient given (L is whatever the circuit's output feeds).", ""]
+           "exactly, or rounded to two decimals. Where an upstream gradient arrives at the "
+           "output, L is the loss the output feeds: ∂L/∂x = upstream × ∂f/∂x.", ""]
     for k, m in enumerate(made, 1):
         out += [f"## Problem {k}: {md(m.name)}", "", md(m.description) + ".", ""]
         out += ["```", m.draft.expression, "```", ""]
@@ -519,7 +534,7 @@ def worksheet_latex(made: Sequence[Made], title: str) -> str:
 
     out = [r"\documentclass[11pt]{article}", r"\usepackage[utf8]{inputenc}",
            r"\usepackage[T1]{fontenc}",
-           r"\usepackage{amsmath}", r"\usepackage[margin=2cm]{geometry}",
+           r"\usepackage{amsmath}",
            r"\begin{document}", rf"\section*{{{tex(title)}}}",
            tex("Work each circuit forward (values), then backward (gradients). Write answers "
                "exactly, or rounded to two decimals.")]
@@ -569,8 +584,19 @@ def write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename,
     so a reader (or a crash) never sees half a file."""
     import os
+    import stat
     import tempfile
 
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        special = False
+    if special:
+        # /dev/null, a FIFO, /dev/stdout: write into it; renaming over it would replace
+        # the device itself with a regular file.
+        with open(path, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        return
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".backprop-", suffix=".tmp", dir=folder)
     try:

@@ -56,12 +56,14 @@ class Problem:
     # per answer key) and the share of them an error carried forward earns (0 to 1).
     points: float | dict[str, float] | None = None
     carried_forward: float | None = None
+    default_points: float | None = None  # the file's `points = N`, for keys a table omits
 
     def points_for(self, key: str) -> float:
         """An answer's points: its own, else the problem's (or the file's) number, else 1."""
+        fallback = 1.0 if self.default_points is None else self.default_points
         if isinstance(self.points, dict):
-            return self.points.get(key, 1.0)
-        return 1.0 if self.points is None else self.points
+            return self.points.get(key, fallback)
+        return fallback if self.points is None else self.points
 
 
 @dataclass
@@ -617,7 +619,7 @@ def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
         problem.atol = defaults["atol"]
     if problem.check is None and "check" in defaults:
         problem.check = defaults["check"]
-    if problem.points is None and "points" in defaults:
-        problem.points = defaults["points"]
+    if "points" in defaults:
+        problem.default_points = defaults["points"]
     if problem.carried_forward is None and "carried_forward" in defaults:
         problem.carried_forward = defaults["carried_forward"]

@@ -5,13 +5,14 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get install -y python3 python3-venv python3-pip
 python3 -m venv /opt/backprop
-# A wheel zipped with the autograder (see README.md) wins; else the project from source.
+# The wheel zipped with the autograder (see README.md). Nothing is fetched by name from a
+# package index: a package called backprop-cli there need not be this project.
 shopt -s nullglob
 wheels=(/autograder/source/backprop_cli-*.whl)
-if [ ${#wheels[@]} -gt 0 ]; then
-    /opt/backprop/bin/pip install "${wheels[-1]}"
-else
-    /opt/backprop/bin/pip install "${BACKPROP_SOURCE:-backprop-cli}"
+if [ ${#wheels[@]} -eq 0 ]; then
+    echo "setup.sh: no backprop_cli-*.whl in the autograder zip (see README.md, Upload)" >&2
+    exit 1
 fi
+/opt/backprop/bin/pip install "${wheels[-1]}"
 ln -sf /opt/backprop/bin/backprop /usr/local/bin/backprop
 backprop check /autograder/source/key.toml   # the key itself must pass before any grading

@@ -1,0 +1,260 @@
+"""An interactive drill (`backprop quiz`): one generated circuit, the student types each
+forward value, then node by node in backward order each upstream and downstream gradient;
+every answer is checked at once with the grader's rounding rules and slip diagnoses.
+
+Plain data and two callables (read a line, write text), so the drill runs the same in a
+terminal, with answers piped on standard input, and in tests. A wrong answer is told with
+the right one, and the drill goes on from the right one, so one slip is one lost point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..checks.answers import Answer, AnswerTolerance, _allowance, answer, fmt
+from ..core.errors import InputError
+from ..core.ops import CONST, VAR
+from .make import DIGITS, Made
+
+HINT_WORDS = ("?", "h", "hint")
+SCALAR_FAMILIES = ("add", "mul", "max", "circuit", "fanout", "neuron", "neuron-gates", "mlp")
+QUIT_WORDS = ("q", "quit", "exit")
+
+
+@dataclass
+class Question:
+    prompt: str  # what is asked, in the lecture's words
+    truth: float
+    kind: str  # "value", "upstream", "downstream"
+    hint: str  # what helps without giving the answer away
+    nid: int
+    pos: int | None = None  # downstream: which input of the gate
+
+
+@dataclass
+class Score:
+    right: int = 0
+    asked: int = 0
+    hints: int = 0
+    total: int = 0  # questions in the drill
+    wrong: list[str] = field(default_factory=list)
+
+    def line(self, stopped: bool = False) -> str:
+        head = "stopped: " if stopped else ""
+        hints = f", {self.hints} hint{'s' if self.hints != 1 else ''}" if self.hints else ""
+        return (f"{head}score {self.right} of {self.asked}" +
+                (f" (of {self.total} questions)" if stopped else "") + hints)
+
+
+def _num(v: Any) -> float:
+    """A scalar record's number (None only where the engine had nothing: not a number)."""
+    return math.nan if v is None else float(v)
+
+
+def questions(made: Made) -> tuple[Any, list[Question]]:
+    """The drill for one problem: the evaluated circuit and its questions, forward values in
+    forward order, then per gate in backward order its upstream and its downstreams."""
+    from ..checks.evaluate import evaluate
+    from ..views.names import node_names
+
+    draft = made.draft
+    result = evaluate(draft.expression, draft.at,
+                      upstream=1.0 if draft.upstream is None else draft.upstream, check=())
+    if result.shaped:
+        raise InputError("the quiz drills scalar circuits; this family is vectorised",
+                         where="FAMILY", hint="pick a scalar family: "
+                         + ", ".join(SCALAR_FAMILIES))
+    graph = result.graph
+    names = node_names(result)
+    recs = result.nodes
+    top = "L" if draft.upstream is not None else result.output
+    gates = [n for n in graph.nodes if n.op is not VAR and n.op is not CONST]
+    qs: list[Question] = []
+    for node in gates:
+        rec = recs[node.id]
+        shown = [f"{names[j]} = {fmt(recs[j].value)}" for j in node.inputs
+                 if graph.nodes[j].op is not CONST]
+        qs.append(Question(f"forward: value of {names[node.id]}", _num(rec.value), "value",
+                           f"{names[node.id]} is the {node.op.name} gate applied to its inputs"
+                           + (f": {', '.join(shown)}" if shown else ""), node.id))
+    uses = graph.consumers()
+    for node in reversed(gates):
+        rec = recs[node.id]
+        name = names[node.id]
+        if node.id == graph.output:
+            start = (f"the backward pass starts with the upstream gradient given, "
+                     f"{fmt(result.seed)}" if draft.upstream is not None
+                     else "the backward pass starts with d" + top + "/d" + top + " = 1")
+            hint = start
+        else:
+            branches = [names[c] for c, _ in uses[node.id]]
+            hint = (f"the upstream gradient at {name} is what its consumer "
+                    f"({branches[0]}) sent down" if len(branches) == 1 else
+                    f"{name} feeds {len(branches)} gates ({', '.join(branches)}): the "
+                    "gradients of the branches add")
+        qs.append(Question(f"backward at {name}: upstream gradient ∂{top}/∂{name}",
+                           _num(rec.upstream), "upstream", hint, node.id))
+        for pos, j in enumerate(node.inputs):
+            if graph.nodes[j].op is CONST:
+                continue
+            local = rec.local[pos] if rec.local is not None else math.nan
+            down = rec.downstream[pos] if rec.downstream is not None else math.nan
+            qs.append(Question(
+                f"backward at {name}: downstream gradient to {names[j]}", float(down),
+                "downstream", f"downstream = upstream × local; the {node.op.name} gate is a "
+                f"{rec.gate}: its local gradient with respect to {names[j]} is "
+                f"{fmt(local)}", node.id, pos))
+    for name in result.inputs:
+        nid = graph.variables[name]
+        if name in draft.no_grad or len(uses[nid]) < 2:
+            continue  # used once: its gradient is the one downstream already asked
+        qs.append(Question(f"backward at {name}: total gradient ∂{top}/∂{name}",
+                           _num(recs[nid].upstream), "upstream",
+                           f"{name} is used {len(uses[nid])} times: add the downstream "
+                           "gradients of its branches", nid))
+    return result, qs
+
+
+def own_value(q: Question, result: Any, mine: dict[tuple[Any, ...], float]) -> float | None:
+    """What ``q``'s answer is when computed from the student's own accepted (rounded)
+    answers, ``mine``: ("value", node), ("upstream", node), ("down", node, input) -> value.
+    None when no earlier answer of theirs enters it."""
+    graph = result.graph
+    node = graph.nodes[q.nid]
+    recs = result.nodes
+
+    def value(j: int) -> float:
+        return mine.get(("value", j), float(recs[j].value))
+
+    used = any(("value", j) in mine for j in node.inputs)
+    try:
+        if q.kind == "value":
+            return float(node.op.forward(*[value(j) for j in node.inputs])) if used else None
+        if q.kind == "downstream" and q.pos is not None:
+            up = mine.get(("upstream", q.nid))
+            used = used or up is not None or ("value", q.nid) in mine
+            up = float(recs[q.nid].upstream) if up is None else up
+            args = tuple(value(j) for j in node.inputs)
+            local = node.op.local(args, value(q.nid))[q.pos]
+            return up * float(local) if used else None
+        if q.kind == "upstream" and q.nid != graph.output:
+            total, used = 0.0, False
+            for c, pos in graph.consumers()[q.nid]:
+                got = mine.get(("down", c, pos))
+                used = used or got is not None
+                down = recs[c].downstream
+                total += got if got is not None else float(down[pos] if down else 0.0)
+            return total if used else None
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return None
+
+
+def check(q: Question, text: str, result: Any, level: int,
+          own: float | None = None) -> tuple[bool, list[str]]:
+    """Is ``text`` right for ``q``? The key's rule (two decimals; exact values may be written
+    exactly), also against ``own`` (the answer from the student's own rounded earlier
+    answers, see own_value), and the slip that most likely explains a wrong answer."""
+    a: Answer = answer("answer", text.strip(), where="answer")
+    tol = AnswerTolerance.from_option(DIGITS)
+    allowed, _, _ = _allowance(a, q.truth, tol)
+    if abs(a.value - q.truth) <= allowed:
+        return True, []
+    if own is not None and math.isfinite(own) and abs(a.value - own) <= allowed:
+        return True, [f"right from your rounded earlier answers (unrounded: {fmt(q.truth)})"]
+    lines = [f"the {q.kind} is {fmt(q.truth)}"]
+    if q.truth != 0 and abs(a.value + q.truth) <= allowed:
+        lines.append("hint: the sign is flipped")
+    rec = result.nodes[q.nid]
+    if q.kind == "downstream" and q.pos is not None and rec.local is not None:
+        up, local = float(rec.upstream), float(rec.local[q.pos])
+        node = result.graph.nodes[q.nid]
+        own = float(result.nodes[node.inputs[q.pos]].value)
+        if up != 1 and abs(a.value - local) <= allowed:
+            lines.append("hint: that is the local gradient alone: multiply by the upstream "
+                         f"gradient {fmt(up)}")
+        elif local != 1 and abs(a.value - up) <= allowed:
+            lines.append("hint: that is the upstream gradient alone: multiply by the local "
+                         f"gradient {fmt(local)}")
+        elif node.op.swaps and own * up != q.truth and abs(a.value - own * up) <= allowed:
+            lines.append("hint: a mul gate swaps: the local gradient is the other input")
+    if q.kind == "upstream":
+        from ..checks.answers import match_answers
+
+        try:
+            c = match_answers(result, {f"d{result.nodes[q.nid].label}": text.strip()},
+                              tol).checks[0]
+            lines += [f"hint: {h}" for h in c.hints if "sign" not in h]
+        except InputError:
+            pass
+    return False, lines
+
+
+def _slot(q: Question) -> tuple[Any, ...]:
+    if q.kind == "downstream":
+        return ("down", q.nid, q.pos)
+    return (q.kind, q.nid)
+
+
+def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None],
+        circuit: str, level: int = 1, echo: bool = False) -> tuple[Score, bool]:
+    """Drill ``made``: ``read()`` gives a line (None at the end of input), ``write`` shows
+    text; ``echo`` repeats each answer read (piped input is not shown by a terminal).
+    Returns the score and whether the drill ran to its end. KeyboardInterrupt and the end
+    of input stop it with the score so far."""
+    result, qs = questions(made)
+    score = Score(total=len(qs))
+    mine: dict[tuple[Any, ...], float] = {}
+    draft = made.draft
+    point = ", ".join(f"{n} = {fmt(v)}" for n, v in draft.at.items())
+    write(f"{made.description}.\n\n{draft.expression}\n\nat {point}"
+          + (f", upstream gradient {fmt(draft.upstream)} arriving at the output"
+             if draft.upstream is not None else "") + "\n\n" + circuit + "\n\n")
+    write(f"{len(qs)} questions: type a number (exact, or rounded to {DIGITS} decimals), "
+          "'?' for a hint, 'q' to stop.\n")
+    try:
+        for k, q in enumerate(qs, 1):
+            hinted = False
+            while True:
+                write(f"[{k}/{len(qs)}] {q.prompt} = ")
+                line = read()
+                if line is None:
+                    write("\n" + score.line(stopped=True) + "\n")
+                    return score, False
+                text = line.strip()
+                if echo:
+                    write(text + "\n")
+                if text.lower() in QUIT_WORDS:
+                    write(score.line(stopped=True) + "\n")
+                    return score, False
+                if text.lower() in HINT_WORDS:
+                    if not hinted:
+                        score.hints += 1
+                        hinted = True
+                    write(f"  hint: {q.hint}\n")
+                    continue
+                if not text:
+                    continue
+                try:
+                    ok, lines = check(q, text, result, level, own_value(q, result, mine))
+                except InputError as exc:
+                    write(f"  '{text}' is not a number ({exc.message}); try again\n")
+                    continue
+                break
+            score.asked += 1
+            if ok:
+                score.right += 1
+                # What they will compute on next: their own (rounded) number.
+                mine[_slot(q)] = float(answer("answer", text, where="answer").value)
+                write("  ✓ right" + (f" ({lines[0]})" if lines else "") + "\n")
+            else:
+                score.wrong.append(q.prompt)
+                write("  ✗ " + "\n    ".join(lines) + "\n")
+    except KeyboardInterrupt:
+        write("\n" + score.line(stopped=True) + "\n")
+        return score, False
+    write(score.line() + "\n")
+    return score, True

@@ -1,0 +1,133 @@
+"""`backprop quiz`: the drill with answers piped in, hints, diagnoses, and clean stops."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from backprop_cli.cli import app
+from backprop_cli.course import make as mk
+from backprop_cli.course import quiz
+
+runner = CliRunner()
+
+
+def _truths(family: str, seed: int, level: int = 1) -> list[float]:
+    (made,) = mk.make(family, seed=seed, count=1, level=level)
+    return [q.truth for q in quiz.questions(made)[1]]
+
+
+def _typed(xs: list[float]) -> str:
+    return "".join(f"{x:.2f}\n" for x in xs)
+
+
+@pytest.mark.parametrize("family", quiz.SCALAR_FAMILIES)
+def test_right_answers_piped_in_score_full_marks(family: str) -> None:
+    truths = _truths(family, 3, level=2)
+    res = runner.invoke(app, ["quiz", family, "--seed", "3", "--level", "2"],
+                        input=_typed(truths))
+    assert res.exit_code == 0, res.output
+    assert f"score {len(truths)} of {len(truths)}" in res.output
+
+
+def test_questions_go_forward_then_backward_node_by_node() -> None:
+    (made,) = mk.make("circuit", seed=1, count=1)
+    _, qs = quiz.questions(made)
+    assert [q.prompt for q in qs] == [
+        "forward: value of q", "forward: value of f",
+        "backward at f: upstream gradient ∂f/∂f", "backward at f: downstream gradient to q",
+        "backward at f: downstream gradient to z", "backward at q: upstream gradient ∂f/∂q",
+        "backward at q: downstream gradient to x", "backward at q: downstream gradient to y"]
+
+
+def test_fan_out_asks_the_total_of_the_branches() -> None:
+    (made,) = mk.make("fanout", seed=1, count=1)
+    prompts = [q.prompt for q in quiz.questions(made)[1]]
+    assert prompts[-1] == "backward at x: total gradient ∂f/∂x"
+
+
+def test_a_wrong_answer_is_told_with_its_diagnosis_and_the_drill_goes_on() -> None:
+    truths = _truths("circuit", 1)
+    typed = list(truths)
+    typed[-1] = -truths[-1]
+    res = runner.invoke(app, ["quiz", "circuit", "--seed", "1"], input=_typed(typed))
+    assert res.exit_code == 1
+    assert "sign is flipped" in res.output
+    assert f"score {len(truths) - 1} of {len(truths)}" in res.output
+
+
+def test_mul_swap_slip_is_named() -> None:
+    (made,) = mk.make("mul", seed=1, count=1)  # x = -2, y = 4, upstream 2
+    result, qs = quiz.questions(made)
+    q = next(q for q in qs if q.prompt == "backward at f: downstream gradient to x")
+    up = float(result.nodes[result.graph.output].upstream)
+    own = made.draft.at["x"]
+    assert own * up != q.truth and own != 1
+    ok, lines = quiz.check(q, str(own * up), result, 1)
+    assert not ok and any("swaps" in ln for ln in lines)
+
+
+def test_a_hint_is_shown_and_counted_and_text_is_asked_again() -> None:
+    truths = _truths("add", 4)
+    res = runner.invoke(app, ["quiz", "add", "--seed", "4"],
+                        input="?\nabc\n" + _typed(truths))
+    assert res.exit_code == 0, res.output
+    assert "hint: " in res.output and "1 hint" in res.output
+    assert "'abc' is not a number" in res.output
+
+
+def test_end_of_input_stops_with_the_score_so_far() -> None:
+    truths = _truths("circuit", 1)
+    res = runner.invoke(app, ["quiz", "circuit", "--seed", "1"], input=_typed(truths[:3]))
+    assert res.exit_code == 1
+    assert f"stopped: score 3 of 3 (of {len(truths)} questions)" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_ctrl_c_stops_cleanly_with_the_score_so_far() -> None:
+    (made,) = mk.make("circuit", seed=1, count=1)
+    truths = [q.truth for q in quiz.questions(made)[1]]
+    lines = iter([f"{truths[0]}\n"])
+    out: list[str] = []
+
+    def read() -> str:
+        try:
+            return next(lines)
+        except StopIteration:
+            raise KeyboardInterrupt from None
+
+    score, finished = quiz.run(made, read, out.append, "circuit")
+    assert not finished and (score.right, score.asked) == (1, 1)
+    assert "stopped: score 1 of 1" in "".join(out)
+
+
+def test_quit_word_stops() -> None:
+    res = runner.invoke(app, ["quiz", "add", "--seed", "4"], input="q\n")
+    assert res.exit_code == 1 and "stopped: score 0 of 0" in res.output
+
+
+def test_vectorised_family_is_refused_clearly() -> None:
+    res = runner.invoke(app, ["quiz", "wx-norm", "--seed", "1"])
+    assert res.exit_code == 2 and "scalar" in res.output
+
+
+def test_no_seed_draws_a_new_circuit_and_shows_its_seed() -> None:
+    res = runner.invoke(app, ["quiz"], input="q\n")
+    assert res.exit_code == 1 and "--seed " in res.output.splitlines()[0]
+
+
+def test_an_answer_from_the_students_own_rounded_answers_is_right() -> None:
+    draft = mk.Draft("p = sigmoid(x)\nf = 1 / p", {"x": 0.3})
+    made = mk.Made("r", "neuron", "a reciprocal", draft, {}, {}, {})
+    # p = 0.5744, typed as 0.57 (right); then 1 / 0.57 = 1.754: 1.75 is not within 0.005 of
+    # the true 1.7408, but it is what their rounded p gives.
+    truths = [q.truth for q in quiz.questions(made)[1]]
+    typed = ["0.57", "1.75"] + [f"{t:.4f}" for t in truths[2:]]
+    out: list[str] = []
+    lines = iter(t + "\n" for t in typed)
+    score, finished = quiz.run(made, lambda: next(lines, None), out.append, "circuit")
+    assert finished and score.right == score.asked == len(truths)
+    assert "right from your rounded earlier answers" in "".join(out)
+    lines = iter(t + "\n" for t in ["0.57", "1.80"])
+    score, _ = quiz.run(made, lambda: next(lines, None), out.append, "circuit")
+    assert score.right == 1
