@@ -214,3 +214,12 @@ def test_text_colours_have_enough_contrast_on_white() -> None:
     assert {"#1a7f37", "#cf222e"} <= colours  # values green, gradients red
     for colour in colours - {"#ffffff", "#f6f8fa", "#ddf4ff", "#eaeef2"}:  # backgrounds
         assert _contrast(colour) >= 4.5, colour
+
+
+def test_unicode_names_and_an_upstream_seed() -> None:
+    r = evaluate("α*β + exp(α)", at="α=1,β=2", upstream=2.0, check=())
+    html = rp.replay_html(r)
+    assert ">α<" in html and ">β<" in html  # the inputs' labels in the circuit
+    captions = "\n".join(line for s in data(html)["steps"] for line in s["caption"])
+    assert "∂f/∂f = 2 (the seed at the output)" in captions
+    assert "upstream seed: 2.00" in html

@@ -280,6 +280,16 @@ def test_a_few_hundred_nodes_scroll_to_the_active_gate(browser: Any, tmp_path: P
     scrolled = page.page.evaluate("[document.querySelector('#stage').scrollLeft, "
                                   "document.querySelector('#stage').scrollWidth]")
     assert scrolled[1] > 1000  # wider than the window: it scrolls
+    last = page.step()
+    for k in (last // 4, last // 2, 3 * last // 4):  # wherever the step, its gate is in view
+        page.page.evaluate(f"location.hash = '#step-{k}'")
+        page.page.wait_for_function(f"() => document.querySelector('#slider').value === '{k}'")
+        inside = page.page.evaluate("""() => {
+            const a = document.querySelector('.part.active').getBoundingClientRect();
+            const s = document.querySelector('#stage').getBoundingClientRect();
+            return a.right > s.left && a.left < s.right && a.bottom > s.top && a.top < s.bottom;
+        }""")
+        assert inside, k
     page.page.click("#zoom-fit")
     width = page.page.evaluate("document.querySelector('#circuit').getAttribute('width')")
     assert float(width) < scrolled[1]
