@@ -186,6 +186,13 @@ def test_inputs_of_log_and_sqrt_are_drawn_positive() -> None:
     assert c.verdict == "proved"
 
 
+def test_inputs_under_a_log_through_sums_and_products_are_drawn_positive() -> None:
+    graph = parse("sum(log(W@x + b)) + sum(c - x)")
+    assert _domain(graph).positive == {"W", "x", "b"}
+    c = one("sum(log(W@x + b))", "db = 1/(W@x + b)", shapes={"W": "m,n", "x": "n", "b": "m"})
+    assert c.verdict == "holds"
+
+
 def test_undeclared_names_are_scalars() -> None:
     c = one("sum(c * W)", "dc = sum(W)", shapes={"W": "m,n"})
     assert c.verdict == "holds" and c.shapes_tried[0]["c"] == []

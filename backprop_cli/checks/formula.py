@@ -280,8 +280,13 @@ def _dims(shape: Shape) -> str:
 
 @dataclass
 class _Domain:
-    positive: set[str]  # feeds log, sqrt or a fractional power directly
+    positive: set[str]  # feeds log, sqrt or a fractional power
     one_hot: set[str]  # the labels of cross_entropy
+
+
+# Ops whose output is positive when their inputs are: log(W@x + b) gets positive W, x and b.
+_KEEPS_POSITIVE = frozenset({"add", "mul", "div", "matmul", "sum", "mean", "transpose", "id",
+                             "dot", "outer", "pow", "sqrt"})
 
 
 def _domain(graph: Graph) -> _Domain:
@@ -291,11 +296,22 @@ def _domain(graph: Graph) -> _Domain:
     for node in nodes:
         name = node.op.name
         ins = [nodes[j] for j in node.inputs]
-        if name in ("log", "sqrt") and ins[0].op is VAR:
-            positive.add(ins[0].name or "")
-        if name == "pow" and ins[0].op is VAR and ins[1].op is CONST \
-                and ins[1].const != int(ins[1].const):
-            positive.add(ins[0].name or "")
+        needs = name in ("log", "sqrt") or (
+            name == "pow" and ins[1].op is CONST and ins[1].const != int(ins[1].const))
+        if needs:
+            # The variables under the argument, through ops that keep a value positive
+            # (iterative: a long sum under a log is not a deep recursion).
+            stack, seen = [node.inputs[0]], set()
+            while stack:
+                j = stack.pop()
+                if j in seen:
+                    continue
+                seen.add(j)
+                arg = nodes[j]
+                if arg.op is VAR:
+                    positive.add(arg.name or "")
+                elif arg.op.name in _KEEPS_POSITIVE:
+                    stack.extend(arg.inputs[:1] if arg.op.name == "pow" else arg.inputs)
         if name == "cross_entropy" and ins[1].op is VAR:
             one_hot.add(ins[1].name or "")
     return _Domain(positive, one_hot)
