@@ -186,6 +186,13 @@ def test_inputs_of_log_and_sqrt_are_drawn_positive() -> None:
     assert c.verdict == "proved"
 
 
+def test_inputs_under_a_log_through_sums_and_products_are_drawn_positive() -> None:
+    graph = parse("sum(log(W@x + b)) + sum(c - x)")
+    assert _domain(graph).positive == {"W", "x", "b"}
+    c = one("sum(log(W@x + b))", "db = 1/(W@x + b)", shapes={"W": "m,n", "x": "n", "b": "m"})
+    assert c.verdict == "holds"
+
+
 def test_undeclared_names_are_scalars() -> None:
     c = one("sum(c * W)", "dc = sum(W)", shapes={"W": "m,n"})
     assert c.verdict == "holds" and c.shapes_tried[0]["c"] == []
@@ -244,6 +251,13 @@ def test_no_claim_text_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch) 
     assert one("sin(x^2)", "dx = 2*x*cos(x^2)").verdict == "proved"
 
 
+def test_a_grader_gets_an_undefined_claim_as_differing_not_as_an_error() -> None:
+    report = check_formula("log(x)", ["dx = log(-x-1)", "dx = 1/x"], trials=4, grading=True)
+    undefined, right = report.claims
+    assert undefined.verdict == "differs" and "cannot be computed at any" in undefined.notes[0]
+    assert right.verdict == "proved"
+
+
 def test_library_errors_are_input_errors() -> None:
     with pytest.raises(InputError, match="no claim to check"):
         check_formula("x", [])
@@ -281,29 +295,48 @@ def test_exit_0_when_every_claim_holds() -> None:
     assert r.code == 0 and "proved by sympy" in r.stdout
 
 
-def _readme_commands() -> list[tuple[str, int]]:
+def _readme_commands() -> list[tuple[str, int, str]]:
+    """Each `backprop formula ...   # exit N[: what]` line of the README's section."""
     text = README.read_text(encoding="utf-8")
     section = text.split("## Checking a formula", 1)[1].split("\n## ", 1)[0]
     found = []
     for line in section.splitlines():
-        m = re.match(r"backprop formula (.*?)\s+# exit (\d)", line)
+        m = re.match(r"backprop formula (.*?)\s+# exit (\d)(?:: (.*))?$", line)
         if m:
-            found.append((m.group(1), int(m.group(2))))
+            found.append((m.group(1), int(m.group(2)), m.group(3) or ""))
     return found
 
 
+def _readme_python() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("## Checking a formula", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+@pytest.mark.parametrize("block", _readme_python())
+def test_each_readme_python_example_runs_and_holds(block: str) -> None:
+    namespace: dict[str, object] = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # our own README, not user input
+    assert namespace["report"].ok  # type: ignore[attr-defined]
+
+
 def test_the_readme_has_the_lecture_examples() -> None:
-    commands = " ".join(c for c, _ in _readme_commands())
+    commands = " ".join(c for c, _, _ in _readme_commands())
     for fragment in ("dW = 2*(W@x)@x.T", "dz = softmax(z) - y", "db = sum(G, 0)",
                      "dx = 2*x*cos(x^2)"):
         assert fragment in commands
 
 
-@pytest.mark.parametrize("command, code", _readme_commands())
-def test_each_readme_example_exits_as_written(command: str, code: int) -> None:
-    r = invoke("formula", *shlex.split(command))
+@pytest.mark.parametrize("command, code, what", _readme_commands())
+def test_each_readme_example_comes_out_as_written(command: str, code: int, what: str) -> None:
+    r = invoke("formula", *shlex.split(command), "--json")
     no_crash(r)
     assert r.code == code, r.output
+    claims = json.loads(r.stdout)["claims"]
+    if what == "proved by sympy":
+        assert all(c["summary"] == what for c in claims)
+    elif what:  # the slip named
+        assert all(what in [d["slip"] for d in c["diagnosis"]] for c in claims), claims
 
 
 # --- outer(u, v) ----------------------------------------------------------------------------

@@ -3,8 +3,9 @@ that formula perturbed by each known slip, which must be diagnosed as exactly th
 
 Scalars: random smooth expressions in x and y; the true derivative comes from sympy (the test's
 own oracle, built from the test's own tree) and is printed in the tool's grammar. Arrays: random
-layers `sum(G * act(A@B))` (and a mean, a broadcast bias, a fan-out), whose gradient formulas
-are written by matrix calculus, with random activations and targets.
+layers `c*sum(G * act_k(...act_1(A@B)))` (and a mean, a broadcast bias, a fan-out), whose
+gradient formulas are written by the chain rule and matrix calculus, with random activations,
+scales and targets.
 """
 
 from __future__ import annotations
@@ -96,16 +97,12 @@ def test_a_missing_scalar_fan_out_branch_is_named(e: Expr) -> None:
 
 # --- arrays ---------------------------------------------------------------------------------
 
-# act(z) and its derivative written at z, with the two wrong values of the lecture's slip.
+# act(z) and the gradient at z of sum(G * act(z)), for the mean, bias and fan-out families.
 ACTIVATIONS = {
     "": ("({})", "G"),
     "sigmoid": ("sigmoid({})", "G*sigmoid({0})*(1-sigmoid({0}))"),
     "tanh": ("tanh({})", "G*(1-tanh({0})^2)"),
     "exp": ("exp({})", "G*exp({0})"),
-}
-WRONG_VALUE = {
-    "sigmoid": ["G*({0})*(1-({0}))", "G*sigmoid(sigmoid({0}))*(1-sigmoid(sigmoid({0})))"],
-    "tanh": ["G*(1-({0})^2)", "G*(1-tanh(tanh({0}))^2)"],
 }
 LAYER = {"A": "m,k", "B": "k,n", "G": "m,n"}
 
@@ -138,12 +135,42 @@ class Layer:
         raise AssertionError(slip)
 
 
+# An activation's derivative written at its input z (None: the identity, a factor 1).
+DERIVATIVES = {"": None, "sigmoid": "sigmoid({0})*(1-sigmoid({0}))",
+               "tanh": "(1-tanh({0})^2)", "exp": "exp({0})"}
+WRONG_FACTOR = {
+    "sigmoid": ["({0})*(1-({0}))", "sigmoid(sigmoid({0}))*(1-sigmoid(sigmoid({0})))"],
+    "tanh": ["(1-({0})^2)", "(1-tanh(tanh({0}))^2)"],
+}
+
+
+def chain(acts: list[str], scale: str, wrong: tuple[int, int] | None = None) -> tuple[str, str]:
+    """f = scale*sum(G * act_k(...act_1(A@B))) and F, its gradient at A@B by the chain rule:
+    G times each activation's derivative at its own input (``wrong``: (which activation, which
+    wrong value) evaluated at the wrong value instead)."""
+    z = "A@B"
+    factors = ["G"] if scale == "1" else [scale, "G"]
+    for k, act in enumerate(acts):
+        d = DERIVATIVES[act]
+        if wrong is not None and wrong[0] == k:
+            d = WRONG_FACTOR[act][wrong[1]]
+        if d is not None:
+            factors.append(d.format(z))
+        z = f"{act}({z})"
+    return f"{scale}*sum(G * {z})", "*".join(factors)
+
+
+# Random layers: one to three activations (exp only outermost, so values stay finite) and a
+# constant scale; the target A or B.
+ACTS = st.tuples(st.lists(st.sampled_from(["", "sigmoid", "tanh"]), min_size=0, max_size=2),
+                 st.sampled_from(["", "sigmoid", "tanh", "exp"])).map(lambda t: [*t[0], t[1]])
+SCALE = st.sampled_from(["1", "0.5", "3"])
+
+
 @st.composite
 def layers(draw: st.DrawFn) -> Layer:
-    act = draw(st.sampled_from(sorted(ACTIVATIONS)))
-    forward, local = ACTIVATIONS[act]
-    target = draw(st.sampled_from(["A", "B"]))
-    return Layer(f"sum(G * {forward.format('A@B')})", target, local.format("A@B"), LAYER)
+    expr, upstream = chain(draw(ACTS), draw(SCALE))
+    return Layer(expr, draw(st.sampled_from(["A", "B"])), upstream, LAYER)
 
 
 LAYER_SLIPS = ["sign", "factor 2", "constant factor", "transpose", "product order",
@@ -169,15 +196,23 @@ def test_a_perturbed_layer_gradient_names_its_slip(layer: Layer, slip: str,
     assert ("wrong shape" in found) == (slip == "transpose")
 
 
+@st.composite
+def wrong_values(draw: st.DrawFn) -> tuple[list[str], tuple[int, int]]:
+    acts = draw(ACTS)
+    k = draw(st.integers(0, len(acts) - 1))
+    acts[k] = draw(st.sampled_from(sorted(WRONG_FACTOR)))
+    return acts, (k, draw(st.integers(0, 1)))
+
+
 @SETTINGS
-@given(st.sampled_from(sorted(WRONG_VALUE)), st.integers(0, 1), st.sampled_from(["A", "B"]))
-def test_an_activation_derivative_at_the_wrong_value_is_named(act: str, which: int,
-                                                              target: str) -> None:
-    forward, _ = ACTIVATIONS[act]
-    wrong = WRONG_VALUE[act][which].format("A@B")
-    layer = Layer(f"sum(G * {forward.format('A@B')})", target, wrong, LAYER)
+@given(wrong_values(), SCALE, st.sampled_from(["A", "B"]))
+def test_an_activation_derivative_at_the_wrong_value_is_named(
+        case: tuple[list[str], tuple[int, int]], scale: str, target: str) -> None:
+    acts, wrong = case
+    expr, upstream = chain(acts, scale, wrong)
+    layer = Layer(expr, target, upstream, LAYER)
     claim = f"d{target} = {layer.truth()}"
-    assert _diagnosed(layer.expr, claim, LAYER) == {"activation derivative at the wrong value"}
+    assert _diagnosed(expr, claim, LAYER) == {"activation derivative at the wrong value"}, claim
 
 
 @SETTINGS

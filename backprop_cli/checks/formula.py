@@ -280,8 +280,13 @@ def _dims(shape: Shape) -> str:
 
 @dataclass
 class _Domain:
-    positive: set[str]  # feeds log, sqrt or a fractional power directly
+    positive: set[str]  # feeds log, sqrt or a fractional power
     one_hot: set[str]  # the labels of cross_entropy
+
+
+# Ops whose output is positive when their inputs are: log(W@x + b) gets positive W, x and b.
+_KEEPS_POSITIVE = frozenset({"add", "mul", "div", "matmul", "sum", "mean", "transpose", "id",
+                             "dot", "outer", "pow", "sqrt"})
 
 
 def _domain(graph: Graph) -> _Domain:
@@ -291,11 +296,22 @@ def _domain(graph: Graph) -> _Domain:
     for node in nodes:
         name = node.op.name
         ins = [nodes[j] for j in node.inputs]
-        if name in ("log", "sqrt") and ins[0].op is VAR:
-            positive.add(ins[0].name or "")
-        if name == "pow" and ins[0].op is VAR and ins[1].op is CONST \
-                and ins[1].const != int(ins[1].const):
-            positive.add(ins[0].name or "")
+        needs = name in ("log", "sqrt") or (
+            name == "pow" and ins[1].op is CONST and ins[1].const != int(ins[1].const))
+        if needs:
+            # The variables under the argument, through ops that keep a value positive
+            # (iterative: a long sum under a log is not a deep recursion).
+            stack, seen = [node.inputs[0]], set()
+            while stack:
+                j = stack.pop()
+                if j in seen:
+                    continue
+                seen.add(j)
+                arg = nodes[j]
+                if arg.op is VAR:
+                    positive.add(arg.name or "")
+                elif arg.op.name in _KEEPS_POSITIVE:
+                    stack.extend(arg.inputs[:1] if arg.op.name == "pow" else arg.inputs)
         if name == "cross_entropy" and ins[1].op is VAR:
             one_hot.add(ins[1].name or "")
     return _Domain(positive, one_hot)
@@ -800,13 +816,15 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
                   shapes: Mapping[str, Any] | Iterable[str] | None = None,
                   at: Mapping[str, Any] | str | Iterable[str] | None = None,
                   trials: int = DEFAULT_TRIALS, seed: int = 0,
-                  time_budget: float = TIME_BUDGET) -> FormulaReport:
+                  time_budget: float = TIME_BUDGET, grading: bool = False) -> FormulaReport:
     """Check claimed gradient formulas of ``expression``.
 
     ``claims``: {"dW": "2*(W@x)@x.T"}, or texts "dW = 2*(W@x)@x.T". ``shapes``: {"W": "m,n",
     "x": "n,1"} or texts "W=m,n"; letters are drawn at random for each trial, distinct from
     one another; undeclared names are scalars (or inferred: the inner size of @). ``at``: one
     more point, checked first. Raises InputError for bad input; never evaluates user text.
+    ``grading``: a claim that cannot be computed at any point tried (log of a negative) is a
+    claim that differs, not an error, so a grader still grades the other answers.
     """
     if trials < 1:
         raise InputError("--trials must be at least 1", where="--trials")
@@ -820,12 +838,12 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
     if not parsed:
         raise InputError("no claim to check", where="claim",
                          hint="give one or more claims: 'dx = 2*x'")
-    return _run(expression, graph, parsed, declared, at, trials, seed, time_budget)
+    return _run(expression, graph, parsed, declared, at, trials, seed, time_budget, grading)
 
 
 def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str, Shape],
          at: Mapping[str, Any] | str | Iterable[str] | None, trials: int, seed: int,
-         time_budget: float) -> FormulaReport:
+         time_budget: float, grading: bool = False) -> FormulaReport:
     """The trials shared by every claim, then each claim's verdict, diagnosis or proof."""
     for name in declared:
         if name not in graph.variables:
@@ -854,9 +872,14 @@ def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str
             _check_claim(graph, claim, trial, results[k], contexts[k], skipped, k)
     for k, (claim, res) in enumerate(zip(parsed, results)):
         if res.trials == 0 and res.verdict != "differs":
-            raise DomainError(f"the claim '{claim.text}' cannot be computed at any of the "
-                              f"{done} points tried (outside its domain)", where="claim",
-                              hint="check the formula's logs, square roots and divisions")
+            why = (f"the claim '{claim.text}' cannot be computed at any of the {done} points "
+                   "tried (outside its domain)")
+            if not grading:
+                raise DomainError(why, where="claim",
+                                  hint="check the formula's logs, square roots and divisions")
+            res.verdict = "differs"
+            res.notes.append(why)
+            continue
         if skipped[k]:
             res.notes.append(f"{skipped[k]} point(s) outside the formula's domain skipped")
         if res.verdict == "differs":
