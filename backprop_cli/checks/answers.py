@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InputError
-from ..core.formatting import describe, entry, number
+from ..core.formatting import describe, entry, inline
 from ..core.literals import ArrayLiteral
 from ..core.numbers import parse_number
 from ..core.ops import VAR
@@ -553,12 +553,9 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
 
 
 def fmt(v: Any) -> str:
-    """Six significant digits, as the node table prints them. Arrays differ from the table
-    on purpose: on one line with a few entries, to fit in a sentence (expect_arrays.py)."""
-    if isinstance(v, (list, tuple)):
-
-        return fmt_array(v)
-    return number(v)
+    """Six significant digits, as the node table prints them; arrays on one line with a few
+    entries, to fit in a sentence (formatting.inline)."""
+    return inline(v, MAX_SHOWN)
 
 
 # ---------------------------------------------------------------- the API
@@ -647,17 +644,7 @@ def index_of(k: int, shape: Sequence[int]) -> tuple[int, ...]:
 
 def fmt_array(v: Any, limit: int = MAX_SHOWN) -> str:
     """[0.44, 0.52] or [[0.088, 0.176], [0.104, 0.208]]; longer arrays abbreviated."""
-
-    flat, shape = flatten(v)
-    if not shape:
-        return fmt(flat[0])
-    if len(flat) > limit:
-        head = ", ".join(fmt(x) for x in flat[:limit // 2])
-        return f"{describe(shape)} [{head}, …]"
-    if len(shape) == 1:
-        return "[" + ", ".join(fmt(x) for x in flat) + "]"
-    rows = nest(flat, shape)
-    return "[" + ", ".join("[" + ", ".join(fmt(x) for x in row) + "]" for row in rows) + "]"
+    return inline(v, limit)
 
 
 # ---------------------------------------------------------------- parsing answers

@@ -99,14 +99,13 @@ def _table_format(value: str, as_json: bool) -> str:
 
 
 def _print(renderable: object) -> None:
-    """Print to stdout: the terminal's width, or 120 columns when piped or redirected, so
-    that files and golden outputs are stable."""
+    """Print to stdout at options.console_width(): --width, COLUMNS, the terminal's width,
+    or 120 columns when piped or redirected, so that files and golden outputs are stable."""
     from rich.console import Console
 
-    console = Console(highlight=False)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=120)
-    console.print(renderable)
+    from .options import console_width
+
+    Console(highlight=False, width=console_width()).print(renderable)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from .app import (
     fail,
     progress,
 )
+from .options import Width
 
 
 @app.command(
@@ -87,6 +88,7 @@ def eval_(
                                             help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
                                             "paste.")] = "table",
+    width: Width = None,
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
@@ -175,6 +177,7 @@ def check_(
     details: Annotated[bool, typer.Option("--details/--no-details", help="After the table, "
                                           "show the chain rule behind each wrong gradient.")]
     = True,
+    width: Width = None,
 ) -> None:
     """Check every problem of a problem set: answers against the tool, gradients against sympy.
 
@@ -252,6 +255,7 @@ def graph_(
     expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
+    width: Width = None,
 ) -> None:
     """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
 
@@ -314,6 +318,7 @@ def steps_(
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
+    width: Width = None,
 ) -> None:
     """Replay the backward pass of EXPR one gate at a time, in the lecture's words.
 

@@ -15,6 +15,7 @@ import typer
 
 from ..core.errors import BackpropError, InputError
 from .app import _number, _print, _read_expression, _split, fail, progress
+from .options import Width
 
 # Options that descend and fit share: defined once, the same flag, help and default.
 Lr = Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")]
@@ -104,6 +105,7 @@ def descend_cmd(
     as_json: Json = False,
     plot: Plot = None,
     max_rows: MaxRows = 20,
+    width: Width = None,
 ) -> None:
     """Minimise EXPR by gradient descent over --wrt, starting from --at.
 
@@ -187,6 +189,7 @@ def fit_cmd(
     as_json: Json = False,
     plot: Plot = None,
     max_rows: MaxRows = 20,
+    width: Width = None,
 ) -> None:
     """Train the parameters of a per-sample loss on the rows of a CSV file.
 
