@@ -74,17 +74,6 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [w.strip() for v in values for w in v.split(",") if w.strip()]
 
 
-def _number(text: str, option: str, *, positive: bool = False) -> float:
-    from ..core.numbers import parse_number
-
-    value, _ = parse_number(text.strip(), source=text, pos=0, where=option)
-    if positive and value < 0:
-        from ..core.errors import InputError
-
-        raise InputError(f"{option} must not be negative", where=option)
-    return value
-
-
 def _table_format(value: str, as_json: bool) -> str:
     from ..core.errors import InputError
 

@@ -9,7 +9,6 @@ import typer
 
 from ..core.errors import BackpropError, ExitStatus
 from .app import (
-    _number,
     _print,
     _read_expression,
     _split,
@@ -19,7 +18,18 @@ from .app import (
     fail,
     progress,
 )
-from .options import Width
+from .options import (
+    MAX_ROWS,
+    Atol,
+    Checks,
+    InputFormat,
+    Json,
+    MaxRows,
+    OldInputFormat,
+    Rtol,
+    Upstream,
+    Width,
+)
 
 
 @app.command(
@@ -48,25 +58,12 @@ def eval_(
         "--wrt", metavar="NAMES", help="Only these inputs' gradients are shown and checked: "
         "x,y.",
         show_default=False)] = None,
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G", help="Seed of the backward pass: the gradient of some "
-        "loss with "
-        "respect to the output. Every gradient scales by it.")] = "1",
-    check: Annotated[str, typer.Option(
-        "--check", metavar="WHICH", help="Verifiers: sympy, numeric (central finite "
-        "differences), both "
-        "(sympy,numeric) or none.")] = "sympy,numeric",
-    rtol: Annotated[str, typer.Option("--rtol", metavar="R",
-                                      help="Relative tolerance against sympy: "
-                                      "|a-b| <= atol + rtol*|b|.")] = "1e-7",
-    atol: Annotated[str, typer.Option("--atol", metavar="A",
-                                      help="Absolute tolerance against sympy.")]
-    = "1e-9",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
-                                          "instead of tables.")] = False,
-    max_rows: Annotated[int, typer.Option("--max-rows", min=2, metavar="N",
-                                          help="Abbreviate tables "
-                                          "longer than this (--json has every row).")] = 60,
+    upstream: Upstream = "1",
+    check: Checks = "sympy,numeric",
+    rtol: Rtol = "1e-7",
+    atol: Atol = "1e-9",
+    as_json: Json = False,
+    max_rows: MaxRows = MAX_ROWS,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
                                            "as a formula (with --at).")] = False,
     expect: Annotated[list[str] | None, typer.Option(
@@ -101,13 +98,9 @@ def eval_(
         from ..core.result import Tolerance
 
         source = _read_expression(expr)
-        verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
-        tol = Tolerance(rtol=_number(rtol, "--rtol", positive=True),
-                        atol=_number(atol, "--atol", positive=True))
+        tol = Tolerance(rtol=rtol, atol=atol)
         out_format = _table_format(out_format, as_json)
-        # An array upstream ([4,-1,5,9]) is parsed by evaluate, with the output's shape.
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")
-        result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
+        result = evaluate(source, at, wrt=_split(wrt), upstream=upstream, check=check,
                           tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian,
                           expand=expand)
         answers = None
@@ -154,8 +147,7 @@ def check_(
     file: Annotated[str, typer.Argument(
         help="A problem set: TOML (one table per problem) or JSON Lines; '-' reads stdin.",
         metavar="FILE", show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
-                                          "instead of the report.")] = False,
+    as_json: Json = False,
     junit: Annotated[str | None, typer.Option(
         "--junit", metavar="FILE", help="Also write JUnit XML to this file, for CI.",
         show_default=False)]
@@ -163,17 +155,13 @@ def check_(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, metavar="N",
                                       help="Worker processes; pays "
                                       "for large sets (see README).")] = 1,
-    check: Annotated[str, typer.Option(
-        "--check", metavar="WHICH",
-        help="Verifiers of the tool's own gradients for problems that do not set "
-        "their own: sympy, numeric, both or none.")] = "sympy,numeric",
+    check: Checks = "sympy,numeric",
     digits: Annotated[str, typer.Option(
         "--digits", metavar="N|auto|exact",
         help="How answers are rounded, for problems that do not say: N decimals, "
         "'auto' (as written) or 'exact'.")] = "auto",
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
-                                     help="toml, jsonl, or auto (by file "
-                                     "extension, else by content).")] = "auto",
+    fmt: InputFormat = "auto",
+    old_fmt: OldInputFormat = None,
     details: Annotated[bool, typer.Option("--details/--no-details", help="After the table, "
                                           "show the chain rule behind each wrong gradient.")]
     = True,
@@ -190,11 +178,10 @@ def check_(
         from ..course.problems import load_problems
 
         text = sys.stdin.read() if file == "-" else None
-        pset = load_problems("<stdin>" if file == "-" else file, text, fmt)
-        verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
+        pset = load_problems("<stdin>" if file == "-" else file, text, old_fmt or fmt)
         shown = 0 if as_json or len(pset.items) < 5 else len(pset.items)  # no bar: 0
         with progress("checking", shown) as tick:
-            report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
+            report = run_problems(pset, check=check, digits=digits, jobs=jobs,
                                   progress=tick)
         if junit:
             from ..course.batch import write_junit
@@ -247,11 +234,7 @@ def graph_(
         "--format", metavar="FORMAT",
         help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
         "(a tree in the terminal; the default without -o).", show_default=False)] = None,
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G",
-        help="Seed of the backward pass (gradient arriving at the output); "
-        "an array such as [4,-1,5,9] for a vector or matrix output.")]
-    = "1",
+    upstream: Upstream = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
@@ -272,8 +255,7 @@ def graph_(
             from ..core.errors import InputError
 
             raise InputError("--format png needs a file: add -o FILE.png", where="-o")
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
-        result = evaluate(source, at, upstream=seed, check=(),
+        result = evaluate(source, at, upstream=upstream, check=(),
                           expand=expand)
         data: str | bytes
         if fmt == "text":
@@ -310,11 +292,7 @@ def steps_(
         show_default=False)] = None,
     forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
     = False,
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G",
-        help="Seed of the backward pass (gradient arriving at the output); "
-        "an array such as [4,-1,5,9] for a vector or matrix output.")]
-    = "1",
+    upstream: Upstream = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
@@ -331,8 +309,7 @@ def steps_(
         from ..views import steps
         source = _read_expression(expr)
         # No --at: an empty point, so a missing value is reported by name (constants need none).
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
-        result = evaluate(source, at or {}, upstream=seed, check=(),
+        result = evaluate(source, at or {}, upstream=upstream, check=(),
                           expand=expand)
         back = steps.backward_steps(result)
         fwd = steps.forward_steps(result) if forward else None

@@ -14,37 +14,36 @@ from typing import Annotated, Any
 import typer
 
 from ..core.errors import BackpropError, InputError
-from .app import _number, _print, _read_expression, _split, fail, progress
-from .options import Width
+from .app import _print, _read_expression, _split, fail, progress
+from .options import (
+    L1,
+    L2,
+    MAX_ROWS,
+    Beta1,
+    Beta2,
+    Eps,
+    Json,
+    Lr,
+    MaxRows,
+    Momentum,
+    Tol,
+    ValSplit,
+    Width,
+)
 
-# Options that descend and fit share: defined once, the same flag, help and default.
-Lr = Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")]
+# Options that descend and fit share: defined once, the same flag, help and default (the
+# numeric ones, and --json, --max-rows, --width, in options.py).
 Optimizer = Annotated[str, typer.Option(
     "--optimizer", metavar="NAME",
     help="sgd, momentum, nesterov or adam.")]
-Momentum = Annotated[str, typer.Option(
-    "--momentum", metavar="GAMMA",
-    help="momentum/nesterov: the fraction gamma of the velocity kept per step.")]
-Beta1 = Annotated[str, typer.Option(
-    "--beta1", metavar="B1", help="adam: decay of the mean of gradients.")]
-Beta2 = Annotated[str, typer.Option(
-    "--beta2", metavar="B2", help="adam: decay of the mean of squares.")]
-Eps = Annotated[str, typer.Option("--eps", metavar="EPS", help="adam: added to sqrt(v_hat).")]
 Decay = Annotated[str, typer.Option(
     "--decay", metavar="SCHEDULE",
     help="Learning-rate decay over updates t: exp:K (eta0*exp(-K t)), inverse:K "
     "(eta0/(1+K t)) or none.")]
-L1 = Annotated[str, typer.Option(
-    "--l1", metavar="L", help="L1 penalty: adds l1*sum|w| to the loss.")]
-L2 = Annotated[str, typer.Option(
-    "--l2", metavar="L", help="L2 penalty: adds l2*sum w^2 to the loss.")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")]
 Plot = Annotated[str | None, typer.Option(
     "--plot", metavar="FILE",
     help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
     show_default=False)]
-MaxRows = Annotated[int, typer.Option("--max-rows", min=2, metavar="N",
-                                      help="Rows of the table (evenly sampled when longer).")]
 At = Annotated[list[str] | None, typer.Option(
     "--at", metavar="X=V,...",
     help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
@@ -100,11 +99,10 @@ def descend_cmd(
     decay: Decay = "none",
     l1: L1 = "0",
     l2: L2 = "0",
-    tol: Annotated[str, typer.Option(
-        "--tol", metavar="T", help="Stop when the gradient norm is at most this.")] = "1e-6",
+    tol: Tol = "1e-6",
     as_json: Json = False,
     plot: Plot = None,
-    max_rows: MaxRows = 20,
+    max_rows: MaxRows = MAX_ROWS,
     width: Width = None,
 ) -> None:
     """Minimise EXPR by gradient descent over --wrt, starting from --at.
@@ -127,7 +125,7 @@ def descend_cmd(
         with progress("descending", steps) as tick:
             run = descend(source, at, wrt=_split(wrt), steps=steps,
                           **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
-                          tol=_number(tol, "--tol", positive=True), progress=tick)
+                          tol=tol, progress=tick)
     except BackpropError as exc:
         fail(exc)
     from ..learn.plot import descend_report, descend_series
@@ -165,8 +163,7 @@ def fit_cmd(
     decay: Decay = "none",
     l1: L1 = "0",
     l2: L2 = "0",
-    val_split: Annotated[str, typer.Option(
-        "--val-split", metavar="F", help="Fraction of the rows held out for validation.")] = "0",
+    val_split: ValSplit = "0",
     early_stopping: Annotated[int | None, typer.Option(
         "--early-stopping", min=1, metavar="PATIENCE",
         help="Stop after PATIENCE epochs without a better "
@@ -188,7 +185,7 @@ def fit_cmd(
         "(others are scalars).", show_default=False)] = None,
     as_json: Json = False,
     plot: Plot = None,
-    max_rows: MaxRows = 20,
+    max_rows: MaxRows = MAX_ROWS,
     width: Width = None,
 ) -> None:
     """Train the parameters of a per-sample loss on the rows of a CSV file.
@@ -216,7 +213,7 @@ def fit_cmd(
             result = fit(source, dataset, at=start, init=init, seed=seed,
                          epochs=epochs, batch_size=batch_size,
                          **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
-                         val_split=_number(val_split, "--val-split", positive=True),
+                         val_split=val_split,
                          early_stopping=early_stopping, predict=predict, target=target,
                          bind=binds, shape=shapes, progress=tick)
     except BackpropError as exc:
@@ -228,14 +225,12 @@ def fit_cmd(
     raise typer.Exit(int(result.exit_status))
 
 
-def _training(lr: str, optimizer: str, momentum: str, beta1: str, beta2: str, eps: str,
-              decay: str, l1: str, l2: str) -> dict[str, Any]:
+def _training(lr: float, optimizer: str, momentum: float, beta1: float, beta2: float,
+              eps: float, decay: str, l1: float, l2: float) -> dict[str, Any]:
     """The learning rate, optimizer, decay and penalty options, as descend() and fit() take
-    them (the numbers checked in this order, as before)."""
-    return {"lr": _number(lr, "--lr"), "optimizer": optimizer.strip().lower(),
-            "momentum": _number(momentum, "--momentum"), "beta1": _number(beta1, "--beta1"),
-            "beta2": _number(beta2, "--beta2"), "eps": _number(eps, "--eps"), "decay": decay,
-            "l1": _number(l1, "--l1", positive=True), "l2": _number(l2, "--l2", positive=True)}
+    them (the numbers are parsed by their options, options.py)."""
+    return {"lr": lr, "optimizer": optimizer.strip().lower(), "momentum": momentum,
+            "beta1": beta1, "beta2": beta2, "eps": eps, "decay": decay, "l1": l1, "l2": l2}
 
 
 def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,

@@ -11,9 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn
 
 import typer
+
+from ..core.errors import BackpropError
 
 # --- the output width -------------------------------------------------------------------
 
@@ -47,3 +50,123 @@ def console_width() -> int:
     if sys.stdout.isatty():
         return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
     return PIPED_WIDTH
+
+
+# --- typed options: each parsed here, once -----------------------------------------------
+# typer's `parser=`: a function from the option's text to its value, run by click for the
+# given text and for the default alike. A bad value prints like every bad input (error:,
+# hint:, exit 2), naming the option.
+
+def _failing(exc: BackpropError) -> NoReturn:
+    from .app import fail
+
+    fail(exc)
+
+
+def number_parser(flag: str, *, positive: bool = False) -> Callable[[Any], float]:
+    """A number as the library reads it (`1e-7`, `-0.5`, exact decimals), optionally >= 0."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        from ..core.errors import InputError
+        from ..core.numbers import parse_number
+
+        try:
+            number, _ = parse_number(str(value).strip(), source=str(value), pos=0, where=flag)
+            if positive and number < 0:
+                raise InputError(f"{flag} must not be negative", where=flag)
+        except InputError as exc:
+            if flag not in exc.message:  # say which option, as the user typed it
+                exc = InputError(f"{flag}: {exc.message}", source=exc.source, pos=exc.pos,
+                                 end=exc.end, where=flag, hint=exc.hint)
+            _failing(exc)
+        return number
+
+    return parse
+
+
+def upstream_parser(value: Any) -> float | str:
+    """--upstream: a number (float), or a vector/matrix literal such as [4,-1,5,9], kept as
+    text: its shape is checked against the output's when the graph is built."""
+    if isinstance(value, str) and "[" in value:
+        return value
+    return number_parser("--upstream")(value)
+
+
+def checks_parser(value: Any) -> tuple[str, ...]:
+    """--check: verifier names, comma-separated; `both` is sympy,numeric, `none` is none."""
+    if isinstance(value, tuple):
+        return value
+    from ..core.result import parse_checks
+
+    try:
+        return parse_checks(str(value), where="--check")
+    except BackpropError as exc:
+        _failing(exc)
+
+
+def _number(flag: str, meta: str, help: str, *, positive: bool = False) -> Any:
+    return typer.Option(flag, metavar=meta, help=help,
+                        parser=number_parser(flag, positive=positive))
+
+
+# Annotated[Any, ...]: typer cannot annotate a union (float | str); the parser gives the
+# value its type, and each alias below says what the command receives.
+Upstream = Annotated[Any, typer.Option(  # float, or the text of an array literal
+    "--upstream", metavar="G", parser=upstream_parser,
+    help="Seed of the backward pass: the gradient dL/d(output) of some loss L arriving at "
+    "the output, a number or an array such as [4,-1,5,9]; every gradient scales by it.")]
+Checks = Annotated[Any, typer.Option(  # tuple[str, ...] of verifier names
+    "--check", metavar="WHICH", parser=checks_parser,
+    help="Verifiers of the gradients: sympy, numeric (central finite differences), both "
+    "(sympy,numeric; the default) or none.")]
+Rtol = Annotated[float, _number("--rtol", "R", "Relative tolerance against sympy: "
+                                "|a-b| <= atol + rtol*|b|.", positive=True)]
+Atol = Annotated[float, _number("--atol", "A", "Absolute tolerance against sympy.",
+                                positive=True)]
+MAX_ROWS = 20
+MaxRows = Annotated[int, typer.Option(
+    "--max-rows", min=2, metavar="N",
+    help="Longer tables show their first and last rows (eval) or evenly spaced ones "
+    "(descend, fit); --json has every row.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
+                                    "instead of tables.")]
+
+# descend and fit
+Lr = Annotated[float, _number("--lr", "ETA", "Learning rate eta0.")]
+Momentum = Annotated[float, _number(
+    "--momentum", "GAMMA", "momentum/nesterov: the fraction gamma of the velocity kept per "
+    "step.")]
+Beta1 = Annotated[float, _number("--beta1", "B1", "adam: decay of the mean of gradients.")]
+Beta2 = Annotated[float, _number("--beta2", "B2", "adam: decay of the mean of squares.")]
+Eps = Annotated[float, _number("--eps", "EPS", "adam: added to sqrt(v_hat).")]
+L1 = Annotated[float, _number("--l1", "L", "L1 penalty: adds l1*sum|w| to the loss.",
+                              positive=True)]
+L2 = Annotated[float, _number("--l2", "L", "L2 penalty: adds l2*sum w^2 to the loss.",
+                              positive=True)]
+Tol = Annotated[float, _number("--tol", "T", "Stop when the gradient norm is at most this.",
+                               positive=True)]
+ValSplit = Annotated[float, _number("--val-split", "F",
+                                    "Fraction of the rows held out for validation.",
+                                    positive=True)]
+
+
+# --- check's input format: --input-format (the old --format still works, with a note) ----
+
+def _old_format(value: str | None) -> str | None:
+    if value is not None:
+        from rich.console import Console
+
+        Console(stderr=True, highlight=False).print(
+            "note: check's --format is now --input-format (--format still works, for now)",
+            style="yellow", markup=False)
+    return value
+
+
+InputFormat = Annotated[str, typer.Option(
+    "--input-format", metavar="FORMAT",
+    help="The file's type: toml, jsonl, or auto (by file extension, else by content).")]
+OldInputFormat = Annotated[str | None, typer.Option(
+    "--format", hidden=True, callback=_old_format, show_default=False,
+    help="Deprecated spelling of --input-format.")]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError
-from ..core.result import VERIFIERS
+from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
@@ -521,10 +521,9 @@ def _check(value: Any, key: str) -> tuple[str, ...]:
         raise _BadError(f"'{key}' must be a list such as [\"sympy\", \"numeric\"] or a string, "
                         f"not {_kind(value)}", key)
     for v in names:
-        if v not in VERIFIERS:
-            raise _BadError(f"'{key}' names an unknown check '{v}'", key,
-                            "choose from " + ", ".join(VERIFIERS) + " (or none)")
-    return tuple(names)
+        if v not in (*VERIFIERS, "both"):
+            raise _BadError(f"'{key}' names an unknown check '{v}'", key, CHECK_CHOICES)
+    return known_verifiers(names, key)
 
 
 def _suggest(key: str, allowed: Iterable[str]) -> str | None:

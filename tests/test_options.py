@@ -1,0 +1,79 @@
+"""One vocabulary: an option shared by commands has one flag, meaning, default and parser."""
+
+from __future__ import annotations
+
+import pytest
+import typer.main
+
+from backprop_cli.cli import app
+
+from .conftest import assert_bad_input, invoke
+
+HEADLINE = ["(x+y)*z", "--at", "x=-2,y=5,z=-4"]
+
+
+def _params() -> dict[str, dict[str, object]]:
+    group = typer.main.get_command(app)
+    return {name: {p.name: p for p in cmd.params}  # type: ignore[attr-defined]
+            for name, cmd in group.commands.items()}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("option", ["upstream", "check", "max_rows", "width", "as_json",
+                                    "at", "expand"])
+def test_shared_options_agree_everywhere(option: str) -> None:
+    seen = [(name, p) for name, params in _params().items()
+            for pname, p in params.items() if pname == option]
+    assert len(seen) >= 2, option
+    first = seen[0][1]
+    for _name, p in seen[1:]:
+        assert p.opts == first.opts  # type: ignore[attr-defined]
+        if option not in ("at", "expand", "check"):  # their help says what the command does
+            assert p.help == first.help  # type: ignore[attr-defined]
+        assert p.default == first.default  # type: ignore[attr-defined]
+
+
+def test_max_rows_has_one_default() -> None:
+    defaults = {name: params["max_rows"].default for name, params in _params().items()
+                if "max_rows" in params}
+    assert set(defaults) == {"eval", "descend", "fit"}
+    assert len(set(defaults.values())) == 1, defaults
+
+
+def test_check_both_is_sympy_and_numeric() -> None:
+    both = invoke("eval", *HEADLINE, "--check", "both", "--json")
+    default = invoke("eval", *HEADLINE, "--json")
+    assert both.code == 0, both.output
+    assert both.stdout == default.stdout
+    assert invoke("check", "examples/lecture.toml", "--check", "both").code == 0
+
+
+def test_check_none_and_a_bad_name_list_every_value() -> None:
+    assert invoke("eval", *HEADLINE, "--check", "none").code == 0
+    assert_bad_input(invoke("eval", *HEADLINE, "--check", "sympi"), "unknown check 'sympi'",
+                     "sympy, numeric, both (sympy,numeric) or none")
+    assert_bad_input(invoke("check", "examples/lecture.toml", "--check", "bth"),
+                     "unknown check 'bth'", "or none")
+
+
+def test_input_format_and_its_old_spelling() -> None:
+    new = invoke("check", "examples/lecture.toml", "--input-format", "toml")
+    old = invoke("check", "examples/lecture.toml", "--format", "toml")
+    assert new.code == old.code == 0
+    assert new.stdout == old.stdout
+    assert "--input-format" in old.stderr and new.stderr == ""
+
+
+@pytest.mark.parametrize("args,flag", [
+    (["eval", *HEADLINE, "--rtol", "-1"], "--rtol must not be negative"),
+    (["eval", *HEADLINE, "--upstream", "two"], "--upstream"),
+    (["descend", "(w-3)^2", "--at", "w=0", "--lr", "0.1x"], "--lr"),
+    (["descend", "(w-3)^2", "--at", "w=0", "--tol", "-1"], "--tol must not be negative"),
+])
+def test_numbers_are_parsed_by_their_option(args: list[str], flag: str) -> None:
+    assert_bad_input(invoke(*args), flag)
+
+
+def test_upstream_number_and_array() -> None:
+    assert invoke("eval", *HEADLINE, "--upstream", "2").code == 0
+    r = invoke("eval", "relu(x)", "--at", "x=[1,-2,3,-1]", "--upstream", "[4,-1,5,9]", "--json")
+    assert r.code == 0, r.output
