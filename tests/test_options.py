@@ -77,3 +77,27 @@ def test_upstream_number_and_array() -> None:
     assert invoke("eval", *HEADLINE, "--upstream", "2").code == 0
     r = invoke("eval", "relu(x)", "--at", "x=[1,-2,3,-1]", "--upstream", "[4,-1,5,9]", "--json")
     assert r.code == 0, r.output
+
+
+@pytest.mark.parametrize("args,typo,suggestion", [
+    (["eval", "x*y", "--att", "x=1,y=2"], "--att", "--at"),
+    (["eval", "--jsn", "x*y", "--at", "x=1,y=2"], "--jsn", "--json"),  # before the expression
+    (["check", "examples/lecture.toml", "--jsn"], "--jsn", "--json"),
+    (["descend", "(w-3)^2", "--at", "w=0", "--setps", "3"], "--setps", "--steps"),
+    (["fit", "w*x", "--data", "examples/line.csv", "--epoch", "3"], "--epoch", "--epochs"),
+    (["steps", "x*y", "--at=x=1,y=2", "--froward"], "--froward", "--forward"),
+])
+def test_unknown_option_gets_did_you_mean(args: list[str], typo: str, suggestion: str) -> None:
+    err = assert_bad_input(invoke(*args), f"no such option: {typo}",
+                           f"did you mean {suggestion}?")
+    assert "expression" not in err
+
+
+def test_unknown_option_without_a_close_one_points_to_help() -> None:
+    assert_bad_input(invoke("eval", "x", "--at", "x=1", "--zzzzzz"),
+                     "no such option: --zzzzzz", "see backprop eval --help")
+
+
+def test_a_leading_minus_is_still_an_expression() -> None:
+    r = invoke("eval", "-x^2", "--at", "x=3")
+    assert r.code == 0, r.output

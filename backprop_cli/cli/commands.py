@@ -22,6 +22,7 @@ from .options import (
     MAX_ROWS,
     Atol,
     Checks,
+    Command,
     InputFormat,
     Json,
     MaxRows,
@@ -34,6 +35,7 @@ from .options import (
 
 @app.command(
     "eval",
+    cls=Command,
     short_help="Run EXPR forward and backward; check every gradient.",
     context_settings={"ignore_unknown_options": True},
     epilog='Examples:\n\n'
@@ -137,6 +139,7 @@ def eval_(
 
 @app.command(
     "check",
+    cls=Command,
     short_help="Check the answers of a problem set (TOML or JSON Lines).",
     epilog="Examples:\n\n"
     "  backprop check examples/lecture.toml\n\n"
@@ -211,6 +214,7 @@ def check_(
 
 @app.command(
     "graph",
+    cls=Command,
     short_help="Draw the circuit of EXPR, values and gradients on the wires.",
     context_settings={"ignore_unknown_options": True},
     epilog="Examples:\n\n"
@@ -276,6 +280,7 @@ def graph_(
 
 @app.command(
     "steps",
+    cls=Command,
     short_help="Replay the backward pass of EXPR one gate at a time.",
     context_settings={"ignore_unknown_options": True},
     epilog="Examples:\n\n"

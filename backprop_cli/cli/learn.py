@@ -21,6 +21,7 @@ from .options import (
     MAX_ROWS,
     Beta1,
     Beta2,
+    Command,
     Eps,
     Json,
     Lr,
@@ -53,6 +54,7 @@ At = Annotated[list[str] | None, typer.Option(
 def register(app: typer.Typer) -> None:
     app.command(
         "descend",
+        cls=Command,
         short_help="Minimise EXPR by gradient descent, starting from --at.",
         context_settings={"ignore_unknown_options": True},
         epilog="Examples:\n\n"
@@ -65,6 +67,7 @@ def register(app: typer.Typer) -> None:
     )(descend_cmd)
     app.command(
         "fit",
+        cls=Command,
         short_help="Fit a per-sample loss to the rows of a CSV file.",
         epilog="Example (the lecture's 2-2-1 MLP learning XOR):\n\n"
         "  backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "

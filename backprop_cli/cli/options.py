@@ -12,11 +12,15 @@ import os
 import shutil
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperCommand
 
 from ..core.errors import BackpropError
+
+if TYPE_CHECKING:
+    from typer._click import Context  # typer's own click (typer vendors it)
 
 # --- the output width -------------------------------------------------------------------
 
@@ -170,3 +174,33 @@ InputFormat = Annotated[str, typer.Option(
 OldInputFormat = Annotated[str | None, typer.Option(
     "--format", hidden=True, callback=_old_format, show_default=False,
     help="Deprecated spelling of --input-format.")]
+
+
+# --- unknown options: "did you mean ...?" from the command's own options ------------------
+
+class Command(TyperCommand):
+    """A command that names an unknown `--option` before anything else is parsed, with the
+    closest of its own options. eval, graph, steps and descend accept unknown options as
+    arguments (so that `-x^2` is an expression), which would otherwise turn `--att` into
+    "unexpected extra argument" and `--jsn` before the expression into a bad expression."""
+
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        known = {opt for p in self.get_params(ctx) for opt in (*p.opts, *p.secondary_opts)}
+        for arg in args:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if name.startswith("--") and len(name) > 2 and name not in known:
+                _failing(unknown_option(name, ctx.command_path, known))
+        return super().parse_args(ctx, args)
+
+
+def unknown_option(name: str, command: str, known: set[str]) -> BackpropError:
+    import difflib
+
+    from ..core.errors import InputError
+
+    close = difflib.get_close_matches(name, sorted(o for o in known if o.startswith("--")),
+                                      n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else f"see {command} --help"
+    return InputError(f"no such option: {name}", where=name, hint=hint)
