@@ -101,3 +101,23 @@ def test_unknown_option_without_a_close_one_points_to_help() -> None:
 def test_a_leading_minus_is_still_an_expression() -> None:
     r = invoke("eval", "-x^2", "--at", "x=3")
     assert r.code == 0, r.output
+
+
+# --- a constant expression needs no --at (issue 17: `eval "2^3^2"` is 512) -----------------
+
+def test_constant_evaluates_without_at() -> None:
+    r = invoke("eval", "2^3^2")
+    assert r.code == 0, r.output
+    assert "f = 512" in r.stdout
+    assert "nothing to differentiate" in r.stdout
+    assert "Gradients of" not in r.stdout
+
+
+def test_constant_accepts_at_and_says_it_is_unused() -> None:
+    r = invoke("eval", "2^3^2", "--at", "x=1", "--json")
+    assert r.code == 0, r.output
+    import json
+
+    doc = json.loads(r.stdout)
+    assert doc["value"] == 512 and doc["gradients"] == {}
+    assert any("not used" in n for n in doc["notes"])

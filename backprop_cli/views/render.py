@@ -522,6 +522,7 @@ def report(result: Result, max_rows: int = 60, nodes: bool = True) -> Group:
         jac = jacobian_table(result)
         if jac is not None:
             parts.append(jac)
-    parts.append(gradient_table(result, max_rows))
+    if result.wrt or result.value is None:  # a constant has no gradients to show
+        parts.append(gradient_table(result, max_rows))
     parts.append(summary(result))
     return Group(*parts)
