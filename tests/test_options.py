@@ -121,3 +121,40 @@ def test_constant_accepts_at_and_says_it_is_unused() -> None:
     doc = json.loads(r.stdout)
     assert doc["value"] == 512 and doc["gradients"] == {}
     assert any("not used" in n for n in doc["notes"])
+
+
+# --- --help examples print verbatim at any width --------------------------------------------
+
+def _example_lines(epilog: str) -> list[str]:
+    blocks = epilog.split("\b\n")[1:]
+    return [line for block in blocks for line in block.strip("\n").split("\n") if line]
+
+
+@pytest.mark.parametrize("columns", ["40", "60", "80", "120"])
+def test_help_examples_are_verbatim(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    group = typer.main.get_command(app)
+    for name, cmd in group.commands.items():  # type: ignore[attr-defined]
+        lines = _example_lines(cmd.epilog or "")
+        assert lines, f"{name} --help has no example"
+        out = invoke(name, "--help").stdout
+        for line in lines:
+            assert line.strip() in [row.strip() for row in out.splitlines()], (name, line)
+
+
+def test_example_commands_fit_80_columns_and_continue_with_backslash() -> None:
+    from backprop_cli.cli.options import shell_lines
+
+    long = ("backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
+            "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat")
+    lines = shell_lines(long).split("\n")
+    assert len(lines) > 1 and all(len(line) <= 72 for line in lines)
+    assert all(line.endswith(" \\") for line in lines[:-1])
+    assert " ".join(line.rstrip("\\ ").strip() for line in lines) == long
+    assert any("--val-split 0.25" in line for line in lines)  # an option keeps its value
+
+
+def test_shell_completion_script_is_offered() -> None:
+    r = invoke("--show-completion", "bash")
+    assert r.code == 0, r.output
+    assert "_BACKPROP_COMPLETE" in r.stdout

@@ -20,9 +20,9 @@ app = typer.Typer(
     name="backprop",
     help="Backpropagation, node by node: build the computational graph of an expression, "
     "run the forward and backward pass, and prove every gradient against sympy.\n\n"
-    'Example: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
+    '\b\nExample: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (README: Shell completion)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )

@@ -30,6 +30,7 @@ from .options import (
     Rtol,
     Upstream,
     Width,
+    examples,
 )
 
 
@@ -38,14 +39,15 @@ from .options import (
     cls=Command,
     short_help="Run EXPR forward and backward; check every gradient.",
     context_settings={"ignore_unknown_options": True},
-    epilog='Examples:\n\n'
-    '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
-    '  backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json\n\n'
-    '  backprop eval "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"\n\n'
-    '  backprop eval "relu(x)" --at "x=[1,-2,3,-1]" --upstream "[4,-1,5,9]" --jacobian\n\n'
-    '  backprop eval "-x^2" --at x=3          (a leading minus works as is)\n\n'
-    '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3   (your answers)\n\n'
-    '  echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
+    epilog=examples(
+        'backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
+        'backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json',
+        'backprop eval "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"',
+        'backprop eval "relu(x)" --at "x=[1,-2,3,-1]" --upstream "[4,-1,5,9]" --jacobian',
+        ("a leading minus works as is", 'backprop eval "-x^2" --at x=3'),
+        ("your answers, checked",
+         'backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3'),
+        'echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3'),
 )
 def eval_(
     expr: Annotated[str, typer.Argument(
@@ -141,10 +143,10 @@ def eval_(
     "check",
     cls=Command,
     short_help="Check the answers of a problem set (TOML or JSON Lines).",
-    epilog="Examples:\n\n"
-    "  backprop check examples/lecture.toml\n\n"
-    "  backprop check answers.jsonl --junit report.xml\n\n"
-    "  cat problems.toml | backprop check - --json",
+    epilog=examples(
+        "backprop check examples/lecture.toml",
+        "backprop check answers.jsonl --junit report.xml",
+        "cat problems.toml | backprop check - --json"),
 )
 def check_(
     file: Annotated[str, typer.Argument(
@@ -217,11 +219,11 @@ def check_(
     cls=Command,
     short_help="Draw the circuit of EXPR, values and gradients on the wires.",
     context_settings={"ignore_unknown_options": True},
-    epilog="Examples:\n\n"
-    '  backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg\n\n'
-    '  backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
-    "--expand -o neuron.png\n\n"
-    '  backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid',
+    epilog=examples(
+        'backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg',
+        'backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+        "--expand -o neuron.png",
+        'backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid'),
 )
 def graph_(
     expr: Annotated[str, typer.Argument(
@@ -283,10 +285,10 @@ def graph_(
     cls=Command,
     short_help="Replay the backward pass of EXPR one gate at a time.",
     context_settings={"ignore_unknown_options": True},
-    epilog="Examples:\n\n"
-    '  backprop steps "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
-    '  backprop steps "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
-    "--expand --forward",
+    epilog=examples(
+        'backprop steps "(x+y)*z" --at x=-2,y=5,z=-4',
+        'backprop steps "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+        "--expand --forward"),
 )
 def steps_(
     expr: Annotated[str, typer.Argument(

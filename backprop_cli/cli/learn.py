@@ -30,6 +30,7 @@ from .options import (
     Tol,
     ValSplit,
     Width,
+    examples,
 )
 
 # Options that descend and fit share: defined once, the same flag, help and default (the
@@ -57,27 +58,29 @@ def register(app: typer.Typer) -> None:
         cls=Command,
         short_help="Minimise EXPR by gradient descent, starting from --at.",
         context_settings={"ignore_unknown_options": True},
-        epilog="Examples:\n\n"
-        '  backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum\n\n'
-        '  backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
-        "--lr 0.05 --steps 2000 --plot rosenbrock.svg\n\n"
-        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)\n\n'
-        '  backprop descend "sum((W@x - y)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]], x=[0.2,0.4], '
-        'y=[1,2]" --wrt W --lr 0.5     (least squares with a matrix)',
+        epilog=examples(
+            'backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum',
+            'backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
+            "--lr 0.05 --steps 2000 --plot rosenbrock.svg",
+            ("diverges: exit 1", 'backprop descend "w^2" --at w=1 --lr 1.5'),
+            ("least squares with a matrix",
+             'backprop descend "sum((W@x - y)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]], '
+             'x=[0.2,0.4], y=[1,2]" --wrt W --lr 0.5')),
     )(descend_cmd)
     app.command(
         "fit",
         cls=Command,
         short_help="Fit a per-sample loss to the rows of a CSV file.",
-        epilog="Example (the lecture's 2-2-1 MLP learning XOR):\n\n"
-        "  backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
-        "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
-        "< examples/xor-mlp.txt\n\n"
-        "The same MLP with a weight matrix (x is the vector of columns x1, x2):\n\n"
-        "  backprop fit - --data examples/xor.csv --bind x=x1,x2 --init random "
-        "--shape W1=2x2,b1=2,w2=2 --seed 1 --optimizer adam --lr 0.1 --epochs 150 "
-        "--batch-size 8 --val-split 0.25 --predict yhat --target y "
-        "< examples/xor-mlp-matrix.txt",
+        epilog=examples(
+            ("the lecture's 2-2-1 MLP learning XOR",
+             "backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
+             "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
+             "< examples/xor-mlp.txt"),
+            ("the same MLP with a weight matrix (x is the vector of columns x1, x2)",
+             "backprop fit - --data examples/xor.csv --bind x=x1,x2 --init random "
+             "--shape W1=2x2,b1=2,w2=2 --seed 1 --optimizer adam --lr 0.1 --epochs 150 "
+             "--batch-size 8 --val-split 0.25 --predict yhat --target y "
+             "< examples/xor-mlp-matrix.txt")),
     )(fit_cmd)
 
 

@@ -204,3 +204,64 @@ def unknown_option(name: str, command: str, known: set[str]) -> BackpropError:
                                       n=1, cutoff=0.6)
     hint = f"did you mean {close[0]}?" if close else f"see {command} --help"
     return InputError(f"no such option: {name}", where=name, hint=hint)
+
+
+# --- --help examples: printed verbatim, never wrapped inside an argument -------------------
+
+EXAMPLE_WIDTH = 72  # a command longer than this continues on the next line, after " \"
+
+
+def _words(command: str) -> list[str]:
+    """The command's words as written, quotes kept: a quoted expression is one word."""
+    words, cur, quote = [], "", ""
+    for ch in command:
+        if quote:
+            cur += ch
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            cur += ch
+            quote = ch
+        elif ch == " ":
+            if cur:
+                words.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        words.append(cur)
+    return words
+
+
+def shell_lines(command: str, width: int = EXAMPLE_WIDTH) -> str:
+    """``command`` as shell lines of at most ``width`` characters, joined by " \\" (a word
+    longer than that keeps its own line), so a copied example runs as is."""
+    units: list[str] = []
+    for word in _words(command):
+        # An option and its value (and `<` and its file) stay on one line.
+        prev = units[-1] if units else ""
+        if (prev.startswith("-") and len(prev) > 1 and " " not in prev
+                and not word.startswith("-")) or prev == "<":
+            units[-1] += " " + word
+        else:
+            units.append(word)
+    lines = [""]
+    for word in units:
+        if lines[-1] and len(lines[-1]) + 1 + len(word) > width - 2:
+            lines[-1] += " \\"
+            lines.append("    " + word)
+        else:
+            lines[-1] += (" " if lines[-1] else "") + word
+    return "\n".join(lines)
+
+
+def examples(*items: str | tuple[str, str], title: str = "Examples:") -> str:
+    """A --help epilog: each example a paragraph click prints verbatim (the "\\b" marker),
+    with an optional comment line above it: ("what it shows", "backprop ...")."""
+    blocks = []
+    for item in items:
+        note, command = item if isinstance(item, tuple) else ("", item)
+        body = shell_lines(command)
+        if note:
+            body = f"# {note}\n{body}"
+        blocks.append("\b\n" + body)
+    return title + "\n\n" + "\n\n".join(blocks)
