@@ -158,3 +158,25 @@ def test_shell_completion_script_is_offered() -> None:
     r = invoke("--show-completion", "bash")
     assert r.code == 0, r.output
     assert "_BACKPROP_COMPLETE" in r.stdout
+
+
+# --- messages speak the input's language: a problem file's keys, not CLI options ----------
+
+def test_bad_key_in_a_problem_file_names_the_files_key(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    problems = tmp_path / "bad.toml"
+    problems.write_text('[p1]\nexpression = "(x+y)*z"\nat = { x = -2, y = 5, z = -4 }\n'
+                        'expect = { value = -12, dw = -4 }\n', encoding="utf-8")
+    junit = tmp_path / "report.xml"
+    r = invoke("check", str(problems), "--junit", str(junit))
+    assert r.code == 2, r.output
+    table = " ".join(r.stdout.split())
+    assert "expect names 'dw'" in table and "--expect" not in table
+    xml = junit.read_text(encoding="utf-8")
+    assert "expect names 'dw'" in xml and "--expect" not in xml
+
+
+def test_the_same_mistake_on_the_command_line_names_the_option() -> None:
+    assert_bad_input(invoke("eval", *HEADLINE, "--expect", "dw=-4"), "--expect names 'dw'")

@@ -269,22 +269,27 @@ def answers_from(expect: Mapping[str, Any] | str | Iterable[str],
 
 
 def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str],
-                  tolerance: AnswerTolerance | None = None) -> Answers:
-    """Compare answers with an evaluated Result. Unknown names raise InputError (exit 2)."""
+                  tolerance: AnswerTolerance | None = None, *,
+                  where: str = "--expect") -> Answers:
+    """Compare answers with an evaluated Result. Unknown names raise InputError (exit 2).
+
+    ``where`` names the answers as their author wrote them: the `--expect` option, or a
+    problem file's `expect` key, so that a message speaks the input's language."""
     tolerance = tolerance or AnswerTolerance()
-    given = answers_from(expect)
+    given = answers_from(expect, where=where)
     if result.value is None:
-        raise InputError("--expect needs a point to compare at", where="--expect",
-                         hint="give the input values with --at")
-    keys = _Keys(result)
+        at = "--at" if where.startswith("--") else "at"
+        raise InputError(f"{where} needs a point to compare at", where=where,
+                         hint=f"give the input values with {at}")
+    keys = _Keys(result, where)
     checks: list[AnswerCheck] = []
     targets_seen: dict[tuple[str, int], str] = {}
     for a in given:
         kind, nid = keys.resolve(a.key)
         earlier = targets_seen.get((kind, nid))
         if earlier is not None:
-            raise InputError(f"--expect gives '{a.key}' and '{earlier}', which are the same "
-                             "answer", where="--expect", hint="give each answer once")
+            raise InputError(f"{where} gives '{a.key}' and '{earlier}', which are the same "
+                             "answer", where=where, hint="give each answer once")
         targets_seen[(kind, nid)] = a.key
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
@@ -360,8 +365,9 @@ def _allowance(a: Answer, truth: float,
 class _Keys:
     """What `--expect` keys may name: value, a node (forward value), d<node> (gradient)."""
 
-    def __init__(self, result: Result):
+    def __init__(self, result: Result, where: str = "--expect"):
         self.result = result
+        self.where = where
         graph = result.graph
         self.output = graph.output
         self.out_name = result.output
@@ -390,8 +396,8 @@ class _Keys:
         hint = (f"did you mean {close[0]}? " if close else "") + (
             f"inputs: {inputs}; intermediates: {', '.join(named) or 'none'}; "
             "write value for the output, q for a forward value, dq for a gradient")
-        return InputError(f"--expect names '{key}', which is neither an input nor an "
-                          "intermediate of the expression", where="--expect", hint=hint)
+        return InputError(f"{self.where} names '{key}', which is neither an input nor an "
+                          "intermediate of the expression", where=self.where, hint=hint)
 
 
 # ---------------------------------------------------------------- explanations
