@@ -180,3 +180,26 @@ def test_bad_key_in_a_problem_file_names_the_files_key(tmp_path: object) -> None
 
 def test_the_same_mistake_on_the_command_line_names_the_option() -> None:
     assert_bad_input(invoke("eval", *HEADLINE, "--expect", "dw=-4"), "--expect names 'dw'")
+
+
+# --- smaller items --------------------------------------------------------------------------
+
+def test_upstream_seed_tables_say_dl() -> None:
+    out = invoke("eval", *HEADLINE, "--upstream", "2").stdout
+    assert "backprop ∂L/∂input" in out and "upstream ∂L/∂node" in out
+    assert "∂f/∂input" not in out
+
+
+def test_fit_api_takes_an_int_shape() -> None:
+    from backprop_cli.core.errors import InputError
+    from backprop_cli.learn.fit import fit, read_csv
+
+    loss = open("examples/xor-mlp-matrix.txt", encoding="utf-8").read()
+    data = read_csv("examples/xor.csv")
+    kw = {"init": "random", "seed": 1, "epochs": 2, "bind": {"x": ["x1", "x2"]}}
+    as_int = fit(loss, data, shape={"W1": (2, 2), "b1": 2, "w2": 2}, **kw)
+    as_text = fit(loss, data, shape={"W1": "2x2", "b1": (2,), "w2": [2]}, **kw)
+    assert as_int.final.keys() == as_text.final.keys()
+    assert as_int.to_dict()["history"] == as_text.to_dict()["history"]
+    with pytest.raises(InputError, match="must be an int"):
+        fit(loss, data, shape={"W1": 2.5}, **kw)

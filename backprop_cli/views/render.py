@@ -184,7 +184,6 @@ def _hidden(n: int, max_rows: int, what: str = "rows") -> str:
 
 def _node_table(result: Result, max_rows: int, *, short: bool, width: int) -> Table:
     numeric = result.value is not None
-    out = result.output
     table = NotedTable(title=_node_title(result), title_justify="left", show_lines=False,
                        header_style="bold", caption_justify="left")
     table.add_column("node", style="bold cyan", no_wrap=True)
@@ -198,7 +197,8 @@ def _node_table(result: Result, max_rows: int, *, short: bool, width: int) -> Ta
         table.add_column("value", justify="right", style="blue", no_wrap=True)
     table.add_column("local" if short else "local ∂node/∂input", no_wrap=not numeric)
     if numeric:
-        table.add_column("upstream" if short else f"upstream ∂{out}/∂node", justify="right",
+        table.add_column("upstream" if short else f"upstream ∂{_top(result)}/∂node",
+                         justify="right",
                          style="magenta", no_wrap=shaped)
         table.add_column("downstream", no_wrap=True)
     if not short:
@@ -254,7 +254,6 @@ def _entries_in_lines(head: str, entries: list[str], width: int) -> str:
 
 def _node_blocks(result: Result, max_rows: int, width: int) -> Table:
     numeric = result.value is not None
-    out = result.output
     caption = (text(_hidden(len(result.nodes), max_rows))
                if len(result.nodes) > max_rows else None)
     table = _block_table(_node_title(result), caption)
@@ -271,7 +270,7 @@ def _node_blocks(result: Result, max_rows: int, width: int) -> Table:
         if row.inputs:
             fields.append(("local", _local(row)))
         if numeric:
-            fields.append((f"∂{out}/∂node", _upstream(row)))
+            fields.append((f"∂{_top(result)}/∂node", _upstream(row)))
             if row.inputs:
                 fields.append(("downstream", _downstream(row)))
         fields.append(("gate", _gate(row)))
@@ -386,10 +385,14 @@ def _gradient_title(result: Result) -> Text:
         f" (upstream seed {fmt(result.seed)})" if result.seed != 1.0 else ""))
 
 
+def _top(result: Result) -> str:
+    """Whose gradients the tables hold: the output's (f), or some loss L's when --upstream
+    seeds the backward pass with dL/df."""
+    return "L" if result.seed != 1.0 else result.output
+
+
 def _d_input(result: Result) -> str:
-    """What the backprop column holds: ∂f/∂input, or ∂L/∂input when --upstream seeds the
-    backward pass with the gradient of some loss L."""
-    return f"∂{'L' if result.seed != 1.0 else result.output}/∂input"
+    return f"∂{_top(result)}/∂input"
 
 
 def _checks(result: Result) -> list[Check]:
