@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InputError
-from ..core.formatting import describe, entry, inline
+from ..core.formatting import describe, entry, inline, rounded
 from ..core.literals import ArrayLiteral
 from ..core.numbers import parse_number
 from ..core.ops import VAR
@@ -844,7 +844,7 @@ def _entry_hints(results: list[EntryCheck], shape: tuple[int, ...]) -> list[str]
         ratios = [a / t for a, t in pairs]
         r0 = ratios[0]
         if abs(r0 - 1) > 1e-6 and all(abs(r - r0) <= 1e-3 * abs(r0) for r in ratios):
-            return [f"every entry is {r0:.4g} × the correct one: a constant factor is off "
+            return [f"every entry is {rounded(r0, 4)} × the correct one: a constant factor is off "
                     "(such as the 2 of a square, or the upstream gradient)"]
     return []
 
@@ -876,7 +876,7 @@ def details(check: AnswerCheck) -> list[str]:
                 f"{_must(check)}"]
     wrong = [e for e in check.entries if not e.ok]
     lines = [f"{check.key}{entry(e.index)}: yours {e.written}, correct {_fmt(e.truth)}"
-             + ("" if e.rounding == "exact" else f" (±{e.allowed:.2g}, {e.rounding})")
+             + ("" if e.rounding == "exact" else f" (±{rounded(e.allowed, 2)}, {e.rounding})")
              for e in wrong[:MAX_ENTRIES_LISTED]]
     if len(wrong) > MAX_ENTRIES_LISTED:
         lines.append(f"… and {len(wrong) - MAX_ENTRIES_LISTED} more wrong entries (see --json)")

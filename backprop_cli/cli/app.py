@@ -87,12 +87,36 @@ def _table_format(value: str, as_json: bool) -> str:
     return fmt
 
 
-def _print(renderable: object) -> None:
-    """Print to stdout at options.console_width(): --width, COLUMNS, the terminal's width,
-    or 120 columns when piped or redirected, so that files and golden outputs are stable."""
-    from rich.console import Console
+PIPED_WIDTH = 120  # columns when stdout is a file or a pipe and COLUMNS is not set
+_width: dict[str, int | None] = {"forced": None}
 
-    from .options import console_width
+
+def remember_width(value: int | None) -> None:
+    """--width of the command line being run (options.Width's callback)."""
+    _width["forced"] = value
+
+
+def console_width() -> int:
+    """The width tables are laid out for: --width, else COLUMNS, else the terminal's width,
+    else PIPED_WIDTH (a file or a pipe: stable output for scripts and golden files)."""
+    import os
+    import shutil
+
+    forced = _width["forced"]
+    if forced is not None:
+        return forced
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
+    return PIPED_WIDTH
+
+
+def _print(renderable: object) -> None:
+    """Print to stdout at console_width(): --width, COLUMNS, the terminal's width, or 120
+    columns when piped or redirected, so that files and golden outputs are stable."""
+    from rich.console import Console
 
     Console(highlight=False, width=console_width()).print(renderable)
 

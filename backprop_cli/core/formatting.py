@@ -22,6 +22,12 @@ def number(v: float | None) -> str:
     return f"{v:.6g}"
 
 
+def rounded(v: float, digits: int) -> str:
+    """``digits`` significant digits, for a figure that is itself approximate: a tolerance
+    (±5e-07), a gradient norm in a message (9.81e-07), a chart's axis label (0.257)."""
+    return f"{v:.{digits}g}"
+
+
 def shape_text(shape: Iterable[int] | None) -> str:
     """`scalar`, `4` (a vector of 4) or `2×3` (a matrix of 2 rows, 3 columns)."""
     dims = tuple(shape or ())
@@ -52,14 +58,49 @@ SHOWN = 4  # entries of a vector (rows, columns of a matrix) in a table cell
 LINE_SHOWN = 8  # entries of an array in a sentence (a message, a report's "what differed")
 
 
-def _cut(items: list[Any], shown: int) -> list[Any]:
+def cut(items: list[Any], shown: int = SHOWN, head: int | None = None,
+        mark: Any = "…") -> list[Any]:
+    """At most ``shown`` items as they are; longer, the first ``head`` (default shown - 2),
+    ``mark`` and the last: the one abbreviation rule of tables, pictures and exports."""
     if len(items) <= shown:
         return items
-    return [*items[:max(shown - 2, 1)], "…", items[-1]]
+    first = max(shown - 2, 1) if head is None else head
+    return [*items[:first], mark, items[-1]]
+
+
+def _cut(items: list[Any], shown: int) -> list[Any]:
+    return cut(items, shown)
 
 
 def _entries(row: list[Any], shown: int) -> str:
     return "[" + ", ".join(c if c == "…" else number(c) for c in _cut(row, shown)) + "]"
+
+
+# The pictures copy the slides, so their numbers differ from the tables' on purpose (both
+# rules live here, with the tables' one, so that no view formats a number by itself).
+
+def lecture_number(v: float | None) -> str:
+    """The lecture's two decimals (-0.53, 0.73), more digits only where two would lose it;
+    "" where there is no number (a wire without a value)."""
+    if v is None:
+        return ""
+    if v == 0:
+        return "0"
+    if v == int(v) and abs(v) < 1e6:
+        return f"{v:.2f}"
+    if 0.01 <= abs(v) < 1e5:
+        return f"{v:.2f}"
+    return f"{v:.3g}"
+
+
+def lecture_entry(v: float) -> str:
+    """An array entry on a picture: three significant digits, as the lecture's ||Wx||² slide
+    writes 0.22, 0.088, -0.112, 0.636 (3001, not 3e+03)."""
+    if v == 0:
+        return "0"
+    if 1e3 <= abs(v) < 1e6:
+        return f"{v:.0f}"
+    return f"{v:.3g}"
 
 
 def value(v: float | list[Any] | tuple[Any, ...] | str | None, shown: int = SHOWN) -> str:

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..checks.answers import AnswerCheck, Answers, fmt
+from ..core.formatting import rounded
 from ..views.render import text
 from .batch import BatchReport, ProblemResult
 
@@ -32,7 +33,7 @@ def answers_table(answers: Answers) -> Group:
     table.add_column("", no_wrap=True)
     for c in answers.checks:
         mark = text("✓ match", "bold green") if c.ok else text("✗ differs", "bold red")
-        within = "exact" if c.rounding == "exact" else f"±{c.allowed:.2g} ({c.rounding})"
+        within = "exact" if c.rounding == "exact" else f"±{rounded(c.allowed, 2)} ({c.rounding})"
         if c.is_array and c.shape != c.answer_shape:
             within = "wrong shape"
         table.add_row(text(c.key), text(_what(c)), text(c.written),

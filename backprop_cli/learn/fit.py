@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.engine import backward, forward
 from ..core.errors import DomainError, ExitStatus, InputError
+from ..core.formatting import number
 from ..core.graph import Graph
 from ..core.literals import ArrayValue
 from ..core.numbers import parse_number
@@ -382,7 +383,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
         if not math.isfinite(row.train_loss) or (
                 row.train_loss > 1e6 * max(1.0, abs(result.history[0].train_loss))):
             _diverged(result, f"in epoch {epoch} the training loss reached "
-                      f"{row.train_loss:.6g}", lr)
+                      f"{number(row.train_loss)}", lr)
             break
         if early_stopping is not None and row.val_loss is not None:
             if row.val_loss < best:
@@ -427,10 +428,12 @@ def _diverged(result: Fit, what: str, lr: float) -> None:
 def _shapes(shape: Mapping[str, Any] | None) -> dict[str, tuple[int, ...]]:
     """``shape=`` as the API takes it: ``{"W": (2, 2), "b": 2, "v": [3], "M": "2x3"}``, each
     value an int (a vector), a tuple or list of ints, or the CLI's text; else InputError."""
+    out: dict[str, tuple[int, ...]] = {}
+    if not shape:
+        return out  # a scalar job: array_model (numpy) is never imported
     from .array_model import parse_shapes
 
-    out: dict[str, tuple[int, ...]] = {}
-    for name, dims in (shape or {}).items():
+    for name, dims in shape.items():
         if isinstance(dims, str):
             out.update(parse_shapes([f"{name}={dims}"]))
             continue

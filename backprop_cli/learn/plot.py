@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.errors import InputError
+from ..core.formatting import rounded
 from ..views.render import Reflow, Sized, fmt, text
 
 if TYPE_CHECKING:
@@ -77,9 +78,9 @@ class _Scale:
     def label_y(self, u: float) -> str:
         v = self.y0 + u * (self.y1 - self.y0)
         if self.log:
-            return f"{10**v:.3g}"
+            return rounded(10**v, 3)
         # A tick at what should be 0 can come out as 1e-17: call it 0.
-        return "0" if abs(v) < 1e-12 * max(abs(self.y0), abs(self.y1)) else f"{v:.3g}"
+        return "0" if abs(v) < 1e-12 * max(abs(self.y0), abs(self.y1)) else rounded(v, 3)
 
 
 # --- the terminal picture: braille dots, 2 x 4 per character --------------------------------
