@@ -293,7 +293,7 @@ def _descend_table(run: Descent, max_rows: int, *, short: bool, params: int) -> 
     rows = run.trajectory
     shown = sample(len(rows), max_rows)
     table = Table(title=text(f"Gradient descent on {_short(run.expression)}"),
-                  title_justify="left", header_style="bold", caption_justify="left")
+                  title_justify="left", header_style="bold")
     table.add_column("step", justify="right", style="bold cyan")
     table.add_column("lr" if short else "learning rate", justify="right")
     table.add_column("loss", justify="right", style="blue")
@@ -364,7 +364,7 @@ def _fit_table(result: Fit, max_rows: int, *, short: bool) -> Table:
     lrs = not short or len({e.lr for e in rows}) > 1
     table = Table(title=text(f"Training {result.n_train} rows"
                              + (f", validating on {result.n_val}" if result.n_val else "")),
-                  title_justify="left", header_style="bold", caption_justify="left")
+                  title_justify="left", header_style="bold")
     table.add_column("epoch", justify="right", style="bold cyan")
     if updates:
         table.add_column("updates", justify="right")
