@@ -157,3 +157,10 @@ def test_wrap_code_breaks_after_operators_only() -> None:
     for line in lines:
         assert len(line) <= 12 or "*" not in line
     assert "alpha_beta*" in lines or any(line.startswith("alpha_beta") for line in lines)
+
+
+def test_wrap_code_keeps_derivative_names_and_unary_minus_whole() -> None:
+    text = "∂/∂x_0 = 4*Heaviside(x_0, 0); ∂/∂x_1 = -Heaviside(x_1, 0)"
+    for width in range(8, 30):
+        lines = wrap_code(text, width).split("\n")
+        assert not any(line.endswith("∂/") or line.endswith("= -") for line in lines), lines

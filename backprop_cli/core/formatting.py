@@ -151,11 +151,16 @@ def wrap_code(s: str, width: int) -> str:
         cur = ""
         token = ""
         pieces: list[str] = []
+        prev = ""  # the last character that is not a space
         for ch in line:
             token += ch
-            if ch in _BREAK_AFTER or ch == " ":
+            # Not after the "/" of ∂/∂x, nor after a unary minus (= -x, (-x, 2*-x).
+            glued = (ch == "/" and prev == "∂") or (ch == "-" and prev in _BREAK_AFTER | {""})
+            if (ch in _BREAK_AFTER and not glued) or ch == " ":
                 pieces.append(token)
                 token = ""
+            if ch != " ":
+                prev = ch
         if token:
             pieces.append(token)
         for piece in pieces:
