@@ -27,6 +27,11 @@ EVALS = {
     "vector upstream": ["eval", "relu(x)", "--at", "x=[1.23456,-2,3,-1]", "--upstream",
                         "[4,-1,5,9]"],
     "symbolic": ["eval", "sigmoid(w0*x0 + w1*x1 + w2)"],
+    "long vector": ["eval", "sum(tanh(x)^2)", "--at",
+                    "x=[0.0123456,-0.7654321,1.5,2.25,-3.125,0.333333,0.4,-0.5,0.6,0.77777]"],
+    "wide matrix": ["eval", "sum((W@x)^2)", "--at",
+                    "W=[[0.11,0.52,-0.33,0.44,0.55],[0.6,-0.7,0.8,0.9,1.1],[1.2,1.3,-1.4,1.5,1.6]]",
+                    "--at", "x=[0.21,0.42,-0.63,0.84,1.05]"],
 }
 _NUM = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[-+]\d+)?(?![\w.])")
 _LEFT, _RIGHT = "┏┃┡│└├┌┗┠┢", "┓┃┩│┘┤┐┛┨┪"
@@ -61,11 +66,24 @@ def whole(out: str, wanted: list[float]) -> None:
     assert not missing, f"not shown whole: {missing}\n{out}"
 
 
+def _shown(v: Any) -> list[float]:
+    """The numbers a table cell shows of ``v``: every one of a scalar or a small array, the
+    entries formatting.value keeps of a big one (first ones and the last, by entries)."""
+    if not isinstance(v, list):
+        return numbers(v)
+    return [float(t) for t in _NUM.findall(value(v).split(" ", 1)[-1] if len(v) > 4
+                                            or (v and isinstance(v[0], list)
+                                                and len(v[0]) > 4) else value(v))]
+
+
 def _eval_numbers(doc: dict[str, Any]) -> list[float]:
     found: list[float] = []
     for node in doc["nodes"]:
-        for key in ("value", "upstream", "local", "downstream"):
-            found += numbers(node.get(key))
+        for key in ("value", "upstream"):
+            found += _shown(node.get(key))
+        for key in ("local", "downstream"):
+            for item in node.get(key) or []:
+                found += _shown(item)
     return found
 
 
