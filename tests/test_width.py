@@ -182,3 +182,18 @@ def test_wrap_code_keeps_derivative_names_and_unary_minus_whole() -> None:
     for width in range(8, 30):
         lines = wrap_code(text, width).split("\n")
         assert not any(line.endswith("∂/") or line.endswith("= -") for line in lines), lines
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_answers_table_fits_and_keeps_answers_whole(width: int) -> None:
+    r = invoke("eval", "q = W@x; f = sum(q^2)", "--at", "W=[[0.1,0.5],[-0.3,0.8]]", "--at",
+               "x=[0.2,0.4]", "--expect",
+               "q=[0.22,0.26], dW=[[0.088,0.104],[0.176,0.208]], dx=[-0.112,0.636,0]",
+               "--width", str(width))
+    assert r.code == 1, r.output
+    lines_fit(r.stdout, width)
+    borders_kept(r.stdout)
+    table = r.stdout.split("Your answers", 1)[1]
+    for written in ("[0.22, 0.26]", "[[0.088, 0.104], [0.176, 0.208]]", "[-0.112, 0.636, 0]"):
+        assert written in table or all(p in table for p in written.split())
+    whole(table, [0.088, 0.104, 0.176, 0.208, -0.112, 0.636])

@@ -143,7 +143,7 @@ class NotedTable(Table):
     after: Text | None = None
 
 
-def _block_table(title: Text, caption: Text | None = None) -> Table:
+def block_table(title: Text, caption: Text | None = None) -> Table:
     """One block per row of the wide table: the row's name, then one line per column."""
     table = Table(title=title, title_justify="left", header_style="bold", show_header=False,
                   caption=caption, caption_justify="left")
@@ -158,7 +158,7 @@ def _room(width: int) -> int:
     return max(width - 36, 16)
 
 
-def _add_block(table: Table, name: RenderableType, fields: list[tuple[str, RenderableType]],
+def add_block(table: Table, name: RenderableType, fields: list[tuple[str, RenderableType]],
                ) -> None:
     for k, (field_name, cell) in enumerate(fields):
         table.add_row(name if k == 0 else "", text(field_name), cell,
@@ -256,10 +256,10 @@ def _node_blocks(result: Result, max_rows: int, width: int) -> Table:
     numeric = result.value is not None
     caption = (text(_hidden(len(result.nodes), max_rows))
                if len(result.nodes) > max_rows else None)
-    table = _block_table(_node_title(result), caption)
+    table = block_table(_node_title(result), caption)
     for row in elided(result.nodes, max_rows):
         if row is None:
-            _add_block(table, text("…", "dim"), [("", text("…", "dim"))])
+            add_block(table, text("…", "dim"), [("", text("…", "dim"))])
             continue
         fields: list[tuple[str, RenderableType]] = [("op", text(row.op))]
         if result.shaped:
@@ -274,7 +274,7 @@ def _node_blocks(result: Result, max_rows: int, width: int) -> Table:
             if row.inputs:
                 fields.append(("downstream", _downstream(row)))
         fields.append(("gate", _gate(row)))
-        _add_block(table, text(row.label, "bold cyan"), fields)
+        add_block(table, text(row.label, "bold cyan"), fields)
     return table
 
 
@@ -448,20 +448,20 @@ def _gradient_table(result: Result, max_rows: int, *, short: bool) -> Table:
 
 def _gradient_blocks(result: Result, max_rows: int, width: int) -> Table:
     if result.value is None:
-        table = _block_table(_gradient_title(result))
+        table = block_table(_gradient_title(result))
         for name in result.wrt:
-            _add_block(table, text(name, "bold cyan"),
+            add_block(table, text(name, "bold cyan"),
                        [(f"sympy ∂{result.output}/∂input",
                          text(wrap_code(result.symbolic.get(name, "–"), _room(width))))])
         return table
     checks = _checks(result)
     caption = text(_hidden(len(checks), max_rows)) if len(checks) > max_rows else None
-    table = _block_table(_gradient_title(result), caption)
+    table = block_table(_gradient_title(result), caption)
     for c in elided(checks, max_rows):
         if c is None:
-            _add_block(table, text("…", "dim"), [("", text("…", "dim"))])
+            add_block(table, text("…", "dim"), [("", text("…", "dim"))])
             continue
-        _add_block(table, text(c.variable, "bold cyan"), [
+        add_block(table, text(c.variable, "bold cyan"), [
             ("value", text(fmt(c.value), "blue")),
             (f"backprop {_d_input(result)}", text(fmt(c.backprop), "bold magenta")),
             ("sympy derivative", text(wrap_code(c.sympy_derivative or "–", _room(width)))),
