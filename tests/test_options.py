@@ -203,3 +203,15 @@ def test_fit_api_takes_an_int_shape() -> None:
     assert as_int.to_dict()["history"] == as_text.to_dict()["history"]
     with pytest.raises(InputError, match="must be an int"):
         fit(loss, data, shape={"W1": 2.5}, **kw)
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["descend", "w^2", "--at", "w=1", "--decay", "foo"], ["exp:K, inverse:K or none"]),
+    (["descend", "w^2", "--at", "w=1", "--optimizer", "foo"],
+     ["sgd, momentum, nesterov, adam"]),
+    (["check", "examples/lecture.toml", "--input-format", "foo"],
+     ["unknown --input-format 'foo'", "auto, toml, jsonl"]),
+    (["graph", "x*y", "--format", "foo"], ["dot, mermaid, svg, png, text"]),
+])
+def test_hints_list_every_valid_value(args: list[str], fragments: list[str]) -> None:
+    assert_bad_input(invoke(*args), *fragments)
