@@ -210,7 +210,7 @@ def test_fit_api_takes_an_int_shape() -> None:
     (["descend", "w^2", "--at", "w=1", "--optimizer", "foo"],
      ["sgd, momentum, nesterov, adam"]),
     (["check", "examples/lecture.toml", "--input-format", "foo"],
-     ["unknown --input-format 'foo'", "auto, toml, jsonl"]),
+     ["unknown format 'foo'", "auto, toml, jsonl"]),
     (["graph", "x*y", "--format", "foo"], ["dot, mermaid, svg, png, text"]),
 ])
 def test_hints_list_every_valid_value(args: list[str], fragments: list[str]) -> None:

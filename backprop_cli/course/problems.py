@@ -122,7 +122,7 @@ def parse_problems(text: str, fmt: str = "auto", source: str = "<text>") -> Prob
 
 def _format(fmt: str, name: str, text: str) -> str:
     if fmt not in FORMATS:
-        raise InputError(f"unknown --input-format '{fmt}'", where="--input-format",
+        raise InputError(f"unknown format '{fmt}'", where="--input-format",
                          hint="choose from " + ", ".join(FORMATS))
     if fmt != "auto":
         return fmt
