@@ -46,6 +46,12 @@ def same_text(got: str, want: str) -> bool:
         math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-12) for a, b in zip(gn, wn))
 
 
+@pytest.fixture(autouse=True)
+def _no_columns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process runs print at the piped default (120 columns), whatever the shell's COLUMNS."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 def golden(name: str, got: str) -> None:
     """Compare with tests/golden/NAME, numbers with a tolerance (``same_text``);
     BACKPROP_UPDATE_GOLDEN=1 rewrites the file."""

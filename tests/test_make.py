@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
+from backprop_cli.core.fileio import write_atomic
 from backprop_cli.course import make as mk
 from backprop_cli.course.batch import run_problems
 from backprop_cli.course.problems import parse_problems
@@ -81,7 +82,7 @@ def test_writing_into_a_fifo_keeps_it_a_fifo(tmp_path: Path) -> None:
     got: list[str] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
     reader.start()
-    mk.write_atomic(str(fifo), "key\n")
+    write_atomic(str(fifo), "key\n", where="-o")
     reader.join(timeout=10)
     assert got == ["key\n"] and stat.S_ISFIFO(os.stat(fifo).st_mode)
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from backprop_cli import evaluate
-from backprop_cli.cli.replay import write_atomic
 from backprop_cli.core.errors import InputError
+from backprop_cli.core.fileio import write_atomic
 from backprop_cli.views import replay as rp
 from backprop_cli.views.steps import backward_steps, forward_steps, render_lines
 
@@ -181,7 +181,7 @@ def test_an_interrupted_write_leaves_no_half_file(tmp_path: Path,
 
     monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        write_atomic(str(target), b"new page")
+        write_atomic(str(target), b"new page", where="-o")
     assert target.read_text() == "old page"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["replay.html"]
 

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from ..core.errors import InputError
-from ..core.formatting import describe, entry, number
+from ..core.formatting import describe, entry, inline, rounded
 from ..core.literals import ArrayLiteral
 from ..core.numbers import parse_number
 from ..core.ops import VAR
@@ -275,22 +275,27 @@ def answers_from(expect: Mapping[str, Any] | str | Iterable[str],
 
 
 def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str],
-                  tolerance: AnswerTolerance | None = None) -> Answers:
-    """Compare answers with an evaluated Result. Unknown names raise InputError (exit 2)."""
+                  tolerance: AnswerTolerance | None = None, *,
+                  where: str = "--expect") -> Answers:
+    """Compare answers with an evaluated Result. Unknown names raise InputError (exit 2).
+
+    ``where`` names the answers as their author wrote them: the `--expect` option, or a
+    problem file's `expect` key, so that a message speaks the input's language."""
     tolerance = tolerance or AnswerTolerance()
-    given = answers_from(expect)
+    given = answers_from(expect, where=where)
     if result.value is None:
-        raise InputError("--expect needs a point to compare at", where="--expect",
-                         hint="give the input values with --at")
-    keys = _Keys(result)
+        at = "--at" if where.startswith("--") else "at"
+        raise InputError(f"{where} needs a point to compare at", where=where,
+                         hint=f"give the input values with {at}")
+    keys = _Keys(result, where)
     checks: list[AnswerCheck] = []
     targets_seen: dict[tuple[str, int], str] = {}
     for a in given:
         kind, nid = keys.resolve(a.key)
         earlier = targets_seen.get((kind, nid))
         if earlier is not None:
-            raise InputError(f"--expect gives '{a.key}' and '{earlier}', which are the same "
-                             "answer", where="--expect", hint="give each answer once")
+            raise InputError(f"{where} gives '{a.key}' and '{earlier}', which are the same "
+                             "answer", where=where, hint="give each answer once")
         targets_seen[(kind, nid)] = a.key
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
@@ -366,8 +371,9 @@ def _allowance(a: Answer, truth: float,
 class _Keys:
     """What `--expect` keys may name: value, a node (forward value), d<node> (gradient)."""
 
-    def __init__(self, result: Result):
+    def __init__(self, result: Result, where: str = "--expect"):
         self.result = result
+        self.where = where
         graph = result.graph
         self.output = graph.output
         self.out_name = result.output
@@ -396,8 +402,8 @@ class _Keys:
         hint = (f"did you mean {close[0]}? " if close else "") + (
             f"inputs: {inputs}; intermediates: {', '.join(named) or 'none'}; "
             "write value for the output, q for a forward value, dq for a gradient")
-        return InputError(f"--expect names '{key}', which is neither an input nor an "
-                          "intermediate of the expression", where="--expect", hint=hint)
+        return InputError(f"{self.where} names '{key}', which is neither an input nor an "
+                          "intermediate of the expression", where=self.where, hint=hint)
 
 
 # ---------------------------------------------------------------- explanations
@@ -559,12 +565,9 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
 
 
 def fmt(v: Any) -> str:
-    """Six significant digits, as the node table prints them. Arrays differ from the table
-    on purpose: on one line with a few entries, to fit in a sentence (expect_arrays.py)."""
-    if isinstance(v, (list, tuple)):
-
-        return fmt_array(v)
-    return number(v)
+    """Six significant digits, as the node table prints them; arrays on one line with a few
+    entries, to fit in a sentence (formatting.inline)."""
+    return inline(v, MAX_SHOWN)
 
 
 # ---------------------------------------------------------------- the API
@@ -653,17 +656,7 @@ def index_of(k: int, shape: Sequence[int]) -> tuple[int, ...]:
 
 def fmt_array(v: Any, limit: int = MAX_SHOWN) -> str:
     """[0.44, 0.52] or [[0.088, 0.176], [0.104, 0.208]]; longer arrays abbreviated."""
-
-    flat, shape = flatten(v)
-    if not shape:
-        return fmt(flat[0])
-    if len(flat) > limit:
-        head = ", ".join(fmt(x) for x in flat[:limit // 2])
-        return f"{describe(shape)} [{head}, …]"
-    if len(shape) == 1:
-        return "[" + ", ".join(fmt(x) for x in flat) + "]"
-    rows = nest(flat, shape)
-    return "[" + ", ".join("[" + ", ".join(fmt(x) for x in row) + "]" for row in rows) + "]"
+    return inline(v, limit)
 
 
 # ---------------------------------------------------------------- parsing answers
@@ -861,7 +854,7 @@ def _entry_hints(results: list[EntryCheck], shape: tuple[int, ...]) -> list[str]
         ratios = [a / t for a, t in pairs]
         r0 = ratios[0]
         if abs(r0 - 1) > 1e-6 and all(abs(r - r0) <= 1e-3 * abs(r0) for r in ratios):
-            return [f"every entry is {r0:.4g} × the correct one: a constant factor is off "
+            return [f"every entry is {rounded(r0, 4)} × the correct one: a constant factor is off "
                     "(such as the 2 of a square, or the upstream gradient)"]
     return []
 
@@ -893,7 +886,7 @@ def details(check: AnswerCheck) -> list[str]:
                 f"{_must(check)}"]
     wrong = [e for e in check.entries if not e.ok]
     lines = [f"{check.key}{entry(e.index)}: yours {e.written}, correct {_fmt(e.truth)}"
-             + ("" if e.rounding == "exact" else f" (±{e.allowed:.2g}, {e.rounding})")
+             + ("" if e.rounding == "exact" else f" (±{rounded(e.allowed, 2)}, {e.rounding})")
              for e in wrong[:MAX_ENTRIES_LISTED]]
     if len(wrong) > MAX_ENTRIES_LISTED:
         lines.append(f"… and {len(wrong) - MAX_ENTRIES_LISTED} more wrong entries (see --json)")

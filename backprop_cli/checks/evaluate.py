@@ -59,6 +59,14 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         raise InputError("an expression with array operations needs --at values: the shapes "
                          "come from them", where="--at",
                          hint='e.g. --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"')
+    constant = not inputs
+    if constant:
+        # A constant (2^3^2) has a value and nothing to differentiate: it is evaluated
+        # without --at, and --at values given anyway are not an error.
+        if at is not None and as_point(at).values:
+            result.notes.append("the --at values are not used: the expression has no inputs")
+        at = {}
+        result.notes.append("nothing to differentiate: the expression has no inputs")
     if at is None:
         want_symbols = True if symbolic_locals is None else symbolic_locals
         _symbolic(result, want_symbols)

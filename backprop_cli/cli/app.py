@@ -137,9 +137,9 @@ app = typer.Typer(
     name="backprop",
     help="Backpropagation, node by node: build the computational graph of an expression, "
     "run the forward and backward pass, and prove every gradient against sympy.\n\n"
-    'Example: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
+    '\b\nExample: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (README: Shell completion)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -203,17 +203,6 @@ def _split(values: list[str] | None) -> list[str] | None:
     return [w.strip() for v in values for w in v.split(",") if w.strip()]
 
 
-def _number(text: str, option: str, *, positive: bool = False) -> float:
-    from ..core.numbers import parse_number
-
-    value, _ = parse_number(text.strip(), source=text, pos=0, where=option)
-    if positive and value < 0:
-        from ..core.errors import InputError
-
-        raise InputError(f"{option} must not be negative", where=option)
-    return value
-
-
 def _table_format(value: str, as_json: bool) -> str:
     from ..core.errors import InputError
 
@@ -227,19 +216,42 @@ def _table_format(value: str, as_json: bool) -> str:
     return fmt
 
 
+PIPED_WIDTH = 120  # columns when stdout is a file or a pipe and COLUMNS is not set
+_width: dict[str, int | None] = {"forced": None}
+
+
+def remember_width(value: int | None) -> None:
+    """--width of the command line being run (options.Width's callback)."""
+    _width["forced"] = value
+
+
+def console_width() -> int:
+    """The width tables are laid out for: --width, else COLUMNS, else the terminal's width,
+    else PIPED_WIDTH (a file or a pipe: stable output for scripts and golden files)."""
+    import os
+    import shutil
+
+    forced = _width["forced"]
+    if forced is not None:
+        return forced
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
+    return PIPED_WIDTH
+
+
 def _print(renderable: object) -> None:
-    """Print to stdout: the terminal's width, or 120 columns when piped or redirected, so
-    that files and golden outputs are stable."""
+    """Print to stdout at console_width(): --width, COLUMNS, the terminal's width, or 120
+    columns when piped or redirected, so that files and golden outputs are stable."""
     from rich.console import Console
 
     class Stdout(Console):
         def on_broken_pipe(self) -> None:  # rich would exit 1 ("a check failed"): let
             raise BrokenPipeError  # the one handler give the closed pipe its own code
 
-    console = Stdout(highlight=False)
-    if not console.is_terminal:
-        console = Stdout(highlight=False, width=120)
-    console.print(renderable)
+    Stdout(highlight=False, width=console_width()).print(renderable)
 
 
 @contextmanager

@@ -9,7 +9,6 @@ import typer
 
 from ..core.errors import BackpropError, ExitStatus
 from .app import (
-    _number,
     _print,
     _read_expression,
     _split,
@@ -19,20 +18,36 @@ from .app import (
     fail,
     progress,
 )
+from .options import (
+    MAX_ROWS,
+    Atol,
+    Checks,
+    Command,
+    InputFormat,
+    Json,
+    MaxRows,
+    OldInputFormat,
+    Rtol,
+    Upstream,
+    Width,
+    examples,
+)
 
 
 @app.command(
     "eval",
+    cls=Command,
     short_help="Run EXPR forward and backward; check every gradient.",
     context_settings={"ignore_unknown_options": True},
-    epilog='Examples:\n\n'
-    '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
-    '  backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json\n\n'
-    '  backprop eval "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"\n\n'
-    '  backprop eval "relu(x)" --at "x=[1,-2,3,-1]" --upstream "[4,-1,5,9]" --jacobian\n\n'
-    '  backprop eval "-x^2" --at x=3          (a leading minus works as is)\n\n'
-    '  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3   (your answers)\n\n'
-    '  echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3',
+    epilog=examples(
+        'backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
+        'backprop eval "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --json',
+        'backprop eval "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"',
+        'backprop eval "relu(x)" --at "x=[1,-2,3,-1]" --upstream "[4,-1,5,9]" --jacobian',
+        ("a leading minus works as is", 'backprop eval "-x^2" --at x=3'),
+        ("your answers, checked",
+         'backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3'),
+        'echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3'),
 )
 def eval_(
     expr: Annotated[str, typer.Argument(
@@ -47,25 +62,12 @@ def eval_(
         "--wrt", metavar="NAMES", help="Only these inputs' gradients are shown and checked: "
         "x,y.",
         show_default=False)] = None,
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G", help="Seed of the backward pass: the gradient of some "
-        "loss with "
-        "respect to the output. Every gradient scales by it.")] = "1",
-    check: Annotated[str, typer.Option(
-        "--check", metavar="WHICH", help="Verifiers: sympy, numeric (central finite "
-        "differences), both "
-        "(sympy,numeric) or none.")] = "sympy,numeric",
-    rtol: Annotated[str, typer.Option("--rtol", metavar="R",
-                                      help="Relative tolerance against sympy: "
-                                      "|a-b| <= atol + rtol*|b|.")] = "1e-7",
-    atol: Annotated[str, typer.Option("--atol", metavar="A",
-                                      help="Absolute tolerance against sympy.")]
-    = "1e-9",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
-                                          "instead of tables.")] = False,
-    max_rows: Annotated[int, typer.Option("--max-rows", min=2, metavar="N",
-                                          help="Abbreviate tables "
-                                          "longer than this (--json has every row).")] = 60,
+    upstream: Upstream = "1",
+    check: Checks = "sympy,numeric",
+    rtol: Rtol = "1e-7",
+    atol: Atol = "1e-9",
+    as_json: Json = False,
+    max_rows: MaxRows = MAX_ROWS,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
                                            "as a formula (with --at).")] = False,
     expect: Annotated[list[str] | None, typer.Option(
@@ -87,6 +89,7 @@ def eval_(
                                             help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
                                             "paste.")] = "table",
+    width: Width = None,
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
@@ -99,13 +102,9 @@ def eval_(
         from ..core.result import Tolerance
 
         source = _read_expression(expr)
-        verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
-        tol = Tolerance(rtol=_number(rtol, "--rtol", positive=True),
-                        atol=_number(atol, "--atol", positive=True))
+        tol = Tolerance(rtol=rtol, atol=atol)
         out_format = _table_format(out_format, as_json)
-        # An array upstream ([4,-1,5,9]) is parsed by evaluate, with the output's shape.
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")
-        result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
+        result = evaluate(source, at, wrt=_split(wrt), upstream=upstream, check=check,
                           tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian,
                           expand=expand)
         answers = None
@@ -142,19 +141,19 @@ def eval_(
 
 @app.command(
     "check",
+    cls=Command,
     short_help="Check the answers of a problem set (TOML or JSON Lines).",
-    epilog="Examples:\n\n"
-    "  backprop check examples/lecture.toml\n\n"
-    "  backprop check answers.jsonl --junit report.xml\n\n"
-    "  cat problems.toml | backprop check - --json\n\n"
-    "  backprop check key.toml --answers student.toml --gradescope results.json",
+    epilog=examples(
+        "backprop check examples/lecture.toml",
+        "backprop check answers.jsonl --junit report.xml",
+        "cat problems.toml | backprop check - --json",
+        "backprop check key.toml --answers student.toml --gradescope results.json"),
 )
 def check_(
     file: Annotated[str, typer.Argument(
         help="A problem set: TOML (one table per problem) or JSON Lines; '-' reads stdin.",
         metavar="FILE", show_default=False)],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
-                                          "instead of the report.")] = False,
+    as_json: Json = False,
     junit: Annotated[str | None, typer.Option(
         "--junit", metavar="FILE", help="Also write JUnit XML to this file, for CI.",
         show_default=False)]
@@ -162,17 +161,13 @@ def check_(
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, metavar="N",
                                       help="Worker processes; pays "
                                       "for large sets (see README).")] = 1,
-    check: Annotated[str, typer.Option(
-        "--check", metavar="WHICH",
-        help="Verifiers of the tool's own gradients for problems that do not set "
-        "their own: sympy, numeric, both or none.")] = "sympy,numeric",
+    check: Checks = "sympy,numeric",
     digits: Annotated[str, typer.Option(
         "--digits", metavar="N|auto|exact",
         help="How answers are rounded, for problems that do not say: N decimals, "
         "'auto' (as written) or 'exact'.")] = "auto",
-    fmt: Annotated[str, typer.Option("--format", metavar="FORMAT",
-                                     help="toml, jsonl, or auto (by file "
-                                     "extension, else by content).")] = "auto",
+    fmt: InputFormat = "auto",
+    old_fmt: OldInputFormat = None,
     details: Annotated[bool, typer.Option("--details/--no-details", help="After the table, "
                                           "show the chain rule behind each wrong gradient.")]
     = True,
@@ -187,6 +182,8 @@ def check_(
     prairielearn: Annotated[str | None, typer.Option(
         "--prairielearn", metavar="results.json", help="With --answers: write PrairieLearn's "
         "external-grader results here (always).", show_default=False)] = None,
+
+    width: Width = None,
 ) -> None:
     """Check every problem of a problem set: answers against the tool, gradients against sympy.
 
@@ -210,11 +207,10 @@ def check_(
             check_output(junit, where="--junit", inputs=[file])
         text = read_text("-", limit=PROBLEM_SET_BYTES, what="a problem set",
                          where="FILE") if file == "-" else None
-        pset = load_problems("<stdin>" if file == "-" else file, text, fmt)
-        verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
+        pset = load_problems("<stdin>" if file == "-" else file, text, old_fmt or fmt)
         shown = 0 if as_json or len(pset.items) < 5 else len(pset.items)  # no bar: 0
         with progress("checking", shown) as tick:
-            report = run_problems(pset, check=verifiers, digits=digits, jobs=jobs,
+            report = run_problems(pset, check=check, digits=digits, jobs=jobs,
                                   progress=tick)
         if junit and not report.interrupted:  # a partial run leaves the old report be
             from ..course.batch import write_junit
@@ -238,13 +234,14 @@ def check_(
 
 @app.command(
     "graph",
+    cls=Command,
     short_help="Draw the circuit of EXPR, values and gradients on the wires.",
     context_settings={"ignore_unknown_options": True},
-    epilog="Examples:\n\n"
-    '  backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg\n\n'
-    '  backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
-    "--expand -o neuron.png\n\n"
-    '  backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid',
+    epilog=examples(
+        'backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg',
+        'backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+        "--expand -o neuron.png",
+        'backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid'),
 )
 def graph_(
     expr: Annotated[str, typer.Argument(
@@ -261,14 +258,11 @@ def graph_(
         "--format", metavar="FORMAT",
         help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
         "(a tree in the terminal; the default without -o).", show_default=False)] = None,
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G",
-        help="Seed of the backward pass (gradient arriving at the output); "
-        "an array such as [4,-1,5,9] for a vector or matrix output.")]
-    = "1",
+    upstream: Upstream = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
+    width: Width = None,
 ) -> None:
     """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
 
@@ -289,8 +283,7 @@ def graph_(
             from ..core.errors import InputError
 
             raise InputError("--format png needs a file: add -o FILE.png", where="-o")
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
-        result = evaluate(source, at, upstream=seed, check=(),
+        result = evaluate(source, at, upstream=upstream, check=(),
                           expand=expand)
         data: str | bytes
         if fmt == "text":
@@ -311,12 +304,13 @@ def graph_(
 
 @app.command(
     "steps",
+    cls=Command,
     short_help="Replay the backward pass of EXPR one gate at a time.",
     context_settings={"ignore_unknown_options": True},
-    epilog="Examples:\n\n"
-    '  backprop steps "(x+y)*z" --at x=-2,y=5,z=-4\n\n'
-    '  backprop steps "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
-    "--expand --forward",
+    epilog=examples(
+        'backprop steps "(x+y)*z" --at x=-2,y=5,z=-4',
+        'backprop steps "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+        "--expand --forward"),
 )
 def steps_(
     expr: Annotated[str, typer.Argument(
@@ -327,14 +321,11 @@ def steps_(
         show_default=False)] = None,
     forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
     = False,
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G",
-        help="Seed of the backward pass (gradient arriving at the output); "
-        "an array such as [4,-1,5,9] for a vector or matrix output.")]
-    = "1",
+    upstream: Upstream = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
+    width: Width = None,
 ) -> None:
     """Replay the backward pass of EXPR one gate at a time, in the lecture's words.
 
@@ -347,8 +338,7 @@ def steps_(
         from ..views import steps
         source = _read_expression(expr)
         # No --at: an empty point, so a missing value is reported by name (constants need none).
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
-        result = evaluate(source, at or {}, upstream=seed, check=(),
+        result = evaluate(source, at or {}, upstream=upstream, check=(),
                           expand=expand)
         back = steps.backward_steps(result)
         fwd = steps.forward_steps(result) if forward else None

@@ -14,20 +14,21 @@ import typer
 
 from ..core.errors import BackpropError
 from .app import fail
+from .options import Command, examples
 
 
 def register(app: typer.Typer) -> None:
     app.command(
         "make",
         short_help="Generate backprop problems: an answer key and a worksheet.",
-        epilog="Examples:\n\n"
-        "  backprop make --list\n\n"
-        "  backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md "
-        "--template answers.toml\n\n"
-        "  backprop make --level 2 --count 10 --seed 2026 -o week3.toml --worksheet week3.tex"
-        "\n\n"
-        "  backprop make mul,fanout --seed 1 --variant s1234567 -o s1234567.toml   (a "
-        "student's own numbers)",
+        cls=Command,
+        epilog=examples(
+            "backprop make --list",
+            "backprop make neuron --seed 7 --count 3 -o key.toml --worksheet sheet.md "
+            "--template answers.toml",
+            "backprop make --level 2 --count 10 --seed 2026 -o week3.toml --worksheet week3.tex",
+            ("a student's own numbers",
+             "backprop make mul,fanout --seed 1 --variant s1234567 -o s1234567.toml")),
     )(make_)
 
 
@@ -94,16 +95,12 @@ def make_(
 
 
 def _save(path: str | None, text: str, option: str) -> None:
-    from ..core.errors import InputError
-    from ..course.make import write_atomic
+    from ..core.fileio import write_atomic
 
     if path is None or path == "-":
         sys.stdout.write(text)
         return
-    try:
-        write_atomic(path, text)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}", where=option) from None
+    write_atomic(path, text, where=option)
     sys.stderr.write(f"wrote {path}\n")
 
 
@@ -117,17 +114,23 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
     if answers is None:
         fail(InputError("--gradescope and --prairielearn grade a submission: add "
                         "--answers STUDENT.toml", where="--answers"))
-    text = sys.stdin.read() if answers == "-" else None
+    from ..core.fileio import read_text
+    from ..course.grade import MAX_SUBMISSION_BYTES
+
+    try:
+        text = read_text("-", limit=MAX_SUBMISSION_BYTES, what="the submission",
+                         where="--answers") if answers == "-" else None
+    except BackpropError as exc:
+        fail(exc)
     report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
                                   gradescope=gradescope, prairielearn=prairielearn,
                                   answers_text=text)
     if report is None:
         fail(InputError(message or "the submission could not be graded", where="KEY"))
     if as_json:
-        import json
+        from ..core import jsonout
 
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False,
-                                    ensure_ascii=False) + "\n")
+        sys.stdout.write(jsonout.dumps(report.to_dict()))
     else:
         from ..course.report import grade_table
         from .app import _print
@@ -143,11 +146,12 @@ def register_quiz(app: typer.Typer) -> None:
     app.command(
         "quiz",
         short_help="Practise backprop: type each value and gradient, checked at once.",
-        epilog="Examples:\n\n"
-        "  backprop quiz\n\n"
-        "  backprop quiz neuron --level 2 --seed 7\n\n"
-        "  printf '2\\n-6\\n1\\n-3\\n2\\n-3\\n-3\\n-3\\n' | backprop quiz circuit --seed 1   "
-        "(answers piped in)",
+        cls=Command,
+        epilog=examples(
+            "backprop quiz",
+            "backprop quiz neuron --level 2 --seed 7",
+            ("answers piped in",
+             "printf '2\\n-6\\n1\\n-3\\n2\\n-3\\n-3\\n-3\\n' | backprop quiz circuit --seed 1")),
     )(quiz_)
 
 

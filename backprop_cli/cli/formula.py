@@ -9,6 +9,7 @@ import typer
 
 from ..core.errors import BackpropError, ExitStatus
 from .app import _print, _read_expression, app, fail
+from .options import Command, examples
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -19,14 +20,15 @@ if TYPE_CHECKING:
 @app.command(
     "formula",
     short_help="Check a claimed gradient formula (dW = 2*(W@x)@x.T); name the slip.",
-    epilog="Examples:\n\n"
-    '  backprop formula "sum((W@x)^2)" "dW = 2*(W@x)@x.T" --shape W=m,n --shape x=n,1\n\n'
-    '  backprop formula "q = W@x; f = sum(q^2)" "dW = 2*q@x.T" "dq = 2*q" '
-    "--shape W=m,n --shape x=n,1\n\n"
-    '  backprop formula "cross_entropy(z, y)" "dz = softmax(z) - y" --shape z=b,k\n\n'
-    '  backprop formula "sum(G * (X@W + b))" "db = sum(G, 0)" --shape X=B,d --shape W=d,h '
-    "--shape b=h --shape G=B,h\n\n"
-    '  backprop formula "sin(x^2)" "dx = 2*x*cos(x^2)"',
+    cls=Command,
+    epilog=examples(
+        'backprop formula "sum((W@x)^2)" "dW = 2*(W@x)@x.T" --shape W=m,n --shape x=n,1',
+        'backprop formula "q = W@x; f = sum(q^2)" "dW = 2*q@x.T" "dq = 2*q" '
+        "--shape W=m,n --shape x=n,1",
+        'backprop formula "cross_entropy(z, y)" "dz = softmax(z) - y" --shape z=b,k',
+        'backprop formula "sum(G * (X@W + b))" "db = sum(G, 0)" --shape X=B,d --shape W=d,h '
+        "--shape b=h --shape G=B,h",
+        'backprop formula "sin(x^2)" "dx = 2*x*cos(x^2)"'),
 )
 def formula_(
     expr: Annotated[str, typer.Argument(
@@ -68,9 +70,9 @@ def formula_(
     except BackpropError as exc:
         fail(exc)
     if as_json:
-        import json
+        from ..core import jsonout
 
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(jsonout.dumps(report.to_dict()))
     else:
         _print(formula_table(report))
     raise typer.Exit(int(ExitStatus.OK if report.ok else ExitStatus.CHECK_FAILED))

@@ -13,36 +13,38 @@ from typing import Annotated, Any
 import typer
 
 from ..core.errors import BackpropError, InputError
-from .app import _number, _print, _read_expression, _split, fail, progress
+from .app import _print, _read_expression, _split, fail, progress
+from .options import (
+    L1,
+    L2,
+    MAX_ROWS,
+    Beta1,
+    Beta2,
+    Command,
+    Eps,
+    Json,
+    Lr,
+    MaxRows,
+    Momentum,
+    Tol,
+    ValSplit,
+    Width,
+    examples,
+)
 
-# Options that descend and fit share: defined once, the same flag, help and default.
-Lr = Annotated[str, typer.Option("--lr", metavar="ETA", help="Learning rate eta0.")]
+# Options that descend and fit share: defined once, the same flag, help and default (the
+# numeric ones, and --json, --max-rows, --width, in options.py).
 Optimizer = Annotated[str, typer.Option(
     "--optimizer", metavar="NAME",
     help="sgd, momentum, nesterov or adam.")]
-Momentum = Annotated[str, typer.Option(
-    "--momentum", metavar="GAMMA",
-    help="momentum/nesterov: the fraction gamma of the velocity kept per step.")]
-Beta1 = Annotated[str, typer.Option(
-    "--beta1", metavar="B1", help="adam: decay of the mean of gradients.")]
-Beta2 = Annotated[str, typer.Option(
-    "--beta2", metavar="B2", help="adam: decay of the mean of squares.")]
-Eps = Annotated[str, typer.Option("--eps", metavar="EPS", help="adam: added to sqrt(v_hat).")]
 Decay = Annotated[str, typer.Option(
     "--decay", metavar="SCHEDULE",
     help="Learning-rate decay over updates t: exp:K (eta0*exp(-K t)), inverse:K "
     "(eta0/(1+K t)) or none.")]
-L1 = Annotated[str, typer.Option(
-    "--l1", metavar="L", help="L1 penalty: adds l1*sum|w| to the loss.")]
-L2 = Annotated[str, typer.Option(
-    "--l2", metavar="L", help="L2 penalty: adds l2*sum w^2 to the loss.")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README).")]
 Plot = Annotated[str | None, typer.Option(
     "--plot", metavar="FILE",
     help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
     show_default=False)]
-MaxRows = Annotated[int, typer.Option("--max-rows", min=2, metavar="N",
-                                      help="Rows of the table (evenly sampled when longer).")]
 At = Annotated[list[str] | None, typer.Option(
     "--at", metavar="X=V,...",
     help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
@@ -52,28 +54,32 @@ At = Annotated[list[str] | None, typer.Option(
 def register(app: typer.Typer) -> None:
     app.command(
         "descend",
+        cls=Command,
         short_help="Minimise EXPR by gradient descent, starting from --at.",
         context_settings={"ignore_unknown_options": True},
-        epilog="Examples:\n\n"
-        '  backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum\n\n'
-        '  backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
-        "--lr 0.05 --steps 2000 --plot rosenbrock.svg\n\n"
-        '  backprop descend "w^2" --at w=1 --lr 1.5       (diverges: exit 1)\n\n'
-        '  backprop descend "sum((W@x - y)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]], x=[0.2,0.4], '
-        'y=[1,2]" --wrt W --lr 0.5     (least squares with a matrix)',
+        epilog=examples(
+            'backprop descend "(w-3)^2" --at w=0 --lr 0.1 --optimizer momentum',
+            'backprop descend "(1-x)^2 + 100*(y-x^2)^2" --at x=-1,y=1 --optimizer adam '
+            "--lr 0.05 --steps 2000 --plot rosenbrock.svg",
+            ("diverges: exit 1", 'backprop descend "w^2" --at w=1 --lr 1.5'),
+            ("least squares with a matrix",
+             'backprop descend "sum((W@x - y)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]], '
+             'x=[0.2,0.4], y=[1,2]" --wrt W --lr 0.5')),
     )(descend_cmd)
     app.command(
         "fit",
+        cls=Command,
         short_help="Fit a per-sample loss to the rows of a CSV file.",
-        epilog="Example (the lecture's 2-2-1 MLP learning XOR):\n\n"
-        "  backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
-        "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
-        "< examples/xor-mlp.txt\n\n"
-        "The same MLP with a weight matrix (x is the vector of columns x1, x2):\n\n"
-        "  backprop fit - --data examples/xor.csv --bind x=x1,x2 --init random "
-        "--shape W1=2x2,b1=2,w2=2 --seed 1 --optimizer adam --lr 0.1 --epochs 150 "
-        "--batch-size 8 --val-split 0.25 --predict yhat --target y "
-        "< examples/xor-mlp-matrix.txt",
+        epilog=examples(
+            ("the lecture's 2-2-1 MLP learning XOR",
+             "backprop fit - --data examples/xor.csv --init random --seed 2 --optimizer adam "
+             "--lr 0.1 --epochs 150 --batch-size 8 --val-split 0.25 --predict yhat --target y "
+             "< examples/xor-mlp.txt"),
+            ("the same MLP with a weight matrix (x is the vector of columns x1, x2)",
+             "backprop fit - --data examples/xor.csv --bind x=x1,x2 --init random "
+             "--shape W1=2x2,b1=2,w2=2 --seed 1 --optimizer adam --lr 0.1 --epochs 150 "
+             "--batch-size 8 --val-split 0.25 --predict yhat --target y "
+             "< examples/xor-mlp-matrix.txt")),
     )(fit_cmd)
 
 
@@ -98,11 +104,11 @@ def descend_cmd(
     decay: Decay = "none",
     l1: L1 = "0",
     l2: L2 = "0",
-    tol: Annotated[str, typer.Option(
-        "--tol", metavar="T", help="Stop when the gradient norm is at most this.")] = "1e-6",
+    tol: Tol = "1e-6",
     as_json: Json = False,
     plot: Plot = None,
-    max_rows: MaxRows = 20,
+    max_rows: MaxRows = MAX_ROWS,
+    width: Width = None,
 ) -> None:
     """Minimise EXPR by gradient descent over --wrt, starting from --at.
 
@@ -124,7 +130,7 @@ def descend_cmd(
         with progress("descending", steps) as tick:
             run = descend(source, at, wrt=_split(wrt), steps=steps,
                           **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
-                          tol=_number(tol, "--tol", positive=True), progress=tick)
+                          tol=tol, progress=tick)
     except BackpropError as exc:
         fail(exc)
     from ..learn.plot import descend_report, descend_series
@@ -162,8 +168,7 @@ def fit_cmd(
     decay: Decay = "none",
     l1: L1 = "0",
     l2: L2 = "0",
-    val_split: Annotated[str, typer.Option(
-        "--val-split", metavar="F", help="Fraction of the rows held out for validation.")] = "0",
+    val_split: ValSplit = "0",
     early_stopping: Annotated[int | None, typer.Option(
         "--early-stopping", min=1, metavar="PATIENCE",
         help="Stop after PATIENCE epochs without a better "
@@ -185,7 +190,8 @@ def fit_cmd(
         "(others are scalars).", show_default=False)] = None,
     as_json: Json = False,
     plot: Plot = None,
-    max_rows: MaxRows = 20,
+    max_rows: MaxRows = MAX_ROWS,
+    width: Width = None,
 ) -> None:
     """Train the parameters of a per-sample loss on the rows of a CSV file.
 
@@ -212,7 +218,7 @@ def fit_cmd(
             result = fit(source, dataset, at=start, init=init, seed=seed,
                          epochs=epochs, batch_size=batch_size,
                          **_training(lr, optimizer, momentum, beta1, beta2, eps, decay, l1, l2),
-                         val_split=_number(val_split, "--val-split", positive=True),
+                         val_split=val_split,
                          early_stopping=early_stopping, predict=predict, target=target,
                          bind=binds, shape=shapes, progress=tick)
     except BackpropError as exc:
@@ -224,14 +230,12 @@ def fit_cmd(
     raise typer.Exit(int(result.exit_status))
 
 
-def _training(lr: str, optimizer: str, momentum: str, beta1: str, beta2: str, eps: str,
-              decay: str, l1: str, l2: str) -> dict[str, Any]:
+def _training(lr: float, optimizer: str, momentum: float, beta1: float, beta2: float,
+              eps: float, decay: str, l1: float, l2: float) -> dict[str, Any]:
     """The learning rate, optimizer, decay and penalty options, as descend() and fit() take
-    them (the numbers checked in this order, as before)."""
-    return {"lr": _number(lr, "--lr"), "optimizer": optimizer.strip().lower(),
-            "momentum": _number(momentum, "--momentum"), "beta1": _number(beta1, "--beta1"),
-            "beta2": _number(beta2, "--beta2"), "eps": _number(eps, "--eps"), "decay": decay,
-            "l1": _number(l1, "--l1", positive=True), "l2": _number(l2, "--l2", positive=True)}
+    them (the numbers are parsed by their options, options.py)."""
+    return {"lr": lr, "optimizer": optimizer.strip().lower(), "momentum": momentum,
+            "beta1": beta1, "beta2": beta2, "eps": eps, "decay": decay, "l1": l1, "l2": l2}
 
 
 def _output(doc: dict[str, Any], as_json: bool, report: Callable[[], Any], plot: str | None,

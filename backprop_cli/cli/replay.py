@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from typing import Annotated
 
 import typer
 
-from ..core.errors import BackpropError, InputError
-from .app import _number, _read_expression, _split, app, fail
+from ..core.errors import BackpropError
+from .app import _read_expression, _write, app, fail
+from .options import Checks, Command, Upstream, examples
 
 
 @app.command(
     "replay",
     short_help="Write an HTML page that steps through the forward and backward pass.",
+    cls=Command,
     context_settings={"ignore_unknown_options": True},
-    epilog="Examples:\n\n"
-    '  backprop replay "(x+y)*z" --at x=-2,y=5,z=-4 -o replay.html\n\n'
-    '  backprop replay "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
-    "--expand -o neuron.html\n\n"
-    '  backprop replay "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]" '
-    "-o arrays.html\n\n"
-    "Open the file in a browser (no server, no network); replay.html#step-7 opens step 7.",
+    epilog=examples(
+        'backprop replay "(x+y)*z" --at x=-2,y=5,z=-4 -o replay.html',
+        'backprop replay "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
+        "--expand -o neuron.html",
+        'backprop replay "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]" '
+        "-o arrays.html")
+    + "\n\nOpen the file in a browser (no server, no network); replay.html#step-7 opens "
+    "step 7.",
 )
 def replay_(
     expr: Annotated[str, typer.Argument(
@@ -35,17 +35,11 @@ def replay_(
     output: Annotated[str, typer.Option(
         "-o", "--output", metavar="FILE", help="The HTML file to write; '-' writes to "
         "stdout.")] = "replay.html",
-    upstream: Annotated[str, typer.Option(
-        "--upstream", metavar="G",
-        help="Seed of the backward pass (gradient arriving at the output); "
-        "an array such as [4,-1,5,9] for a vector or matrix output.")]
-    = "1",
+    upstream: Upstream = "1",
     expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
                                          "tanh, softmax, ...) as primitive gates.")]
     = False,
-    check: Annotated[str, typer.Option(
-        "--check", metavar="WHICH", help="Verifiers of the gradients shown: sympy, numeric, "
-        "both (sympy,numeric) or none. The page says what was proved.")] = "sympy,numeric",
+    check: Checks = "sympy,numeric",
 ) -> None:
     """Write the replay of EXPR as one HTML file: the circuit, stepped one gate at a time.
 
@@ -58,45 +52,8 @@ def replay_(
         from ..views.replay import replay_html
 
         source = _read_expression(expr)
-        seed = upstream if "[" in upstream else _number(upstream, "--upstream")  # [4,-1,5,9]
-        verifiers = () if check.strip() == "none" else tuple(_split([check]) or ())
-        result = evaluate(source, at or {}, upstream=seed, check=verifiers, expand=expand)
-        page = replay_html(result)
-        if output == "-":
-            sys.stdout.write(page)
-            return
-        size = write_atomic(output, page.encode("utf-8"))
+        result = evaluate(source, at or {}, upstream=upstream, check=check, expand=expand)
+        _write(output, replay_html(result))
     except BackpropError as exc:
         fail(exc)
-    from rich.console import Console
 
-    from ..views.render import text
-
-    err = Console(stderr=True, highlight=False)
-    err.print(f"wrote {size:,} bytes to ", end="")
-    err.print(text(output))
-
-
-def write_atomic(path: str, data: bytes) -> int:
-    """Write to a temporary file beside ``path``, then rename it over ``path``: an
-    interrupted run leaves the old file or none, never half a page."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".replay-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}", where="-o") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write {path}: {exc.strerror or exc}",
-                             where="-o") from None
-        raise
-    return len(data)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .errors import DomainError
+from .formatting import number
 from .gcpause import paused
 from .graph import Graph
 from .ops import CONST, VAR
@@ -127,7 +128,7 @@ def _domain_error(graph: Graph, nid: int, args: tuple[float, ...], *, overflow: 
                   gradient_of: int | None = None) -> DomainError:
     node = graph.nodes[nid]
     op = node.op
-    shown = ", ".join(f"{a:.6g}" for a in args)
+    shown = ", ".join(number(a) for a in args)
     if gradient_of is not None:
         which = graph.label(node.inputs[gradient_of])
         what = (f"{op.name} has no finite gradient with respect to {which} "

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from .formatting import number
+
 Floats = tuple[float, ...]
 Shapes = tuple[tuple[int, ...], ...]
 
@@ -167,7 +169,7 @@ def _pow_domain(args: Floats) -> str:
 
 
 def _fmt(v: float) -> str:
-    return f"{v:.6g}"
+    return number(v)  # formatting.number, as the tables print it
 
 
 def _tie(args: Floats) -> int:

@@ -29,14 +29,29 @@ TIME_BUDGET = 10.0  # seconds for the sympy check; the rest falls back to finite
 VERIFIERS = ("sympy", "numeric")
 
 
-def known_verifiers(names: Iterable[str]) -> tuple[str, ...]:
-    """``names`` as a tuple, or an InputError naming the first that is not a verifier."""
-    verifiers = tuple(names)
-    for v in verifiers:
-        if v not in VERIFIERS:
-            raise InputError(f"unknown check '{v}'", where="--check",
-                             hint="choose from " + ", ".join(VERIFIERS))
-    return verifiers
+CHECK_CHOICES = "choose from sympy, numeric, both (sympy,numeric) or none"
+
+
+def known_verifiers(names: Iterable[str], where: str = "--check") -> tuple[str, ...]:
+    """``names`` as a tuple (`both` stands for sympy and numeric), or an InputError naming
+    the first that is not a verifier."""
+    verifiers: list[str] = []
+    for v in names:
+        if v == "both":
+            verifiers += [n for n in VERIFIERS if n not in verifiers]
+        elif v not in VERIFIERS:
+            raise InputError(f"unknown check '{v}'", where=where, hint=CHECK_CHOICES)
+        elif v not in verifiers:
+            verifiers.append(v)
+    return tuple(verifiers)
+
+
+def parse_checks(text: str, where: str = "--check") -> tuple[str, ...]:
+    """`sympy,numeric`, `both`, `sympy` or `none` (no verifier) as verifier names."""
+    words = [w.strip() for w in text.split(",") if w.strip()]
+    if words == ["none"]:
+        return ()
+    return known_verifiers(words, where)
 
 
 @dataclass

@@ -21,7 +21,6 @@ checker (``grade(..., formula=...)``); without one they score 0 with a message s
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -75,14 +74,14 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
     """Read a student's answers; never raises for anything inside the file."""
     sub = Submission(str(path))
     if text is None:
-        try:
-            raw = Path(path).read_bytes()[:MAX_SUBMISSION_BYTES + 1]
-        except OSError as exc:
+        from ..core.fileio import read_bytes
+
+        try:  # bounded, and never a device that does not end (/dev/zero)
+            raw = read_bytes(str(path), limit=MAX_SUBMISSION_BYTES, what="the submission",
+                             where="--answers")
+        except BackpropError as exc:
             sub.errors.append(f"could not read the submission {Path(path).name}: "
-                              f"{exc.strerror or exc}")
-            return sub
-        if len(raw) > MAX_SUBMISSION_BYTES:
-            sub.errors.append(f"the submission is larger than {MAX_SUBMISSION_BYTES:,} bytes")
+                              f"{exc.message}")
             return sub
         try:
             text = raw.decode("utf-8-sig")
@@ -602,11 +601,11 @@ def prairielearn_failure(message: str) -> dict[str, Any]:
 def write_json_atomic(path: str | Path, doc: dict[str, Any]) -> None:
     """JSON through a temporary file in the same folder and a rename (never half a file);
     the folder is made if missing (PrairieLearn does not create /grade/results)."""
-    from .make import write_atomic
+    from ..core import jsonout
+    from ..core.fileio import write_atomic
 
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(str(path), json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-                 + "\n")
+    write_atomic(path, jsonout.dumps(doc), where=str(path))
 
 
 def grade_files(key: str | Path, answers: str | Path, *, gradescope: str | None = None,

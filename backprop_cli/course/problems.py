@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.limits import MAX_NESTING, too_deep
-from ..core.result import VERIFIERS
+from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
@@ -131,7 +131,7 @@ def parse_problems(text: str, fmt: str = "auto", source: str = "<text>") -> Prob
 
 def _format(fmt: str, name: str, text: str) -> str:
     if fmt not in FORMATS:
-        raise InputError(f"unknown format '{fmt}'", where="--format",
+        raise InputError(f"unknown format '{fmt}'", where="--input-format",
                          hint="choose from " + ", ".join(FORMATS))
     if fmt != "auto":
         return fmt
@@ -570,10 +570,9 @@ def _check(value: Any, key: str) -> tuple[str, ...]:
         raise _BadError(f"'{key}' must be a list such as [\"sympy\", \"numeric\"] or a string, "
                         f"not {_kind(value)}", key)
     for v in names:
-        if v not in VERIFIERS:
-            raise _BadError(f"'{key}' names an unknown check '{v}'", key,
-                            "choose from " + ", ".join(VERIFIERS) + " (or none)")
-    return tuple(names)
+        if v not in (*VERIFIERS, "both"):
+            raise _BadError(f"'{key}' names an unknown check '{v}'", key, CHECK_CHOICES)
+    return known_verifiers(names, key)
 
 
 def _suggest(key: str, allowed: Iterable[str]) -> str | None:

@@ -11,7 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..checks.answers import AnswerCheck, Answers, fmt
-from ..views.render import text
+from ..core.formatting import rounded
+from ..views.render import Reflow, add_block, block_table, text
 from .batch import BatchReport, ProblemResult
 from .grade import GradeReport
 
@@ -23,21 +24,9 @@ STATUS = {
 
 
 def answers_table(answers: Answers) -> Group:
-    """Your answer beside the correct one; for each mismatch, how the truth comes about."""
-    table = Table(title=text("Your answers"), title_justify="left", header_style="bold")
-    table.add_column("answer", style="bold cyan", no_wrap=True)
-    table.add_column("is", no_wrap=True)
-    table.add_column("yours", justify="right", overflow="fold")
-    table.add_column("correct", justify="right", style="bold")
-    table.add_column("accepted within", justify="right", style="dim")
-    table.add_column("", no_wrap=True)
-    for c in answers.checks:
-        mark = text("✓ match", "bold green") if c.ok else text("✗ differs", "bold red")
-        within = "exact" if c.rounding == "exact" else f"±{c.allowed:.2g} ({c.rounding})"
-        if c.is_array and c.shape != c.answer_shape:
-            within = "wrong shape"
-        table.add_row(text(c.key), text(_what(c)), text(c.written),
-                      text(fmt(c.truth)), text(within), mark)
+    """Your answer beside the correct one; for each mismatch, how the truth comes about.
+    Narrow terminals get one block per answer (render.Reflow): no number is ever cut."""
+    table = Reflow(lambda w: _answers_table(answers), lambda w: _answers_blocks(answers))
     parts: list[RenderableType] = [table]
     for c in answers.mismatches:
         parts.append(explain(c))
@@ -50,6 +39,37 @@ def answers_table(answers: Answers) -> Group:
         parts.append(text(f"✓ all {n} answers match" if n != 1 else "✓ the answer matches",
                           "bold green"))
     return Group(*parts)
+
+
+def _answer_cells(c: AnswerCheck) -> tuple[Text, Text, Text, Text, Text]:
+    mark = text("✓ match", "bold green") if c.ok else text("✗ differs", "bold red")
+    within = "exact" if c.rounding == "exact" else f"±{rounded(c.allowed, 2)} ({c.rounding})"
+    if c.is_array and c.shape != c.answer_shape:
+        within = "wrong shape"
+    return text(_what(c)), text(c.written), text(fmt(c.truth), "bold"), text(within, "dim"), mark
+
+
+def _answers_table(answers: Answers) -> Table:
+    table = Table(title=text("Your answers"), title_justify="left", header_style="bold")
+    table.add_column("answer", style="bold cyan", no_wrap=True)
+    table.add_column("is", no_wrap=True)
+    table.add_column("yours", justify="right")
+    table.add_column("correct", justify="right")
+    table.add_column("accepted within", justify="right")
+    table.add_column("", no_wrap=True)
+    for c in answers.checks:
+        table.add_row(text(c.key), *_answer_cells(c))
+    return table
+
+
+def _answers_blocks(answers: Answers) -> Table:
+    table = block_table(text("Your answers"))
+    for c in answers.checks:
+        what, yours, correct, within, mark = _answer_cells(c)
+        add_block(table, text(c.key, "bold cyan"), [
+            ("is", what), ("yours", yours), ("correct", correct), ("accepted", within),
+            ("", mark)])
+    return table
 
 
 def explain(c: AnswerCheck) -> Text:
@@ -65,13 +85,18 @@ def _what(c: AnswerCheck) -> str:
     return f"value of {c.quantity}" if c.kind == "value" else f"gradient {c.quantity}"
 
 
-def batch_table(report: BatchReport, max_rows: int = 200) -> Table:
+def batch_table(report: BatchReport, max_rows: int = 200) -> Reflow:
+    """One row per problem; its columns sized so that no word is cut (render.Reflow)."""
+    return Reflow(lambda w: _batch_table(report, max_rows))
+
+
+def _batch_table(report: BatchReport, max_rows: int) -> Table:
     table = Table(title=text(report.title or f"Problems in {report.source}"),
                   title_justify="left", header_style="bold")
     table.add_column("#", justify="right", style="dim")
-    table.add_column("problem", style="bold cyan", overflow="fold", max_width=30)
+    table.add_column("problem", style="bold cyan")
     table.add_column("status", no_wrap=True)
-    table.add_column("what differed", overflow="fold")
+    table.add_column("what differed")
     rows = report.results
     shown = rows if len(rows) <= max_rows else [r for r in rows if not r.ok][:max_rows]
     if len(shown) < len(rows):

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.engine import backward, forward
 from ..core.errors import DomainError, ExitStatus, InputError
+from ..core.formatting import number, rounded
 from ..core.graph import Graph
 from ..core.literals import ArrayValue
 from ..core.parse import parse
@@ -200,18 +201,20 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
             _diverged(run, f"at step {t} the loss or its gradient is not finite")
             break
         if loss - loss0 > GROWTH_LIMIT * max(1.0, abs(loss0)):
-            _diverged(run, f"at step {t} the loss has grown from {loss0:.6g} to {loss:.6g}")
+            _diverged(run, f"at step {t} the loss has grown from {number(loss0)} to {number(loss)}")
             break
         if loss0 - loss > GROWTH_LIMIT * max(1.0, abs(loss0)):
-            _diverged(run, f"at step {t} the loss has fallen from {loss0:.6g} to {loss:.6g}")
+            _diverged(run, f"at step {t} the loss has fallen from {number(loss0)} to "
+                      f"{number(loss)}")
             break
         if gnorm <= tol:
             run.status = "converged"
-            run.message = f"converged at step {t}: gradient norm {gnorm:.3g} <= --tol {tol:g}"
+            run.message = (f"converged at step {t}: gradient norm {rounded(gnorm, 3)} "
+                           f"<= --tol {tol:g}")
             break
         if t == steps:
-            run.message = (f"finished {steps} steps; gradient norm {gnorm:.3g} is still above "
-                           f"--tol {tol:g}")
+            run.message = (f"finished {steps} steps; gradient norm {rounded(gnorm, 3)} is "
+                           f"still above --tol {tol:g}")
             break
         probe = opt.lookahead(theta)
         if probe is not None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.engine import backward, forward
 from ..core.errors import DomainError, ExitStatus, InputError
+from ..core.formatting import number
 from ..core.graph import Graph
 from ..core.literals import ArrayValue
 from ..core.numbers import parse_number
@@ -206,7 +207,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
         val_split: float = 0.0, validation: Dataset | None = None,
         early_stopping: int | None = None, predict: str | None = None,
         target: str | None = None, bind: Mapping[str, Sequence[str]] | None = None,
-        shape: Mapping[str, tuple[int, ...]] | None = None,
+        shape: Mapping[str, int | tuple[int, ...] | list[int] | str] | None = None,
         progress: Progress | None = None) -> Fit:
     """Train the parameters of a per-sample loss on ``data``.
 
@@ -218,13 +219,14 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
 
     Vectors and matrices (learn_arrays.py): ``bind={"x": ["x1", "x2"]}`` makes the input x
     the vector of those columns of each row; ``at`` may give arrays; ``shape={"W": (2, 2)}``
-    gives the shape of a parameter drawn by ``init="random"`` (without one it is a scalar).
+    gives the shape of a parameter drawn by ``init="random"`` (without one it is a scalar); an
+    int is a vector (``{"b1": 2}``, as the CLI's ``--shape b1=2``) and "2x2" a matrix.
     """
     graph = parse(expression) if isinstance(expression, str) else expression
     at = start_point(at) if at else {}  # numbers, and vectors/matrices as ArrayValues
     columns = data.columns
     binds = {k: list(v) for k, v in (bind or {}).items()}
-    shapes = dict(shape or {})
+    shapes = _shapes(shape)
     array_job = bool(binds or shapes) or graph.uses_arrays() \
         or any(isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in at.values())
     if array_job:
@@ -381,7 +383,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
         if not math.isfinite(row.train_loss) or (
                 row.train_loss > 1e6 * max(1.0, abs(result.history[0].train_loss))):
             _diverged(result, f"in epoch {epoch} the training loss reached "
-                      f"{row.train_loss:.6g}", lr)
+                      f"{number(row.train_loss)}", lr)
             break
         if early_stopping is not None and row.val_loss is not None:
             if row.val_loss < best:
@@ -421,3 +423,25 @@ def _diverged(result: Fit, what: str, lr: float) -> None:
                    "--decay")
 
 
+
+
+def _shapes(shape: Mapping[str, Any] | None) -> dict[str, tuple[int, ...]]:
+    """``shape=`` as the API takes it: ``{"W": (2, 2), "b": 2, "v": [3], "M": "2x3"}``, each
+    value an int (a vector), a tuple or list of ints, or the CLI's text; else InputError."""
+    out: dict[str, tuple[int, ...]] = {}
+    if not shape:
+        return out  # a scalar job: array_model (numpy) is never imported
+    from .array_model import parse_shapes
+
+    for name, dims in shape.items():
+        if isinstance(dims, str):
+            out.update(parse_shapes([f"{name}={dims}"]))
+            continue
+        seq = (dims,) if isinstance(dims, int) else dims
+        if (not isinstance(seq, (tuple, list)) or not 1 <= len(seq) <= 2
+                or not all(isinstance(d, int) and not isinstance(d, bool) for d in seq)):
+            raise InputError(f"shape of '{name}' must be an int (a vector's length), a tuple "
+                             f"of one or two ints, or text such as \"2x2\", not {dims!r}",
+                             where="shape", hint='e.g. shape={"W1": (2, 2), "b1": 2}')
+        out.update(parse_shapes([f"{name}={'x'.join(str(d) for d in seq)}"]))
+    return out

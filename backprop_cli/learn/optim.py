@@ -67,9 +67,9 @@ def parse_decay(text: str | None, eta0: float) -> Schedule:
         return Schedule(eta0)
     kind, sep, k_text = text.strip().partition(":")
     if kind not in ("exp", "inverse") or not sep:
-        raise InputError(f"--decay '{text}' is not exp:K or inverse:K", where="--decay",
-                         hint="e.g. --decay exp:0.01 (eta0*exp(-K t)) or --decay inverse:0.1 "
-                         "(eta0/(1+K t))")
+        raise InputError(f"--decay '{text}' is not exp:K, inverse:K or none", where="--decay",
+                         hint="e.g. --decay exp:0.01 (eta0*exp(-K t)), --decay inverse:0.1 "
+                         "(eta0/(1+K t)) or --decay none (constant)")
     from ..core.numbers import parse_number
 
     k, _ = parse_number(k_text.strip(), source=text, pos=len(kind) + 1, where="--decay")

@@ -18,7 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..core.errors import InputError
-from ..views.render import fmt, text
+from ..core.formatting import rounded
+from ..views.render import Reflow, Sized, fmt, text
 
 if TYPE_CHECKING:
     from .descend import Descent
@@ -77,9 +78,9 @@ class _Scale:
     def label_y(self, u: float) -> str:
         v = self.y0 + u * (self.y1 - self.y0)
         if self.log:
-            return f"{10**v:.3g}"
+            return rounded(10**v, 3)
         # A tick at what should be 0 can come out as 1e-17: call it 0.
-        return "0" if abs(v) < 1e-12 * max(abs(self.y0), abs(self.y1)) else f"{v:.3g}"
+        return "0" if abs(v) < 1e-12 * max(abs(self.y0), abs(self.y1)) else rounded(v, 3)
 
 
 # --- the terminal picture: braille dots, 2 x 4 per character --------------------------------
@@ -283,16 +284,25 @@ def descend_series(run: Descent) -> list[Series]:
                    [s.loss for s in run.trajectory])]
 
 
-def descend_table(run: Descent, max_rows: int = 20) -> Table:
+def descend_table(run: Descent, max_rows: int = 20) -> Reflow:
+    """The iterations: full headers, then short ones, then fewer parameter columns, as the
+    width allows (render.Reflow); the final parameters are always in the summary."""
+    n = min(len(run.wrt), MAX_PARAM_COLUMNS)
+    return Reflow(lambda w: _descend_table(run, max_rows, short=False, params=n),
+                  *(lambda w, k=k: _descend_table(run, max_rows, short=True, params=k)
+                    for k in range(n, -1, -1)))
+
+
+def _descend_table(run: Descent, max_rows: int, *, short: bool, params: int) -> Table:
     rows = run.trajectory
     shown = sample(len(rows), max_rows)
     table = Table(title=text(f"Gradient descent on {_short(run.expression)}"),
                   title_justify="left", header_style="bold")
     table.add_column("step", justify="right", style="bold cyan")
-    table.add_column("learning rate", justify="right")
+    table.add_column("lr" if short else "learning rate", justify="right")
     table.add_column("loss", justify="right", style="blue")
-    table.add_column("‖gradient‖", justify="right", style="magenta")
-    cols = run.wrt[:MAX_PARAM_COLUMNS]
+    table.add_column("‖grad‖" if short else "‖gradient‖", justify="right", style="magenta")
+    cols = run.wrt[:params]
     for name in cols:
         table.add_column(text(name), justify="right")
     for i in shown:
@@ -312,7 +322,8 @@ def descend_table(run: Descent, max_rows: int = 20) -> Table:
 def descend_report(run: Descent, max_rows: int = 20, chart: bool = True) -> Group:
     parts: list[RenderableType] = [descend_table(run, max_rows)]
     if chart and len(run.trajectory) > 1:
-        parts.append(terminal_chart(descend_series(run), title="loss by step"))
+        parts.append(Sized(lambda w: terminal_chart(descend_series(run), title="loss by step",
+                                                    width=_chart_width(w))))
     style = {"converged": "bold green", "finished": "bold", "diverged": "bold red"}[run.status]
     summary = text(_setup(run.optimizer, run.hyper, run.schedule, run.penalty) + "\n", "dim")
     summary.append(text(run.message, style))
@@ -339,29 +350,45 @@ def fit_series(result: Fit) -> list[Series]:
     return series
 
 
-def fit_table(result: Fit, max_rows: int = 20) -> Table:
+def fit_table(result: Fit, max_rows: int = 20) -> Reflow:
+    """The epochs: full headers, or short ones where the width needs them (render.Reflow)."""
+    return Reflow(lambda w: _fit_table(result, max_rows, short=False),
+                  lambda w: _fit_table(result, max_rows, short=True))
+
+
+def _fit_table(result: Fit, max_rows: int, *, short: bool) -> Table:
     rows = result.history
     shown = sample(len(rows), max_rows)
     if result.best_epoch is not None and result.best_epoch not in shown:
         shown = sorted({*shown, result.best_epoch})
     acc = result.predict is not None
+    # Short: the update count (epochs × batches) and a constant learning rate (said in the
+    # summary line) make room for the losses.
+    updates = not short
+    lrs = not short or len({e.lr for e in rows}) > 1
     table = Table(title=text(f"Training {result.n_train} rows"
                              + (f", validating on {result.n_val}" if result.n_val else "")),
                   title_justify="left", header_style="bold")
     table.add_column("epoch", justify="right", style="bold cyan")
-    table.add_column("updates", justify="right")
-    table.add_column("learning rate", justify="right")
-    table.add_column("train loss", justify="right", style="blue")
+    if updates:
+        table.add_column("updates", justify="right")
+    if lrs:
+        table.add_column("lr" if short else "learning rate", justify="right")
+    table.add_column("loss" if short else "train loss", justify="right", style="blue")
     if acc:
-        table.add_column("train acc.", justify="right")
+        table.add_column("acc." if short else "train acc.", justify="right")
     if result.n_val:
         table.add_column("val loss", justify="right", style="red")
         if acc:
             table.add_column("val acc.", justify="right")
     for i in shown:
         e = rows[i]
-        cells = [str(e.epoch) + (" *" if e.epoch == result.best_epoch else ""),
-                 str(e.updates), fmt(e.lr), fmt(e.train_loss)]
+        cells = [str(e.epoch) + (" *" if e.epoch == result.best_epoch else "")]
+        if updates:
+            cells.append(str(e.updates))
+        if lrs:
+            cells.append(fmt(e.lr))
+        cells.append(fmt(e.train_loss))
         if acc:
             cells.append(_pct(e.train_accuracy))
         if result.n_val:
@@ -372,11 +399,19 @@ def fit_table(result: Fit, max_rows: int = 20) -> Table:
     notes = []
     if len(shown) < len(rows):
         notes.append(f"{len(shown)} of {len(rows)} epochs shown; --json for all")
+    if short:
+        notes.append("loss, acc.: on the training rows")
     if result.best_epoch is not None:
         notes.append("* best validation loss (parameters restored from it)")
     if notes:
         table.caption = text("; ".join(notes))
     return table
+
+
+def _chart_width(console_width: int) -> int:
+    """The chart's plot area: 60 columns, less where the console is narrow (its y labels take
+    up to 11 more)."""
+    return max(min(60, console_width - 12), 10)
 
 
 def _pct(v: float | None) -> str:
@@ -386,8 +421,8 @@ def _pct(v: float | None) -> str:
 def fit_report(result: Fit, max_rows: int = 20, chart: bool = True) -> Group:
     parts: list[RenderableType] = [fit_table(result, max_rows)]
     if chart and len(result.history) > 1:
-        parts.append(terminal_chart(fit_series(result), title="loss by epoch",
-                                    xlabel="epoch"))
+        parts.append(Sized(lambda w: terminal_chart(fit_series(result), title="loss by epoch",
+                                                    xlabel="epoch", width=_chart_width(w))))
     style = {"finished": "bold", "early-stopped": "bold green",
              "diverged": "bold red"}[result.status]
     summary = text(_setup(result.optimizer, result.hyper, result.schedule, result.penalty)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.formatting import shape_text
+from ..core.formatting import cut, shape_text
 from ..core.graph import Graph
 from ..core.ops import CONST
 from ..core.result import NodeRecord, Result
@@ -171,9 +171,7 @@ def tex_shape(shape: list[int] | None) -> str:
 
 
 def _tex_cut(items: list[Any], dots: str) -> list[Any]:
-    if len(items) <= TEX_SHOWN:
-        return items
-    return [*items[:TEX_SHOWN - 1], dots, items[-1]]
+    return cut(items, TEX_SHOWN, head=TEX_SHOWN - 1, mark=dots)
 
 
 def tex_value(v: Any) -> str:

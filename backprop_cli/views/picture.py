@@ -20,6 +20,7 @@ from typing import Any
 from rich.text import Text
 
 from ..core.errors import BackpropError, InputError
+from ..core.formatting import cut, lecture_entry, lecture_number
 from ..core.graph import Graph
 from ..core.ops import CONST, VAR
 from ..core.result import Result
@@ -40,18 +41,8 @@ class GraphvizMissingError(BackpropError):
 
 
 def num(v: float | None) -> str:
-    """The lecture's two decimals (-0.53, 0.73), more digits only where two would lose it.
-
-    Not formatting.number (six significant digits) on purpose: a picture copies the slides."""
-    if v is None:
-        return ""
-    if v == 0:
-        return "0"
-    if v == int(v) and abs(v) < 1e6:
-        return f"{v:.2f}"
-    if 0.01 <= abs(v) < 1e5:
-        return f"{v:.2f}"
-    return f"{v:.3g}"
+    """The lecture's two decimals (formatting.lecture_number): a picture copies the slides."""
+    return lecture_number(v)
 
 
 # --- arrays: shapes on the wires, values abbreviated -------------------------------------------
@@ -66,18 +57,11 @@ def shape_text(shape: list[int] | None) -> str:
 
 
 def _entry(v: float) -> str:
-    # Three significant digits: the lecture's ||Wx||² slide writes 0.22, 0.088, -0.112, 0.636.
-    if v == 0:
-        return "0"
-    if 1e3 <= abs(v) < 1e6:  # 3001, not 3e+03
-        return f"{v:.0f}"
-    return f"{v:.3g}"
+    return lecture_entry(v)
 
 
 def _cut(items: list[Any]) -> list[Any]:
-    if len(items) <= ARRAY_SHOWN:
-        return items
-    return [*items[:ARRAY_SHOWN - 1], "…", items[-1]]
+    return cut(items, ARRAY_SHOWN, head=ARRAY_SHOWN - 1)
 
 
 def _row(v: list[Any]) -> str:

@@ -7,14 +7,15 @@ characters made visible, so an expression can neither style nor drive the termin
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ..core.formatting import number, shape_text
+from ..core.formatting import shape_text, value, wrap_code
 from ..core.ops import CONST
 from ..core.result import Check, NodeRecord, Result
 
@@ -28,37 +29,9 @@ STATUS = {
 }
 
 
-ARRAY_SHOWN = 4  # entries of a vector (or rows/columns of a matrix) shown in tables
-
-
 def fmt(v: float | list[Any] | str | None) -> str:
-    """Six significant digits, like the lecture's rounded numbers but without losing sign.
-
-    Arrays (nested lists) print as [a, b, …] with one matrix row per line; large ones are
-    abbreviated with their shape (--json has every entry). Text passes through."""
-    if isinstance(v, str):
-        return v
-    if isinstance(v, list):
-        return _fmt_array(v)
-    return number(v)
-
-
-def _cut(items: list[Any]) -> list[Any]:
-    if len(items) <= ARRAY_SHOWN:
-        return items
-    return [*items[:ARRAY_SHOWN - 2], "…", items[-1]]
-
-
-def _fmt_array(v: list[Any]) -> str:
-    if v and isinstance(v[0], list):  # a matrix: one row per line
-        rows = _cut(v)
-        lines = [r if r == "…" else "[" + ", ".join(c if c == "…" else fmt(c)
-                                                     for c in _cut(r)) + "]" for r in rows]
-        body = "[" + ",\n ".join(lines) + "]"
-        big = len(v) > ARRAY_SHOWN or len(v[0]) > ARRAY_SHOWN
-        return f"{len(v)}×{len(v[0])} " + body if big else body
-    body = "[" + ", ".join(c if c == "…" else fmt(c) for c in _cut(v)) + "]"
-    return f"{len(v)}: " + body if len(v) > ARRAY_SHOWN else body
+    """A number or an array in a table cell: formatting.value, the one formatter."""
+    return value(v)
 
 
 def clip(s: str, limit: int = 120) -> str:
@@ -73,52 +46,247 @@ def text(s: str, style: str = "") -> Text:
     return Text(safe, style=style)
 
 
-def node_table(result: Result, max_rows: int = 60) -> Table:
+# --- fitting a table to the width it is printed at ---------------------------------------
+# A table is built in a few layouts, widest first; the first that fits the console's width is
+# printed. "Fits" means every column is at least as wide as its longest word (a number, a
+# name, an array entry), so nothing is ever cut: rich alone would shrink the widest column
+# below that and fold a number or print "0.0077…". Widths are chosen here and set on the
+# columns, so rich only wraps lines at spaces.
+
+EXPRESSION_WIDTH = 28  # the expression column's lines (broken after an operator)
+WRAPPED_MIN = 18  # narrowest a wrapped column may get, padding included (its words stay whole)
+
+
+def _ranges(console: Console, table: Table) -> list[tuple[int, int]]:
+    """(narrowest, natural) width of each column, padding included: the narrowest keeps its
+    longest word whole; a no_wrap column has only its natural width."""
+    wide = console.options.update_width(1_000_000)
+    out = []
+    for col in table.columns:
+        m = table._measure_column(console, wide, col)  # rich's own measure of every cell
+        # A wrapped column is kept readable: at least WRAPPED_MIN wide (or its natural width).
+        least = m.maximum if col.no_wrap else max(m.minimum, min(m.maximum, WRAPPED_MIN))
+        out.append((least, m.maximum))
+    return out
+
+
+def fit_columns(console: Console, table: Table, width: int, *, wrap: bool = True) -> bool:
+    """Give ``table`` column widths that fit ``width`` without cutting a word, or say it
+    cannot (False). Without ``wrap`` only its natural, unwrapped width counts."""
+    avail = width - table._extra_width
+    ranges = _ranges(console, table)
+    natural = sum(hi for _, hi in ranges)
+    if natural <= avail:
+        return True
+    least = sum(lo for lo, _ in ranges)
+    if not wrap or least > avail:
+        return False
+    # Every column gets its narrowest width, then the room left in proportion to how much
+    # more each would like: wrapped columns share the shortfall.
+    widths = [lo for lo, _ in ranges]
+    room = avail - least
+    want = [hi - lo for lo, hi in ranges]
+    total = sum(want)
+    for i, w in enumerate(want):
+        widths[i] += room * w // total
+    left = avail - sum(widths)
+    for i in sorted(range(len(want)), key=lambda i: -want[i])[:left]:
+        widths[i] += 1
+    for col, w in zip(table.columns, widths):
+        col.width = max(w - table._get_padding_width(col._index), 1)
+    return True
+
+
+class Reflow:
+    """The first layout of a table that fits the width it is rendered at (see fit_columns);
+    natural widths are tried before wrapped ones, and the last layout is the fallback."""
+
+    def __init__(self, *layouts: Callable[[int], Table]) -> None:
+        self.layouts = layouts  # each builds the table for a width
+
+    def choose(self, console: Console, width: int) -> Table:
+        """The layout to print at ``width``, its column widths set."""
+        *wide, last = [build(width) for build in self.layouts]
+        # The wide layouts unwrapped, then the shorter of them wrapped at spaces, then the
+        # last (blocks) as it fits.
+        tries = [(t, False) for t in wide] + [(t, True) for t in (wide[1:] or wide)]
+        for table, wrap in [*tries, (last, True)]:
+            if fit_columns(console, table, width, wrap=wrap):
+                return table
+        return last
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        table = self.choose(console, options.max_width)
+        yield table
+        after = getattr(table, "after", None)
+        if after is not None:
+            yield after
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.choose(console, options.max_width))
+
+
+class Sized:
+    """A renderable built for the width it is rendered at (a chart, a line of text)."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.build(options.max_width)
+
+
+class NotedTable(Table):
+    """A table with a legend printed after it at the console's width (a caption would be
+    wrapped at the table's, splitting "swap multiplier")."""
+
+    after: Text | None = None
+
+
+def block_table(title: Text, caption: Text | None = None) -> Table:
+    """One block per row of the wide table: the row's name, then one line per column."""
+    table = Table(title=title, title_justify="left", header_style="bold", show_header=False,
+                  caption=caption, caption_justify="left")
+    table.add_column("name", style="bold cyan", no_wrap=True)
+    table.add_column("field", style="dim", no_wrap=True)
+    table.add_column("value")
+    return table
+
+
+def _room(width: int) -> int:
+    """Characters left for a block's value: the width less the name and field columns."""
+    return max(width - 36, 16)
+
+
+def add_block(table: Table, name: RenderableType, fields: list[tuple[str, RenderableType]],
+               ) -> None:
+    for k, (field_name, cell) in enumerate(fields):
+        table.add_row(name if k == 0 else "", text(field_name), cell,
+                      end_section=k == len(fields) - 1)
+
+
+def node_table(result: Result, max_rows: int = 60) -> Reflow:
+    """The node table: full headers and the gate pattern as a column; short headers and the
+    gate patterns in a legend; or one block per node, whichever fits."""
+    return Reflow(lambda w: _node_table(result, max_rows, short=False, width=w),
+                  lambda w: _node_table(result, max_rows, short=True, width=w),
+                  lambda w: _node_blocks(result, max_rows, w))
+
+
+def _node_title(result: Result) -> Text:
+    return text(f"Computational graph of {result.output}, forward order")
+
+
+def _hidden(n: int, max_rows: int, what: str = "rows") -> str:
+    return (f"{n - max_rows:,} of {n:,} {what} hidden at …: raise --max-rows, or use --json "
+            "for every row")
+
+
+def _node_table(result: Result, max_rows: int, *, short: bool, width: int) -> Table:
     numeric = result.value is not None
-    out = result.output
-    table = Table(title=text(f"Computational graph of {out}, forward order"),
-                  title_justify="left", show_lines=False, header_style="bold")
+    table = NotedTable(title=_node_title(result), title_justify="left", show_lines=False,
+                       header_style="bold", caption_justify="left")
     table.add_column("node", style="bold cyan", no_wrap=True)
-    table.add_column("op", no_wrap=True)
-    shaped = result.shaped  # array jobs show shapes
-    if shaped:
+    shaped = result.shaped  # array jobs show shapes: a column, or under the op when short
+    table.add_column("op, shape" if shaped and short else "op", no_wrap=True)
+    if shaped and not short:
         table.add_column("shape", no_wrap=True)
-    table.add_column("expression", overflow="fold", min_width=10, max_width=28)
+    table.add_column("expression", min_width=None if short else 10)
     if numeric:
-        # Arrays wrap inside their cells; scalars never do.
-        table.add_column("value", justify="right", style="blue", no_wrap=not shaped)
-    table.add_column("local ∂node/∂input", no_wrap=not numeric)
+        # Numbers never wrap: a matrix has one row per line, and a row stays whole.
+        table.add_column("value", justify="right", style="blue", no_wrap=True)
+    table.add_column("local" if short else "local ∂node/∂input", no_wrap=not numeric)
     if numeric:
-        table.add_column(f"upstream ∂{out}/∂node", justify="right", style="magenta")
-        table.add_column("downstream", no_wrap=not shaped)
-    table.add_column("gate pattern", style="dim", overflow="fold", min_width=8)
+        table.add_column("upstream" if short else f"upstream ∂{_top(result)}/∂node",
+                         justify="right",
+                         style="magenta", no_wrap=shaped)
+        table.add_column("downstream", no_wrap=True)
+    if not short:
+        table.add_column("gate pattern", style="dim", min_width=8)
+    notes = []
     if len(result.nodes) > max_rows:
-        table.caption = text(f"{len(result.nodes) - max_rows:,} of {len(result.nodes):,} rows "
-                             "hidden at …: raise --max-rows, or use --json for every row")
+        notes.append(_hidden(len(result.nodes), max_rows))
+    legend: dict[str, None] = {}
+    kinks = []
     for row in elided(result.nodes, max_rows):
         if row is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue
         cells: list[RenderableType] = [text(row.label), text(row.op)]
-        if shaped:
+        if shaped and short:
+            cells[1] = text(f"{row.op}\n{shape_text(row.shape)}")
+        elif shaped:
             cells.append(text(shape_text(row.shape)))
-        cells.append(text(clip(row.expression)))
+        cells.append(text(wrap_code(clip(row.expression), EXPRESSION_WIDTH)))
         if numeric:
             cells.append(text(fmt(row.value)))
         cells.append(_local(row))
         if numeric:
             cells.append(_upstream(row))
             cells.append(_downstream(row))
-        cells.append(_gate(row))
+        if short:
+            legend[f"{row.op}: {row.gate}"] = None
+            if row.kink:
+                kinks.append(f"{row.label} is not differentiable here: {row.kink}")
+        else:
+            cells.append(_gate(row))
         table.add_row(*cells)
+    if short:
+        table.after = text("\n".join([_entries_in_lines("gate patterns:", list(legend), width),
+                                      *kinks]), "dim")
+    if notes:
+        table.caption = text("\n".join(notes))
     return table
 
 
-def jacobian_table(result: Result) -> Table | None:
+def _entries_in_lines(head: str, entries: list[str], width: int) -> str:
+    """``head`` and the entries joined by "; ", a new line where the next entry would pass
+    ``width``: no entry is split across lines (a longer one wraps at its spaces)."""
+    lines = [head.rstrip()]
+    for k, item in enumerate(entries):
+        piece = item + (";" if k < len(entries) - 1 else "")
+        if len(lines[-1]) + 1 + len(piece) > width and lines[-1].strip():
+            lines.append("  " + piece)
+        else:
+            lines[-1] += " " + piece
+    return "\n".join(lines)
+
+
+def _node_blocks(result: Result, max_rows: int, width: int) -> Table:
+    numeric = result.value is not None
+    caption = (text(_hidden(len(result.nodes), max_rows))
+               if len(result.nodes) > max_rows else None)
+    table = block_table(_node_title(result), caption)
+    for row in elided(result.nodes, max_rows):
+        if row is None:
+            add_block(table, text("…", "dim"), [("", text("…", "dim"))])
+            continue
+        fields: list[tuple[str, RenderableType]] = [("op", text(row.op))]
+        if result.shaped:
+            fields.append(("shape", text(shape_text(row.shape))))
+        fields.append(("expression", text(wrap_code(clip(row.expression), _room(width)))))
+        if numeric:
+            fields.append(("value", text(fmt(row.value), "blue")))
+        if row.inputs:
+            fields.append(("local", _local(row)))
+        if numeric:
+            fields.append((f"∂{_top(result)}/∂node", _upstream(row)))
+            if row.inputs:
+                fields.append(("downstream", _downstream(row)))
+        fields.append(("gate", _gate(row)))
+        add_block(table, text(row.label, "bold cyan"), fields)
+    return table
+
+
+def jacobian_table(result: Result) -> Reflow | None:
     """--jacobian: each small node's explicit local Jacobian, rows = output entries."""
-    rows = [r for r in result.nodes if r.jacobian is not None]
-    if not rows:
+    if all(r.jacobian is None for r in result.nodes):
         return None
+    return Reflow(lambda w: _jacobian_table(result))
+
+
+def _jacobian_table(result: Result) -> Table:
+    rows = [r for r in result.nodes if r.jacobian is not None]
     table = Table(title=text("Explicit local Jacobians ∂node/∂input (--jacobian)"),
                   caption=text("rows: the node's entries, columns: the input's entries; "
                                "backprop never forms these"),
@@ -126,7 +294,7 @@ def jacobian_table(result: Result) -> Table | None:
                   min_width=72)
     table.add_column("node", style="bold cyan", no_wrap=True)
     table.add_column("input", no_wrap=True)
-    table.add_column("Jacobian", no_wrap=True)
+    table.add_column("Jacobian")
     for row in rows:
         assert row.jacobian is not None
         for name, jac, const in zip(row.inputs, row.jacobian, row.input_is_const):
@@ -181,7 +349,9 @@ def _upstream(row: NodeRecord) -> Text:
     if len(row.fan_out) > 1:
         # A variable used 1,000 times would make a 1,000-line cell: show the first few.
         shown = row.fan_out if len(row.fan_out) <= 8 else row.fan_out[:4]
-        branches = " + ".join(f"{fmt(g)} (from {to})" for to, g in shown)
+        # An array branch takes lines of its own; scalar branches share one (it may wrap).
+        plus = "\n+ " if row.shape else " + "
+        branches = plus.join(f"{fmt(g)} (from {to})" for to, g in shown)
         if len(shown) < len(row.fan_out):
             branches += f" + … ({len(row.fan_out) - len(shown):,} more branches; --json has all)"
         t.append(text(f"\n= {branches}", "dim"))
@@ -202,41 +372,102 @@ def _gate(row: NodeRecord) -> Text:
     return t
 
 
-def gradient_table(result: Result, max_rows: int = 60) -> Table:
+def gradient_table(result: Result, max_rows: int = 60) -> Reflow:
+    """The gradient table: full headers; short headers explained in a caption; or one block
+    per input, whichever fits."""
+    return Reflow(lambda w: _gradient_table(result, max_rows, short=False),
+                  lambda w: _gradient_table(result, max_rows, short=True),
+                  lambda w: _gradient_blocks(result, max_rows, w))
+
+
+def _gradient_title(result: Result) -> Text:
+    return text(f"Gradients of {result.output}" + (
+        f" (upstream seed {fmt(result.seed)})" if result.seed != 1.0 else ""))
+
+
+def _top(result: Result) -> str:
+    """Whose gradients the tables hold: the output's (f), or some loss L's when --upstream
+    seeds the backward pass with dL/df."""
+    return "L" if result.seed != 1.0 else result.output
+
+
+def _d_input(result: Result) -> str:
+    return f"∂{_top(result)}/∂input"
+
+
+def _checks(result: Result) -> list[Check]:
+    assert result.verification is not None or result.gradients is not None
+    return result.verification.checks if result.verification else [
+        Check(name, (result.point or {})[name], (result.gradients or {})[name], status="unchecked")
+        for name in result.wrt
+    ]
+
+
+def _mark(c: Check) -> Text:
+    label, style = STATUS[c.status]
+    return text(label + (" *" if c.notes else ""), style)
+
+
+def _gradient_table(result: Result, max_rows: int, *, short: bool) -> Table:
     out = result.output
-    table = Table(title=text(f"Gradients of {out}" + (
-        f" (upstream seed {fmt(result.seed)})" if result.seed != 1.0 else "")),
-        title_justify="left", header_style="bold")
+    table = NotedTable(title=_gradient_title(result), title_justify="left",
+                       header_style="bold", caption_justify="left")
     table.add_column("input", style="bold cyan")
     if result.value is None:
         table.add_column(f"sympy ∂{out}/∂input", overflow="fold")
         for name in result.wrt:
-            table.add_row(text(name), text(result.symbolic.get(name, "–")))
+            table.add_row(text(name), text(wrap_code(result.symbolic.get(name, "–"), 40)))
         return table
-    table.add_column("value", justify="right", style="blue")
-    table.add_column(f"backprop ∂{out}/∂input", justify="right", style="bold magenta")
-    table.add_column("sympy derivative", overflow="fold", max_width=30)
-    table.add_column("sympy value", justify="right")
-    table.add_column("finite diff.", justify="right")
+    table.add_column("value", justify="right", style="blue", no_wrap=True)
+    table.add_column("backprop" if short else f"backprop {_d_input(result)}", justify="right",
+                     style="bold magenta", no_wrap=True)
+    table.add_column("derivative" if short else "sympy derivative")
+    table.add_column("sympy" if short else "sympy value", justify="right", no_wrap=True)
+    table.add_column("numeric" if short else "finite diff.", justify="right", no_wrap=True)
     table.add_column("check", no_wrap=True)
-    assert result.verification is not None or result.gradients is not None
-    checks = result.verification.checks if result.verification else [
-        Check(name, (result.point or {})[name], (result.gradients or {})[name], status="unchecked")
-        for name in result.wrt
-    ]
+    checks = _checks(result)
+    notes = []
+    if short:
+        table.after = text(f"backprop: {_d_input(result)} by the backward pass; derivative: "
+                           "sympy's formula; sympy: its value here; numeric: central finite "
+                           "differences", "dim")
     if len(checks) > max_rows:
         # Rendering thousands of rows costs seconds; failures are named in the summary.
-        table.caption = text(f"{len(checks) - max_rows:,} of {len(checks):,} rows hidden at …: "
-                             "raise --max-rows, or use --json for every row")
+        notes.append(_hidden(len(checks), max_rows))
+    if notes:
+        table.caption = text("\n".join(notes))
     for c in elided(checks, max_rows):
         if c is None:
             table.add_row(*(text("…", "dim") for _ in table.columns))
             continue
-        label, style = STATUS[c.status]
-        mark = text(label + (" *" if c.notes else ""), style)
         table.add_row(text(c.variable), text(fmt(c.value)), text(fmt(c.backprop)),
-                      text(c.sympy_derivative or "–"), text(fmt(c.sympy_value)),
-                      text(fmt(c.numeric)), mark)
+                      text(wrap_code(c.sympy_derivative or "–", 30)), text(fmt(c.sympy_value)),
+                      text(fmt(c.numeric)), _mark(c))
+    return table
+
+
+def _gradient_blocks(result: Result, max_rows: int, width: int) -> Table:
+    if result.value is None:
+        table = block_table(_gradient_title(result))
+        for name in result.wrt:
+            add_block(table, text(name, "bold cyan"),
+                       [(f"sympy ∂{result.output}/∂input",
+                         text(wrap_code(result.symbolic.get(name, "–"), _room(width))))])
+        return table
+    checks = _checks(result)
+    caption = text(_hidden(len(checks), max_rows)) if len(checks) > max_rows else None
+    table = block_table(_gradient_title(result), caption)
+    for c in elided(checks, max_rows):
+        if c is None:
+            add_block(table, text("…", "dim"), [("", text("…", "dim"))])
+            continue
+        add_block(table, text(c.variable, "bold cyan"), [
+            ("value", text(fmt(c.value), "blue")),
+            (f"backprop {_d_input(result)}", text(fmt(c.backprop), "bold magenta")),
+            ("sympy derivative", text(wrap_code(c.sympy_derivative or "–", _room(width)))),
+            ("sympy value", text(fmt(c.sympy_value))),
+            ("finite diff.", text(fmt(c.numeric))),
+            ("check", _mark(c))])
     return table
 
 
@@ -294,6 +525,7 @@ def report(result: Result, max_rows: int = 60, nodes: bool = True) -> Group:
         jac = jacobian_table(result)
         if jac is not None:
             parts.append(jac)
-    parts.append(gradient_table(result, max_rows))
+    if result.wrt or result.value is None:  # a constant has no gradients to show
+        parts.append(gradient_table(result, max_rows))
     parts.append(summary(result))
     return Group(*parts)
