@@ -9,7 +9,7 @@ import typer
 
 from ..core.errors import BackpropError, ExitStatus
 from .app import _print, _read_expression, app, fail
-from .options import Command, examples
+from .options import Command, Json, examples
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -51,8 +51,7 @@ def formula_(
                                         "time budget of about 2 s).")] = 24,
     seed: Annotated[int, typer.Option("--seed", metavar="S",
                                       help="Seed of the random shapes and points.")] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
-                                          "instead of the table.")] = False,
+    as_json: Json = False,
 ) -> None:
     """Check each CLAIM against backprop's gradient of EXPR, at random shapes and points.
 

@@ -21,9 +21,7 @@ from .options import Checks, Command, Upstream, examples
         'backprop replay "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
         "--expand -o neuron.html",
         'backprop replay "sum((W@x)^2)" --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]" '
-        "-o arrays.html")
-    + "\n\nOpen the file in a browser (no server, no network); replay.html#step-7 opens "
-    "step 7.",
+        "-o arrays.html"),
 )
 def replay_(
     expr: Annotated[str, typer.Argument(
@@ -45,7 +43,8 @@ def replay_(
 
     Forward values above the wires, gradients below; buttons, a slider, play, and the arrow
     keys step through the forward pass and then the backward pass, with the caption of
-    `backprop steps` for each gate. The file loads nothing from the network.
+    `backprop steps` for each gate. The file loads nothing from the network: open it
+    in a browser, no server needed; replay.html#step-7 opens step 7.
     """
     try:
         from ..checks.evaluate import evaluate
