@@ -244,6 +244,13 @@ def test_no_claim_text_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch) 
     assert one("sin(x^2)", "dx = 2*x*cos(x^2)").verdict == "proved"
 
 
+def test_a_grader_gets_an_undefined_claim_as_differing_not_as_an_error() -> None:
+    report = check_formula("log(x)", ["dx = log(-x-1)", "dx = 1/x"], trials=4, grading=True)
+    undefined, right = report.claims
+    assert undefined.verdict == "differs" and "cannot be computed at any" in undefined.notes[0]
+    assert right.verdict == "proved"
+
+
 def test_library_errors_are_input_errors() -> None:
     with pytest.raises(InputError, match="no claim to check"):
         check_formula("x", [])

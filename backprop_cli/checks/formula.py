@@ -800,13 +800,15 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
                   shapes: Mapping[str, Any] | Iterable[str] | None = None,
                   at: Mapping[str, Any] | str | Iterable[str] | None = None,
                   trials: int = DEFAULT_TRIALS, seed: int = 0,
-                  time_budget: float = TIME_BUDGET) -> FormulaReport:
+                  time_budget: float = TIME_BUDGET, grading: bool = False) -> FormulaReport:
     """Check claimed gradient formulas of ``expression``.
 
     ``claims``: {"dW": "2*(W@x)@x.T"}, or texts "dW = 2*(W@x)@x.T". ``shapes``: {"W": "m,n",
     "x": "n,1"} or texts "W=m,n"; letters are drawn at random for each trial, distinct from
     one another; undeclared names are scalars (or inferred: the inner size of @). ``at``: one
     more point, checked first. Raises InputError for bad input; never evaluates user text.
+    ``grading``: a claim that cannot be computed at any point tried (log of a negative) is a
+    claim that differs, not an error, so a grader still grades the other answers.
     """
     if trials < 1:
         raise InputError("--trials must be at least 1", where="--trials")
@@ -820,12 +822,12 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
     if not parsed:
         raise InputError("no claim to check", where="claim",
                          hint="give one or more claims: 'dx = 2*x'")
-    return _run(expression, graph, parsed, declared, at, trials, seed, time_budget)
+    return _run(expression, graph, parsed, declared, at, trials, seed, time_budget, grading)
 
 
 def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str, Shape],
          at: Mapping[str, Any] | str | Iterable[str] | None, trials: int, seed: int,
-         time_budget: float) -> FormulaReport:
+         time_budget: float, grading: bool = False) -> FormulaReport:
     """The trials shared by every claim, then each claim's verdict, diagnosis or proof."""
     for name in declared:
         if name not in graph.variables:
@@ -854,9 +856,14 @@ def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str
             _check_claim(graph, claim, trial, results[k], contexts[k], skipped, k)
     for k, (claim, res) in enumerate(zip(parsed, results)):
         if res.trials == 0 and res.verdict != "differs":
-            raise DomainError(f"the claim '{claim.text}' cannot be computed at any of the "
-                              f"{done} points tried (outside its domain)", where="claim",
-                              hint="check the formula's logs, square roots and divisions")
+            why = (f"the claim '{claim.text}' cannot be computed at any of the {done} points "
+                   "tried (outside its domain)")
+            if not grading:
+                raise DomainError(why, where="claim",
+                                  hint="check the formula's logs, square roots and divisions")
+            res.verdict = "differs"
+            res.notes.append(why)
+            continue
         if skipped[k]:
             res.notes.append(f"{skipped[k]} point(s) outside the formula's domain skipped")
         if res.verdict == "differs":
