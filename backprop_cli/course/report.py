@@ -36,6 +36,8 @@ def answers_table(answers: Answers) -> Group:
         within = "exact" if c.rounding == "exact" else f"±{c.allowed:.2g} ({c.rounding})"
         if c.is_array and c.shape != c.answer_shape:
             within = "wrong shape"
+        if c.formula is not None:  # a formula answer: its verdict in general (formula.py)
+            within = f"formula: {c.rounding}"
         table.add_row(text(c.key), text(_what(c)), text(c.written),
                       text(fmt(c.truth)), text(within), mark)
     parts: list[RenderableType] = [table]
@@ -89,7 +91,10 @@ def _differed(r: ProblemResult) -> Text:
         return text("\n".join(diffs))
     if r.answers:
         n = len(r.answers)
-        return text(f"{n} answers match" if n != 1 else "1 answer matches", "dim")
+        said = [f"{c.key} = {c.written}: {c.rounding}" for c in r.answers  # formula verdicts
+                if c.formula is not None]
+        return text("\n".join([f"{n} answers match" if n != 1 else "1 answer matches",
+                               *said]), "dim")
     return text("no answers given; gradients verified", "dim")
 
 
