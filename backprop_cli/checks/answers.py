@@ -423,7 +423,8 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
     except InputError as exc:  # name the answer, as the user wrote it, not "claim"
         if exc.where == "claim":
             exc.where = where
-            exc.message = re.sub(r"^claim:", f"{where} {a.key}:", exc.message)
+            exc.message = re.sub(r"^claim:", f"{where} {a.key}:", exc.message).replace(
+                "in the claim", f"in the answer {a.key}")
         raise
     claim = report.claims[0]
     truth = result.nodes[nid].upstream

@@ -570,7 +570,7 @@ def _check_formulas(problem: Problem) -> None:
         try:
             parse_claim(k, graph, text, letters)
         except InputError as exc:
-            message = exc.message.removeprefix("claim: ")
+            message = exc.message.removeprefix("claim: ").replace(" in the claim", "")
             if exc.source is not None and exc.pos is not None:
                 message += f" (column {exc.pos + 1} of \"{exc.source}\")"
             raise _BadError(f"'expect.{k}': '{text}' is not a number, and as a formula: "
