@@ -110,6 +110,12 @@ def test_shapes_default_to_the_sizes_of_the_point() -> None:
     assert any(s["W"] != [2, 3] for s in c["shapes_tried"])  # not only the point's sizes
 
 
+def test_a_square_point_without_shapes_says_how_to_tell_a_transpose_apart() -> None:
+    r = invoke("eval", "sum((W@x)^2)", "--at", W, "--at", X, "--expect", "dW = x@(W@x).T")
+    assert r.code == 1
+    assert "W is square at your point" in squash(r.stdout) and "--shape W=m,n" in r.stdout
+
+
 def test_right_at_the_point_but_wrong_in_general_differs() -> None:
     # d(x^2)/dx is 2 at x = 1, and so is x + 1, but x + 1 is not 2*x.
     r = invoke("eval", "x^2", "--at", "x=1", "--expect", "dx = x + 1", "--json")
@@ -137,6 +143,17 @@ def test_json_fields_of_a_formula_answer() -> None:
     assert c["formula"] == "-2*x*cos(x^2)" and "sign" in _slips(c)
     assert c["answer"] == pytest.approx(-c["truth"])  # your value at the point
     assert all(set(s) == {"slip", "sentence"} for s in c["diagnosis"])
+
+
+def test_check_answers_takes_formulas_and_shapes_from_python() -> None:
+    from backprop_cli import check_answers
+
+    answers = check_answers("sum((W@x)^2)", {"W": "[[1,2],[3,4]]", "x": "[[1],[2]]"},
+                            {"dW": "2*(W@x)@x.T", "dx": "W.T@(W@x)"},
+                            shapes={"W": "m,n", "x": "n,1"})
+    dw, dx = answers.checks
+    assert dw.ok and dw.formula is not None and dw.formula.verdict == "holds"
+    assert not dx.ok and "factor 2" in [s.name for s in dx.formula.diagnosis]  # type: ignore[union-attr]
 
 
 # --- bad input -------------------------------------------------------------------------------

@@ -437,6 +437,15 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
     check.hints = [f"{s.name}: {s.sentence}" for s in claim.diagnosis]
     if not claim.ok:
         check.explanation = _formula_story(claim, at_point, yours, truth)
+        # Sizes read from a square point stay equal in every trial: say how to vary them.
+        square = [] if shapes else [name for name, dims in _point_shapes(result).items()
+                                    if len(set(dims.split(","))) < len(dims.split(","))]
+        if square and not claim.diagnosis:
+            check.explanation.append(
+                f"{', '.join(square)} {'is' if len(square) == 1 else 'are'} square at your "
+                "point, so only square sizes were tried: "
+                f"declare the dimensions (--shape {square[0]}=m,n, or a problem's shape "
+                "table) to tell a transpose apart")
     return check
 
 
@@ -782,19 +791,22 @@ def check_answers(expression: str, at: Mapping[str, float | str] | str | Iterabl
                   digits: int | str | None = None, rtol: float = ANSWER_RTOL,
                   atol: float = ANSWER_ATOL, upstream: float | str | Any = 1.0,
                   check: Iterable[str] = ("sympy", "numeric"),
-                  tolerance: Tolerance | None = None) -> Answers:
+                  tolerance: Tolerance | None = None,
+                  shapes: Mapping[str, Any] | None = None) -> Answers:
     """Evaluate ``expression`` at ``at`` and compare ``expect`` with it.
 
     ``expect`` maps keys to answers: ``value`` (the output), ``q`` (a forward value), ``dx``
     or ``dq`` (a gradient). Strings and Decimals keep their written decimals ("0.20" means
     rounded to two), ints and floats are exact unless ``digits`` says how they were rounded.
     ``answers.result`` is the full evaluation (``answers.result.ok``: the tool's own checks).
+    Other text is a formula ({"dW": "2*(W@x)@x.T"}), checked at ``at`` and in general, with
+    ``shapes`` ({"W": "m,n", "x": "n,1"}) for the dimensions (default: the sizes at ``at``).
     """
     from .evaluate import evaluate
 
     tol = AnswerTolerance.from_option(digits, rtol, atol, where="digits")
     result = evaluate(expression, at, upstream=upstream, check=check, tolerance=tolerance)
-    return match_answers(result, expect, tol)
+    return match_answers(result, expect, tol, shapes=shapes)
 
 
 # ---------------------------------------------------------------- arrays
