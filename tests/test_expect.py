@@ -236,8 +236,12 @@ def test_hints_for_a_missed_branch_and_a_mul_gate_that_was_not_swapped() -> None
 
 def test_a_fraction_is_bad_input_not_a_traceback() -> None:
     # parse_number used Fraction() then float(): "1/3" passed the first and crashed the second.
+    from backprop_cli.core.numbers import parse_number
+
     with pytest.raises(InputError, match="not a finite number"):
-        parse_expect("dx=1/3")
+        parse_number("1/3", source="1/3", pos=0)
+    # As an answer, 1/3 is a formula since issue 13 (tests/test_formula_answers.py).
+    assert parse_expect("dx=1/3")[0].formula == "1/3"
 
 
 def test_arbitrary_expect_text_parses_or_is_bad_input() -> None:

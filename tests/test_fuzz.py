@@ -265,7 +265,8 @@ def test_check_never_crashes_on_toml(text: str, as_json: bool) -> None:
 @given(jsonl_texts, st.booleans())
 @example('{"expression": "x", "at": {"x": ' + "[" * 5000 + "1" + "]" * 5000 + "}}", True)
 def test_check_never_crashes_on_json_lines(text: str, as_json: bool) -> None:
-    r = invoke("check", "-", "--input-format", "jsonl", *(["--json"] if as_json else []), input=text)
+    r = invoke("check", "-", "--input-format", "jsonl", *(["--json"] if as_json else []),
+               input=text)
     _file_contract(r, as_json)
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import InputError
+from ..core.errors import BackpropError, InputError
 from ..core.formatting import describe, entry, inline, rounded
 from ..core.literals import ArrayLiteral
 from ..core.numbers import parse_number
@@ -31,6 +31,7 @@ from ..core.ops import VAR
 
 if TYPE_CHECKING:
     from ..core.result import NodeRecord, Result, Tolerance
+    from .formula import ClaimCheck
 
 ANSWER_RTOL = 1e-9  # float noise only: 0.1+0.2 is 0.3
 ANSWER_ATOL = 1e-9
@@ -90,6 +91,9 @@ class Answer:
     # with its own written decimals; ``value`` is then NaN (see expect_arrays.py).
     shape: tuple[int, ...] | None = None
     entries: tuple[Answer, ...] = ()
+    # A formula answer (`dx = 2*x`: text that is neither a number nor an array literal):
+    # checked at the point and in general by checks/formula.py; ``value`` is then NaN.
+    formula: str | None = None
 
 
 @dataclass
@@ -113,6 +117,10 @@ class AnswerCheck:
     shape: list[int] | None = None
     answer_shape: list[int] | None = None
     entries: list[EntryCheck] = field(default_factory=list)
+    # A formula answer: its verdict in general (checks/formula.py's ClaimCheck: proved,
+    # holds at N points, differs) and whether it gives the right value at the point itself.
+    formula: ClaimCheck | None = None
+    at_point: bool = True
 
     @property
     def is_array(self) -> bool:
@@ -121,6 +129,8 @@ class AnswerCheck:
     @property
     def difference(self) -> Any:
         """answer - truth; for arrays entry by entry (None when the shapes differ)."""
+        if self.formula is not None:
+            return None
         if not self.is_array:
             return self.answer - self.truth
         if self.shape != self.answer_shape:
@@ -130,6 +140,8 @@ class AnswerCheck:
 
     def verdict(self) -> str:
         """One line for reports: yours, the correct value, and for arrays what differs."""
+        if self.formula is not None:
+            return formula_verdict(self)
         if self.is_array:
 
             return verdict(self)
@@ -145,6 +157,11 @@ class AnswerCheck:
             doc["shape"] = self.shape
             doc["answer_shape"] = self.answer_shape
             doc["entries"] = [e.to_dict() for e in self.entries]
+        if self.formula is not None:  # the same fields as `backprop formula --json`
+            doc["formula"] = self.formula.formula
+            doc["at_point"] = self.at_point
+            doc.update({k: v for k, v in self.formula.to_dict().items()
+                        if k not in ("formula",)})
         return doc
 
 
@@ -221,16 +238,62 @@ def parse_expect(texts: str | Iterable[str], where: str = "--expect") -> list[An
                 raise InputError(f"{where} gives '{key}' twice", source=text, pos=key_m.start(),
                                  end=key_m.end(), where=where, hint="give each answer once")
             seen.add(key)
+            if _is_formula(num_m.group(), text, num_m.end()):
+                end = formula_end(text, at)
+                answers.append(Answer(key, math.nan, text[at:end], None,
+                                      formula=text[at:end]))
+                pos = _SEP.match(text, end).end()  # type: ignore[union-attr]
+                continue
             answers.append(answer(key, num_m.group(), where=where, source=text,
                                   pos=num_m.start()))
             pos = _SEP.match(text, num_m.end()).end()  # type: ignore[union-attr]
     return answers
 
 
+_OPERATOR_NEXT = re.compile(r"[ \t]*[-+*/^@(]")  # `2 * x`: a number that starts a formula
+_NEXT_KEY = re.compile(r"[\s,;]*[^\s=,;()\[\]]+[ \t]*=")  # where the next `key=` begins
+
+
+_NUMBER_LIKE = re.compile(r"[+-]?[\w.]+(?:[eE][+-][\w.]*)?")
+_NUMBER_WORDS = ("nan", "inf", "infinity")
+
+
+def _is_formula(token: str, text: str, end: int) -> bool:
+    """A value is a formula when it is not written like a number (`2*x`, `1/3`, `x`), or when
+    a number is followed by an operator (`2 * x`). Number-like text that is not a number
+    (`1e999`, `nan`, `1_000`) stays a bad number, with that message."""
+    if _OPERATOR_NEXT.match(text, end):
+        return True
+    if _NUMBER_LIKE.fullmatch(token) is None:
+        return True
+    body = token.lstrip("+-")
+    return not (body[:1].isdigit() or body[:1] == "." or body.lower() in _NUMBER_WORDS)
+
+
+def formula_end(text: str, start: int) -> int:
+    """Where a formula answer ends: at a comma, semicolon or space outside brackets that is
+    followed by the next `key=`, else at the end (`outer(u, v)` keeps its comma)."""
+    depth = 0
+    for k in range(start, len(text)):
+        ch = text[k]
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(0, depth - 1)
+        elif depth == 0 and ch in ",; \t\n" and _NEXT_KEY.match(text, k):
+            return len(text[:k].rstrip())
+    return len(text.rstrip())
+
+
 def answer(key: str, number: Any, *, where: str = "--expect",
-           source: str | None = None, pos: int = 0) -> Answer:
+           source: str | None = None, pos: int = 0, formulas: bool = False) -> Answer:
     """One answer. Text and Decimal keep their written decimals; int and float are exact.
-    A list, nested list, numpy array or `[...]` text is an array answer."""
+    A list, nested list, numpy array or `[...]` text is an array answer. With ``formulas``,
+    other text that is not a number (`2*x`, `2*(W@x)@x.T`) is a formula answer."""
+    if formulas and isinstance(number, str) and number.strip() \
+            and not number.lstrip().startswith("[") \
+            and _is_formula(number.strip(), number.strip(), len(number.strip())):
+        return Answer(key, math.nan, number.strip(), None, formula=number.strip())
 
     if is_array_value(number):
 
@@ -267,7 +330,7 @@ def answers_from(expect: Mapping[str, Any] | str | Iterable[str],
     """Answers from a mapping ({"dx": -4, "dw0": "-0.20", "dW": [[0.1, 0.2], [0.3, 0.4]]})
     or `--expect` text."""
     if isinstance(expect, Mapping):
-        return [answer(str(k), v, where=where) for k, v in expect.items()]
+        return [answer(str(k), v, where=where, formulas=True) for k, v in expect.items()]
     return parse_expect(expect, where=where)
 
 
@@ -276,8 +339,11 @@ def answers_from(expect: Mapping[str, Any] | str | Iterable[str],
 
 def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str],
                   tolerance: AnswerTolerance | None = None, *,
-                  where: str = "--expect") -> Answers:
+                  shapes: Mapping[str, Any] | Iterable[str] | None = None,
+                  grading: bool = False, where: str = "--expect") -> Answers:
     """Compare answers with an evaluated Result. Unknown names raise InputError (exit 2).
+    Formula answers are checked at the point and in general; ``shapes`` ({"W": "m,n"})
+    declares the arrays' dimensions for that (default: read from the point).
 
     ``where`` names the answers as their author wrote them: the `--expect` option, or a
     problem file's `expect` key, so that a message speaks the input's language."""
@@ -303,6 +369,10 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         top = "L" if result.seed != 1.0 else keys.out_name
         quantity = keys.label(nid) if kind == "value" else f"d{top}/d{keys.label(nid)}"
         array_job = rec.shape is not None  # the array engine ran (arrays.py)
+        if a.formula is not None:
+            checks.append(formula_check(result, nid, kind, a, quantity, keys.label(nid),
+                                        shapes, grading, where))
+            continue
         if isinstance(truth, list) or a.shape is not None or (array_job and rec.shape):
             checks.append(_array_check(result, nid, kind, a, truth, quantity, keys,
                                        tolerance))
@@ -333,6 +403,152 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
                                    "decimals (round to nearest rather than cut off)")
         checks.append(check)
     return Answers(checks, tolerance, result)
+
+
+def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str, label: str,
+                  shapes: Mapping[str, Any] | Iterable[str] | None = None,
+                  grading: bool = False, where: str = "--expect") -> AnswerCheck:
+    """A formula answer (`dx = 2*x`): checks/formula.py at the evaluated point first, then at
+    random points and shapes (sympy proves it for scalars); wrong ones get its slip names."""
+    from .formula import check_formula, parse_shapes
+
+    if kind != "gradient":
+        raise InputError(f"'{a.key} = {a.formula}': a formula answer is for a gradient, not a "
+                         "forward value", where=where,
+                         hint=f"write it as d{label} = FORMULA, or give {a.key} as a number")
+    if isinstance(result.seed, list) or result.seed != 1.0:
+        raise InputError(f"the formula answer '{a.key}' needs the default upstream gradient 1",
+                         where=where, hint="put the upstream into the expression "
+                         "instead, e.g. sum(G*f) with G an input")
+    declared = shapes if shapes else _point_shapes(result)
+    try:  # the general check leaves the point out: a square point hides a transpose's name
+        report = check_formula(result.expression, {f"d{label}": a.formula}, shapes=declared,
+                               grading=grading)
+        yours = _value_at(result, a.formula or "", parse_shapes(declared))
+    except InputError as exc:  # name the answer, as the user wrote it, not "claim"
+        if exc.where == "claim":
+            exc.where = where
+            exc.message = re.sub(r"^claim:", f"{where} {a.key}:", exc.message).replace(
+                "in the claim", f"in the answer {a.key}")
+        raise
+    claim = report.claims[0]
+    truth = result.nodes[nid].upstream
+    at_point = _agrees(yours, truth)
+    if not at_point and claim.ok:  # cannot happen for a formula that holds everywhere,
+        claim.verdict = "differs"  # but the point decides for the person who gave it
+    check = AnswerCheck(a.key, kind, label, yours, a.formula or "", truth, 0.0,
+                        claim.describe(), claim.ok and at_point, quantity, formula=claim,
+                        at_point=at_point)
+    check.hints = [f"{s.name}: {s.sentence}" for s in claim.diagnosis]
+    if not claim.ok:
+        check.explanation = _formula_story(claim, at_point, yours, truth)
+        # Sizes read from a square point stay equal in every trial: say how to vary them.
+        square = [] if shapes else [name for name, dims in _point_shapes(result).items()
+                                    if len(set(dims.split(","))) < len(dims.split(","))]
+        if square and not claim.diagnosis:
+            check.explanation.append(
+                f"{', '.join(square)} {'is' if len(square) == 1 else 'are'} square at your "
+                "point, so only square sizes were tried: "
+                f"declare the dimensions (--shape {square[0]}=m,n, or a problem's shape "
+                "table) to tell a transpose apart")
+    return check
+
+
+def check_formula_answer(result: Result, key: str, formula: str, *,
+                         shapes: Mapping[str, Any] | Iterable[str] | None = None,
+                         grading: bool = False, where: str = "--expect") -> AnswerCheck:
+    """One formula answer (`dx`, `2*x`) against an evaluated Result: the grader's entry."""
+    keys = _Keys(result)
+    kind, nid = keys.resolve(key)
+    quantity = f"d{keys.out_name}/d{keys.label(nid)}"
+    return formula_check(result, nid, kind, Answer(key, math.nan, formula, None,
+                                                   formula=formula),
+                         quantity, keys.label(nid), shapes, grading, where)
+
+
+def _point_shapes(result: Result) -> dict[str, str]:
+    """Shapes for a formula answer, read from the point: each size other than 1 becomes a
+    letter (equal sizes the same letter), so the formula is also tried at other sizes."""
+    taken = set(result.graph.variables) | set(result.graph.named)
+    free = (c for c in "mnpkrstuvabcdeghijlowyz" if c not in taken)
+    letters: dict[int, str] = {}
+    shapes: dict[str, str] = {}
+    for name, nid in result.graph.variables.items():
+        shape = result.nodes[nid].shape
+        if shape:
+            dims = [str(k) if k == 1 else letters.setdefault(k, next(free, str(k)))
+                    for k in shape]
+            shapes[name] = ",".join(dims)
+    return shapes
+
+
+def _value_at(result: Result, formula: str, shapes: Mapping[str, tuple[Any, ...]]) -> Any:
+    """The formula's value at the evaluated point (None where it is undefined there), from
+    the point's inputs and intermediates; a dimension letter is its size at the point."""
+    import numpy as np
+
+    from ..core.arrays import forward, plain
+    from ..core.parse import parse
+
+    graph, nodes = result.graph, result.nodes
+    sizes: dict[str, float] = {}
+    for name, dims in shapes.items():
+        given = nodes[graph.variables[name]].shape or []
+        sizes.update({d: float(k) for d, k in zip(dims, given) if isinstance(d, str)})
+    claim = parse(formula)
+    env = {}
+    for name in claim.variables:
+        nid = graph.variables.get(name, graph.named.get(name))
+        value = nodes[nid].value if nid is not None else sizes.get(name, math.nan)
+        env[name] = np.asarray(value, dtype=float)
+    try:
+        return plain(forward(claim, env)[claim.output])
+    except InputError:  # its shapes do not fit at this point (the general check says how)
+        return None
+    except BackpropError:  # outside its domain here (log of a negative)
+        return None
+
+
+def _agrees(yours: Any, truth: Any) -> bool:
+    """The tolerance of checks/formula.py: float noise of a different order of operations."""
+    import numpy as np
+
+    if yours is None or truth is None:
+        return yours is None and truth is None
+    a, b = np.asarray(yours, dtype=float), np.asarray(truth, dtype=float)
+    if a.shape != b.shape:
+        return False
+    scale = max(1.0, float(np.max(np.abs(b), initial=0.0)))
+    return bool(np.allclose(a, b, rtol=1e-6, atol=1e-6 * scale))
+
+
+def _formula_story(claim: ClaimCheck, at_point: bool, yours: Any, truth: Any) -> list[str]:
+    cex = claim.counterexample
+    if at_point and cex is None:  # grading: undefined everywhere
+        return list(claim.notes)
+    lines = ["at your point: right" if at_point else
+             "at your point: your formula cannot be computed there" if yours is None else
+             f"at your point: wrong: yours {fmt(yours)}, correct {fmt(truth)}"]
+    if cex is not None and at_point:
+        sizes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in cex.shapes.items() if v)
+        lines.append("in general: differs" + (f" at shapes {sizes}" if sizes else "")
+                     + (f": yours {fmt(cex.yours)}, correct {fmt(cex.correct)}"
+                        if cex.yours is not None else ""))
+    if cex is not None and cex.note:
+        lines.append(cex.note)
+    if not claim.diagnosis:
+        lines += [n for n in claim.notes if "slip" in n]
+    return lines
+
+
+def formula_verdict(check: AnswerCheck) -> str:
+    """One line for a formula answer: the verdict in general and at the point."""
+    claim = check.formula
+    assert claim is not None
+    if claim.ok:
+        return f"{check.key} = {check.written}: {claim.describe()}"
+    where = "at your point" if not check.at_point else "in general (right at your point)"
+    return f"{check.key} = {check.written}: differs {where}"
 
 
 def _array_check(result: Result, nid: int, kind: str, a: Answer, truth: Any, quantity: str,
@@ -578,19 +794,22 @@ def check_answers(expression: str, at: Mapping[str, float | str] | str | Iterabl
                   digits: int | str | None = None, rtol: float = ANSWER_RTOL,
                   atol: float = ANSWER_ATOL, upstream: float | str | Any = 1.0,
                   check: Iterable[str] = ("sympy", "numeric"),
-                  tolerance: Tolerance | None = None) -> Answers:
+                  tolerance: Tolerance | None = None,
+                  shapes: Mapping[str, Any] | None = None) -> Answers:
     """Evaluate ``expression`` at ``at`` and compare ``expect`` with it.
 
     ``expect`` maps keys to answers: ``value`` (the output), ``q`` (a forward value), ``dx``
     or ``dq`` (a gradient). Strings and Decimals keep their written decimals ("0.20" means
     rounded to two), ints and floats are exact unless ``digits`` says how they were rounded.
     ``answers.result`` is the full evaluation (``answers.result.ok``: the tool's own checks).
+    Other text is a formula ({"dW": "2*(W@x)@x.T"}), checked at ``at`` and in general, with
+    ``shapes`` ({"W": "m,n", "x": "n,1"}) for the dimensions (default: the sizes at ``at``).
     """
     from .evaluate import evaluate
 
     tol = AnswerTolerance.from_option(digits, rtol, atol, where="digits")
     result = evaluate(expression, at, upstream=upstream, check=check, tolerance=tolerance)
-    return match_answers(result, expect, tol)
+    return match_answers(result, expect, tol, shapes=shapes)
 
 
 # ---------------------------------------------------------------- arrays

@@ -47,6 +47,8 @@ from .options import (
         ("a leading minus works as is", 'backprop eval "-x^2" --at x=3'),
         ("your answers, checked",
          'backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3'),
+        ("a formula answer",
+         'backprop eval "sin(x^2)" --at x=1 --expect "dx = 2*x*cos(x^2)"'),
         'echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3'),
 )
 def eval_(
@@ -73,8 +75,13 @@ def eval_(
     expect: Annotated[list[str] | None, typer.Option(
         "--expect", metavar="KEY=V,...",
         help="Your answers, to be checked: value=-12,dx=-4 (gradient of an input), "
-        "q=3 (forward value of an intermediate), dq=-4 (its upstream gradient). Exit 1 if any "
-        "differs.", show_default=False)] = None,
+        "q=3 (forward value of an intermediate), dq=-4 (its upstream gradient), or a formula: "
+        "'dx = 2*x' (checked at the point and in general). Exit 1 if any differs.",
+        show_default=False)] = None,
+    shape: Annotated[list[str] | None, typer.Option(
+        "--shape", metavar="NAME=DIMS", help="For formula answers: an array's dimensions, "
+        "numbers or letters (W=m,n; repeatable); default: the sizes at --at.",
+        show_default=False)] = None,
     digits: Annotated[str, typer.Option(
         "--digits", metavar="N|auto|exact",
         help="How your --expect answers are rounded: N decimals, 'auto' (as "
@@ -112,7 +119,7 @@ def eval_(
 
         rounding = AnswerTolerance.from_option(digits)  # checked even without --expect
         if expect:
-            answers = match_answers(result, expect, rounding)
+            answers = match_answers(result, expect, rounding, shapes=shape)
     except BackpropError as exc:
         fail(exc)
     if out_format != "table":

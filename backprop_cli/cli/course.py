@@ -109,6 +109,7 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
     """`backprop check KEY --answers STUDENT`: grade, write the platforms' files (always),
     print the table (or JSON) once, exit 0 full marks / 1 points lost / 2 unreadable."""
     from ..core.errors import ExitStatus, InputError
+    from ..course.formulas import grade_formula  # formula answers (issue 13)
     from ..course.grade import grade_files
 
     if answers is None:
@@ -124,7 +125,7 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
         fail(exc)
     report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
                                   gradescope=gradescope, prairielearn=prairielearn,
-                                  answers_text=text)
+                                  answers_text=text, formula=grade_formula)
     if report is None:
         fail(InputError(message or "the submission could not be graded", where="KEY"))
     if as_json:

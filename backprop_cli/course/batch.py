@@ -164,8 +164,8 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
         res.value = result.value
         res.gradients = dict(result.gradients or {})
         if problem.expect:
-            # Messages name the file's `expect` key, not the CLI's --expect.
-            res.answers = match_answers(result, problem.expect, tol, where="expect").checks
+            res.answers = match_answers(result, problem.expect, tol, shapes=problem.shape,
+                                        where="expect").checks
         else:
             res.notes.append("no answers given: only the tool's own gradient checks ran")
         if result.verification is not None:

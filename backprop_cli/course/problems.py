@@ -24,7 +24,7 @@ from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
-                "description", "points", "carried_forward")
+                "description", "points", "carried_forward", "shape")
 SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "points",
                 "carried_forward")  # TOML file-wide defaults
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
@@ -57,6 +57,10 @@ class Problem:
     points: float | dict[str, float] | None = None
     carried_forward: float | None = None
     default_points: float | None = None  # the file's `points = N`, for keys a table omits
+
+    # Formula answers (expect = { dW = "2*(W@x)@x.T" }): the arrays' dimensions for the
+    # general check, { W = "m,n", x = "n,1" }; None: read from the point (checks/answers.py).
+    shape: dict[str, Any] | None = None
 
     def points_for(self, key: str) -> float:
         """An answer's points: its own, else the problem's (or the file's) number, else 1."""
@@ -410,6 +414,9 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
             problem.points = _points(table["points"], problem.expect)
         if "carried_forward" in table:
             problem.carried_forward = _share(table["carried_forward"], "carried_forward")
+        if "shape" in table:
+            problem.shape = _shape(table["shape"])
+        _check_formulas(problem)
         if "description" in table:
             if not isinstance(table["description"], str):
                 raise _BadError("'description' must be a string", "description")
@@ -507,12 +514,70 @@ def _values(value: Any, key: str, example: str, empty_hint: str) -> dict[str, Va
     for k, v in value.items():
         if _is_array(v):
             out[k] = _array(v, f"{key}.{k}", key)
+        elif key == "expect" and isinstance(v, str) and _is_formula(v):
+            out[k] = v.strip()  # checked with the expression and shapes: _check_formulas
         elif _is_number(v) or (isinstance(v, str) and v.strip()):
             out[k] = _written(v, f"{key}.{k}", key)
         else:
             raise _BadError(f"'{key}.{k}' must be a number, a vector or a matrix, not "
                             f"{_kind(v)}", key)
     return out
+
+
+def _is_formula(text: str) -> bool:
+    """A string that is neither a number nor an array literal is a formula answer."""
+    from ..checks.answers import answer
+
+    return bool(text.strip()) and answer("", text, formulas=True).formula is not None
+
+
+def _shape(value: Any) -> dict[str, Any]:
+    """`shape = { W = "m,n", x = "n,1" }`: dimensions are numbers or letters."""
+    from ..checks.formula import parse_shapes
+
+    if not isinstance(value, dict):
+        raise _BadError(f"'shape' must be a table like {{ W = \"m,n\", x = \"n,1\" }}, not "
+                        f"{_kind(value)}", "shape")
+    for k, v in value.items():
+        if not (isinstance(v, str) or (isinstance(v, list) and all(
+                isinstance(d, (int, str)) and not isinstance(d, bool) for d in v))):
+            raise _BadError(f"'shape.{k}' must be a string like \"m,n\", not {_kind(v)}",
+                            "shape")
+    try:
+        parse_shapes(value)
+    except InputError as exc:
+        raise _BadError("'shape': " + exc.message.replace("--shape ", "", 1), "shape",
+                        exc.hint) from None
+    return dict(value)
+
+
+def _check_formulas(problem: Problem) -> None:
+    """Formula answers are read now, against the expression and the shapes' letters, so a
+    syntax error or an unknown name is an error row that names the answer and its column."""
+    if not isinstance(problem.expect, dict):
+        return
+    formulas = {k: v for k, v in problem.expect.items() if isinstance(v, str)
+                and _is_formula(v)}
+    if not formulas:
+        return
+    from ..checks.formula import parse_claim, parse_shapes
+    from ..core.parse import parse
+
+    try:
+        graph = parse(problem.expression)
+    except InputError:
+        return  # the run reports the expression's own error, with its column
+    letters = {d for dims in parse_shapes(problem.shape or {}).values() for d in dims
+               if isinstance(d, str)}
+    for k, text in formulas.items():
+        try:
+            parse_claim(k, graph, text, letters)
+        except InputError as exc:
+            message = exc.message.removeprefix("claim: ").replace(" in the claim", "")
+            if exc.source is not None and exc.pos is not None:
+                message += f" (column {exc.pos + 1} of \"{exc.source}\")"
+            raise _BadError(f"'expect.{k}': '{text}' is not a number, and as a formula: "
+                            f"{message}", "expect", exc.hint) from None
 
 
 def _number(value: Any, key: str, positive: bool = False) -> float:

@@ -46,6 +46,8 @@ def _answer_cells(c: AnswerCheck) -> tuple[Text, Text, Text, Text, Text]:
     within = "exact" if c.rounding == "exact" else f"±{rounded(c.allowed, 2)} ({c.rounding})"
     if c.is_array and c.shape != c.answer_shape:
         within = "wrong shape"
+    if c.formula is not None:  # a formula answer: its verdict in general (formula.py)
+        within = f"formula: {c.rounding}"
     return text(_what(c)), text(c.written), text(fmt(c.truth), "bold"), text(within, "dim"), mark
 
 
@@ -114,7 +116,10 @@ def _differed(r: ProblemResult) -> Text:
         return text("\n".join(diffs))
     if r.answers:
         n = len(r.answers)
-        return text(f"{n} answers match" if n != 1 else "1 answer matches", "dim")
+        said = [f"{c.key} = {c.written}: {c.rounding}" for c in r.answers  # formula verdicts
+                if c.formula is not None]
+        return text("\n".join([f"{n} answers match" if n != 1 else "1 answer matches",
+                               *said]), "dim")
     return text("no answers given; gradients verified", "dim")
 
 
