@@ -147,7 +147,7 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
             res.notes.append("no answers given: only the tool's own gradient checks ran")
         if result.verification is not None:
             for c in result.verification.checks:
-                if not c.ok:
+                if c.status == "fail":
                     res.failed_checks.append(
                         f"backprop's d/d{c.variable} = {fmt(c.backprop)} failed its check "
                         f"(sympy {fmt(c.sympy_value)}, finite diff. {fmt(c.numeric)})")
