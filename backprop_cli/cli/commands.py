@@ -87,12 +87,21 @@ def eval_(
                                             help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
                                             "paste.")] = "table",
+    budget: Annotated[str, typer.Option(
+        "--budget", metavar="SECONDS", help="Wall-clock budget for the whole check (sympy "
+        "is stopped there; what it did not prove says 'not checked (budget)').")] = "3",
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every gradient was "
+                                         "checked by something.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the finite differences' "
+                                          "step sweep (1e-2..1e-9) for the gradients.")]
+    = False,
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
     Prints the node table (value, local gradients, upstream and downstream gradients, gate
-    pattern) and the gradient table (backprop vs sympy vs finite differences). Exit codes:
-    0 every check passed, 1 a check failed, 2 bad input.
+    pattern) and the gradient table (backprop vs sympy vs finite differences), each row
+    saying which check proved it. Exit codes: 0 no check failed, 1 a check failed (or,
+    with --strict, a gradient was not checked), 2 bad input.
     """
     try:
         from ..checks.evaluate import evaluate
@@ -107,7 +116,8 @@ def eval_(
         seed = upstream if "[" in upstream else _number(upstream, "--upstream")
         result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
                           tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian,
-                          expand=expand)
+                          expand=expand, budget=_number(budget, "--budget", positive=True),
+                          explain=explain)
         answers = None
         from ..checks.answers import AnswerTolerance, match_answers
 
@@ -132,11 +142,17 @@ def eval_(
         from ..views.render import report
 
         _print(report(result, max_rows=max_rows))
+        if explain:
+            from ..views.explain import sweep_tables
+
+            _print(sweep_tables(result))
         if answers is not None:
             from ..course.report import answers_table
 
             _print(answers_table(answers))
     ok = result.ok and (answers is None or answers.ok)
+    if strict and (result.verification is None or not result.verification.complete):
+        ok = False
     raise typer.Exit(int(ExitStatus.OK if ok else ExitStatus.CHECK_FAILED))
 
 

@@ -137,7 +137,7 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
             bounds["atol"] = problem.atol
         tol = AnswerTolerance.from_option(want, where="digits", **bounds)
         result = evaluate(problem.expression, problem.at, upstream=problem.upstream,
-                          check=verifiers)
+                          check=verifiers, budget=problem.budget)
         res.verified_by = list(verifiers)
         res.value = result.value
         res.gradients = dict(result.gradients or {})

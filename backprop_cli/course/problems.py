@@ -23,8 +23,8 @@ from ..core.result import VERIFIERS
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
-                "description")
-SETTING_KEYS = ("digits", "rtol", "atol", "check", "title")  # TOML file-wide defaults
+                "description", "budget")
+SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "budget")  # TOML file-wide defaults
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
 
 Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
@@ -48,6 +48,7 @@ class Problem:
     rtol: float | None = None
     atol: float | None = None
     check: tuple[str, ...] | None = None  # None: the run's default (--check)
+    budget: float | None = None  # seconds for the check; None: the default (3 s)
     description: str = ""
     lines: dict[str, int] = field(default_factory=dict)  # key -> line, for messages
 
@@ -381,6 +382,8 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
         for key in ("rtol", "atol"):
             if key in table:
                 setattr(problem, key, _number(table[key], key, positive=True))
+        if "budget" in table:
+            problem.budget = _budget(table["budget"])
         if "check" in table:
             problem.check = _check(table["check"], "check")
         if "description" in table:
@@ -540,6 +543,8 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
                 out[key] = _digits(value, key)
             elif key in ("rtol", "atol"):
                 out[key] = _number(value, key, positive=True)
+            elif key == "budget":
+                out[key] = _budget(value)
             elif key == "check":
                 out[key] = _check(value, key)
             elif key == "title":
@@ -563,3 +568,14 @@ def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
         problem.atol = defaults["atol"]
     if problem.check is None and "check" in defaults:
         problem.check = defaults["check"]
+    if problem.budget is None and "budget" in defaults:
+        problem.budget = defaults["budget"]
+
+
+def _budget(value: Any) -> float:
+    """budget = 5: seconds for the check of the problem (a positive number)."""
+    seconds = _number(value, "budget", positive=True)
+    if not seconds > 0:
+        raise _BadError("'budget' must be a positive number of seconds", "budget",
+                        "e.g. budget = 5")
+    return seconds
