@@ -26,6 +26,16 @@ from ..core.point import Point
 from .worker import Send
 
 
+def warm(graph: Graph) -> None:
+    """Differentiate each op of the graph once in this process (symbolic.local_forms caches
+    it): a forked worker starts with the cache, where it would redo it on every check."""
+    from . import symbolic
+
+    for node in graph.nodes:
+        if node.inputs:
+            symbolic.local_forms(node.op, len(node.inputs))
+
+
 def gates(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
     """Send ("gates", {input: float | None}) with sympy's gradient of every input in ``wrt``."""
     import sympy as sp

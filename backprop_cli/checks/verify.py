@@ -26,7 +26,7 @@ from ..core.result import VERIFIERS, Check, Tolerance, Verification
 from . import sympy_jobs
 from .numeric import Difference, difference
 from .policy import close, decide, note_kinks
-from .worker import Job, Send
+from .worker import IMPORT_GRACE, Job, Send
 
 __all__ = ["close", "note_kinks", "verify"]
 
@@ -55,7 +55,11 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
     job: Job | None = None
     try:
         if "sympy" in verifiers:
-            job = Job(_sympy_work(graph, point, wrt, result.seed, notes), deadline)
+            work = _sympy_work(graph, point, wrt, result.seed, notes)
+            # The first import of sympy (a fixed cost, whatever the expression) is not
+            # counted against the budget, at most IMPORT_GRACE seconds of it.
+            deadline += min(IMPORT_GRACE, time.monotonic() - start)
+            job = Job(work, deadline)
         if "numeric" in verifiers:
             if per_variable:
                 _numeric_per_variable(graph, point, result, checks, tol,
@@ -91,6 +95,8 @@ def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
                      f"inputs x {terms:,} terms is past its budget "
                      f"({SYMPY_PER_VARIABLE_BUDGET:,}); it checked every gate's derivative "
                      "through the graph instead")
+
+    sympy_jobs.warm(graph)  # here, before the fork: every later worker inherits it
 
     def work(send: Send) -> None:
         try:

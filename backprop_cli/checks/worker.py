@@ -12,6 +12,7 @@ deadline is only checked between results (``Job.hard`` is False then).
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import select
@@ -62,6 +63,9 @@ class Job:
         if pid == 0:  # the child: run, send, and leave without running the parent's exit code
             code = 0
             try:
+                # The collector's first full pass would touch (and so copy) every page the
+                # parent owns: the worker is short-lived and makes few cycles.
+                gc.disable()
                 os.close(read)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 out = os.fdopen(write, "wb", buffering=0)
