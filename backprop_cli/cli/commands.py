@@ -88,8 +88,9 @@ def eval_(
                                             "latex: the node and gradient tables, ready to "
                                             "paste.")] = "table",
     budget: Annotated[str, typer.Option(
-        "--budget", metavar="SECONDS", help="Wall-clock budget for the whole check (sympy "
-        "is stopped there; what it did not prove says 'not checked (budget)').")] = "3",
+        "--budget", metavar="SECONDS", help="Wall-clock budget for the whole check, default "
+        "3 (sympy is stopped there; what it did not prove says 'not checked (budget)').",
+        show_default=False)] = "",
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every gradient was "
                                          "checked by something.")] = False,
     explain: Annotated[bool, typer.Option("--explain", help="Show the finite differences' "
@@ -116,7 +117,8 @@ def eval_(
         seed = upstream if "[" in upstream else _number(upstream, "--upstream")
         result = evaluate(source, at, wrt=_split(wrt), upstream=seed, check=verifiers,
                           tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian,
-                          expand=expand, budget=_number(budget, "--budget", positive=True),
+                          expand=expand,
+                          budget=_number(budget, "--budget", positive=True) if budget else None,
                           explain=explain)
         answers = None
         from ..checks.answers import AnswerTolerance, match_answers
