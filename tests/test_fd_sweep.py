@@ -86,3 +86,11 @@ def test_explain_sweeps_an_array_entry_too() -> None:
     assert c.sweep and c.status == "pass"
     steps = [row["h"] for row in r.to_dict()["checks"][0]["fd_sweep"]]
     assert steps == sorted(steps, reverse=True) and len(steps) >= 8
+
+
+def test_a_problem_with_a_right_answer_is_not_failed_by_a_false_alarm() -> None:
+    from backprop_cli import parse_problems, run_problems
+
+    pset = parse_problems('[big-power]\nexpression = "x^99999999"\nat = "x=1"\n'
+                          'expect = { dx = 99999999 }\n')
+    assert [r.status for r in run_problems(pset).results] == ["pass"]

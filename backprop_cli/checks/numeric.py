@@ -85,7 +85,8 @@ def difference(probe: Probe, x0: float, expected: float, tol: Tolerance, seed: f
     out = Difference()
     if first is not None:
         d, fp, fm, kinked = first
-        out.value, out.step = d, h0
+        if math.isfinite(d):  # an overflowing difference is no estimate (and no JSON number)
+            out.value, out.step = d, h0
         if math.isfinite(d) and abs(d - expected) <= allowed(expected, fp, fm, h0, seed, tol) \
                 and not kinked and not explain:
             out.ok = True
