@@ -102,7 +102,15 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     result.gradients = {name: grads[name] for name in targets}
     _fill(result, run)
     if symbolic_locals:
-        _fill_symbolic_locals(result, (tolerance or Tolerance()).time_budget)
+        # One budget for the whole check: what the formulas took is not left to the proof.
+        import time
+        from dataclasses import replace
+
+        tolerance = tolerance or Tolerance()
+        begun = time.monotonic()
+        _fill_symbolic_locals(result, tolerance.time_budget)
+        tolerance = replace(tolerance, time_budget=max(
+            0.05, tolerance.time_budget - (time.monotonic() - begun)))
     if verifiers:
         result.verification = verify(graph, point, run, targets, verifiers, tolerance, explain)
     return result
