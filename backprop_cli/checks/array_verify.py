@@ -27,7 +27,10 @@ from ..core.graph import Graph
 from ..core.ops import CONST, VAR
 from ..core.point import Point
 from ..core.result import Check, Tolerance, Verification
-from .verify import PER_VARIABLE_BUDGET, _fd_tolerance, close, note_kinks, settle
+from .numeric import Difference, difference
+from .policy import decide, note_kinks
+from .verify import EXPLAIN_MAX, PER_VARIABLE_BUDGET, apply, direction_outcome
+from .worker import Job, Send
 
 SYMPY_MAX_ENTRIES = 64  # entries over all inputs (one derivative each)
 SYMPY_MAX_NODE_ENTRIES = 256  # entries in the largest node (sympy builds each one)
@@ -35,51 +38,62 @@ SYMPY_MAX_NODE_ENTRIES = 256  # entries in the largest node (sympy builds each o
 
 def verify_arrays(graph: Graph, point: Point, values: dict[str, Array], run: ArrayPass,
                   grads: dict[str, Array], verifiers: tuple[str, ...],
-                  tol: Tolerance) -> Verification:
+                  tol: Tolerance, explain: bool = False) -> Verification:
+    start = time.monotonic()
+    deadline = start + tol.time_budget
     checks = [Check(name, plain(values[name]), plain(g)) for name, g in grads.items()]
     notes: list[str] = []
     entries = sum(values[name].size for name in grads)
     per_entry = entries * len(graph.nodes) <= PER_VARIABLE_BUDGET
     direction: dict[str, Any] | None = None
     kinks = note_kinks(graph, run.kinks, checks)
-    if "sympy" in verifiers:
-        why_not = _sympy_too_big(graph, values, run)
-        if why_not:
-            notes.append(f"sympy check skipped: {why_not}; finite differences only")
-            for c in checks:
-                c.sympy_derivative = f"skipped: {why_not}"
-        else:
-            _sympy_check(graph, point, values, run, checks, tol, notes)
-    if "numeric" in verifiers:
-        if per_entry:
-            _numeric_check(graph, values, run, grads, checks, tol)
-        else:
-            notes.append(f"{entries:,} input entries x {len(graph.nodes)} nodes is past the "
-                         f"per-entry budget ({PER_VARIABLE_BUDGET:,}): finite differences "
-                         "checked along one random direction instead of entry by entry")
-            direction = {"numeric": _numeric_direction(graph, values, run, grads, tol)}
+    job: Job | None = None
+    try:
+        if "sympy" in verifiers:
+            why_not = _sympy_too_big(graph, values, run)
+            if why_not:
+                notes.append(f"sympy check skipped: {why_not}; finite differences only")
+                for c in checks:
+                    c.sympy_derivative = f"skipped: {why_not}"
+            else:
+                job = Job(_sympy_work(graph, point, values, run, checks), deadline)
+        if "numeric" in verifiers:
+            if per_entry:
+                _numeric_check(graph, values, run, grads, checks, tol,
+                               job.deadline if job else deadline, explain)
+            else:
+                notes.append(f"{entries:,} input entries x {len(graph.nodes)} nodes is past "
+                             f"the per-entry budget ({PER_VARIABLE_BUDGET:,}): finite "
+                             "differences checked along one random direction instead of "
+                             "entry by entry")
+                direction = {"numeric": _numeric_direction(graph, values, run, grads, tol)}
+        if job is not None:
+            _collect(job, checks, notes, tol)
+    finally:
+        if job is not None:
+            job.stop()
     for c in checks:
-        _verdict(c, tol, c.variable in kinks)
+        decide(c, tol, c.variable in kinks, direction)
     mode = "per-entry" if direction is None else "random direction"
-    return Verification(checks, mode, notes, direction)
+    return Verification(checks, mode, notes, direction, budget=tol.time_budget,
+                        seconds=time.monotonic() - start)
 
 
-def _verdict(c: Check, tol: Tolerance, at_kink: bool) -> None:
-    results = []
-    if c.sympy_value is not None:
-        bp = np.ravel(np.asarray(c.backprop, dtype=float))
-        ref = np.ravel(np.asarray(c.sympy_value, dtype=object))
-        bad = [k for k, (a, b) in enumerate(zip(bp, ref))
-               if b is not None and not close(float(a), float(b), tol.rtol, tol.atol)]
-        results.append(not bad)
-        if bad:
-            shape = np.shape(c.backprop)
-            where = ", ".join(entry(tuple(int(i) for i in np.unravel_index(k, shape)))
-                              for k in bad[:4]) if shape else "the value"
-            c.notes.append(f"sympy disagrees at {where}")
-    if c.numeric_ok is not None:
-        results.append(c.numeric_ok)
-    settle(c, results, at_kink)
+def _collect(job: Job, checks: list[Check], notes: list[str], tol: Tolerance) -> None:
+    by_name = {c.variable: c for c in checks}
+    for _, name, value, printed in job.results():
+        c = by_name[name]
+        c.sympy_value, c.sympy_derivative, c.sympy_how = value, printed, "formula"
+        if any(v is None for v in (value if isinstance(value, list) else [value])):
+            c.notes.append("sympy's derivative is undefined at some entries")
+    if job.error is not None:
+        notes.append(f"sympy check gave up: {job.error}")
+    elif not job.finished:
+        missing = [c for c in checks if c.sympy_how is None]
+        for c in missing:
+            c.why = f"budget: sympy did not finish within {tol.time_budget:g} s"
+        notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget): "
+                     f"{len(missing)} of {len(checks)} inputs without its proof")
 
 
 # ---------------------------------------------------------------- sympy
@@ -148,52 +162,49 @@ def build_arrays(graph: Graph, symbols: dict[str, Any]) -> list[Any]:
     return exprs
 
 
-def _sympy_check(graph: Graph, point: Point, values: dict[str, Array], run: ArrayPass,
-                 checks: list[Check], tol: Tolerance, notes: list[str]) -> None:
-    import sympy as sp
+def _sympy_work(graph: Graph, point: Point, values: dict[str, Array], run: ArrayPass,
+                checks: list[Check]) -> Any:
+    """The worker's job: per input, sympy's derivative of every entry, sent as
+    (kind, input, value (float or nested lists, None where undefined), printed)."""
+    names = [c.variable for c in checks]
+    seed_entries = [float(g) for g in np.ravel(run.seed)]
 
-    from . import symbolic
+    def work(send: Send) -> None:
+        import sympy as sp
 
-    printed = entry_names(values)
-    # Internal symbol names (never user text); printed names only for display.
-    symbols: dict[str, Any] = {}
-    at: dict[Any, Any] = {}
-    shown: dict[Any, Any] = {}
-    for k, (name, v) in enumerate(values.items()):
-        exact = point.arrays[name].exact if name in point.arrays else (point.exact[name],)
-        syms = [sp.Symbol(f"_v{k}_{i}", real=True) for i in range(v.size)]
-        for s, e, p in zip(syms, exact, printed[name]):
-            at[s] = sp.Float(sp.Rational(e.numerator, e.denominator), symbolic.DIGITS)
-            shown[s] = sp.Symbol(p, real=True)
-        arr = np.empty(v.shape, dtype=object)
-        arr.reshape(-1)[:] = syms
-        if v.ndim == 0:
-            arr = _obj(syms[0])
-        symbols[name] = arr
+        from . import symbolic
 
-    def work() -> None:
+        printed = entry_names(values)
+        # Internal symbol names (never user text); printed names only for display.
+        symbols: dict[str, Any] = {}
+        at: dict[Any, Any] = {}
+        shown: dict[Any, Any] = {}
+        for k, (name, v) in enumerate(values.items()):
+            exact = point.arrays[name].exact if name in point.arrays else (point.exact[name],)
+            syms = [sp.Symbol(f"_v{k}_{i}", real=True) for i in range(v.size)]
+            for s, e, p in zip(syms, exact, printed[name]):
+                at[s] = sp.Float(sp.Rational(e.numerator, e.denominator), symbolic.DIGITS)
+                shown[s] = sp.Symbol(p, real=True)
+            arr = np.empty(v.shape, dtype=object)
+            arr.reshape(-1)[:] = syms
+            if v.ndim == 0:
+                arr = _obj(syms[0])
+            symbols[name] = arr
         exprs = build_arrays(graph, symbols)
         out = exprs[graph.output]
-        seed = [sp.Rational(float(g)) for g in np.ravel(run.seed)]
+        seed = [sp.Rational(g) for g in seed_entries]
         loss = sp.Add(*(g * e for g, e in zip(seed, out.reshape(-1))))
-        start = time.perf_counter()
-        for c in checks:
-            if time.perf_counter() - start > tol.time_budget:
-                notes.append(f"sympy check stopped after {tol.time_budget:g} s; "
-                             f"finite differences only for {c.variable} and after")
-                return
-            syms = list(symbols[c.variable].reshape(-1))
+        for name in names:
+            syms = list(symbols[name].reshape(-1))
             derivs = [loss.diff(s) for s in syms]
             vals = [symbolic.to_float(d.xreplace(at)) for d in derivs]
-            if any(v is None for v in vals):
-                c.notes.append("sympy's derivative is undefined at some entries")
-            shape = values[c.variable].shape
-            c.sympy_value = np.array(vals, dtype=object).reshape(shape).tolist() \
-                if shape else vals[0]
-            c.sympy_derivative = symbolic.short("; ".join(
+            shape = values[name].shape
+            value = np.array(vals, dtype=object).reshape(shape).tolist() if shape else vals[0]
+            text = symbolic.short("; ".join(
                 f"∂/∂{shown[s]} = {d.xreplace(shown)}" for s, d in zip(syms, derivs)), 80)
+            send(("entries", name, value, text))
 
-    symbolic.run_deep(work)
+    return work
 
 
 # ---------------------------------------------------------------- finite differences
@@ -211,48 +222,48 @@ def _loss(graph: Graph, values: dict[str, Array], seed: Array) -> tuple[float, l
 
 
 def _numeric_check(graph: Graph, values: dict[str, Array], run: ArrayPass,
-                   grads: dict[str, Array], checks: list[Check], tol: Tolerance) -> None:
-    base = _loss(graph, values, run.seed)
-    assert base is not None
-    for c in checks:
+                   grads: dict[str, Array], checks: list[Check], tol: Tolerance,
+                   deadline: float, explain: bool) -> None:
+    for k, c in enumerate(checks):
+        if time.monotonic() > deadline:
+            for rest in checks[k:]:
+                rest.why = f"budget: finite differences stopped at {tol.time_budget:g} s"
+            return
         x0 = values[c.variable]
         g = grads[c.variable]
-        fd = np.full(x0.shape, np.nan)
-        ok = True
-        outside = overflowed = False
+        found: list[Difference] = []
         for idx in np.ndindex(x0.shape):
-            h = tol.fd_step * max(1.0, abs(float(x0[idx])))
-            moved = []
-            for sign in (1.0, -1.0):
+
+            def probe(t: float, idx: tuple[int, ...] = idx, name: str = c.variable,
+                      x0: Array = x0) -> tuple[float, list[Any]] | None:
                 x = x0.copy()
-                with np.errstate(over="ignore"):  # x + h past the float range: inf, said below
-                    x[idx] += sign * h
-                moved.append(_loss(graph, {**values, c.variable: x}, run.seed))
-            plus, minus = moved
-            if plus is None or minus is None:
-                outside = True
-                continue
-            diff = (plus[0] - minus[0]) / (2 * h)
-            if not np.isfinite(diff):  # the loss overflowed: no evidence, never a pass
-                overflowed = True
-                continue
-            fd[idx] = diff
-            if plus[1] != base[1] or minus[1] != base[1]:
-                c.near_kink = True
-            expected = float(g[idx])
-            allowed = _fd_tolerance(expected, plus[0], minus[0], h, 1.0, tol)
-            ok = ok and bool(abs(fd[idx] - expected) <= allowed)
-        if outside:
-            c.notes.append("finite differences step outside the domain at some entries; "
-                           "not used there")
-        if overflowed:
-            c.notes.append("finite differences overflowed at some entries (the loss is not "
-                           "finite there); not used there")
-        numeric = [None if np.isnan(v) else float(v) for v in fd.ravel()]
-        c.numeric = np.array(numeric, dtype=object).reshape(x0.shape).tolist() \
-            if x0.ndim else numeric[0]
-        # No entry compared (every step overflowed or left the domain): no verdict.
-        c.numeric_ok = ok if not np.all(np.isnan(fd)) else None
+                x[idx] = t
+                return _loss(graph, {**values, name: x}, run.seed)
+
+            found.append(difference(probe, float(x0[idx]), float(g[idx]), tol,
+                                    explain=explain and k < EXPLAIN_MAX and not found))
+        apply(c, _combined(found, x0.shape))
+
+
+def _combined(found: list[Difference], shape: tuple[int, ...]) -> Difference:
+    """One Difference for an input from one per entry: the values as an array; ok if every
+    entry is, False if any disagrees, else inconclusive; the sweep of the first entry that
+    has one (--explain: the first entry)."""
+    values = [d.value for d in found]
+    oks = [d.ok for d in found]
+    out = Difference(ok=False if False in oks else (True if all(oks) else None))
+    out.value = np.array(values, dtype=object).reshape(shape).tolist() if shape \
+        else values[0]  # type: ignore[assignment]
+    steps = [d.step for d in found if d.step is not None]
+    out.step = max(steps) if steps else None
+    out.kink = next((d.kink for d in found if d.kink is not None), None)
+    out.sweep = next((d.sweep for d in found if d.sweep is not None), None)
+    if any(d.outside for d in found):
+        out.note = ("finite differences step outside the domain at some entries; not used "
+                    "there")
+    else:
+        out.note = next((d.note for d in found if d.note), "")
+    return out
 
 
 def _numeric_direction(graph: Graph, values: dict[str, Array], run: ArrayPass,
@@ -260,15 +271,11 @@ def _numeric_direction(graph: Graph, values: dict[str, Array], run: ArrayPass,
     rng = np.random.default_rng(0)
     v = {name: rng.choice([-1.0, 1.0], size=values[name].shape) for name in grads}
     projected = float(sum(np.sum(v[n] * g) for n, g in grads.items()))
-    h = tol.fd_step * max([1.0, *(float(np.max(np.abs(values[n]), initial=0.0)) for n in v)])
-    plus = _loss(graph, {n: x + h * v[n] if n in v else x for n, x in values.items()}, run.seed)
-    minus = _loss(graph, {n: x - h * v[n] if n in v else x for n, x in values.items()}, run.seed)
-    if plus is None or minus is None:
-        return {"backprop": projected, "reference": None, "ok": True,
-                "note": "step left the domain"}
-    fd = (plus[0] - minus[0]) / (2 * h)
-    if not np.isfinite(fd):  # the loss overflowed along the step: no evidence either way
-        return {"backprop": projected, "reference": None, "ok": True,
-                "note": "the loss overflowed along the step: inconclusive"}
-    ok = abs(fd - projected) <= _fd_tolerance(projected, plus[0], minus[0], h, 1.0, tol)
-    return {"backprop": projected, "reference": fd, "ok": bool(ok)}
+    scale = max([1.0, *(float(np.max(np.abs(values[n]), initial=0.0)) for n in v)])
+
+    def probe(t: float) -> tuple[float, list[Any]] | None:
+        return _loss(graph, {n: x + t * scale * v[n] if n in v else x
+                             for n, x in values.items()}, run.seed)
+
+    return direction_outcome(difference(probe, 0.0, projected * scale, tol), projected,
+                             scale)

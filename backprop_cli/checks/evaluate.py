@@ -30,7 +30,8 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
              *, wrt: Iterable[str] | None = None, upstream: float | str | Any = 1.0,
              check: Iterable[str] = VERIFIERS, tolerance: Tolerance | None = None,
              symbolic_locals: bool | None = None, jacobian: bool = False,
-             expand: bool = False) -> Result:
+             expand: bool = False, budget: float | None = None,
+             explain: bool = False) -> Result:
     """Parse, run forward and backward at ``at``, and check every gradient.
 
     ``at`` is a mapping ({"x": -2}) or `--at` text ("x=-2,y=5", or several such strings).
@@ -39,7 +40,17 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     Raises InputError or DomainError (both BackpropError) for input that cannot be used.
     Vectors and matrices (``at={"x": [0.2, 0.4]}``, "x=[0.2,0.4]", an array ``upstream``,
     an array op such as @ or sum, or ``jacobian=True``) go to the array engine (arrays.py).
+    ``budget``: wall-clock seconds for the whole check (default ``Tolerance.time_budget``,
+    3 s); sympy is stopped there and says "not checked (budget)" for what it did not prove.
+    ``explain=True`` keeps the finite differences' step sweep for the gradients (--explain).
     """
+    if budget is not None:
+        if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+            raise InputError(f"the budget must be a positive number of seconds, not {budget!r}",
+                             where="--budget", hint="e.g. --budget 3")
+        from dataclasses import replace
+
+        tolerance = replace(tolerance or Tolerance(), time_budget=float(budget))
     graph = parse(expression)
     if expand:
         from ..core.expand import expand as expand_graph
@@ -69,7 +80,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         result.notes.append("nothing to differentiate: the expression has no inputs")
     if at is None:
         want_symbols = True if symbolic_locals is None else symbolic_locals
-        _symbolic(result, want_symbols)
+        _symbolic(result, want_symbols, (tolerance or Tolerance()).time_budget)
         return result
 
     point = as_point(at)
@@ -80,7 +91,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
             result.notes.append("--symbolic: local gradients are shown as formulas for "
                                 "scalar expressions only")
         return evaluate_arrays(graph, point, targets, result, seed, verifiers, tolerance,
-                               jacobian)
+                               jacobian, explain)
     assert isinstance(seed, float)
     upstream = seed
     match(graph, point.values)
@@ -99,9 +110,17 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     result.gradients = {name: grads[name] for name in targets}
     _fill(result, run)
     if symbolic_locals:
-        _fill_symbolic_locals(result)
+        # One budget for the whole check: what the formulas took is not left to the proof.
+        import time
+        from dataclasses import replace
+
+        tolerance = tolerance or Tolerance()
+        begun = time.monotonic()
+        _fill_symbolic_locals(result, tolerance.time_budget)
+        tolerance = replace(tolerance, time_budget=max(
+            0.05, tolerance.time_budget - (time.monotonic() - begun)))
     if verifiers:
-        result.verification = verify(graph, point, run, targets, verifiers, tolerance)
+        result.verification = verify(graph, point, run, targets, verifiers, tolerance, explain)
     return result
 
 
@@ -177,33 +196,55 @@ def _fill(result: Result, run: Pass) -> None:
             records[nid].fan_out = [(labels[c], downs[c][pos]) for c, pos in uses]
 
 
-def _fill_symbolic_locals(result: Result) -> None:
-    from . import symbolic
-
-    def work() -> None:
-        for rec in result.nodes:
-            if result.graph.nodes[rec.id].inputs:
-                rec.local_symbolic = [symbolic.printed(d)
-                                      for d in symbolic.local_symbolic(result.graph, rec.id)]
-
-    symbolic.run_deep(work)
+def _fill_symbolic_locals(result: Result, budget: float) -> None:
+    _symbolic_job(result, True, False, budget)
 
 
-def _symbolic(result: Result, locals_too: bool) -> None:
-    from . import symbolic
+def _symbolic(result: Result, locals_too: bool, budget: float) -> None:
+    _symbolic_job(result, locals_too, True, budget)
+
+
+def _symbolic_job(result: Result, locals_too: bool, derivatives: bool, budget: float) -> None:
+    """Symbolic local gradients and/or sympy's derivatives, in the budgeted worker: each is
+    sent as soon as it is printed, and what the budget cut is said in a note."""
+    import time
+
     from .verify import _sympy_unaffordable
+    from .worker import Job, Send
 
     graph = result.graph
-    if locals_too:
-        _fill_symbolic_locals(result)
-    why_not = _sympy_unaffordable(graph)
+    why_not = _sympy_unaffordable(graph) if derivatives else None
     if why_not:
         result.notes.append(f"sympy derivatives not shown: {why_not}")
+        derivatives = False
+    if not (locals_too or derivatives):
         return
 
-    def work() -> None:
-        f = symbolic.output_expr(graph)
-        for name in result.wrt:
-            result.symbolic[name] = symbolic.printed(f.diff(symbolic.symbol(name)))
+    def work(send: Send) -> None:
+        from . import symbolic
 
-    symbolic.run_deep(work)
+        if locals_too:
+            for rec in result.nodes:
+                if graph.nodes[rec.id].inputs:
+                    send(("local", rec.id, [symbolic.printed(d) for d in
+                                            symbolic.local_symbolic(graph, rec.id)]))
+        if derivatives:
+            f = symbolic.output_expr(graph)
+            for name in result.wrt:
+                send(("derivative", name, symbolic.printed(f.diff(symbolic.symbol(name)))))
+
+    job = Job(work, time.monotonic() + budget)
+    try:
+        for message in job.results():
+            if message[0] == "local":
+                result.nodes[message[1]].local_symbolic = message[2]
+            else:
+                result.symbolic[message[1]] = message[2]
+    finally:
+        job.stop()
+    if job.error is not None:
+        result.notes.append(f"sympy gave up: {job.error}")
+    elif not job.finished:
+        missing = [n for n in result.wrt if n not in result.symbolic] if derivatives else []
+        what = f"; no derivative for {', '.join(missing)}" if missing else ""
+        result.notes.append(f"sympy stopped at the budget ({budget:g} s, --budget){what}")

@@ -26,7 +26,8 @@ from .array_verify import verify_arrays
 
 def evaluate_arrays(graph: Graph, point: Point, targets: list[str], result: Result,
                     upstream: float | ArrayValue, verifiers: tuple[str, ...],
-                    tolerance: Tolerance | None, want_jacobian: bool) -> ArrayResult:
+                    tolerance: Tolerance | None, want_jacobian: bool,
+                    explain: bool = False) -> ArrayResult:
     """Run the array engine at ``point``; ``result`` is the scalar skeleton to fill."""
 
     match(graph, [*point.values, *point.arrays])
@@ -48,7 +49,7 @@ def evaluate_arrays(graph: Graph, point: Point, targets: list[str], result: Resu
         _fill_jacobians(res, run)
     if verifiers:
         res.verification = verify_arrays(graph, point, values, run, grads, verifiers,
-                                         tolerance or Tolerance())
+                                         tolerance or Tolerance(), explain)
     return res
 
 

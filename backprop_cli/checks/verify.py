@@ -1,17 +1,21 @@
-"""Independent checks of backprop's gradients: sympy's derivative and central differences.
+"""Independent checks of backprop's gradients (scalar engine): sympy and central differences.
 
 Tolerances follow PyTorch's gradcheck: a gradient passes when |a - b| <= atol + rtol * |b|.
-Where a per-variable check would cost too much (many inputs, a deep graph), the check
-changes strategy and says so in a note: a random-direction check (gradcheck's fast mode)
-or finite differences alone. Nothing is skipped silently.
+One wall-clock budget (Tolerance.time_budget) bounds the whole check: sympy runs in a worker
+process that is stopped at the deadline (worker.py), while finite differences run here at
+the same time. What each check proved, and what the budget cut, is decided by policy.py,
+the same code as for arrays. Nothing is skipped silently.
+
+- sympy: every gradient gate by gate in one pass over the graph (sympy_jobs.gates), then,
+  where the formula is small enough, the whole formula differentiated per input (exact).
+- finite differences: per input (numeric.difference: a step sweep when the first step
+  disagrees); past a budget (inputs x nodes), along one random direction, as gradcheck's
+  fast mode does.
 """
 
 from __future__ import annotations
 
-import math
-import random
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from ..core.engine import Pass, forward
@@ -19,21 +23,27 @@ from ..core.errors import DomainError
 from ..core.graph import Graph
 from ..core.point import Point
 from ..core.result import VERIFIERS, Check, Tolerance, Verification
+from . import sympy_jobs
+from .numeric import Difference, difference
+from .policy import close, decide, note_kinks
+from .worker import IMPORT_GRACE, Job, Send
+
+__all__ = ["close", "note_kinks", "verify"]
 
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; sigmoid nested 50 deep already takes seconds
 SYMPY_MAX_NODES = 20_000
 SYMPY_MAX_TREE = 50_000  # terms with shared subexpressions written out: sympy walks trees
 SYMPY_PER_VARIABLE_BUDGET = 50_000  # inputs x terms for one sympy derivative per input
-PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which checks go by random direction
-
-
-def close(a: float, b: float, rtol: float, atol: float) -> bool:
-    return abs(a - b) <= atol + rtol * abs(b)
+PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which differences go by direction
+EXPLAIN_MAX = 8  # sweeps shown by --explain (each costs 2 x 16 forward passes)
 
 
 def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
-           verifiers: tuple[str, ...] = VERIFIERS, tol: Tolerance | None = None) -> Verification:
+           verifiers: tuple[str, ...] = VERIFIERS, tol: Tolerance | None = None,
+           explain: bool = False) -> Verification:
     tol = tol or Tolerance()
+    start = time.monotonic()
+    deadline = start + tol.time_budget
     grads = {name: result.upstream[graph.variables[name]] for name in wrt}
     checks = [Check(name, point.values[name], grads[name]) for name in wrt]
     notes: list[str] = []
@@ -41,92 +51,111 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
     per_variable = len(wrt) * n <= PER_VARIABLE_BUDGET
     mode = "per-variable" if per_variable else "random direction"
     direction: dict[str, Any] | None = None
-    if not per_variable:
-        notes.append(f"{len(wrt)} inputs x {n} nodes is past the per-variable budget "
-                     f"({PER_VARIABLE_BUDGET:,}): checked along one random direction "
-                     "(gradcheck's fast mode) instead of input by input")
-        direction = {}
-        for c in checks:
-            c.status = "unchecked"
     kink_vars = note_kinks(graph, result.kinks, checks)
-
-    if "sympy" in verifiers:
-        why_not = _sympy_unaffordable(graph)
-        if why_not:
-            notes.append(f"sympy check skipped: {why_not}; finite differences only")
-        else:
-            # One derivative per input costs inputs x terms: past a budget, sympy checks the
-            # one random direction (one derivative) while finite differences stay per input.
-            terms = graph.tree_size(SYMPY_MAX_TREE + 1)
-            sympy_per_variable = per_variable and len(wrt) * terms <= SYMPY_PER_VARIABLE_BUDGET
-            if per_variable and not sympy_per_variable:
-                notes.append(f"sympy checked along one random direction: {len(wrt)} inputs x "
-                             f"{terms:,} terms is past its per-input budget "
-                             f"({SYMPY_PER_VARIABLE_BUDGET:,})")
-                direction = {}
-            try:
-                if sympy_per_variable:
-                    _sympy_per_variable(graph, point, checks, tol, notes, result.seed)
-                else:
-                    assert direction is not None
-                    direction["sympy"] = _sympy_direction(graph, point, grads, tol, result.seed)
-            except RecursionError:
-                notes.append("sympy check gave up: the expression is too deeply nested "
-                             "for sympy; finite differences only")
-    if "numeric" in verifiers:
-        if per_variable:
-            _numeric_per_variable(graph, point, result, checks, tol)
-        else:
-            assert direction is not None
-            direction["numeric"] = _numeric_direction(graph, point, result, grads, tol)
-
+    job: Job | None = None
+    try:
+        if "sympy" in verifiers:
+            work = _sympy_work(graph, point, wrt, result.seed, notes)
+            # The first import of sympy (a fixed cost, whatever the expression) is not
+            # counted against the budget, at most IMPORT_GRACE seconds of it.
+            deadline += min(IMPORT_GRACE, time.monotonic() - start)
+            job = Job(work, deadline)
+        if "numeric" in verifiers:
+            if per_variable:
+                _numeric_per_variable(graph, point, result, checks, tol,
+                                      job.deadline if job else deadline, explain)
+            else:
+                notes.append(f"{len(wrt)} inputs x {n} nodes is past the per-variable budget "
+                             f"for finite differences ({PER_VARIABLE_BUDGET:,}): they checked "
+                             "one random direction (gradcheck's fast mode)")
+                direction = {"numeric": _numeric_direction(graph, point, result, grads, tol)}
+        if job is not None:
+            direction = _collect(job, checks, direction, notes, tol)
+    finally:
+        if job is not None:
+            job.stop()
     for c in checks:
-        _verdict(c, tol, c.variable in kink_vars)
-    return Verification(checks, mode, notes, direction)
+        decide(c, tol, c.variable in kink_vars, direction)
+    return Verification(checks, mode, notes, direction, budget=tol.time_budget,
+                        seconds=time.monotonic() - start)
 
 
-def _verdict(c: Check, tol: Tolerance, at_kink: bool) -> None:
-    if c.status == "unchecked":
-        return
-    results = []
-    if c.sympy_value is not None:
-        results.append(close(c.backprop, c.sympy_value, tol.rtol, tol.atol))
-    if c.numeric_ok is not None:
-        results.append(c.numeric_ok)
-    settle(c, results, at_kink)
+def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
+                notes: list[str]) -> Any:
+    """The worker's plan: gates, then the formula per input where affordable (else along a
+    direction if the gates could not be done)."""
+    why_not = _sympy_unaffordable(graph)
+    terms = graph.tree_size(SYMPY_MAX_TREE + 1) if why_not is None else 0
+    per_input = why_not is None and len(wrt) * terms <= SYMPY_PER_VARIABLE_BUDGET
+    if why_not is not None:
+        notes.append(f"sympy did not differentiate the whole formula: {why_not}; it checked "
+                     "every gate's derivative through the graph instead")
+    elif not per_input:
+        notes.append(f"sympy did not differentiate the whole formula per input: {len(wrt)} "
+                     f"inputs x {terms:,} terms is past its budget "
+                     f"({SYMPY_PER_VARIABLE_BUDGET:,}); it checked every gate's derivative "
+                     "through the graph instead")
+
+    sympy_jobs.warm(graph)  # here, before the fork: every later worker inherits it
+
+    def work(send: Send) -> None:
+        try:
+            sympy_jobs.gates(graph, point, wrt, seed, send)
+            gated = True
+        except (ArithmeticError, TypeError, ValueError) as exc:
+            send(("note", f"sympy's gate-by-gate check failed to run ({exc})"))
+            gated = False
+        if per_input:
+            sympy_jobs.formula(graph, point, wrt, seed, send)
+        elif why_not is None and not gated:
+            sympy_jobs.direction(graph, point, wrt, seed, send)
+
+    return work
 
 
-def settle(c: Check, results: list[bool], at_kink: bool) -> None:
-    """A check's status from its verifiers' verdicts (scalar and array checks alike).
-
-    At a kink (or with a kink inside the finite-difference step) a disagreement is not a
-    failure: the one-sided derivative there need not equal the subgradient taken.
-    """
-    if not results:
-        c.status = "kink" if at_kink else "unchecked"
-    elif all(results):
-        c.status = "kink" if at_kink else "pass"
-    else:
-        near_kink = at_kink or c.near_kink
-        c.status = "kink" if near_kink else "fail"
-        if near_kink and not at_kink:
-            c.notes.append("a non-differentiable point lies within the finite-difference step; "
-                           "the one-sided gradient cannot be confirmed")
-
-
-def note_kinks(graph: Graph, kinks: Mapping[int, str], checks: list[Check]
-               ) -> dict[str, list[str]]:
-    """The inputs that feed a node at a non-differentiable point, each with where and why;
-    the check of every such input gets a note saying so."""
-    found: dict[str, list[str]] = {}
-    for nid, why in kinks.items():
-        for name in graph.ancestors_vars(nid):
-            found.setdefault(name, []).append(f"{why} at {graph.label(nid)}")
-    for c in checks:
-        if c.variable in found:
-            c.notes.append("not differentiable here: " + "; ".join(found[c.variable])
-                           + " (see README: subgradient conventions)")
-    return found
+def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
+             notes: list[str], tol: Tolerance) -> dict[str, Any] | None:
+    by_name = {c.variable: c for c in checks}
+    for message in job.results():
+        kind = message[0]
+        if kind == "gates":
+            for name, v in message[1].items():
+                c = by_name[name]
+                if c.sympy_how != "formula":
+                    c.sympy_value, c.sympy_how = v, "gates" if v is not None else None
+                    if v is None:
+                        c.notes.append("sympy's derivative is undefined at this point")
+        elif kind == "formula":
+            _, name, printed, v = message
+            c = by_name[name]
+            c.sympy_derivative = printed
+            if v is not None:
+                c.sympy_value, c.sympy_how = v, "formula"
+            elif not any("undefined" in note for note in c.notes):
+                c.notes.append("sympy's derivative is undefined at this point")
+        elif kind == "direction":
+            projected = sum(sympy_jobs.random_direction([c.variable for c in checks])[c.variable]
+                            * c.backprop for c in checks)
+            ref = message[1]
+            direction = dict(direction or {})
+            direction["sympy"] = {"backprop": projected, "reference": ref,
+                                  "ok": ref is not None and close(projected, ref, tol.rtol,
+                                                                  tol.atol)}
+        elif kind == "note":
+            notes.append(message[1])
+    if job.error is not None:
+        notes.append(f"sympy check gave up: {job.error}")
+    elif not job.finished:
+        missing = [c for c in checks if c.sympy_how is None]
+        for c in missing:
+            c.why = f"budget: sympy did not finish within {tol.time_budget:g} s"
+        if missing:
+            notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget): "
+                         f"{len(missing)} of {len(checks)} gradients without its proof")
+        else:
+            notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget) "
+                         "before differentiating the whole formula")
+    return direction
 
 
 def _sympy_unaffordable(graph: Graph) -> str | None:
@@ -145,51 +174,6 @@ def _sympy_unaffordable(graph: Graph) -> str | None:
     return None
 
 
-def _sympy_per_variable(graph: Graph, point: Point, checks: list[Check], tol: Tolerance,
-                        notes: list[str], seed: float) -> None:
-    from . import symbolic
-
-    def work() -> None:
-        f = symbolic.output_expr(graph)
-        at = symbolic.at_point(point.exact)
-        start = time.perf_counter()
-        for k, c in enumerate(checks):
-            if time.perf_counter() - start > tol.time_budget:
-                rest = ", ".join(x.variable for x in checks[k:])
-                notes.append(f"sympy check stopped after {tol.time_budget:g} s; "
-                             f"finite differences only for {rest}")
-                return
-            d = f.diff(symbolic.symbol(c.variable))
-            c.sympy_derivative = symbolic.short(d)
-            # With an upstream seed G, backprop computes G * df/dx: compare like with like.
-            c.sympy_value = symbolic.to_float(d.xreplace(at) * seed)
-            if c.sympy_value is None:
-                c.notes.append("sympy's derivative is undefined at this point")
-
-    symbolic.run_deep(work)
-
-
-def _sympy_direction(graph: Graph, point: Point, grads: dict[str, float],
-                     tol: Tolerance, seed: float) -> dict[str, Any]:
-    from . import symbolic
-
-    rng = random.Random(0)
-    v = {name: rng.choice((-1.0, 1.0)) for name in grads}
-    projected = sum(v[name] * g for name, g in grads.items())
-
-    def work() -> float | None:
-        f = symbolic.output_expr(graph)
-        t = symbolic.symbol("_t")
-        at = symbolic.at_point(point.exact)
-        moved = {s: val + v[str(s)] * t for s, val in at.items() if str(s) in v}
-        moved.update({s: val for s, val in at.items() if str(s) not in v})
-        return symbolic.to_float(f.xreplace(moved).diff(t).xreplace({t: 0}) * seed)
-
-    ref = symbolic.run_deep(work)
-    ok = ref is not None and close(projected, ref, tol.rtol, tol.atol)
-    return {"backprop": projected, "reference": ref, "ok": ok}
-
-
 def _forward_at(graph: Graph, values: dict[str, float]) -> tuple[float, tuple[int, ...]] | None:
     """Output value and the smooth piece of every kink-capable node, or None off the domain."""
     try:
@@ -201,51 +185,76 @@ def _forward_at(graph: Graph, values: dict[str, float]) -> tuple[float, tuple[in
     return vals[graph.output], branches
 
 
+def _kink_namer(graph: Graph, base: tuple[int, ...] | None, probe: Any) -> Any:
+    """crossed(h): the gate whose smooth piece a step h changes, by name."""
+    kinked = [node for node in graph.nodes if node.op.branch is not None]
+
+    def crossed(h: float) -> str | None:
+        for t in (h, -h):
+            run = probe(t)
+            if run is None or base is None:
+                continue
+            for node, a, b in zip(kinked, run[1], base):
+                if a != b:
+                    return f"the kink of {node.op.name} at {graph.label(node.id)}"
+        return None
+
+    return crossed
+
+
+def apply(c: Check, d: Difference) -> None:
+    """A difference's outcome into the check (shared with array_verify)."""
+    c.numeric, c.numeric_ok, c.numeric_step = d.value, d.ok, d.step
+    if d.sweep is not None and c.sweep is None:
+        c.sweep = d.sweep
+    if d.kink is not None:
+        c.near_kink = True
+    if d.outside:
+        c.notes.append("finite differences step outside the domain here; not used")
+    elif d.note:
+        c.notes.append(d.note)
+
+
 def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list[Check],
-                          tol: Tolerance) -> None:
-    base = _forward_at(graph, point.values)
-    assert base is not None
-    for c in checks:
-        x = point.values[c.variable]
-        h = tol.fd_step * max(1.0, abs(x))
-        plus = _forward_at(graph, {**point.values, c.variable: x + h})
-        minus = _forward_at(graph, {**point.values, c.variable: x - h})
-        if plus is None or minus is None:
-            c.notes.append("finite differences step outside the domain here; not used")
-            continue
-        fd = (plus[0] - minus[0]) / (2 * h) * result.seed
-        if not math.isfinite(fd):  # f(x +- h) overflowed: no evidence, never a pass
-            c.notes.append("finite differences overflowed here (f(x ± h) is not finite); "
-                           "not used")
-            continue
-        c.numeric = fd
-        c.near_kink = plus[1] != base[1] or minus[1] != base[1]
-        c.numeric_ok = abs(fd - c.backprop) <= _fd_tolerance(c.backprop, plus[0], minus[0],
-                                                             h, result.seed, tol)
+                          tol: Tolerance, deadline: float, explain: bool) -> None:
+    for k, c in enumerate(checks):
+        if time.monotonic() > deadline:
+            for rest in checks[k:]:
+                rest.why = f"budget: finite differences stopped at {tol.time_budget:g} s"
+            return
+        name = c.variable
+        x = point.values[name]
+
+        def probe(v: float, name: str = name) -> tuple[float, tuple[int, ...]] | None:
+            return _forward_at(graph, {**point.values, name: v})
+
+        base = probe(x)
+        crossed = _kink_namer(graph, base[1] if base else None, lambda t, x=x: probe(x + t))
+        d = difference(probe, x, c.backprop, tol, result.seed,
+                       explain=explain and k < EXPLAIN_MAX, crossed=crossed)
+        apply(c, d)
 
 
 def _numeric_direction(graph: Graph, point: Point, result: Pass, grads: dict[str, float],
                        tol: Tolerance) -> dict[str, Any]:
-    rng = random.Random(0)
-    v = {name: rng.choice((-1.0, 1.0)) for name in grads}
+    v = sympy_jobs.random_direction(list(grads))
     projected = sum(v[name] * g for name, g in grads.items())
-    h = tol.fd_step * max([1.0, *(abs(point.values[n]) for n in v)])
-    plus = _forward_at(graph, {k: x + h * v.get(k, 0.0) for k, x in point.values.items()})
-    minus = _forward_at(graph, {k: x - h * v.get(k, 0.0) for k, x in point.values.items()})
-    if plus is None or minus is None:
-        return {"backprop": projected, "reference": None, "ok": True,
-                "note": "step left the domain"}
-    fd = (plus[0] - minus[0]) / (2 * h) * result.seed
-    ok = abs(fd - projected) <= _fd_tolerance(projected, plus[0], minus[0], h, result.seed, tol)
-    if not math.isfinite(fd):  # f(x +- h v) overflowed: no evidence either way, and said so
-        return {"backprop": projected, "reference": None, "ok": True,
-                "note": "f overflowed along the step: inconclusive"}
-    return {"backprop": projected, "reference": fd, "ok": ok}
+    scale = max([1.0, *(abs(point.values[n]) for n in v)])
+
+    def probe(t: float) -> tuple[float, tuple[int, ...]] | None:
+        return _forward_at(graph, {k: x + t * scale * v.get(k, 0.0)
+                                   for k, x in point.values.items()})
+
+    d = difference(probe, 0.0, projected * scale, tol, result.seed)
+    return direction_outcome(d, projected, scale)
 
 
-def _fd_tolerance(expected: float, f_plus: float, f_minus: float, h: float, seed: float,
-                  tol: Tolerance) -> float:
-    # Central differences lose about eps * |f| / h to rounding when f(x +- h) nearly cancel;
-    # the allowance grows with that so a large f does not fail a correct gradient.
-    rounding = 1e3 * 2.2e-16 * max(abs(f_plus), abs(f_minus)) / (2 * h) * abs(seed)
-    return tol.fd_atol + tol.fd_rtol * abs(expected) + rounding
+def direction_outcome(d: Difference, projected: float, scale: float) -> dict[str, Any]:
+    """The JSON of a random-direction difference (shared with array_verify)."""
+    if d.value is None:
+        return {"backprop": projected, "reference": None, "ok": None,
+                "note": d.note or "step left the domain"}
+    out: dict[str, Any] = {"backprop": projected, "reference": d.value / scale, "ok": d.ok}
+    if d.ok is None:
+        out["note"] = d.note or "inconclusive"
+    return out

@@ -21,6 +21,7 @@ from .app import (
 from .options import (
     MAX_ROWS,
     Atol,
+    Budget,
     Checks,
     Command,
     InputFormat,
@@ -97,12 +98,20 @@ def eval_(
                                             "latex: the node and gradient tables, ready to "
                                             "paste.")] = "table",
     width: Width = None,
+
+    budget: Budget = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every gradient was "
+                                         "checked by something.")] = False,
+    explain: Annotated[bool, typer.Option("--explain", help="Show the finite differences' "
+                                          "step sweep (1e-2..1e-9) for the gradients.")]
+    = False,
 ) -> None:
     """Build the graph of EXPR, run forward and backward, and check every gradient.
 
     Prints the node table (value, local gradients, upstream and downstream gradients, gate
-    pattern) and the gradient table (backprop vs sympy vs finite differences). Exit codes:
-    0 every check passed, 1 a check failed, 2 bad input.
+    pattern) and the gradient table (backprop vs sympy vs finite differences), each row
+    saying which check proved it. Exit codes: 0 no check failed, 1 a check failed (or,
+    with --strict, a gradient was not checked), 2 bad input.
     """
     try:
         from ..checks.evaluate import evaluate
@@ -113,7 +122,9 @@ def eval_(
         out_format = _table_format(out_format, as_json)
         result = evaluate(source, at, wrt=_split(wrt), upstream=upstream, check=check,
                           tolerance=tol, symbolic_locals=symbolic or None, jacobian=jacobian,
-                          expand=expand)
+                          expand=expand,
+                          budget=budget,
+                          explain=explain)
         answers = None
         from ..checks.answers import AnswerTolerance, match_answers
 
@@ -138,11 +149,17 @@ def eval_(
         from ..views.render import report
 
         _print(report(result, max_rows=max_rows))
+        if explain:
+            from ..views.explain import sweep_tables
+
+            _print(sweep_tables(result))
         if answers is not None:
             from ..course.report import answers_table
 
             _print(answers_table(answers))
     ok = result.ok and (answers is None or answers.ok)
+    if strict and (result.verification is None or not result.verification.complete):
+        ok = False
     raise typer.Exit(int(ExitStatus.OK if ok else ExitStatus.CHECK_FAILED))
 
 
@@ -189,7 +206,7 @@ def check_(
     prairielearn: Annotated[str | None, typer.Option(
         "--prairielearn", metavar="results.json", help="With --answers: write PrairieLearn's "
         "external-grader results here (always).", show_default=False)] = None,
-
+    budget: Budget = None,
     width: Width = None,
 ) -> None:
     """Check every problem of a problem set: answers against the tool, gradients against sympy.
@@ -208,13 +225,17 @@ def check_(
         from ..core.fileio import check_output, read_text
         from ..core.limits import PROBLEM_SET_BYTES
         from ..course.batch import run_problems
-        from ..course.problems import load_problems
+        from ..course.problems import Problem, load_problems
 
         if junit:  # before the work: an unwritable path, or the input itself, is refused
             check_output(junit, where="--junit", inputs=[file])
         text = read_text("-", limit=PROBLEM_SET_BYTES, what="a problem set",
                          where="FILE") if file == "-" else None
         pset = load_problems("<stdin>" if file == "-" else file, text, old_fmt or fmt)
+        if budget is not None:  # for every problem that does not set its own `budget`
+            for problem in pset.items:
+                if isinstance(problem, Problem) and problem.budget is None:
+                    problem.budget = budget
         shown = 0 if as_json or len(pset.items) < 5 else len(pset.items)  # no bar: 0
         with progress("checking", shown) as tick:
             report = run_problems(pset, check=check, digits=digits, jobs=jobs,

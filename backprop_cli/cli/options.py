@@ -111,6 +111,11 @@ Rtol = Annotated[float, _number("--rtol", "R", "Relative tolerance against sympy
                                 "|a-b| <= atol + rtol*|b|.", positive=True)]
 Atol = Annotated[float, _number("--atol", "A", "Absolute tolerance against sympy.",
                                 positive=True)]
+Budget = Annotated[float | None, typer.Option(
+    "--budget", metavar="SECONDS", parser=number_parser("--budget", positive=True),
+    help="Wall-clock budget for the whole check of one expression, default 3 (sympy is "
+    "stopped there; what it did not prove says 'not checked (budget)').",
+    show_default=False)]
 MAX_ROWS = 20
 MaxRows = Annotated[int, typer.Option(
     "--max-rows", min=2, metavar="N",

@@ -7,6 +7,7 @@ checks fill them and the views read them without either knowing the other.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,9 +25,25 @@ SYMPY_ATOL = 1e-9
 FD_STEP = 1e-6  # relative step: h = FD_STEP * max(1, |x|)
 FD_RTOL = 1e-4
 FD_ATOL = 1e-6
-TIME_BUDGET = 10.0  # seconds for the sympy check; the rest falls back to finite differences
+# Wall-clock seconds for the whole check of one expression (sympy runs in a worker process
+# that is stopped at the deadline; what it could not prove says "not checked (budget)").
+# BACKPROP_BUDGET changes the default (the test suite sets it high: its verdicts must not
+# depend on how busy the machine is).
+TIME_BUDGET = float(os.environ.get("BACKPROP_BUDGET", "") or 3.0)
 
 VERIFIERS = ("sympy", "numeric")
+
+# What proved a gradient (Check.proof), strongest first, and how the table and summary say it.
+PROOFS = {
+    "sympy": "proved by sympy",  # sympy differentiated the whole formula, exact
+    "sympy-gates": "proved by sympy gate by gate",  # sympy's derivative of every gate,
+    # chained through the graph in 30-digit arithmetic: every input, in one pass
+    "sympy-direction": "sympy along a random direction only",  # one combined check
+    "numeric": "finite differences only",
+    "numeric-direction": "finite differences along a random direction only",
+    "budget": "not checked (budget)",
+    "none": "not checked",
+}
 
 
 CHECK_CHOICES = "choose from sympy, numeric, both (sympy,numeric) or none"
@@ -78,6 +95,13 @@ class Check:
     near_kink: bool = False  # a finite-difference step crossed a kink (relu 0, max tie, ...)
     status: str = "pass"  # pass | fail | kink | unchecked
     notes: list[str] = field(default_factory=list)
+    proof: str = "none"  # a key of PROOFS: which check proved it (checks/policy.py decides)
+    why: str = ""  # why it is not checked (proof "budget" or "none")
+    sympy_how: str | None = None  # "formula" or "gates": how sympy_value was found
+    numeric_step: float | None = None  # the step h of the finite difference shown
+    # (h, central difference, |difference - backprop|) from 1e-2 to 1e-9 (--explain, or a
+    # finite difference that disagreed); arrays: for the first entry that disagreed.
+    sweep: list[tuple[float, float | None, float | None]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,16 +114,33 @@ class Verification:
     mode: str  # "per-variable" or "random direction"
     notes: list[str] = field(default_factory=list)
     direction: dict[str, Any] | None = None  # random-direction results, when used
+    budget: float = TIME_BUDGET  # seconds allowed for the whole check
+    seconds: float = 0.0  # seconds it took
 
     @property
     def ok(self) -> bool:
-        if self.direction is None:
-            return all(c.ok for c in self.checks)
-        # Random-direction mode checks no input one by one (each row is "unchecked"): the
-        # direction checks decide, so a passing big expression exits 0; a row that did
-        # fail still counts.
+        """No gradient failed a check (a gradient not checked is not a failure; --strict
+        asks for ``complete`` too)."""
         return all(c.status != "fail" for c in self.checks) and all(
-            v.get("ok", True) for v in self.direction.values() if isinstance(v, dict))
+            v.get("ok", True) is not False for v in (self.direction or {}).values()
+            if isinstance(v, dict))
+
+    @property
+    def complete(self) -> bool:
+        """Every gradient was checked by something."""
+        return all(c.proof not in ("budget", "none") for c in self.checks)
+
+    def counts(self) -> dict[str, int]:
+        """How many gradients each kind of check proved, and how many failed (PROOFS keys,
+        plus "failed"), in PROOFS order; kinds with none are left out."""
+        out = {}
+        for kind in (*PROOFS, "failed"):
+            n = sum(1 for c in self.checks
+                    if (c.status == "fail" if kind == "failed" else
+                        c.status != "fail" and c.proof == kind))
+            if n:
+                out[kind] = n
+        return out
 
 
 @dataclass
@@ -162,6 +203,15 @@ class Result:
 
         return call("replay", self, **options)
 
+    def check_summary(self) -> dict[str, Any] | None:
+        """The `--json` "check_summary": counts per kind of proof, complete, budget, seconds."""
+        v = self.verification
+        if v is None:
+            return None
+        return {"counts": v.counts(), "complete": v.complete, "checked_nothing":
+                all(c.proof in ("budget", "none") for c in v.checks),
+                "budget_seconds": v.budget, "seconds": round(v.seconds, 3)}
+
     @property
     def shaped(self) -> bool:
         """Whether the array engine ran: then every node carries its shape (arrays.py)."""
@@ -176,6 +226,10 @@ class Result:
                     "variable": c.variable, "value": c.value, "backprop": c.backprop,
                     "sympy_derivative": c.sympy_derivative, "sympy": c.sympy_value,
                     "numeric": c.numeric, "status": c.status, "ok": c.ok, "notes": c.notes,
+                    "proof": c.proof, "proved_by": PROOFS[c.proof], "why": c.why or None,
+                    "numeric_step": c.numeric_step,
+                    "fd_sweep": None if c.sweep is None else [
+                        {"h": h, "numeric": d, "error": e} for h, d, e in c.sweep],
                 })
         return {
             "expression": self.expression,
@@ -200,6 +254,7 @@ class Result:
             "checks": checks,
             "check_mode": self.verification.mode if self.verification else None,
             "direction_check": self.verification.direction if self.verification else None,
+            "check_summary": self.check_summary(),
             "symbolic_gradients": self.symbolic or None,
             "notes": self.notes + (self.verification.notes if self.verification else []),
         }

@@ -24,9 +24,9 @@ from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
-                "description", "points", "carried_forward", "shape")
+                "description", "points", "carried_forward", "shape", "budget")
 SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "points",
-                "carried_forward")  # TOML file-wide defaults
+                "carried_forward", "budget")  # TOML file-wide defaults
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
 
 Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
@@ -50,6 +50,7 @@ class Problem:
     rtol: float | None = None
     atol: float | None = None
     check: tuple[str, ...] | None = None  # None: the run's default (--check)
+    budget: float | None = None  # seconds for the check; None: the default (3 s)
     description: str = ""
     lines: dict[str, int] = field(default_factory=dict)  # key -> line, for messages
     # Grading (`check --answers`): points per answer (a number: every answer; a table:
@@ -408,6 +409,8 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
         for key in ("rtol", "atol"):
             if key in table:
                 setattr(problem, key, _number(table[key], key, positive=True))
+        if "budget" in table:
+            problem.budget = _budget(table["budget"])
         if "check" in table:
             problem.check = _check(table["check"], "check")
         if "points" in table:
@@ -653,6 +656,8 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
                 out[key] = _digits(value, key)
             elif key in ("rtol", "atol"):
                 out[key] = _number(value, key, positive=True)
+            elif key == "budget":
+                out[key] = _budget(value)
             elif key == "check":
                 out[key] = _check(value, key)
             elif key == "points":
@@ -687,3 +692,15 @@ def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
         problem.default_points = defaults["points"]
     if problem.carried_forward is None and "carried_forward" in defaults:
         problem.carried_forward = defaults["carried_forward"]
+
+    if problem.budget is None and "budget" in defaults:
+        problem.budget = defaults["budget"]
+
+
+def _budget(value: Any) -> float:
+    """budget = 5: seconds for the check of the problem (a positive number)."""
+    seconds = _number(value, "budget", positive=True)
+    if not seconds > 0:
+        raise _BadError("'budget' must be a positive number of seconds", "budget",
+                        "e.g. budget = 5")
+    return seconds

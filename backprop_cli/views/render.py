@@ -15,6 +15,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from ..checks.policy import summary_words
 from ..core.formatting import shape_text, value, wrap_code
 from ..core.ops import CONST
 from ..core.result import Check, NodeRecord, Result
@@ -27,6 +28,30 @@ STATUS = {
     "kink": ("✓ subgradient", "bold yellow"),
     "unchecked": ("– unchecked", "dim"),
 }
+
+
+# The check column: the status, and for a gradient that passed, which check proved it.
+PROOF_MARK = {
+    "sympy": "sympy",
+    "sympy-gates": "sympy gates",
+    "sympy-direction": "sympy, 1 direction",
+    "numeric": "fin. diff. only",
+    "numeric-direction": "fin. diff., 1 direction",
+    "budget": "– not checked (budget)",
+    "none": "– not checked",
+}
+
+
+def verdict_mark(c: Check) -> tuple[str, str]:
+    """(label, style) of a check's verdict: "✗ FAIL", "✓ pass (sympy)", "– not checked
+    (budget)"; see README "What a check proves"."""
+    label, style = STATUS[c.status]
+    if c.status == "fail":
+        return label, style
+    if c.proof in ("budget", "none"):
+        return (label if c.status == "kink" else PROOF_MARK[c.proof]), \
+            (style if c.status == "kink" else "dim")
+    return f"{label} ({PROOF_MARK[c.proof]})", style
 
 
 def fmt(v: float | list[Any] | str | None) -> str:
@@ -404,7 +429,7 @@ def _checks(result: Result) -> list[Check]:
 
 
 def _mark(c: Check) -> Text:
-    label, style = STATUS[c.status]
+    label, style = verdict_mark(c)
     return text(label + (" *" if c.notes else ""), style)
 
 
@@ -498,13 +523,19 @@ def summary(result: Result) -> Text:
         if failed:
             t.append(text(f"   ✗ {len(failed)} of {len(v.checks)} gradients FAILED: "
                           + ", ".join(failed), "bold red"))
-        elif any(c.ok for c in v.checks):
-            # In random-direction mode finite differences may still have checked every row.
-            n, done = len(v.checks), sum(c.ok for c in v.checks)
+        elif not v.complete and all(c.proof in ("budget", "none") for c in v.checks):
+            why = next((c.why for c in v.checks if c.why), "")
+            t.append(text(f"   – no gradient was checked{': ' + why if why else ''}",
+                          "bold yellow"))
+        else:
+            # Only what a check proved is "verified"; the counts say by which check.
+            n = len(v.checks)
+            done = sum(c.proof not in ("budget", "none") for c in v.checks)
             what = "the gradient" if n == 1 else f"all {n} gradients"
             if done < n:
                 what = f"{done} of {n} gradients"
             t.append(text(f"   ✓ {what} verified", "bold green"))
+        t.append(text(f"\nchecks: {summary_words(v.counts())}", "dim"))
         if kinks:
             t.append(text(f" ({len(kinks)} at a non-differentiable point: "
                           + ", ".join(kinks) + ")", "yellow"))

@@ -1,0 +1,121 @@
+"""The sympy work of a scalar check, as jobs for the budgeted worker (worker.py).
+
+Each job sends its results one by one, so that a job stopped at the deadline keeps what it
+proved:
+
+- ``gates``: every gradient at once, in one pass over the shared graph: each node's value
+  and sympy's derivative of its gate (``symbolic.local_forms``: the op's sympy form,
+  differentiated by sympy) evaluated at the point in 30-digit arithmetic, then chained from
+  the output back to the inputs. Linear in the number of nodes, however much the graph
+  shares (a formula written out would grow as width ** layers), and no recursion.
+- ``formula``: the whole output formula differentiated by sympy, one input at a time, and
+  evaluated at the point: the exact derivative, printed in the table. Only where the formula
+  is affordable (verify._sympy_unaffordable); stronger than ``gates`` where it finishes.
+- ``direction``: the formula differentiated along one random ±1 direction (one derivative),
+  where one derivative per input would cost too much.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from ..core.graph import Graph
+from ..core.ops import CONST, VAR
+from ..core.point import Point
+from .worker import Send
+
+
+def warm(graph: Graph) -> None:
+    """Differentiate each op of the graph once in this process (symbolic.local_forms caches
+    it): a forked worker starts with the cache, where it would redo it on every check."""
+    from . import symbolic
+
+    for node in graph.nodes:
+        if node.inputs:
+            symbolic.local_forms(node.op, len(node.inputs))
+
+
+def gates(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
+    """Send ("gates", {input: float | None}) with sympy's gradient of every input in ``wrt``."""
+    import sympy as sp
+
+    from . import symbolic
+
+    digits = symbolic.DIGITS
+    nodes = graph.nodes
+    needs = graph.needs_grad()
+    at = {k: sp.Float(sp.Rational(v.numerator, v.denominator), digits)
+          for k, v in point.exact.items()}
+    value: list[Any] = [None] * len(nodes)
+    local: list[list[Any] | None] = [None] * len(nodes)
+    for node in nodes:
+        op = node.op
+        if op is VAR:
+            value[node.id] = at[node.name]
+            continue
+        if op is CONST:
+            value[node.id] = sp.Float(symbolic.exact(node.literal), digits)
+            continue
+        args = [value[j] for j in node.inputs]
+        out = op.sympy(symbolic.SP, *args)
+        value[node.id] = out if out.is_Float else out.evalf(digits)
+        if not needs[node.id]:
+            continue
+        dummies, derivatives = symbolic.local_forms(op, len(node.inputs))
+        names = dict(zip(dummies, args))
+        row: list[Any] = []
+        for j, d in zip(node.inputs, derivatives):
+            if not needs[j]:
+                row.append(None)  # a constant's gradient is never used (d/db a^b at a < 0)
+            elif d.is_Number:
+                row.append(d)
+            elif d in names:  # a * b: d/da is b itself
+                row.append(names[d])
+            else:
+                row.append(d.xreplace(names).evalf(digits))
+        local[node.id] = row
+    upstream: list[Any] = [sp.S.Zero] * len(nodes)
+    upstream[graph.output] = sp.Float(seed, digits)
+    for node in reversed(nodes):
+        row = local[node.id]
+        if row is None:
+            continue
+        u = upstream[node.id]
+        if u == 0:
+            continue
+        for j, d in zip(node.inputs, row):
+            if d is not None:
+                upstream[j] = upstream[j] + u * d
+    out_values = {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
+    send(("gates", out_values))
+
+
+def formula(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
+    """Send ("formula", input, printed derivative, float | None) per input, in order."""
+    from . import symbolic
+
+    f = symbolic.output_expr(graph)
+    at = symbolic.at_point(point.exact)
+    for name in wrt:
+        d = f.diff(symbolic.symbol(name))
+        # With an upstream seed G, backprop computes G * df/dx: compare like with like.
+        send(("formula", name, symbolic.short(d), symbolic.to_float(d.xreplace(at) * seed)))
+
+
+def direction(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
+    """Send ("direction", {input: ±1}, float | None): sympy's derivative along v."""
+    from . import symbolic
+
+    v = random_direction(wrt)
+    f = symbolic.output_expr(graph)
+    t = symbolic.symbol("_t")
+    at = symbolic.at_point(point.exact)
+    moved = {s: val + v[str(s)] * t if str(s) in v else val for s, val in at.items()}
+    send(("direction", symbolic.to_float(f.xreplace(moved).diff(t).xreplace({t: 0}) * seed)))
+
+
+def random_direction(names: list[str]) -> dict[str, float]:
+    """The one ±1 direction every random-direction check uses (seeded: reproducible)."""
+    rng = random.Random(0)
+    return {name: rng.choice((-1.0, 1.0)) for name in names}
