@@ -381,3 +381,13 @@ def test_numpy_inputs_and_entry_names_that_would_clash() -> None:
     derivs = {c.variable: c.sympy_derivative for c in r.verification.checks}
     assert "x[0]" in derivs["x"] and "x[1]" in derivs["x"]  # x_0 is taken by the scalar
     assert r.ok
+
+
+def test_sympy_keeps_its_digits_where_a_softmax_saturates() -> None:
+    # Found by the property test above: exp(64) inside a softmax; the true gradient is about
+    # 1e-136, and 30-digit Floats substituted first cancelled to -0.0625 (a false FAIL).
+    r = evaluate("sum(softmax(exp(((W @ x + s)^2)^2 / 4)) * c)",
+                 at={"W": [[0, 0, 0], [0, 0, 2]], "x": [0, 0, 1.5], "s": 1, "c": [0, 1]})
+    assert r.verification is not None
+    assert [c.status for c in r.verification.checks] == ["pass"] * 4
+    assert all(c.proof == "sympy" for c in r.verification.checks)

@@ -183,7 +183,7 @@ def _sympy_work(graph: Graph, point: Point, values: dict[str, Array], run: Array
             exact = point.arrays[name].exact if name in point.arrays else (point.exact[name],)
             syms = [sp.Symbol(f"_v{k}_{i}", real=True) for i in range(v.size)]
             for s, e, p in zip(syms, exact, printed[name]):
-                at[s] = sp.Float(sp.Rational(e.numerator, e.denominator), symbolic.DIGITS)
+                at[s] = sp.Rational(e.numerator, e.denominator)
                 shown[s] = sp.Symbol(p, real=True)
             arr = np.empty(v.shape, dtype=object)
             arr.reshape(-1)[:] = syms
@@ -197,7 +197,10 @@ def _sympy_work(graph: Graph, point: Point, values: dict[str, Array], run: Array
         for name in names:
             syms = list(symbols[name].reshape(-1))
             derivs = [loss.diff(s) for s in syms]
-            vals = [symbolic.to_float(d.xreplace(at)) for d in derivs]
+            # evalf with subs, not xreplace with Floats: evalf raises its working precision
+            # until the result has DIGITS right, where 30-digit Floats put in first can
+            # cancel to noise (a softmax of exp(64): -0.0625 where the truth is 1e-136).
+            vals = [symbolic.to_float(d.evalf(symbolic.DIGITS, subs=at)) for d in derivs]
             shape = values[name].shape
             value = np.array(vals, dtype=object).reshape(shape).tolist() if shape else vals[0]
             text = symbolic.short("; ".join(

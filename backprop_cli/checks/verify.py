@@ -210,7 +210,7 @@ def apply(c: Check, d: Difference) -> None:
     if d.kink is not None:
         c.near_kink = True
     if d.outside:
-        c.notes.append("finite differences step outside the domain here; not used")
+        c.notes.append(d.note or "finite differences step outside the domain here; not used")
     elif d.note:
         c.notes.append(d.note)
 
