@@ -36,12 +36,14 @@ NO_DOT = pytest.mark.skipif(shutil.which("dot") is None,
 
 
 _NUMBER = re.compile(r"(?<![\w.#])-?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?(?![\w.])")
+_LATEX_POWER = re.compile(r"(-?\d+(?:\.\d+)?) \\cdot 10\^\{(-?\d+)\}")
 _FILL = re.compile(r"[ \t─━═]+")
 
 
 def _shape(text: str) -> tuple[list[str], list[float]]:
     """Text with its numbers taken out: the words, and the numbers. Padding and rules are
     collapsed, since a table's column widths follow the width of its numbers."""
+    text = _LATEX_POWER.sub(r"\1e\2", text)  # LaTeX's 2.6 \cdot 10^{-23} is one number
     numbers = [float(m) for m in _NUMBER.findall(text)]
     words = _FILL.sub(" ", _NUMBER.sub("<n>", text)).split("\n")
     return [w.strip() for w in words], numbers
