@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..core.errors import BackpropError, InputError
 from ..core.formatting import describe, entry, inline, rounded
@@ -390,8 +390,8 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         elif not ok:
             if kind == "gradient":
                 check.explanation, products = chain_rule(result, nid)
-                check.hints = _gradient_hints(a.value, truth, products, result.seed,
-                                              allowed)
+                check.hints = _gradient_hints(a.value, truth, products,
+                                              cast(float, result.seed), allowed)
                 check.hints += _swap_hint(result, nid, a.value, allowed)
             else:
                 check.explanation = [forward_story(result, nid)]
@@ -638,7 +638,7 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
     out = graph.output
     keys = _Keys(result)
     truth = records[target].upstream
-    seed = result.seed
+    seed = cast(float, result.seed)  # the scalar engine's story: a number
     top = "L" if seed != 1.0 else keys.out_name
     head = f"d{top}/d{keys.label(target)}"
     if target == out:
@@ -770,8 +770,9 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
         node = graph.nodes[consumer]
         if not node.op.swaps or len(graph.consumers()[target]) != 1:
             continue
-        up = result.nodes[consumer].upstream
-        own = result.nodes[target].value
+        # A scalar answer's story: numbers, not arrays.
+        up = cast(float | None, result.nodes[consumer].upstream)
+        own = cast(float | None, result.nodes[target].value)
         if up is not None and own is not None and up * own != 0 \
                 and abs(answer - up * own) <= allowed:
             other = result.nodes[node.inputs[1 - pos]].label

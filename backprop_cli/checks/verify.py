@@ -16,7 +16,7 @@ the same code as for arrays. Nothing is skipped silently.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from ..core.engine import Pass, forward
 from ..core.errors import DomainError
@@ -135,7 +135,7 @@ def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
                 c.notes.append("sympy's derivative is undefined at this point")
         elif kind == "direction":
             projected = sum(sympy_jobs.random_direction([c.variable for c in checks])[c.variable]
-                            * c.backprop for c in checks)
+                            * cast(float, c.backprop) for c in checks)
             ref = message[1]
             direction = dict(direction or {})
             direction["sympy"] = {"backprop": projected, "reference": ref,
@@ -230,7 +230,7 @@ def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list
 
         base = probe(x)
         crossed = _kink_namer(graph, base[1] if base else None, lambda t, x=x: probe(x + t))
-        d = difference(probe, x, c.backprop, tol, result.seed,
+        d = difference(probe, x, cast(float, c.backprop), tol, result.seed,
                        explain=explain and k < EXPLAIN_MAX, crossed=crossed)
         apply(c, d)
 

@@ -86,11 +86,11 @@ class Check:
     """One input's gradient, as backprop and each verifier see it."""
 
     variable: str
-    value: float
-    backprop: float
+    value: Value
+    backprop: Value
     sympy_derivative: str | None = None  # printed derivative (None: not computed)
-    sympy_value: float | None = None
-    numeric: float | None = None
+    sympy_value: Value | None = None
+    numeric: Value | None = None
     numeric_ok: bool | None = None
     near_kink: bool = False  # a finite-difference step crossed a kink (relu 0, max tie, ...)
     status: str = "pass"  # pass | fail | kink | unchecked
@@ -156,12 +156,12 @@ class NodeRecord:
     # renderers leave them out.
     input_is_const: list[bool]
     gate: str
-    value: float | None = None  # (array jobs: nested lists here and below, see arrays.py)
+    value: Value | None = None  # array jobs: nested lists, here and below
     local: list[Any] | None = None  # d node / d input (arrays: entrywise, or implicit: text)
-    upstream: float | None = None  # d output / d node
+    upstream: Value | None = None  # d output / d node
     downstream: list[Any] | None = None  # upstream x local, per input
     local_symbolic: list[str] | None = None
-    fan_out: list[tuple[str, float | None]] = field(default_factory=list)  # (consumer, branch)
+    fan_out: list[tuple[str, Value | None]] = field(default_factory=list)  # (consumer, branch)
     kink: str | None = None
     shape: list[int] | None = None  # array jobs only: [] scalar, [n] vector, [m, n] matrix
     jacobian: list[Any] | None = None  # --jacobian: explicit d node / d input, per input
@@ -179,10 +179,10 @@ class Result:
     wrt: list[str]
     nodes: list[NodeRecord]
     graph: Graph
-    point: dict[str, float] | None = None
-    value: float | None = None
-    gradients: dict[str, float] | None = None
-    seed: float = 1.0
+    point: dict[str, Value] | None = None
+    value: Value | None = None
+    gradients: dict[str, Value] | None = None
+    seed: Value = 1.0  # --upstream: a number, or an array for an array output
     verification: Verification | None = None
     symbolic: dict[str, str] = field(default_factory=dict)  # input -> sympy's df/dinput
     notes: list[str] = field(default_factory=list)

@@ -19,7 +19,7 @@ from typing import Any
 from ..checks.answers import AnswerCheck, AnswerTolerance, fmt, match_answers
 from ..core import limits
 from ..core.errors import BackpropError, ExitStatus
-from ..core.result import VERIFIERS, known_verifiers
+from ..core.result import VERIFIERS, Value, known_verifiers
 from .problems import Invalid, Problem, ProblemSet, load_problems
 
 PARALLEL_MIN_PROBLEMS = 32  # below this (under a second of work) starting workers costs more
@@ -35,8 +35,8 @@ class ProblemResult:
     line: int | None
     status: str
     expression: str = ""
-    value: float | None = None
-    gradients: dict[str, float] = field(default_factory=dict)
+    value: Value | None = None
+    gradients: dict[str, Value] = field(default_factory=dict)
     answers: list[AnswerCheck] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)  # the tool's own verifiers
     verified_by: list[str] = field(default_factory=list)  # which verifiers ran

@@ -12,13 +12,13 @@ from typing import Any
 from ..core.formatting import cut, shape_text
 from ..core.graph import Graph
 from ..core.ops import CONST
-from ..core.result import NodeRecord, Result
+from ..core.result import NodeRecord, Result, Value
 from .render import elided, fmt
 
 STATUS_WORDS = {"pass": "pass", "fail": "FAIL", "kink": "subgradient", "unchecked": "unchecked"}
 
 
-def _gradient_cells(result: Result) -> list[tuple[str, float, float, str | None, Any, Any, str]]:
+def _gradient_cells(result: Result) -> list[tuple[str, Value, Value, str | None, Any, Any, str]]:
     """(input, value, backprop, printed sympy derivative, sympy value, finite diff., status)."""
     if result.verification is not None:
         return [(c.variable, c.value, c.backprop, c.sympy_derivative, c.sympy_value, c.numeric,
