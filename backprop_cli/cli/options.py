@@ -138,6 +138,40 @@ ValSplit = Annotated[float, _number("--val-split", "F",
                                     positive=True)]
 
 
+# --- the expression, its point, its file: the words of eval, graph, steps, replay, ... ----
+# Each defined once (flag, metavar, default); a command whose option means more than the
+# generic text passes its own help to the function, so its --help says what it does.
+
+EXPR_HELP = "The expression; '-' reads stdin."
+
+
+def expr_argument(help: str = EXPR_HELP, metavar: str = "EXPR") -> Any:
+    """The positional expression (fit calls it LOSS)."""
+    return typer.Argument(help=help, metavar=metavar, show_default=False)
+
+
+def at_option(help: str) -> Any:
+    """--at X=V,...: the input values, repeatable."""
+    return typer.Option("--at", metavar="X=V,...", help=help, show_default=False)
+
+
+def output_option(help: str, metavar: str = "FILE") -> Any:
+    """-o/--output: the file written ('-' or none: stdout, where the command allows it)."""
+    return typer.Option("-o", "--output", metavar=metavar, help=help, show_default=False)
+
+
+def seed_option(help: str) -> Any:
+    """--seed S: the same seed, the same random draws."""
+    return typer.Option("--seed", metavar="S", help=help)
+
+
+Expr = Annotated[str, expr_argument()]
+At = Annotated[list[str] | None, at_option(
+    "Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).")]
+Expand = Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, tanh, "
+                                      "softmax, ...) as primitive gates.")]
+
+
 # --- check's input format: --input-format (the old --format still works, with a note) ----
 
 def _old_format(value: str | None) -> str | None:
