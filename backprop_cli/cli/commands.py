@@ -249,7 +249,9 @@ def check_(
         'backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg',
         'backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
         "--expand -o neuron.png",
-        'backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid'),
+        'backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid',
+        ("the replay page of `backprop replay`",
+         'backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.html')),
 )
 def graph_(
     expr: Expr,
@@ -257,12 +259,13 @@ def graph_(
         "Input values: x=-2,y=5,z=-4 (repeatable). Without it, the circuit is drawn "
         "without numbers.")] = None,
     output: Annotated[str | None, output_option(
-        "Write the picture to this file; its suffix (.dot .gv .mmd .svg .png .txt) sets "
-        "the format.")] = None,
+        "Write the picture to this file; its suffix (.dot .gv .mmd .svg .png .txt .html) "
+        "sets the format.")] = None,
     pic_format: Annotated[str | None, typer.Option(
         "--format", metavar="FORMAT",
-        help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
-        "(a tree in the terminal; the default without -o).", show_default=False)] = None,
+        help="dot, mermaid, svg, png (svg and png need Graphviz), text (a tree in the "
+        "terminal; the default without -o) or html (the replay page of `backprop replay`, "
+        "every gradient checked).", show_default=False)] = None,
     upstream: Upstream = "1",
     expand: Expand = False,
     width: Width = None,
@@ -270,7 +273,8 @@ def graph_(
     """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
 
     Drawn left to right like the lecture's circuits. DOT and Mermaid need no extra software;
-    SVG and PNG are laid out by Graphviz (`dot`).
+    SVG and PNG are laid out by Graphviz (`dot`). HTML is the self-contained page of
+    `backprop replay`, which steps through the forward and backward pass.
     """
     try:
         from ..checks.evaluate import evaluate
@@ -286,6 +290,12 @@ def graph_(
             from ..core.errors import InputError
 
             raise InputError("--format png needs a file: add -o FILE.png", where="-o")
+        if fmt == "html":  # the replay page says what was proved: checked as replay checks
+            from ..views.replay import replay_html
+
+            result = evaluate(source, at or {}, upstream=upstream, expand=expand)
+            _write(output, replay_html(result))
+            raise typer.Exit(int(ExitStatus.OK))
         result = evaluate(source, at, upstream=upstream, check=(),
                           expand=expand)
         data: str | bytes
