@@ -41,6 +41,20 @@ def test_shared_options_agree_everywhere(option: str) -> None:
             assert p.default == first.default  # type: ignore[attr-defined]
 
 
+def test_a_number_option_says_the_default_its_command_gives() -> None:
+    import re
+
+    from backprop_cli.cli.options import shown
+
+    said = [(name, p) for name, params in _params().items() for p in params.values()
+            if re.search(r"\[default: [^]]*\]$", p.help or "")]  # type: ignore[attr-defined]
+    assert len(said) >= 10  # rtol, atol, lr, eps, tol, ...
+    for name, p in said:
+        assert isinstance(p.default, float), (name, p.name)  # type: ignore[attr-defined]
+        assert p.help.endswith(f"[default: {shown(p.default)}]"), (  # type: ignore[attr-defined]
+            name, p.name)  # type: ignore[attr-defined]
+
+
 def test_max_rows_has_one_default() -> None:
     defaults = {name: params["max_rows"].default for name, params in _params().items()
                 if "max_rows" in params}

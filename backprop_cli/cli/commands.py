@@ -69,8 +69,8 @@ def eval_(
         show_default=False)] = None,
     upstream: Upstream = "1",
     check: Checks = "sympy,numeric",
-    rtol: Rtol = "1e-7",
-    atol: Atol = "1e-9",
+    rtol: Rtol = 1e-7,
+    atol: Atol = 1e-9,
     as_json: Json = False,
     max_rows: MaxRows = MAX_ROWS,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
