@@ -20,18 +20,41 @@ def _params() -> dict[str, dict[str, object]]:
             for name, cmd in group.commands.items()}  # type: ignore[attr-defined]
 
 
+# What a shared option may change per command: its help, where it says what the command
+# does with it (--at of descend is a starting point), and -o's and --seed's default (replay
+# writes replay.html; quiz draws a new seed).
+PER_COMMAND = {"at": {"help"}, "check": {"help"}, "expr": {"help"},
+               "output": {"help", "default"}, "seed": {"help", "default"}}
+
+
 @pytest.mark.parametrize("option", ["upstream", "check", "max_rows", "width", "as_json",
-                                    "at", "expand"])
+                                    "at", "expand", "expr", "output", "seed"])
 def test_shared_options_agree_everywhere(option: str) -> None:
     seen = [(name, p) for name, params in _params().items()
             for pname, p in params.items() if pname == option]
     assert len(seen) >= 2, option
     first = seen[0][1]
+    may_differ = PER_COMMAND.get(option, set())
     for _name, p in seen[1:]:
         assert p.opts == first.opts  # type: ignore[attr-defined]
-        if option not in ("at", "expand", "check"):  # their help says what the command does
+        if "help" not in may_differ:
             assert p.help == first.help  # type: ignore[attr-defined]
-        assert p.default == first.default  # type: ignore[attr-defined]
+        if "default" not in may_differ:
+            assert p.default == first.default  # type: ignore[attr-defined]
+
+
+def test_a_number_option_says_the_default_its_command_gives() -> None:
+    import re
+
+    from backprop_cli.cli.options import shown
+
+    said = [(name, p) for name, params in _params().items() for p in params.values()
+            if re.search(r"\[default: [^]]*\]$", p.help or "")]  # type: ignore[attr-defined]
+    assert len(said) >= 10  # rtol, atol, lr, eps, tol, ...
+    for name, p in said:
+        assert isinstance(p.default, float), (name, p.name)  # type: ignore[attr-defined]
+        assert p.help.endswith(f"[default: {shown(p.default)}]"), (  # type: ignore[attr-defined]
+            name, p.name)  # type: ignore[attr-defined]
 
 
 def test_max_rows_has_one_default() -> None:

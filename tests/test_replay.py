@@ -161,6 +161,17 @@ def test_cli_stdout_with_dash() -> None:
     assert r.code == 0 and r.stdout.startswith("<!DOCTYPE html>")
 
 
+def test_graph_html_is_the_replay_page(tmp_path: Path) -> None:
+    replay, by_suffix = tmp_path / "replay.html", tmp_path / "page.html"
+    at = ["--at", LECTURE[1], "--expand"]
+    assert invoke("replay", LECTURE[0], *at, "-o", str(replay)).code == 0
+    assert invoke("graph", LECTURE[0], *at, "-o", str(by_suffix)).code == 0
+    by_flag = invoke("graph", LECTURE[0], *at, "--format", "html")
+    assert by_flag.code == 0, by_flag.output
+    assert by_suffix.read_text(encoding="utf-8") == replay.read_text(encoding="utf-8")
+    assert by_flag.stdout == replay.read_text(encoding="utf-8")
+
+
 def test_cli_without_values_is_bad_input(tmp_path: Path) -> None:
     assert_bad_input(invoke("replay", "(x+y)*z", "-o", str(tmp_path / "r.html")), "x")
 

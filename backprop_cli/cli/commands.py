@@ -20,10 +20,13 @@ from .app import (
 )
 from .options import (
     MAX_ROWS,
+    At,
     Atol,
     Budget,
     Checks,
     Command,
+    Expand,
+    Expr,
     InputFormat,
     Json,
     MaxRows,
@@ -31,7 +34,10 @@ from .options import (
     Rtol,
     Upstream,
     Width,
+    at_option,
     examples,
+    expr_argument,
+    output_option,
 )
 
 
@@ -53,22 +59,19 @@ from .options import (
         'echo "sigmoid(w0*x0 + w1*x1 + w2)" | backprop eval - --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3'),
 )
 def eval_(
-    expr: Annotated[str, typer.Argument(
-        help="The expression, e.g. '(x+y)*z' or 'q = x + y; f = q * z'; '-' reads stdin.",
-        metavar="EXPR", show_default=False)],
-    at: Annotated[list[str] | None, typer.Option(
-        "--at", metavar="X=V,...", help="Input values: x=-2,y=5,z=-4 (repeatable). "
-        "Without it, the "
-        "graph is shown with symbolic local gradients and sympy's derivatives.",
-        show_default=False)] = None,
+    expr: Annotated[str, expr_argument(
+        "The expression, e.g. '(x+y)*z' or 'q = x + y; f = q * z'; '-' reads stdin.")],
+    at: Annotated[list[str] | None, at_option(
+        "Input values: x=-2,y=5,z=-4 (repeatable). Without it, the graph is shown with "
+        "symbolic local gradients and sympy's derivatives.")] = None,
     wrt: Annotated[list[str] | None, typer.Option(
         "--wrt", metavar="NAMES", help="Only these inputs' gradients are shown and checked: "
         "x,y.",
         show_default=False)] = None,
     upstream: Upstream = "1",
     check: Checks = "sympy,numeric",
-    rtol: Rtol = "1e-7",
-    atol: Atol = "1e-9",
+    rtol: Rtol = 1e-7,
+    atol: Atol = 1e-9,
     as_json: Json = False,
     max_rows: MaxRows = MAX_ROWS,
     symbolic: Annotated[bool, typer.Option("--symbolic", help="Also show each local gradient "
@@ -90,9 +93,7 @@ def eval_(
     jacobian: Annotated[bool, typer.Option("--jacobian", help="Also show each small node's "
                                            "explicit local Jacobian (backprop never forms "
                                            "it).")] = False,
-    expand: Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, "
-                                         "tanh, softmax, ...) as primitive gates.")]
-    = False,
+    expand: Expand = False,
     out_format: Annotated[str, typer.Option("--format", metavar="FORMAT",
                                             help="table (default), markdown or "
                                             "latex: the node and gradient tables, ready to "
@@ -269,33 +270,32 @@ def check_(
         'backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.svg',
         'backprop graph "sigmoid(w0*x0 + w1*x1 + w2)" --at w0=2,x0=-1,w1=-3,x1=-2,w2=-3 '
         "--expand -o neuron.png",
-        'backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid'),
+        'backprop graph "q = x + y; f = q * z" --at x=-2,y=5,z=-4 --format mermaid',
+        ("the replay page of `backprop replay`",
+         'backprop graph "(x+y)*z" --at x=-2,y=5,z=-4 -o circuit.html')),
 )
 def graph_(
-    expr: Annotated[str, typer.Argument(
-        help="The expression; '-' reads stdin.", metavar="EXPR", show_default=False)],
-    at: Annotated[list[str] | None, typer.Option(
-        "--at", metavar="X=V,...",
-        help="Input values: x=-2,y=5,z=-4 (repeatable). Without it, the circuit is "
-        "drawn without numbers.", show_default=False)] = None,
-    output: Annotated[str | None, typer.Option(
-        "-o", "--output", metavar="FILE",
-        help="Write the picture to this file; its suffix (.dot .gv .mmd "
-        ".svg .png .txt) sets the format.", show_default=False)] = None,
+    expr: Expr,
+    at: Annotated[list[str] | None, at_option(
+        "Input values: x=-2,y=5,z=-4 (repeatable). Without it, the circuit is drawn "
+        "without numbers.")] = None,
+    output: Annotated[str | None, output_option(
+        "Write the picture to this file; its suffix (.dot .gv .mmd .svg .png .txt .html) "
+        "sets the format.")] = None,
     pic_format: Annotated[str | None, typer.Option(
         "--format", metavar="FORMAT",
-        help="dot, mermaid, svg, png (svg and png need Graphviz) or text "
-        "(a tree in the terminal; the default without -o).", show_default=False)] = None,
+        help="dot, mermaid, svg, png (svg and png need Graphviz), text (a tree in the "
+        "terminal; the default without -o) or html (the replay page of `backprop replay`, "
+        "every gradient checked).", show_default=False)] = None,
     upstream: Upstream = "1",
-    expand: Annotated[bool, typer.Option("--expand", help="Draw compound gates (sigmoid, "
-                                         "tanh, softmax, ...) as primitive gates.")]
-    = False,
+    expand: Expand = False,
     width: Width = None,
 ) -> None:
     """Draw the circuit of EXPR: gates, and on every wire its value (green) and gradient (red).
 
     Drawn left to right like the lecture's circuits. DOT and Mermaid need no extra software;
-    SVG and PNG are laid out by Graphviz (`dot`).
+    SVG and PNG are laid out by Graphviz (`dot`). HTML is the self-contained page of
+    `backprop replay`, which steps through the forward and backward pass.
     """
     try:
         from ..checks.evaluate import evaluate
@@ -311,6 +311,12 @@ def graph_(
             from ..core.errors import InputError
 
             raise InputError("--format png needs a file: add -o FILE.png", where="-o")
+        if fmt == "html":  # the replay page says what was proved: checked as replay checks
+            from ..views.replay import replay_html
+
+            result = evaluate(source, at or {}, upstream=upstream, expand=expand)
+            _write(output, replay_html(result))
+            raise typer.Exit(int(ExitStatus.OK))
         result = evaluate(source, at, upstream=upstream, check=(),
                           expand=expand)
         data: str | bytes
@@ -341,18 +347,12 @@ def graph_(
         "--expand --forward"),
 )
 def steps_(
-    expr: Annotated[str, typer.Argument(
-        help="The expression; '-' reads stdin.", metavar="EXPR", show_default=False)],
-    at: Annotated[list[str] | None, typer.Option(
-        "--at", metavar="X=V,...",
-        help="Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).",
-        show_default=False)] = None,
+    expr: Expr,
+    at: At = None,
     forward: Annotated[bool, typer.Option("--forward", help="Replay the forward pass first.")]
     = False,
     upstream: Upstream = "1",
-    expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
-                                         "tanh, softmax, ...) as primitive gates.")]
-    = False,
+    expand: Expand = False,
     width: Width = None,
 ) -> None:
     """Replay the backward pass of EXPR one gate at a time, in the lecture's words.

@@ -14,7 +14,7 @@ import typer
 
 from ..core.errors import BackpropError
 from .app import fail
-from .options import Command, examples
+from .options import Command, examples, output_option, seed_option
 
 
 def register(app: typer.Typer) -> None:
@@ -36,9 +36,8 @@ def make_(
     family: Annotated[str | None, typer.Argument(
         help="A family (see --list), several joined by commas, or 'all' (the default).",
         metavar="[FAMILY]", show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="S",
-                                      help="The same seed writes the same files, byte for "
-                                      "byte.")] = 0,
+    seed: Annotated[int, seed_option("The same seed writes the same files, byte for "
+                                     "byte.")] = 0,
     count: Annotated[int, typer.Option("--count", "-n", metavar="N",
                                        help="How many problems (cycling through the "
                                        "families).")] = 1,
@@ -46,9 +45,8 @@ def make_(
                                        help="1: small integers, every answer exact and "
                                        "short; 2-3: deeper circuits, decimals, answers "
                                        "rounded to 2 decimals.")] = 1,
-    output: Annotated[str | None, typer.Option(
-        "-o", "--output", metavar="KEY.toml",
-        help="Write the answer key here (default: print it).", show_default=False)] = None,
+    output: Annotated[str | None, output_option(
+        "Write the answer key here (default: print it).", metavar="KEY.toml")] = None,
     worksheet: Annotated[str | None, typer.Option(
         "--worksheet", metavar="FILE.md|FILE.tex",
         help="Also write a worksheet: each circuit and a blank for every answer.",
@@ -160,9 +158,8 @@ def quiz_(
     family: Annotated[str | None, typer.Argument(
         help="A scalar family (see `backprop make --list`); default: one drawn at random.",
         metavar="[FAMILY]", show_default=False)] = None,
-    seed: Annotated[int | None, typer.Option(
-        "--seed", metavar="S", help="The same seed, the same circuit (default: a new one, "
-        "its seed shown).", show_default=False)] = None,
+    seed: Annotated[int | None, seed_option(
+        "The same seed, the same circuit (default: a new one, its seed shown).")] = None,
     level: Annotated[int, typer.Option("--level", metavar="1|2|3",
                                        help="1: small integers and exact answers; 2-3: "
                                        "deeper, decimals, answers to 2 decimals.")] = 1,

@@ -9,7 +9,7 @@ import typer
 
 from ..core.errors import BackpropError, ExitStatus
 from .app import _print, _read_expression, app, fail
-from .options import Command, Json, examples
+from .options import Command, Json, at_option, examples, expr_argument, seed_option
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
         'backprop formula "sin(x^2)" "dx = 2*x*cos(x^2)"'),
 )
 def formula_(
-    expr: Annotated[str, typer.Argument(
-        help="The expression (a scalar loss), e.g. 'sum((W@x)^2)' or "
-        "'q = W@x; f = sum(q^2)'; '-' reads stdin.", metavar="EXPR", show_default=False)],
+    expr: Annotated[str, expr_argument(
+        "The expression (a scalar loss), e.g. 'sum((W@x)^2)' or 'q = W@x; f = sum(q^2)'; "
+        "'-' reads stdin.")],
     claims: Annotated[list[str], typer.Argument(
         help="Claims dNAME = FORMULA, in the tool's grammar, using the inputs, the named "
         "intermediates and the dimension letters: 'dW = 2*q@x.T'.", metavar="CLAIM...",
@@ -43,14 +43,13 @@ def formula_(
         "Letters are drawn at random for each trial, distinct from one another; undeclared "
         "inputs are scalars unless the expression fixes them (the inner size of @).",
         show_default=False)] = None,
-    at: Annotated[list[str] | None, typer.Option(
-        "--at", metavar="X=V,...", help="Also check at this point (first): x=2 or "
-        "\"W=[[0.1,0.5],[-0.3,0.8]]\" (repeatable).", show_default=False)] = None,
+    at: Annotated[list[str] | None, at_option(
+        "Also check at this point (first): x=2 or \"W=[[0.1,0.5],[-0.3,0.8]]\" "
+        "(repeatable).")] = None,
     trials: Annotated[int, typer.Option("--trials", min=1, max=10_000, metavar="N",
                                         help="Random shapes and points per claim (within a "
                                         "time budget of about 2 s).")] = 24,
-    seed: Annotated[int, typer.Option("--seed", metavar="S",
-                                      help="Seed of the random shapes and points.")] = 0,
+    seed: Annotated[int, seed_option("Seed of the random shapes and points.")] = 0,
     as_json: Json = False,
 ) -> None:
     """Check each CLAIM against backprop's gradient of EXPR, at random shapes and points.

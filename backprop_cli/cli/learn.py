@@ -29,7 +29,10 @@ from .options import (
     Tol,
     ValSplit,
     Width,
+    at_option,
     examples,
+    expr_argument,
+    seed_option,
 )
 
 # Options that descend and fit share: defined once, the same flag, help and default (the
@@ -45,10 +48,8 @@ Plot = Annotated[str | None, typer.Option(
     "--plot", metavar="FILE",
     help="Also draw the loss curve to FILE.svg, or FILE.png (needs matplotlib).",
     show_default=False)]
-At = Annotated[list[str] | None, typer.Option(
-    "--at", metavar="X=V,...",
-    help="Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" "
-    "(repeatable).", show_default=False)]
+Start = Annotated[list[str] | None, at_option(
+    "Starting values: w0=0,w1=1, or arrays: \"W=[[1,0],[0,1]], b=[0,0]\" (repeatable).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -84,27 +85,25 @@ def register(app: typer.Typer) -> None:
 
 
 def descend_cmd(
-    expr: Annotated[str, typer.Argument(
-        help="The expression to minimise; '-' reads stdin.", metavar="EXPR",
-        show_default=False)],
-    at: At = None,
+    expr: Annotated[str, expr_argument("The expression to minimise; '-' reads stdin.")],
+    at: Start = None,
     wrt: Annotated[list[str] | None, typer.Option(
         "--wrt", metavar="NAMES",
         help="Variables to optimise: w0,w1 (default: all; the others stay fixed).",
         show_default=False)] = None,
-    lr: Lr = "0.1",
+    lr: Lr = 0.1,
     steps: Annotated[int, typer.Option("--steps", min=0, metavar="N",
     help="At most this many updates.")]
     = 100,
     optimizer: Optimizer = "sgd",
-    momentum: Momentum = "0.9",
-    beta1: Beta1 = "0.9",
-    beta2: Beta2 = "0.999",
-    eps: Eps = "1e-8",
+    momentum: Momentum = 0.9,
+    beta1: Beta1 = 0.9,
+    beta2: Beta2 = 0.999,
+    eps: Eps = 1e-8,
     decay: Decay = "none",
-    l1: L1 = "0",
-    l2: L2 = "0",
-    tol: Tol = "1e-6",
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    tol: Tol = 1e-6,
     as_json: Json = False,
     plot: Plot = None,
     max_rows: MaxRows = MAX_ROWS,
@@ -142,33 +141,33 @@ def descend_cmd(
 
 
 def fit_cmd(
-    expr: Annotated[str, typer.Argument(
-        help="Per-sample loss, e.g. '(w*x + b - y)^2'; names that are CSV columns are data, "
-        "the others parameters. '-' reads stdin.", metavar="LOSS", show_default=False)],
+    expr: Annotated[str, expr_argument(
+        "Per-sample loss, e.g. '(w*x + b - y)^2'; names that are CSV columns are data, the "
+        "others parameters. '-' reads stdin.", metavar="LOSS")],
     data: Annotated[str, typer.Option("--data", metavar="FILE.csv",
                                       help="CSV file with a header row.",
                                       show_default=False)],
-    at: At = None,
+    at: Start = None,
     init: Annotated[str | None, typer.Option(
         "--init", metavar="random",
         help="'random': parameters not in --at start uniform in [-1, 1].",
         show_default=False)] = None,
-    seed: Annotated[int, typer.Option("--seed", metavar="N", help="Seed of the initial values, the "
-                                      "validation split and the shuffles.")] = 0,
-    lr: Lr = "0.1",
+    seed: Annotated[int, seed_option("Seed of the initial values, the validation split and "
+                                     "the shuffles.")] = 0,
+    lr: Lr = 0.1,
     epochs: Annotated[int, typer.Option("--epochs", min=0, metavar="N", help="Passes through the "
                                         "training rows.")] = 100,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, metavar="N",
                                             help="Rows per mini-batch.")] = 32,
     optimizer: Optimizer = "sgd",
-    momentum: Momentum = "0.9",
-    beta1: Beta1 = "0.9",
-    beta2: Beta2 = "0.999",
-    eps: Eps = "1e-8",
+    momentum: Momentum = 0.9,
+    beta1: Beta1 = 0.9,
+    beta2: Beta2 = 0.999,
+    eps: Eps = 1e-8,
     decay: Decay = "none",
-    l1: L1 = "0",
-    l2: L2 = "0",
-    val_split: ValSplit = "0",
+    l1: L1 = 0.0,
+    l2: L2 = 0.0,
+    val_split: ValSplit = 0.0,
     early_stopping: Annotated[int | None, typer.Option(
         "--early-stopping", min=1, metavar="PATIENCE",
         help="Stop after PATIENCE epochs without a better "

@@ -8,6 +8,7 @@ own (an InputError naming the option), so they print like every other bad input.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -92,9 +93,19 @@ def checks_parser(value: Any) -> tuple[str, ...]:
         _failing(exc)
 
 
-def _number(flag: str, meta: str, help: str, *, positive: bool = False) -> Any:
-    return typer.Option(flag, metavar=meta, help=help,
-                        parser=number_parser(flag, positive=positive))
+def shown(number: float) -> str:
+    """A default as --help shows it: 1e-8 and 0, not Python's 1e-08 and 0.0."""
+    return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{number:g}")
+
+
+def _number(flag: str, meta: str, help: str, default: float, *,
+            positive: bool = False) -> Any:
+    # `default` is the one the commands give the parameter (a float, as the command
+    # receives it; typer takes no default in Annotated): here it is only said, in click's
+    # own words (typer would print repr's 1e-08, or a text default in parentheses), and
+    # tests/test_options.py checks that the two agree.
+    return typer.Option(flag, metavar=meta, help=f"{help}  [default: {shown(default)}]",
+                        show_default=False, parser=number_parser(flag, positive=positive))
 
 
 # Annotated[Any, ...]: typer cannot annotate a union (float | str); the parser gives the
@@ -108,8 +119,8 @@ Checks = Annotated[Any, typer.Option(  # tuple[str, ...] of verifier names
     help="Verifiers of the gradients: sympy, numeric (central finite differences), both "
     "(sympy,numeric; the default) or none.")]
 Rtol = Annotated[float, _number("--rtol", "R", "Relative tolerance against sympy: "
-                                "|a-b| <= atol + rtol*|b|.", positive=True)]
-Atol = Annotated[float, _number("--atol", "A", "Absolute tolerance against sympy.",
+                                "|a-b| <= atol + rtol*|b|.", 1e-7, positive=True)]
+Atol = Annotated[float, _number("--atol", "A", "Absolute tolerance against sympy.", 1e-9,
                                 positive=True)]
 Budget = Annotated[float | None, typer.Option(
     "--budget", metavar="SECONDS", parser=number_parser("--budget", positive=True),
@@ -125,22 +136,58 @@ Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see R
                                     "instead of tables.")]
 
 # descend and fit
-Lr = Annotated[float, _number("--lr", "ETA", "Learning rate eta0.")]
+Lr = Annotated[float, _number("--lr", "ETA", "Learning rate eta0.", 0.1)]
 Momentum = Annotated[float, _number(
     "--momentum", "GAMMA", "momentum/nesterov: the fraction gamma of the velocity kept per "
-    "step.")]
-Beta1 = Annotated[float, _number("--beta1", "B1", "adam: decay of the mean of gradients.")]
-Beta2 = Annotated[float, _number("--beta2", "B2", "adam: decay of the mean of squares.")]
-Eps = Annotated[float, _number("--eps", "EPS", "adam: added to sqrt(v_hat).")]
-L1 = Annotated[float, _number("--l1", "L", "L1 penalty: adds l1*sum|w| to the loss.",
+    "step.", 0.9)]
+Beta1 = Annotated[float, _number("--beta1", "B1", "adam: decay of the mean of gradients.",
+                                   0.9)]
+Beta2 = Annotated[float, _number("--beta2", "B2", "adam: decay of the mean of squares.",
+                                   0.999)]
+Eps = Annotated[float, _number("--eps", "EPS", "adam: added to sqrt(v_hat).", 1e-8)]
+L1 = Annotated[float, _number("--l1", "L", "L1 penalty: adds l1*sum|w| to the loss.", 0,
                               positive=True)]
-L2 = Annotated[float, _number("--l2", "L", "L2 penalty: adds l2*sum w^2 to the loss.",
+L2 = Annotated[float, _number("--l2", "L", "L2 penalty: adds l2*sum w^2 to the loss.", 0,
                               positive=True)]
 Tol = Annotated[float, _number("--tol", "T", "Stop when the gradient norm is at most this.",
-                               positive=True)]
+                               1e-6, positive=True)]
 ValSplit = Annotated[float, _number("--val-split", "F",
                                     "Fraction of the rows held out for validation.",
-                                    positive=True)]
+                                    0, positive=True)]
+
+
+# --- the expression, its point, its file: the words of eval, graph, steps, replay, ... ----
+# Each defined once (flag, metavar, default); a command whose option means more than the
+# generic text passes its own help to the function, so its --help says what it does.
+
+EXPR_HELP = "The expression; '-' reads stdin."
+
+
+def expr_argument(help: str = EXPR_HELP, metavar: str = "EXPR") -> Any:
+    """The positional expression (fit calls it LOSS)."""
+    return typer.Argument(help=help, metavar=metavar, show_default=False)
+
+
+def at_option(help: str) -> Any:
+    """--at X=V,...: the input values, repeatable."""
+    return typer.Option("--at", metavar="X=V,...", help=help, show_default=False)
+
+
+def output_option(help: str, metavar: str = "FILE") -> Any:
+    """-o/--output: the file written ('-' or none: stdout, where the command allows it)."""
+    return typer.Option("-o", "--output", metavar=metavar, help=help, show_default=False)
+
+
+def seed_option(help: str) -> Any:
+    """--seed S: the same seed, the same random draws."""
+    return typer.Option("--seed", metavar="S", help=help)
+
+
+Expr = Annotated[str, expr_argument()]
+At = Annotated[list[str] | None, at_option(
+    "Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).")]
+Expand = Annotated[bool, typer.Option("--expand", help="Show compound gates (sigmoid, tanh, "
+                                      "softmax, ...) as primitive gates.")]
 
 
 # --- check's input format: --input-format (the old --format still works, with a note) ----

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
-
 from ..core.errors import BackpropError
 from .app import _read_expression, _write, app, fail
-from .options import Checks, Command, Upstream, examples
+from .options import At, Checks, Command, Expand, Expr, Upstream, examples, output_option
 
 
 @app.command(
@@ -24,19 +22,13 @@ from .options import Checks, Command, Upstream, examples
         "-o arrays.html"),
 )
 def replay_(
-    expr: Annotated[str, typer.Argument(
-        help="The expression; '-' reads stdin.", metavar="EXPR", show_default=False)],
-    at: Annotated[list[str] | None, typer.Option(
-        "--at", metavar="X=V,...",
-        help="Input values: x=-2,y=5,z=-4 (repeatable; needed for every input).",
-        show_default=False)] = None,
-    output: Annotated[str, typer.Option(
-        "-o", "--output", metavar="FILE", help="The HTML file to write; '-' writes to "
-        "stdout.")] = "replay.html",
+    expr: Expr,
+    at: At = None,
+    output: Annotated[str, output_option(
+        "The HTML file to write (default: replay.html); '-' writes to stdout.")]
+    = "replay.html",
     upstream: Upstream = "1",
-    expand: Annotated[bool, typer.Option("--expand", help="Replay compound gates (sigmoid, "
-                                         "tanh, softmax, ...) as primitive gates.")]
-    = False,
+    expand: Expand = False,
     check: Checks = "sympy,numeric",
 ) -> None:
     """Write the replay of EXPR as one HTML file: the circuit, stepped one gate at a time.

@@ -126,6 +126,7 @@ def inline(v: Any, limit: int = LINE_SHOWN) -> str:
     [[0.088, 0.176], [0.104, 0.208]]; past ``limit`` entries `a vector of 10 [a, b, c, d, …]`."""
     if not isinstance(v, (list, tuple)):
         return number(v)
+    shape: tuple[int, ...]
     if v and all(isinstance(r, (list, tuple)) for r in v):
         flat, shape = [x for r in v for x in r], (len(v), len(v[0]))
     else:

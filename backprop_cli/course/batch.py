@@ -338,9 +338,9 @@ def write_junit(report: BatchReport, path: str | Path) -> None:
     """JUnit XML to ``path``, written atomically (the old file stays whole on failure)."""
     from ..core.fileio import write_atomic
 
-    tree = ET.ElementTree(junit_xml(report))
-    ET.indent(tree)
-    write_atomic(path, ET.tostring(tree.getroot(), encoding="utf-8", xml_declaration=True),
+    root = junit_xml(report)
+    ET.indent(ET.ElementTree(root))
+    write_atomic(path, ET.tostring(root, encoding="utf-8", xml_declaration=True),
                  where="--junit")
 
 

@@ -27,9 +27,10 @@ from ..core.result import Result
 
 VALUE_COLOUR = "#1a7f37"  # forward values: green, as in the lecture's circuits
 GRAD_COLOUR = "#cf222e"  # gradients: red
-FORMATS = ("dot", "mermaid", "svg", "png", "text")
+# html is the replay page of views/replay.py (the same circuit, stepped gate by gate).
+FORMATS = ("dot", "mermaid", "svg", "png", "text", "html")
 SUFFIXES = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid",
-            ".svg": "svg", ".png": "png", ".txt": "text"}
+            ".svg": "svg", ".png": "png", ".txt": "text", ".html": "html", ".htm": "html"}
 INSTALL_HINT = ("install Graphviz: `apt-get install graphviz` (Debian/Ubuntu), "
                 "`brew install graphviz` (macOS), or see https://graphviz.org/download/; "
                 "or write DOT or Mermaid text instead (--format dot, --format mermaid), "
@@ -437,7 +438,7 @@ def format_for(output: str | None, fmt: str | None) -> str:
         if suffix in SUFFIXES:
             return SUFFIXES[suffix]
         raise InputError(f"cannot tell the picture format from '{output}'", where="-o",
-                         hint="end the file name in .dot, .gv, .mmd, .svg, .png or .txt, "
+                         hint="end the file name in .dot, .gv, .mmd, .svg, .png, .txt or .html, "
                          "or give --format")
     return "text"
 
