@@ -256,7 +256,7 @@ def _combined(found: list[Difference], shape: tuple[int, ...]) -> Difference:
     oks = [d.ok for d in found]
     out = Difference(ok=False if False in oks else (True if all(oks) else None))
     out.value = np.array(values, dtype=object).reshape(shape).tolist() if shape \
-        else values[0]  # type: ignore[assignment]
+        else values[0]
     steps = [d.step for d in found if d.step is not None]
     out.step = max(steps) if steps else None
     out.kink = next((d.kink for d in found if d.kink is not None), None)
