@@ -142,6 +142,7 @@ def test_constant_evaluates_without_at() -> None:
     assert "f = 512" in r.stdout
     assert "nothing to differentiate" in r.stdout
     assert "Gradients of" not in r.stdout
+    assert "verified" not in r.stdout and "checks:" not in r.stdout  # nothing was checked
 
 
 def test_constant_accepts_at_and_says_it_is_unused() -> None:

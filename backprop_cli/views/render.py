@@ -504,7 +504,9 @@ def summary(result: Result) -> Text:
         return t
     t = text(f"{result.output} = {fmt(result.value)}", "bold")
     v = result.verification
-    if v is None:
+    if not result.wrt:
+        pass  # a constant: nothing to check (the note below says so)
+    elif v is None:
         t.append(text("   gradients not checked (--check none)", "yellow"))
     else:
         failed = [c.variable for c in v.checks if c.status == "fail"]
