@@ -412,3 +412,53 @@ def test_any_submission_is_graded_without_raising(bits: list[str]) -> None:
     assert 0 <= report.score <= report.max_score == 21
     validate(gr.gradescope_results(report), "gradescope")
     validate(gr.prairielearn_results(report), "prairielearn")
+
+
+# ---------------------------------------------------------------- error carried forward, arrays
+
+
+def _array_key(family: str, level: int = 1) -> tuple[str, str]:
+    key = mk.key_toml(mk.make(family, seed=3, level=level), command="c", title="t")
+    (p,) = parse_problems(key, "toml", "k.toml").problems
+    return key, p.name
+
+
+def test_an_array_answer_built_on_an_earlier_wrong_array_is_carried_forward() -> None:
+    # ||W x||^2 with W = [[-2, -2], [-2, 2]], x = [1, 2]: q = [-6, 2]. With their q = [-6, 3]:
+    # value = 45, dq = 2 q = [-12, 6], dW = dq x^T, dx = W^T dq: all follow from q.
+    key, name = _array_key("wx-norm")
+    student = (f"[{name}]\nq = [-6, 3]\nvalue = 45\ndq = [-12, 6]\n"
+               "dW = [[-12, -24], [6, 12]]\ndx = [12, 36]\n")
+    report = _grade(student, key)
+    got = {a.key: (a.status, a.points) for a in report.problems[0].answers}
+    assert got == {"q": ("wrong", 0), "value": ("carried", 1), "dq": ("carried", 2),
+                   "dW": ("carried", 2), "dx": ("carried", 2)}
+    assert "follows from your earlier" in _answer(report, name, "dq").feedback[0]
+
+
+def test_an_array_carried_forward_gets_the_keys_share() -> None:
+    key, name = _array_key("wx-norm")
+    key = key.replace("carried_forward = 1.0", "carried_forward = 0.25")
+    dq = _answer(_grade(f"[{name}]\nq = [-6, 3]\ndq = [-12, 6]\n", key), name, "dq")
+    assert (dq.status, dq.points, dq.max_points) == ("carried", 0.5, 2)
+
+
+def test_an_array_answer_off_in_one_entry_from_the_rerun_is_wrong() -> None:
+    key, name = _array_key("wx-norm")
+    dq = _answer(_grade(f"[{name}]\nq = [-6, 3]\ndq = [-12, 7]\n", key), name, "dq")
+    assert (dq.status, dq.points) == ("wrong", 0)
+
+
+def test_relu_passes_a_carried_upstream_where_their_input_is_positive() -> None:
+    # h = W x + b = [3.3, -3.4], upstream [2, 4]; their h = [3.3, 3.4] lets the 4 through.
+    key, name = _array_key("relu-layer", level=2)
+    report = _grade(f"[{name}]\nh = [3.3, 3.4]\nvalue = [3.3, 3.4]\ndh = [2, 4]\n"
+                    "db = [2, 4]\n", key)
+    got = {a.key: a.status for a in report.problems[0].answers}
+    assert got["value"] == got["dh"] == got["db"] == "carried" and got["h"] == "wrong"
+
+
+def test_an_array_answer_of_the_wrong_shape_carries_nothing_forward() -> None:
+    key, name = _array_key("wx-norm")
+    dq = _answer(_grade(f"[{name}]\nq = [-6, 3, 1]\ndq = [-12, 6]\n", key), name, "dq")
+    assert dq.status == "wrong"
