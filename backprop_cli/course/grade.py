@@ -339,7 +339,10 @@ def _grade_problem(problem: Problem, sub: Submission,
             feedback = [c.verdict()] + [f"hint: {h}" for h in c.hints] + c.explanation
             pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, c.written,
                                           feedback))
-    _carry_forward(problem, result, pg, checks, keys)
+    show = problem.show_correct is not False
+    _carry_forward(problem, result, pg, checks, keys, show=show)
+    if not show:
+        _conceal(pg, checks)
     if extra:
         pg.note = "ignored, not asked: " + ", ".join(extra)
     return pg
@@ -406,7 +409,8 @@ def _grade_formula(problem: Problem, result: Any, key: str, text: str, what: str
 
 
 def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
-                   checks: dict[str, AnswerCheck], keys: list[str]) -> None:
+                   checks: dict[str, AnswerCheck], keys: list[str], *,
+                   show: bool = True) -> None:
     """Rerun forward and backward with the student's own answers in place of the truth; a
     wrong answer that matches the rerun was computed correctly from their earlier answers.
     Built on an earlier wrong answer: error carried forward. Built only on right answers
@@ -446,14 +450,51 @@ def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
         if bad:
             ag.status = "carried"
             ag.points = ag.max_points * share
-            ag.feedback = [f"{ag.key}: answer {c.written}, correct {fmt(c.truth)}; but "
-                           f"{fmt(_plain(want))} follows from your earlier {named}: error carried "
-                           f"forward ({_pts(share * 100)}% of the points)"]
+            said = (f"{ag.key}: answer {c.written}, correct {fmt(c.truth)}; but "
+                    f"{fmt(_plain(want))} follows" if show else
+                    f"{ag.key}: answer {c.written} is not the correct value, but it follows")
+            ag.feedback = [f"{said} from your earlier {named}: error carried forward "
+                           f"({_pts(share * 100)}% of the points)"]
         else:
             ag.status = "correct"
             ag.points = ag.max_points
-            ag.feedback = [f"{ag.key}: {c.written} is right from your rounded {named} "
-                           f"(unrounded, it is {fmt(c.truth)})"]
+            ag.feedback = [f"{ag.key}: {c.written} is right from your rounded {named}"
+                           + (f" (unrounded, it is {fmt(c.truth)})" if show else "")]
+
+
+# Hints that say where the method went wrong without pinning the value down (a flipped sign,
+# a transpose, a constant factor or a rounding hint each give the correct value away).
+_METHOD_HINTS = ("path ", " gate swaps")
+
+
+def _conceal(pg: ProblemGrade, checks: dict[str, AnswerCheck]) -> None:
+    """The key's `show_correct = false`: feedback that says what is wrong and where, but no
+    correct value, no worked chain rule (its numbers are other answers) and no hint that
+    pins the value down. Run after grading, so every output (table, JSON, Gradescope,
+    PrairieLearn) gets the same text."""
+    from ..checks.answers import verdict
+
+    for ag in pg.answers:
+        if ag.status not in ("wrong", "carried", "correct"):
+            continue  # missing or unreadable: the feedback is about the student's file
+        c = checks.get(ag.key)
+        if c is None:  # a formula answer: its checker's lines may hold values
+            ag.feedback = ([] if ag.status == "correct" else
+                           [f"{ag.key}: {ag.written} does not give the correct values"])
+            continue
+        if ag.status != "wrong":
+            continue  # carried and rounded-right feedback was written without the truth
+        if c.is_array and c.shape != c.answer_shape:
+            line = verdict(c)  # shapes only
+        elif c.is_array:
+            bad = [e for e in c.entries if not e.ok]
+            where = ", ".join(f"{c.key}{list(e.index)}" for e in bad[:6])
+            line = (f"{c.key}: {len(bad)} of {len(c.entries)} entries are not right: {where}"
+                    + (" …" if len(bad) > 6 else ""))
+        else:
+            line = f"{c.key}: answer {c.written} is not right ({c.rounding})"
+        ag.feedback = [line] + [f"hint: {h}" for h in c.hints
+                                if any(m in h for m in _METHOD_HINTS)]
 
 
 def _as_array(c: AnswerCheck) -> Any:
