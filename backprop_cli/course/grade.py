@@ -511,8 +511,8 @@ def _within(c: AnswerCheck, want: Any, against: Any = None) -> bool:
     """Whether ``want`` is, within the answer's rounding allowance, the student's answer (or
     ``against``): entry by entry for arrays, each entry with its own allowance."""
     if not c.is_array:
-        ref = float(c.answer) if against is None else float(against)
-        return math.isfinite(float(want)) and abs(ref - float(want)) <= c.allowed
+        one = float(c.answer) if against is None else float(against)
+        return math.isfinite(float(want)) and abs(one - float(want)) <= c.allowed
     import numpy as np
 
     got = np.asarray(want, dtype=float)
@@ -547,10 +547,10 @@ def _rerun_arrays(result: Any, theirs: dict[str, tuple[str, int, Any]]
         if node.op is VAR or node.op is CONST:
             values[nid] = np.asarray(result.nodes[nid].value, dtype=float)
             continue
-        args = [values[j] for j in node.inputs]
+        ins = [values[j] for j in node.inputs]
         try:
             with np.errstate(all="ignore"):
-                values[nid] = np.asarray(node.op.np_forward(np, *args), dtype=float)
+                values[nid] = np.asarray(node.op.np_forward(np, *ins), dtype=float)
         except (ValueError, TypeError, ArithmeticError):  # shapes the student's answer broke
             values[nid] = np.full(np.shape(result.nodes[nid].value), math.nan)
         tainted[nid] = set().union(*(tainted[j] for j in node.inputs))
