@@ -561,3 +561,11 @@ def test_show_correct_must_be_true_or_false() -> None:
     with pytest.raises(InputError, match="true or false"):
         parse_problems(HIDDEN_KEY.replace("show_correct = false", 'show_correct = "no"'),
                        "toml", "k.toml")
+
+
+def test_show_correct_false_hides_a_formula_checkers_feedback() -> None:
+    def checker(problem, result, key, text):  # type: ignore[no-untyped-def]
+        return False, ["the correct value is 4.28"]
+
+    dz = _answer(_grade('[circuit]\ndz = "z"\n', HIDDEN_KEY, formula=checker), "circuit", "dz")
+    assert dz.status == "wrong" and "4.28" not in " ".join(dz.feedback)
