@@ -166,12 +166,12 @@ def test_info_json_points_at_the_grader() -> None:
 
 
 def _answers_of(made: list) -> bytes:
-    from backprop_cli.course.make import written
+    from backprop_cli.course.make import _point_text
 
     lines = []
-    for m in made:
+    for m in made:  # vectors and matrices as TOML arrays ([4, -2], [[1, 0], [0, 1]])
         lines.append(f"[{m.name}]")
-        lines += [f"{k} = {written(v)}" for k, v in m.answers.items()]
+        lines += [f"{k} = {_point_text(v)}" for k, v in m.answers.items()]
     return "\n".join(lines).encode()
 
 
@@ -206,3 +206,110 @@ def test_gradescope_variant_key_is_made_for_the_student(tmp_path: Path) -> None:
 def test_gradescope_variant_without_a_student_scores_zero_saying_why(tmp_path: Path) -> None:
     doc = _variant_run(tmp_path, None, b"[circuit-1]\nq = 1\n")
     assert doc["score"] == 0 and "no-student-email" in doc["output"]
+
+
+# ---------------------------------------------------------------- PrairieLearn, per-student numbers
+
+PL_VARIANTS = PRAIRIELEARN / "questions" / "backprop-variants"
+
+
+def _server():  # type: ignore[no-untyped-def]
+    """The question's server.py, imported as PrairieLearn imports it (a plain module)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("pl_server", PL_VARIANTS / "server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _generate(seed: object) -> dict:
+    data: dict = {"params": {}, "correct_answers": {}, "variant_seed": seed, "options": {}}
+    _server().generate(data)
+    return data
+
+
+def _pl_variant_run(tmp_path: Path, data: dict | None, answers: bytes) -> dict:
+    shutil.copytree(PRAIRIELEARN / "serverFilesCourse", tmp_path / "serverFilesCourse")
+    shutil.copytree(PL_VARIANTS / "tests", tmp_path / "tests")
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "answers.toml").write_bytes(answers)
+    if data is not None:
+        (tmp_path / "data").mkdir()
+        (tmp_path / "data" / "data.json").write_text(json.dumps(data))
+    script = tmp_path / "serverFilesCourse" / "backprop" / "grade.sh"
+    done = subprocess.run(["bash", str(script)], env=_env(PL_GRADE_ROOT=str(tmp_path)),
+                          capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    doc = json.loads((tmp_path / "results" / "results.json").read_text())
+    validate(doc, "prairielearn")
+    return doc
+
+
+def _variant_made(vid: str) -> list:
+    from backprop_cli.course import make as mk
+
+    args = (PL_VARIANTS / "tests" / "variant-args").read_text().split()
+    family = args[0] if not args[0].startswith("--") else None
+    opts = dict(zip(args[1::2], args[2::2])) if family else dict(zip(args[::2], args[1::2]))
+    return mk.make(family, seed=int(opts["--seed"]), count=int(opts["--count"]),
+                   level=int(opts["--level"]), variant=vid)
+
+
+def test_server_generate_gives_each_seed_its_variant_and_the_same_seed_the_same() -> None:
+    first = _generate(12345)["params"]
+    assert first == _generate(12345)["params"]
+    ids = {_generate(seed)["params"]["variant"] for seed in range(40)}
+    assert len(ids) > 5  # different students, different numbers
+    assert _generate("a string seed")["params"]["variant"].startswith("pl-")
+
+
+def test_server_params_are_the_numbers_backprop_make_variant_draws() -> None:
+    params = _generate(777)["params"]
+    made = _variant_made(params["variant"])
+    assert [p["name"] for p in params["problems"]] == [m.name for m in made]
+    for p, m in zip(params["problems"], made):
+        assert p["expression"] == m.draft.expression.strip()
+        assert [a["key"] for a in p["asks"]] == list(m.answers)
+    # Statements only: the answers are not in what PrairieLearn stores for the variant.
+    assert not {"answers", "expect", "key"} & {k for p in params["problems"] for k in p}
+
+
+def test_pl_grader_grades_against_the_students_own_variant(tmp_path: Path) -> None:
+    data = _generate(2024)
+    mine = _variant_made(data["params"]["variant"])
+    doc = _pl_variant_run(tmp_path / "mine", data, _answers_of(mine))
+    assert doc["gradable"] is True and doc["score"] == 1
+    other = _generate(next(s for s in range(100) if _generate(s)["params"]["variant"]
+                           != data["params"]["variant"]))
+    copied = _pl_variant_run(tmp_path / "copy", data,
+                             _answers_of(_variant_made(other["params"]["variant"])))
+    assert copied["score"] < 1
+
+
+def test_pl_grader_without_a_variant_is_not_gradable_saying_why(tmp_path: Path) -> None:
+    doc = _pl_variant_run(tmp_path, None, b"[circuit-1]\nq = 1\n")
+    assert doc["gradable"] is False and "params.variant" in doc["message"]
+    bad = _pl_variant_run(tmp_path / "bad", {"params": {"variant": "$(rm -rf /)"}},
+                          b"[circuit-1]\nq = 1\n")
+    assert bad["gradable"] is False
+
+
+def test_shipped_variants_are_what_make_variants_writes(tmp_path: Path) -> None:
+    from backprop_cli.course.variants import variants
+
+    shipped = json.loads((PL_VARIANTS / "variants.json").read_text())
+    args = shipped["make_args"].split()
+    opts = dict(zip(args[1::2], args[2::2]))
+    again = variants(args[0], seed=int(opts["--seed"]), count=int(opts["--count"]),
+                     level=int(opts["--level"]), n=len(shipped["variants"]))
+    assert again == shipped
+    assert (PL_VARIANTS / "tests" / "variant-args").read_text().strip() == shipped["make_args"]
+
+
+def test_variants_question_info_json_points_at_the_grader() -> None:
+    info = json.loads((PL_VARIANTS / "info.json").read_text())
+    assert info.get("singleVariant", False) is False
+    assert info["externalGradingOptions"]["entrypoint"] == \
+        "/grade/serverFilesCourse/backprop/grade.sh"

@@ -4,6 +4,7 @@ malformed submissions, and the Gradescope and PrairieLearn results files."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
+from backprop_cli.core.errors import InputError
 from backprop_cli.course import grade as gr
 from backprop_cli.course import make as mk
 from backprop_cli.course.problems import parse_problems
@@ -412,3 +414,158 @@ def test_any_submission_is_graded_without_raising(bits: list[str]) -> None:
     assert 0 <= report.score <= report.max_score == 21
     validate(gr.gradescope_results(report), "gradescope")
     validate(gr.prairielearn_results(report), "prairielearn")
+
+
+# ---------------------------------------------------------------- error carried forward, arrays
+
+
+def _array_key(family: str, level: int = 1) -> tuple[str, str]:
+    key = mk.key_toml(mk.make(family, seed=3, level=level), command="c", title="t")
+    (p,) = parse_problems(key, "toml", "k.toml").problems
+    return key, p.name
+
+
+def test_an_array_answer_built_on_an_earlier_wrong_array_is_carried_forward() -> None:
+    # ||W x||^2 with W = [[-2, -2], [-2, 2]], x = [1, 2]: q = [-6, 2]. With their q = [-6, 3]:
+    # value = 45, dq = 2 q = [-12, 6], dW = dq x^T, dx = W^T dq: all follow from q.
+    key, name = _array_key("wx-norm")
+    student = (f"[{name}]\nq = [-6, 3]\nvalue = 45\ndq = [-12, 6]\n"
+               "dW = [[-12, -24], [6, 12]]\ndx = [12, 36]\n")
+    report = _grade(student, key)
+    got = {a.key: (a.status, a.points) for a in report.problems[0].answers}
+    assert got == {"q": ("wrong", 0), "value": ("carried", 1), "dq": ("carried", 2),
+                   "dW": ("carried", 2), "dx": ("carried", 2)}
+    assert "follows from your earlier" in _answer(report, name, "dq").feedback[0]
+
+
+def test_an_array_carried_forward_gets_the_keys_share() -> None:
+    key, name = _array_key("wx-norm")
+    key = key.replace("carried_forward = 1.0", "carried_forward = 0.25")
+    dq = _answer(_grade(f"[{name}]\nq = [-6, 3]\ndq = [-12, 6]\n", key), name, "dq")
+    assert (dq.status, dq.points, dq.max_points) == ("carried", 0.5, 2)
+
+
+def test_an_array_answer_off_in_one_entry_from_the_rerun_is_wrong() -> None:
+    key, name = _array_key("wx-norm")
+    dq = _answer(_grade(f"[{name}]\nq = [-6, 3]\ndq = [-12, 7]\n", key), name, "dq")
+    assert (dq.status, dq.points) == ("wrong", 0)
+
+
+def test_relu_passes_a_carried_upstream_where_their_input_is_positive() -> None:
+    # h = W x + b = [3.3, -3.4], upstream [2, 4]; their h = [3.3, 3.4] lets the 4 through.
+    key, name = _array_key("relu-layer", level=2)
+    report = _grade(f"[{name}]\nh = [3.3, 3.4]\nvalue = [3.3, 3.4]\ndh = [2, 4]\n"
+                    "db = [2, 4]\n", key)
+    got = {a.key: a.status for a in report.problems[0].answers}
+    assert got["value"] == got["dh"] == got["db"] == "carried" and got["h"] == "wrong"
+
+
+def test_an_array_answer_of_the_wrong_shape_carries_nothing_forward() -> None:
+    key, name = _array_key("wx-norm")
+    dq = _answer(_grade(f"[{name}]\nq = [-6, 3, 1]\ndq = [-12, 6]\n", key), name, "dq")
+    assert dq.status == "wrong"
+
+
+# ---------------------------------------------------------------- show_correct = false
+
+HIDDEN_KEY = '''
+title = "hidden"
+digits = 2
+show_correct = false
+
+[circuit]
+expression = "q = x + y; f = q * z"
+at = { x = 1.37, y = 2.91, z = -3.3 }
+expect = { q = 4.28, value = -14.124, dq = -3.3, dx = -3.3, dz = 4.28 }
+
+[wx]
+expression = "q = W@x; f = sum(q^2)"
+at = { W = [[1.5, 2], [3, -1]], x = [0.7, 1.3] }
+[wx.expect]
+q = [3.65, 0.8]
+value = 13.9625
+dq = [7.3, 1.6]
+dW = [[5.11, 9.49], [1.12, 2.08]]
+dx = [15.75, 13]
+'''
+
+# Wrong everywhere, by slips whose diagnosis would give the value away when shown: a flipped
+# sign, a constant factor, a near miss a rounding hint would correct.
+HIDDEN_WRONG = '''
+[circuit]
+q = -4.28
+value = 14.124
+dq = 3.3
+dx = -3.31
+dz = "z"
+
+[wx]
+q = [3.65, 0.9]
+dq = [14.6, 3.2]
+dW = [[-5.11, -9.49], [-1.12, -2.08]]
+dx = [1, 2, 3]
+'''
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def _numbers(text: str) -> set[float]:
+    return {round(float(m), 6) for m in _NUMBER.findall(text)}
+
+
+def _hidden_truths() -> set[float]:
+    """Every correct value of the key that the student was not given (inputs, their own
+    answers and these values' negatives, which flipped-sign answers write, are excluded)."""
+    given = {1.37, 2.91, -3.3, 1.5, 2, 3, -1, 0.7, 1.3}
+    truths = {4.28, -14.124, -14.12, 3.65, 0.8, 13.9625, 13.96, 7.3, 1.6, 5.11, 9.49, 1.12,
+              2.08, 15.75, 13}
+    return {round(t, 6) for t in truths - given} - _numbers(HIDDEN_WRONG)
+
+
+def test_show_correct_false_leaks_no_correct_value_to_students(tmp_path: Path) -> None:
+    gs, pl = _files(tmp_path, HIDDEN_WRONG, key=HIDDEN_KEY)
+    validate(gs, "gradescope")
+    validate(pl, "prairielearn")
+    seen = [gs["output"], pl["message"], pl.get("output", "")]
+    seen += [t["output"] for t in gs["tests"]]
+    seen += [t["message"] + "\n" + t["output"] for t in pl["tests"]]
+    table = runner.invoke(app, ["check", str(tmp_path / "key.toml"), "--answers",
+                                str(tmp_path / "s.toml")])
+    assert table.exit_code == 1
+    seen.append(table.output)
+    report = _grade(HIDDEN_WRONG, HIDDEN_KEY)
+    leaked = _numbers("\n".join(seen)) & _hidden_truths()
+    assert not leaked, leaked
+    # value = q z from their q is carried forward, and says so without the correct value.
+    assert report.score == 1 and all(a.feedback for p in report.problems for a in p.answers)
+
+
+def test_show_correct_false_still_says_which_entries_are_wrong() -> None:
+    dq = _answer(_grade(HIDDEN_WRONG, HIDDEN_KEY), "wx", "dq")
+    assert dq.feedback == ["dq: 2 of 2 entries are not right: dq[0], dq[1]"]
+
+
+def test_show_correct_false_keeps_carried_forward_credit() -> None:
+    report = _grade("[circuit]\nq = 5\nvalue = -16.5\n", HIDDEN_KEY)
+    value = _answer(report, "circuit", "value")
+    assert value.status == "carried" and "-14.1" not in value.feedback[0]
+
+
+def test_shown_by_default_the_feedback_states_the_correct_value() -> None:
+    shown = HIDDEN_KEY.replace("show_correct = false", "")
+    q = _answer(_grade(HIDDEN_WRONG, shown), "circuit", "q")
+    assert "4.28" in " ".join(q.feedback)
+
+
+def test_show_correct_must_be_true_or_false() -> None:
+    with pytest.raises(InputError, match="true or false"):
+        parse_problems(HIDDEN_KEY.replace("show_correct = false", 'show_correct = "no"'),
+                       "toml", "k.toml")
+
+
+def test_show_correct_false_hides_a_formula_checkers_feedback() -> None:
+    def checker(problem, result, key, text):  # type: ignore[no-untyped-def]
+        return False, ["the correct value is 4.28"]
+
+    dz = _answer(_grade('[circuit]\ndz = "z"\n', HIDDEN_KEY, formula=checker), "circuit", "dz")
+    assert dz.status == "wrong" and "4.28" not in " ".join(dz.feedback)

@@ -106,9 +106,9 @@ def test_quit_word_stops() -> None:
     assert res.exit_code == 1 and "stopped: score 0 of 0" in res.output
 
 
-def test_vectorised_family_is_refused_clearly() -> None:
-    res = runner.invoke(app, ["quiz", "wx-norm", "--seed", "1"])
-    assert res.exit_code == 2 and "scalar" in res.output
+def test_an_unknown_family_is_refused_clearly() -> None:
+    res = runner.invoke(app, ["quiz", "wx-nrom", "--seed", "1"])
+    assert res.exit_code == 2 and "wx-norm" in res.output
 
 
 def test_no_seed_draws_a_new_circuit_and_shows_its_seed() -> None:
@@ -131,3 +131,46 @@ def test_an_answer_from_the_students_own_rounded_answers_is_right() -> None:
     lines = iter(t + "\n" for t in ["0.57", "1.80"])
     score, _ = quiz.run(made, lambda: next(lines, None), out.append, "circuit")
     assert score.right == 1
+
+
+def _typed_any(xs: list) -> str:  # type: ignore[type-arg]
+    def one(v: object) -> str:
+        if isinstance(v, list):
+            return "[" + ", ".join(one(x) for x in v) + "]"
+        return f"{float(v):.2f}"  # type: ignore[arg-type]
+
+    return "".join(one(x) + "\n" for x in xs)
+
+
+@pytest.mark.parametrize("family", quiz.ARRAY_FAMILIES)
+def test_array_families_right_answers_piped_in_score_full_marks(family: str) -> None:
+    truths = _truths(family, 3, level=2)
+    assert any(isinstance(t, list) for t in truths)
+    res = runner.invoke(app, ["quiz", family, "--seed", "3", "--level", "2"],
+                        input=_typed_any(truths))
+    assert res.exit_code == 0, res.output
+    assert f"score {len(truths)} of {len(truths)}" in res.output
+
+
+def test_array_answer_of_the_wrong_shape_is_told_so() -> None:
+    (made,) = mk.make("wx-norm", seed=3, count=1)
+    result, qs = quiz.questions(made)
+    dw = next(q for q in qs if q.key == "dW")
+    ok, lines = quiz.check(dw, "[1, 2, 3, 4]", result, 1)
+    assert not ok and "shape" in lines[0]
+
+
+def test_array_gradients_are_asked_in_backward_order_with_the_graders_names() -> None:
+    (made,) = mk.make("wx-norm", seed=3, count=1)
+    keys = [q.key for q in quiz.questions(made)[1]]
+    assert keys.index("dq") < keys.index("dW") and keys[:1] == ["q"]
+    assert keys[-2:] == ["dW", "dx"]
+
+
+def test_array_transpose_slip_is_named() -> None:
+    (made,) = mk.make("wx-norm", seed=3, count=1)
+    result, qs = quiz.questions(made)
+    dw = next(q for q in qs if q.key == "dW")
+    t = [list(r) for r in zip(*dw.truth)]
+    ok, lines = quiz.check(dw, _typed_any([t]).strip(), result, 1)
+    assert not ok and any("transpose" in ln for ln in lines)

@@ -156,7 +156,8 @@ def register_quiz(app: typer.Typer) -> None:
 
 def quiz_(
     family: Annotated[str | None, typer.Argument(
-        help="A scalar family (see `backprop make --list`); default: one drawn at random.",
+        help="A family (see `backprop make --list`; vectors and matrices typed as "
+        "[4, -2]); default: a scalar one drawn at random.",
         metavar="[FAMILY]", show_default=False)] = None,
     seed: Annotated[int | None, seed_option(
         "The same seed, the same circuit (default: a new one, its seed shown).")] = None,

@@ -13,7 +13,9 @@ student's own earlier (wrong) answers were right: the forward pass is rerun with
 forward values in place of the true ones, and the backward pass with their upstream
 gradients (and local gradients taken at their forward values). An answer that matches that
 gets the share of its points the key's `carried_forward` allows (1 when the key does not
-say). Scalar problems only: for vectors and matrices, each answer is graded on its own.
+say). Vectors and matrices the same way, with the array engine's rules (numpy): an array
+answer is carried forward when every entry matches the rerun within its own rounding
+allowance; an answer of the wrong shape is never carried, nor used to carry others.
 
 Answers that are text but not numbers (a formula such as `dx = "2*x"`) go to a pluggable
 checker (``grade(..., formula=...)``); without one they score 0 with a message saying so.
@@ -337,7 +339,10 @@ def _grade_problem(problem: Problem, sub: Submission,
             feedback = [c.verdict()] + [f"hint: {h}" for h in c.hints] + c.explanation
             pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, c.written,
                                           feedback))
-    _carry_forward(problem, result, pg, checks, keys)
+    show = problem.show_correct is not False
+    _carry_forward(problem, result, pg, checks, keys, show=show)
+    if not show:
+        _conceal(pg, checks)
     if extra:
         pg.note = "ignored, not asked: " + ", ".join(extra)
     return pg
@@ -404,23 +409,28 @@ def _grade_formula(problem: Problem, result: Any, key: str, text: str, what: str
 
 
 def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
-                   checks: dict[str, AnswerCheck], keys: list[str]) -> None:
+                   checks: dict[str, AnswerCheck], keys: list[str], *,
+                   show: bool = True) -> None:
     """Rerun forward and backward with the student's own answers in place of the truth; a
     wrong answer that matches the rerun was computed correctly from their earlier answers.
     Built on an earlier wrong answer: error carried forward. Built only on right answers
     that were rounded (p = 0.57 for 0.5744): right, as the student could not do better."""
     wrong = {k: c for k, c in checks.items() if not c.ok}
-    if not wrong or getattr(result, "shapes", None) or isinstance(result.seed, list) \
-            or any(c.is_array for c in checks.values()):
+    if not wrong:
         return
     from ..checks.answers import _Keys
 
+    arrays = bool(getattr(result, "shapes", None)) or isinstance(result.seed, list) \
+        or any(c.is_array for c in checks.values())
     resolve = _Keys(result).resolve
-    theirs: dict[str, tuple[str, int, float]] = {}
+    theirs: dict[str, tuple[str, int, Any]] = {}
     for k, c in checks.items():
+        if c.is_array and c.shape != c.answer_shape:
+            continue  # a wrong shape: nothing can be computed from it
         kind, nid = resolve(k)
-        theirs[k] = (kind, nid, float(c.answer))
-    carried, used = _rerun(result, theirs)
+        theirs[k] = (kind, nid, _as_array(c) if arrays else float(c.answer))
+    rerun = _rerun_arrays if arrays else _rerun
+    carried, used = rerun(result, theirs)
     share = 1.0 if problem.carried_forward is None else problem.carried_forward
     for ag in pg.answers:
         w = wrong.get(ag.key)
@@ -428,26 +438,149 @@ def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
             continue
         c = w
         want = carried[ag.key]
-        if not (math.isfinite(want) and abs(float(c.answer) - want) <= c.allowed):
+        if not _within(c, want):
             continue
         # The earlier answers that change this one (a local gradient need not depend on
         # every value it was tainted by).
-        moved = [j for j in used[ag.key] if abs(_rerun(result, {
-            i: t for i, t in theirs.items() if i != j})[0].get(ag.key, want) - want)
-            > c.allowed] or used[ag.key]
+        moved = [j for j in used[ag.key] if not _within(c, rerun(result, {
+            i: t for i, t in theirs.items() if i != j})[0].get(ag.key, want), against=want)
+            ] or used[ag.key]
         bad = [j for j in moved if j in wrong]
         named = ", ".join(f"{j} = {checks[j].written}" for j in (bad or moved))
         if bad:
             ag.status = "carried"
             ag.points = ag.max_points * share
-            ag.feedback = [f"{ag.key}: answer {c.written}, correct {fmt(c.truth)}; but "
-                           f"{fmt(want)} follows from your earlier {named}: error carried "
-                           f"forward ({_pts(share * 100)}% of the points)"]
+            said = (f"{ag.key}: answer {c.written}, correct {fmt(c.truth)}; but "
+                    f"{fmt(_plain(want))} follows" if show else
+                    f"{ag.key}: answer {c.written} is not the correct value, but it follows")
+            ag.feedback = [f"{said} from your earlier {named}: error carried forward "
+                           f"({_pts(share * 100)}% of the points)"]
         else:
             ag.status = "correct"
             ag.points = ag.max_points
-            ag.feedback = [f"{ag.key}: {c.written} is right from your rounded {named} "
-                           f"(unrounded, it is {fmt(c.truth)})"]
+            ag.feedback = [f"{ag.key}: {c.written} is right from your rounded {named}"
+                           + (f" (unrounded, it is {fmt(c.truth)})" if show else "")]
+
+
+# Hints that say where the method went wrong without pinning the value down (a flipped sign,
+# a transpose, a constant factor or a rounding hint each give the correct value away).
+_METHOD_HINTS = ("path ", " gate swaps")
+
+
+def _conceal(pg: ProblemGrade, checks: dict[str, AnswerCheck]) -> None:
+    """The key's `show_correct = false`: feedback that says what is wrong and where, but no
+    correct value, no worked chain rule (its numbers are other answers) and no hint that
+    pins the value down. Run after grading, so every output (table, JSON, Gradescope,
+    PrairieLearn) gets the same text."""
+    from ..checks.answers import verdict
+
+    for ag in pg.answers:
+        if ag.status not in ("wrong", "carried", "correct"):
+            continue  # missing or unreadable: the feedback is about the student's file
+        c = checks.get(ag.key)
+        if c is None:  # a formula answer: its checker's lines may hold values
+            ag.feedback = ([] if ag.status == "correct" else
+                           [f"{ag.key}: {ag.written} does not give the correct values"])
+            continue
+        if ag.status != "wrong":
+            continue  # carried and rounded-right feedback was written without the truth
+        if c.is_array and c.shape != c.answer_shape:
+            line = verdict(c)  # shapes only
+        elif c.is_array:
+            bad = [e for e in c.entries if not e.ok]
+            where = ", ".join(f"{c.key}{list(e.index)}" for e in bad[:6])
+            line = (f"{c.key}: {len(bad)} of {len(c.entries)} entries are not right: {where}"
+                    + (" …" if len(bad) > 6 else ""))
+        else:
+            line = f"{c.key}: answer {c.written} is not right ({c.rounding})"
+        ag.feedback = [line] + [f"hint: {h}" for h in c.hints
+                                if any(m in h for m in _METHOD_HINTS)]
+
+
+def _as_array(c: AnswerCheck) -> Any:
+    import numpy as np
+
+    return np.asarray(c.answer, dtype=float).reshape(c.shape or ())
+
+
+def _plain(x: Any) -> Any:
+    return x.tolist() if hasattr(x, "tolist") else x
+
+
+def _within(c: AnswerCheck, want: Any, against: Any = None) -> bool:
+    """Whether ``want`` is, within the answer's rounding allowance, the student's answer (or
+    ``against``): entry by entry for arrays, each entry with its own allowance."""
+    if not c.is_array:
+        one = float(c.answer) if against is None else float(against)
+        return math.isfinite(float(want)) and abs(one - float(want)) <= c.allowed
+    import numpy as np
+
+    got = np.asarray(want, dtype=float)
+    ref = _as_array(c) if against is None else np.asarray(against, dtype=float)
+    if got.shape != ref.shape or not np.all(np.isfinite(got)):
+        return False
+    if not c.entries:
+        return bool(np.all(np.abs(got - ref) <= c.allowed))
+    return all(abs(float(ref[e.index]) - float(got[e.index])) <= e.allowed
+               for e in c.entries)
+
+
+def _rerun_arrays(result: Any, theirs: dict[str, tuple[str, int, Any]]
+                  ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """_rerun for vectors and matrices: the same walk with numpy values, each op's array
+    rule (core/arrays.py's vjp) in place of scalar local gradients."""
+    import numpy as np
+
+    from ..core import arrays
+    from ..core.ops import CONST, VAR
+
+    graph = result.graph
+    nodes = graph.nodes
+    by_value = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "value"}
+    by_grad = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "gradient"}
+    values: list[Any] = [None] * len(nodes)
+    carried: dict[str, Any] = {}
+    used: dict[str, list[str]] = {}
+    tainted: list[set[str]] = [set() for _ in nodes]
+    for node in nodes:
+        nid = node.id
+        if node.op is VAR or node.op is CONST:
+            values[nid] = np.asarray(result.nodes[nid].value, dtype=float)
+            continue
+        ins = [values[j] for j in node.inputs]
+        try:
+            with np.errstate(all="ignore"):
+                values[nid] = np.asarray(node.op.np_forward(np, *ins), dtype=float)
+        except (ValueError, TypeError, ArithmeticError):  # shapes the student's answer broke
+            values[nid] = np.full(np.shape(result.nodes[nid].value), math.nan)
+        tainted[nid] = set().union(*(tainted[j] for j in node.inputs))
+        if nid in by_value:
+            k, v = by_value[nid]
+            carried[k], used[k] = values[nid], sorted(tainted[nid])
+            values[nid] = v
+            tainted[nid] = tainted[nid] | {k}
+    up: list[Any] = [np.zeros_like(values[n.id]) for n in nodes]
+    up_taint: list[set[str]] = [set() for _ in nodes]
+    up[graph.output] = np.asarray(result.seed, dtype=float).reshape(values[graph.output].shape)
+    for node in reversed(nodes):
+        nid = node.id
+        if nid in by_grad:
+            k, v = by_grad[nid]
+            carried[k], used[k] = up[nid], sorted(up_taint[nid])
+            up[nid] = v
+            up_taint[nid] = up_taint[nid] | {k}
+        if not node.inputs:
+            continue
+        args = tuple(values[j] for j in node.inputs)
+        try:
+            down = arrays.vjp(node.op, args, values[nid], up[nid])
+        except (ValueError, TypeError, ArithmeticError, AssertionError):
+            down = tuple(np.full(a.shape, math.nan) for a in args)
+        fwd = set().union(*(tainted[j] for j in node.inputs)) | tainted[nid]
+        for j, d in zip(node.inputs, down):
+            up[j] = up[j] + d
+            up_taint[j] |= up_taint[nid] | fwd
+    return carried, used
 
 
 def _rerun(result: Any, theirs: dict[str, tuple[str, int, float]]

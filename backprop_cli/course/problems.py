@@ -24,9 +24,10 @@ from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
-                "description", "points", "carried_forward", "shape", "budget")
+                "description", "points", "carried_forward", "shape", "budget",
+                "show_correct")
 SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "points",
-                "carried_forward", "budget")  # TOML file-wide defaults
+                "carried_forward", "budget", "show_correct")  # TOML file-wide defaults
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
 
 Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
@@ -57,6 +58,8 @@ class Problem:
     # per answer key) and the share of them an error carried forward earns (0 to 1).
     points: float | dict[str, float] | None = None
     carried_forward: float | None = None
+    # False: the feedback a student sees never states a correct value (`show_correct`).
+    show_correct: bool | None = None
     default_points: float | None = None  # the file's `points = N`, for keys a table omits
 
     # Formula answers (expect = { dW = "2*(W@x)@x.T" }): the arrays' dimensions for the
@@ -419,6 +422,8 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
             problem.carried_forward = _share(table["carried_forward"], "carried_forward")
         if "shape" in table:
             problem.shape = _shape(table["shape"])
+        if "show_correct" in table:
+            problem.show_correct = _flag(table["show_correct"], "show_correct")
         _check_formulas(problem)
         if "description" in table:
             if not isinstance(table["description"], str):
@@ -611,6 +616,13 @@ def _points(value: Any, expect: dict[str, Value] | str) -> float | dict[str, flo
     return _number(value, "points", positive=True)
 
 
+def _flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise _BadError(f"'{key}' must be true or false, not {value!r}", key,
+                        f"e.g. {key} = false")
+    return value
+
+
 def _share(value: Any, key: str) -> float:
     share = _number(value, key, positive=True)
     if share > 1:
@@ -667,6 +679,8 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
                                     key, "give a table of points inside a problem")
             elif key == "carried_forward":
                 out[key] = _share(value, key)
+            elif key == "show_correct":
+                out[key] = _flag(value, key)
             elif key == "title":
                 if not isinstance(value, str):
                     raise _BadError("'title' must be a string", key)
@@ -704,3 +718,6 @@ def _budget(value: Any) -> float:
         raise _BadError("'budget' must be a positive number of seconds", "budget",
                         "e.g. budget = 5")
     return seconds
+
+    if problem.show_correct is None and "show_correct" in defaults:
+        problem.show_correct = defaults["show_correct"]

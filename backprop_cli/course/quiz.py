@@ -2,6 +2,10 @@
 forward value, then node by node in backward order each upstream and downstream gradient;
 every answer is checked at once with the grader's rounding rules and slip diagnoses.
 
+Vectors and matrices too (wx-norm, relu-layer, softmax-ce): each answer is typed on one
+line as [4, -2] or [[1, 0], [0, 1]] and checked entry by entry, its shape first; a gradient
+sent down to an input used once is that input's gradient, so it is asked once.
+
 Plain data and two callables (read a line, write text), so the drill runs the same in a
 terminal, with answers piped on standard input, and in tests. A wrong answer is told with
 the right one, and the drill goes on from the right one, so one slip is one lost point.
@@ -21,17 +25,19 @@ from .make import DIGITS, Made
 
 HINT_WORDS = ("?", "h", "hint")
 SCALAR_FAMILIES = ("add", "mul", "max", "circuit", "fanout", "neuron", "neuron-gates", "mlp")
+ARRAY_FAMILIES = ("wx-norm", "relu-layer", "softmax-ce")
 QUIT_WORDS = ("q", "quit", "exit")
 
 
 @dataclass
 class Question:
     prompt: str  # what is asked, in the lecture's words
-    truth: float
+    truth: Any  # a float; nested lists for an array quantity
     kind: str  # "value", "upstream", "downstream"
     hint: str  # what helps without giving the answer away
     nid: int
     pos: int | None = None  # downstream: which input of the gate
+    key: str | None = None  # arrays: the answer's name as the grader knows it (q, dW, #2)
 
 
 @dataclass
@@ -63,12 +69,10 @@ def questions(made: Made) -> tuple[Any, list[Question]]:
     draft = made.draft
     result = evaluate(draft.expression, draft.at,
                       upstream=1.0 if draft.upstream is None else draft.upstream, check=())
-    if result.shaped:
-        raise InputError("the quiz drills scalar circuits; this family is vectorised",
-                         where="FAMILY", hint="pick a scalar family: "
-                         + ", ".join(SCALAR_FAMILIES))
     graph = result.graph
     names = node_names(result)
+    if result.shaped:
+        return result, _array_questions(made, result, names)
     recs = result.nodes
     top = "L" if draft.upstream is not None else result.output
     gates = [n for n in graph.nodes if n.op is not VAR and n.op is not CONST]
@@ -118,10 +122,56 @@ def questions(made: Made) -> tuple[Any, list[Question]]:
     return result, qs
 
 
+def _array_questions(made: Made, result: Any, names: list[str]) -> list[Question]:
+    """Forward values in forward order, then per gate in backward order the gradient it
+    sends to each input (an input used by several gates: the total, once, at the end)."""
+    from ..core.formatting import describe
+
+    graph = result.graph
+    recs = result.nodes
+    keys_of = {rec.id: rec.label for rec in recs}
+    out = graph.output
+    top = "L" if made.draft.upstream is not None else result.output
+    gates = [n for n in graph.nodes if n.op is not VAR and n.op is not CONST]
+    uses = graph.consumers()
+    qs: list[Question] = []
+    for node in gates:
+        rec = recs[node.id]
+        inputs = ", ".join(names[j] for j in node.inputs if graph.nodes[j].op is not CONST)
+        qs.append(Question(f"forward: value of {names[node.id]}", rec.value, "value",
+                           f"{names[node.id]} is the {node.op.name} gate applied to {inputs}; "
+                           f"it is {describe(rec.shape or [])}", node.id,
+                           key="value" if node.id == out else keys_of[node.id]))
+    shared = []
+    for node in reversed(gates):
+        for pos, j in enumerate(node.inputs):
+            if graph.nodes[j].op is CONST or names[j] in made.draft.no_grad:
+                continue
+            if len(uses[j]) > 1:
+                if j not in shared:
+                    shared.append(j)
+                continue
+            up = recs[node.id].upstream
+            qs.append(Question(
+                f"backward at {names[node.id]}: downstream gradient to {names[j]} "
+                f"(∂{top}/∂{names[j]})", recs[j].upstream, "downstream",
+                f"the {node.op.name} gate sends its upstream gradient {fmt(up)} back by its "
+                f"rule; a gradient has its variable's shape, {describe(recs[j].shape or [])}",
+                node.id, pos, key=f"d{keys_of[j]}"))
+    for j in shared:
+        qs.append(Question(f"backward at {names[j]}: total gradient ∂{top}/∂{names[j]}",
+                           recs[j].upstream, "upstream",
+                           f"{names[j]} is used {len(uses[j])} times: add the gradients its "
+                           "branches send down", j, key=f"d{keys_of[j]}"))
+    return qs
+
+
 def own_value(q: Question, result: Any, mine: dict[tuple[Any, ...], float]) -> float | None:
     """What ``q``'s answer is when computed from the student's own accepted (rounded)
     answers, ``mine``: ("value", node), ("upstream", node), ("down", node, input) -> value.
-    None when no earlier answer of theirs enters it."""
+    None when no earlier answer of theirs enters it (and for arrays, always)."""
+    if q.key is not None:
+        return None
     graph = result.graph
     node = graph.nodes[q.nid]
     recs = result.nodes
@@ -158,8 +208,10 @@ def check(q: Question, text: str, result: Any, level: int,
     """Is ``text`` right for ``q``? The key's rule (two decimals; exact values may be written
     exactly), also against ``own`` (the answer from the student's own rounded earlier
     answers, see own_value), and the slip that most likely explains a wrong answer."""
-    a: Answer = answer("answer", text.strip(), where="answer")
     tol = AnswerTolerance.from_option(DIGITS)
+    if q.key is not None:
+        return _check_array(q, text, result, tol)
+    a: Answer = answer("answer", text.strip(), where="answer")
     allowed, _, _ = _allowance(a, q.truth, tol)
     if abs(a.value - q.truth) <= allowed:
         return True, []
@@ -193,6 +245,20 @@ def check(q: Question, text: str, result: Any, level: int,
     return False, lines
 
 
+def _check_array(q: Question, text: str, result: Any,
+                 tol: AnswerTolerance) -> tuple[bool, list[str]]:
+    """An array answer, by the grader's rules: its shape, then each entry; the slips the
+    grader names (transpose, a constant factor, a flipped sign)."""
+    from ..checks.answers import match_answers
+
+    assert q.key is not None
+    c = match_answers(result, {q.key: text.strip()}, tol).checks[0]
+    if c.ok:
+        return True, []
+    return False, [c.verdict(), f"the {q.kind} is {fmt(q.truth)}"] + [
+        f"hint: {h}" for h in c.hints]
+
+
 def _slot(q: Question) -> tuple[Any, ...]:
     if q.kind == "downstream":
         return ("down", q.nid, q.pos)
@@ -213,8 +279,10 @@ def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None]
     write(f"{made.description}.\n\n{draft.expression}\n\nat {point}"
           + (f", upstream gradient {fmt(draft.upstream)} arriving at the output"
              if draft.upstream is not None else "") + "\n\n" + circuit + "\n\n")
-    write(f"{len(qs)} questions: type a number (exact, or rounded to {DIGITS} decimals), "
-          "'?' for a hint, 'q' to stop.\n")
+    write(f"{len(qs)} questions: type a number (exact, or rounded to {DIGITS} decimals)"
+          + (", a vector as [4, -2], a matrix as [[1, 0], [0, 1]]"
+             if any(q.key is not None for q in qs) else "")
+          + ", '?' for a hint, 'q' to stop.\n")
     try:
         for k, q in enumerate(qs, 1):
             hinted = False
@@ -248,7 +316,8 @@ def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None]
             if ok:
                 score.right += 1
                 # What they will compute on next: their own (rounded) number.
-                mine[_slot(q)] = float(answer("answer", text, where="answer").value)
+                if q.key is None:
+                    mine[_slot(q)] = float(answer("answer", text, where="answer").value)
                 write("  ✓ right" + (f" ({lines[0]})" if lines else "") + "\n")
             else:
                 score.wrong.append(q.prompt)
