@@ -706,9 +706,10 @@ def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
         problem.default_points = defaults["points"]
     if problem.carried_forward is None and "carried_forward" in defaults:
         problem.carried_forward = defaults["carried_forward"]
-
     if problem.budget is None and "budget" in defaults:
         problem.budget = defaults["budget"]
+    if problem.show_correct is None and "show_correct" in defaults:
+        problem.show_correct = defaults["show_correct"]
 
 
 def _budget(value: Any) -> float:
@@ -718,6 +719,3 @@ def _budget(value: Any) -> float:
         raise _BadError("'budget' must be a positive number of seconds", "budget",
                         "e.g. budget = 5")
     return seconds
-
-    if problem.show_correct is None and "show_correct" in defaults:
-        problem.show_correct = defaults["show_correct"]
