@@ -19,6 +19,7 @@ T = TypeVar("T")
 # Digits used when sympy evaluates a derivative at the point: far beyond float64, so that
 # the reference is exact as far as the comparison can tell.
 DIGITS = 30
+PREC = sp.core.evalf.dps_to_prec(DIGITS)  # the same in bits: sympy Floats and mpmath mpfs
 
 
 class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x)
@@ -209,6 +210,29 @@ def local_forms(op: Op, inputs: int | None = None) -> tuple[tuple[Any, ...], tup
     dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
     form = op.sympy(SP, *dummies)
     return dummies, tuple(sp.diff(form, d) for d in dummies)
+
+
+# The functions an op's sympy forms may use for numeric_forms to compile them: smooth ones,
+# where mpmath and sympy agree wherever both give a finite real number. Kinks (Heaviside,
+# sign, Piecewise, Max) have conventions at 0 (relu'(0) = 0, Heaviside(0) = 1/2 for ties)
+# that only sympy's own evaluation is sure to keep: those ops stay with sympy.
+_NUMERIC_FUNCTIONS = frozenset({sp.exp, sp.log, sp.tanh, sp.sin, sp.cos, sp.tan})
+
+
+@cache
+def numeric_forms(op: Op, inputs: int | None = None) -> tuple[Callable[..., Any],
+                                                              Callable[..., Any]] | None:
+    """(value, local gradients) of an op as mpmath functions of its inputs: its sympy form
+    and local_forms compiled once by sympy.lambdify, to evaluate a gate at the precision of
+    the caller's mpmath context; None for an op outside _NUMERIC_FUNCTIONS."""
+    dummies, derivatives = local_forms(op, inputs)
+    form = op.sympy(SP, *dummies)
+    for expr in (form, *derivatives):
+        if any(f.func not in _NUMERIC_FUNCTIONS for f in expr.atoms(sp.Function)):
+            return None
+    value = sp.lambdify(dummies, form, modules="mpmath")
+    local = sp.lambdify(dummies, list(derivatives), modules="mpmath")
+    return value, local
 
 
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:
