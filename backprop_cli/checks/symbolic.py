@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 from ..core.graph import Graph
 from ..core.ops import CONST, VAR, Op
@@ -186,17 +187,41 @@ class _Namespace:
 SP: Any = _Namespace()
 
 
-def printed(expr: Any) -> str:
+class SharedPrinter(StrPrinter):  # type: ignore[misc]
+    """str(expr), printing each subexpression object once: a derivative repeats the same
+    subexpressions (the same objects, from sympy's cache) many times over, and sympy orders
+    the terms of every Add it prints anew (as_ordered_terms: most of a formula check's time).
+    Keyed by identity, never by equality (Float(1, 30) == Float(1, 15) prints otherwise), and
+    below the top level only (a Float prints its trailing zeros at the top level alone), so
+    the text is str's. One printer may print several expressions: the memo holds each object,
+    so no id is reused while it lives. Not for deep expressions: each level costs two frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memo: dict[int, tuple[Any, str]] = {}
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        if kwargs or self._print_level == 0:
+            return super()._print(expr, **kwargs)  # type: ignore[no-any-return]
+        hit = self._memo.get(id(expr))
+        if hit is not None:
+            return hit[1]
+        text: str = super()._print(expr)
+        self._memo[id(expr)] = (expr, text)
+        return text
+
+
+def printed(expr: Any, printer: SharedPrinter | None = None) -> str:
     """str(expr); integers past Python's 4,300-digit limit are printed as 30-digit Floats."""
     try:
-        return str(expr)
+        return str(expr) if printer is None else printer.doprint(expr)
     except ValueError:
         return str(expr.evalf(DIGITS))
 
 
-def short(expr: Any, width: int = 60) -> str:
+def short(expr: Any, width: int = 60, printer: SharedPrinter | None = None) -> str:
     """sympy's printed form, cut to ``width`` characters for tables."""
-    text = printed(expr)
+    text = printed(expr, printer)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

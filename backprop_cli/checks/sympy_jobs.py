@@ -205,10 +205,12 @@ def formula(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send)
 
     f = symbolic.output_expr(graph)
     at = symbolic.at_point(point.exact)
+    printer = symbolic.SharedPrinter()  # the derivatives share subexpressions: print each once
     for name in wrt:
         d = f.diff(symbolic.symbol(name))
         # With an upstream seed G, backprop computes G * df/dx: compare like with like.
-        send(("formula", name, symbolic.short(d), symbolic.to_float(d.xreplace(at) * seed)))
+        send(("formula", name, symbolic.short(d, printer=printer),
+              symbolic.to_float(d.xreplace(at) * seed)))
 
 
 def direction(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
