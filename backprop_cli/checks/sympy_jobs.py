@@ -48,17 +48,27 @@ def gates(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -
     numbers (``_gates_sympy``), whose zoo, nan and complex values say "undefined" as before."""
     try:
         out_values = _gates_mpmath(graph, point, wrt, seed)
-    except _NotPlainError:
+    except NotPlainError:
         out_values = _gates_sympy(graph, point, wrt, seed)
     send(("gates", out_values))
 
 
-class _NotPlainError(Exception):
+class NotPlainError(Exception):
     """A value or derivative of the mpmath pass that only sympy's numbers can say."""
 
 
-def _gates_mpmath(graph: Graph, point: Point, wrt: list[str],
-                  seed: float) -> dict[str, float | None]:
+def plain_gates(graph: Graph, point: Point, wrt: list[str], seed: float,
+                deadline: float) -> dict[str, float | None]:
+    """The mpmath pass of ``gates`` in this process, for a caller that needs no worker: it
+    raises TimeoutError past ``deadline`` (time.monotonic()), checked every 256 nodes, and
+    NotPlainError where only sympy's numbers (``gates`` in a worker) can say the value."""
+    return _gates_mpmath(graph, point, wrt, seed, deadline)
+
+
+def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
+                  deadline: float | None = None) -> dict[str, float | None]:
+    import time
+
     import mpmath
 
     from . import symbolic
@@ -71,6 +81,8 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str],
         value: list[Any] = [None] * len(nodes)
         local: list[Any] = [None] * len(nodes)
         for node in nodes:
+            if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
+                raise TimeoutError
             op = node.op
             if op is VAR:
                 value[node.id] = at[node.name]
@@ -88,19 +100,21 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str],
                     out = numeric[0](*args)
                     row = numeric[1](*args) if needs[node.id] else None
             except (ArithmeticError, TypeError, ValueError) as exc:
-                raise _NotPlainError from exc
+                raise NotPlainError from exc
             if type(out) is not mpf or not isfinite(out):
-                raise _NotPlainError
+                raise NotPlainError
             value[node.id] = out
             if row is None:
                 continue
             for j, d in zip(node.inputs, row):
                 if needs[j] and type(d) is not int and (type(d) is not mpf or not isfinite(d)):
-                    raise _NotPlainError
+                    raise NotPlainError
             local[node.id] = row
         upstream: list[Any] = [0] * len(nodes)
         upstream[graph.output] = mpf(seed)
         for node in reversed(nodes):
+            if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
+                raise TimeoutError
             row = local[node.id]
             if row is None:
                 continue
@@ -112,7 +126,7 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str],
                     upstream[j] = upstream[j] + u * d
         grads = [upstream[graph.variables[name]] for name in wrt]
         if not all(isfinite(g) for g in grads):
-            raise _NotPlainError
+            raise NotPlainError
         return {name: float(g) for name, g in zip(wrt, grads)}
 
 
@@ -141,7 +155,7 @@ def _to_mpf(x: Any, mpmath: Any) -> Any:
         return mpmath.mpf(x._mpf_)
     if x.is_Rational:
         return mpmath.mpf(x.p) / x.q
-    raise _NotPlainError
+    raise NotPlainError
 
 
 def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
