@@ -7,7 +7,11 @@ proved:
   and sympy's derivative of its gate (``symbolic.local_forms``: the op's sympy form,
   differentiated by sympy) evaluated at the point in 30-digit arithmetic, then chained from
   the output back to the inputs. Linear in the number of nodes, however much the graph
-  shares (a formula written out would grow as width ** layers), and no recursion.
+  shares (a formula written out would grow as width ** layers), and no recursion. The
+  numbers are mpmath's at the same precision (symbolic.numeric_forms: each op's sympy forms
+  lambdified once), sympy's own Floats wherever mpmath's cannot say the value (a pole, a
+  complex number). verify runs it in its own process when it is the whole plan
+  (``plain_gates``, which watches the deadline itself).
 - ``formula``: the whole output formula differentiated by sympy, one input at a time, and
   evaluated at the point: the exact derivative, printed in the table. Only where the formula
   is affordable (verify._sympy_unaffordable); stronger than ``gates`` where it finishes.

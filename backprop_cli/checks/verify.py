@@ -3,7 +3,9 @@
 Tolerances follow PyTorch's gradcheck: a gradient passes when |a - b| <= atol + rtol * |b|.
 One wall-clock budget (Tolerance.time_budget) bounds the whole check: sympy runs in a worker
 process that is stopped at the deadline (worker.py), while finite differences run here at
-the same time. What each check proved, and what the budget cut, is decided by policy.py,
+the same time; where sympy's plan is the gate-by-gate pass alone, that pass runs here
+(a linear loop in mpmath numbers that stops itself at the deadline: no fork). What each
+check proved, and what the budget cut, is decided by policy.py,
 the same code as for arrays. Nothing is skipped silently.
 
 - sympy: every gradient gate by gate in one pass over the graph (sympy_jobs.gates), then,
