@@ -10,6 +10,7 @@ from functools import cache
 from typing import Any, TypeVar
 
 import sympy as sp
+from sympy.printing.str import StrPrinter
 
 from ..core.graph import Graph
 from ..core.ops import CONST, VAR, Op
@@ -19,6 +20,7 @@ T = TypeVar("T")
 # Digits used when sympy evaluates a derivative at the point: far beyond float64, so that
 # the reference is exact as far as the comparison can tell.
 DIGITS = 30
+PREC = sp.core.evalf.dps_to_prec(DIGITS)  # the same in bits: sympy Floats and mpmath mpfs
 
 
 class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x)
@@ -185,17 +187,41 @@ class _Namespace:
 SP: Any = _Namespace()
 
 
-def printed(expr: Any) -> str:
+class SharedPrinter(StrPrinter):  # type: ignore[misc]
+    """str(expr), printing each subexpression object once: a derivative repeats the same
+    subexpressions (the same objects, from sympy's cache) many times over, and sympy orders
+    the terms of every Add it prints anew (as_ordered_terms: most of a formula check's time).
+    Keyed by identity, never by equality (Float(1, 30) == Float(1, 15) prints otherwise), and
+    below the top level only (a Float prints its trailing zeros at the top level alone), so
+    the text is str's. One printer may print several expressions: the memo holds each object,
+    so no id is reused while it lives. Not for deep expressions: each level costs two frames."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memo: dict[int, tuple[Any, str]] = {}
+
+    def _print(self, expr: Any, **kwargs: Any) -> str:
+        if kwargs or self._print_level == 0:
+            return super()._print(expr, **kwargs)  # type: ignore[no-any-return]
+        hit = self._memo.get(id(expr))
+        if hit is not None:
+            return hit[1]
+        text: str = super()._print(expr)
+        self._memo[id(expr)] = (expr, text)
+        return text
+
+
+def printed(expr: Any, printer: SharedPrinter | None = None) -> str:
     """str(expr); integers past Python's 4,300-digit limit are printed as 30-digit Floats."""
     try:
-        return str(expr)
+        return str(expr) if printer is None else printer.doprint(expr)
     except ValueError:
         return str(expr.evalf(DIGITS))
 
 
-def short(expr: Any, width: int = 60) -> str:
+def short(expr: Any, width: int = 60, printer: SharedPrinter | None = None) -> str:
     """sympy's printed form, cut to ``width`` characters for tables."""
-    text = printed(expr)
+    text = printed(expr, printer)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -209,6 +235,29 @@ def local_forms(op: Op, inputs: int | None = None) -> tuple[tuple[Any, ...], tup
     dummies = tuple(sp.Dummy(f"a{k}", real=True) for k in range(n))
     form = op.sympy(SP, *dummies)
     return dummies, tuple(sp.diff(form, d) for d in dummies)
+
+
+# The functions an op's sympy forms may use for numeric_forms to compile them: smooth ones,
+# where mpmath and sympy agree wherever both give a finite real number. Kinks (Heaviside,
+# sign, Piecewise, Max) have conventions at 0 (relu'(0) = 0, Heaviside(0) = 1/2 for ties)
+# that only sympy's own evaluation is sure to keep: those ops stay with sympy.
+_NUMERIC_FUNCTIONS = frozenset({sp.exp, sp.log, sp.tanh, sp.sin, sp.cos, sp.tan})
+
+
+@cache
+def numeric_forms(op: Op, inputs: int | None = None) -> tuple[Callable[..., Any],
+                                                              Callable[..., Any]] | None:
+    """(value, local gradients) of an op as mpmath functions of its inputs: its sympy form
+    and local_forms compiled once by sympy.lambdify, to evaluate a gate at the precision of
+    the caller's mpmath context; None for an op outside _NUMERIC_FUNCTIONS."""
+    dummies, derivatives = local_forms(op, inputs)
+    form = op.sympy(SP, *dummies)
+    for expr in (form, *derivatives):
+        if any(f.func not in _NUMERIC_FUNCTIONS for f in expr.atoms(sp.Function)):
+            return None
+    value = sp.lambdify(dummies, form, modules="mpmath")
+    local = sp.lambdify(dummies, list(derivatives), modules="mpmath")
+    return value, local
 
 
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:

@@ -7,7 +7,11 @@ proved:
   and sympy's derivative of its gate (``symbolic.local_forms``: the op's sympy form,
   differentiated by sympy) evaluated at the point in 30-digit arithmetic, then chained from
   the output back to the inputs. Linear in the number of nodes, however much the graph
-  shares (a formula written out would grow as width ** layers), and no recursion.
+  shares (a formula written out would grow as width ** layers), and no recursion. The
+  numbers are mpmath's at the same precision (symbolic.numeric_forms: each op's sympy forms
+  lambdified once), sympy's own Floats wherever mpmath's cannot say the value (a pole, a
+  complex number). verify runs it in its own process when it is the whole plan
+  (``plain_gates``, which watches the deadline itself).
 - ``formula``: the whole output formula differentiated by sympy, one input at a time, and
   evaluated at the point: the exact derivative, printed in the table. Only where the formula
   is affordable (verify._sympy_unaffordable); stronger than ``gates`` where it finishes.
@@ -28,16 +32,139 @@ from .worker import Send
 
 def warm(graph: Graph) -> None:
     """Differentiate each op of the graph once in this process (symbolic.local_forms caches
-    it): a forked worker starts with the cache, where it would redo it on every check."""
+    it) and compile its mpmath forms (symbolic.numeric_forms): a forked worker starts with
+    both caches, where it would redo them on every check."""
     from . import symbolic
 
     for node in graph.nodes:
         if node.inputs:
             symbolic.local_forms(node.op, len(node.inputs))
+            symbolic.numeric_forms(node.op, len(node.inputs))
 
 
 def gates(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
-    """Send ("gates", {input: float | None}) with sympy's gradient of every input in ``wrt``."""
+    """Send ("gates", {input: float | None}) with sympy's gradient of every input in ``wrt``.
+
+    The same numbers two ways: first with mpmath numbers (``_gates_mpmath``: each op's sympy
+    forms compiled once by sympy.lambdify, at the same 30 digits, where sympy's own number
+    objects cost tens of µs a gate); wherever a value or a derivative there is not a finite
+    real number (a pole, a complex value, an overflow), the whole pass is redone with sympy's
+    numbers (``_gates_sympy``), whose zoo, nan and complex values say "undefined" as before."""
+    try:
+        out_values = _gates_mpmath(graph, point, wrt, seed)
+    except NotPlainError:
+        out_values = _gates_sympy(graph, point, wrt, seed)
+    send(("gates", out_values))
+
+
+class NotPlainError(Exception):
+    """A value or derivative of the mpmath pass that only sympy's numbers can say."""
+
+
+def plain_gates(graph: Graph, point: Point, wrt: list[str], seed: float,
+                deadline: float) -> dict[str, float | None]:
+    """The mpmath pass of ``gates`` in this process, for a caller that needs no worker: it
+    raises TimeoutError past ``deadline`` (time.monotonic()), checked every 256 nodes, and
+    NotPlainError where only sympy's numbers (``gates`` in a worker) can say the value."""
+    return _gates_mpmath(graph, point, wrt, seed, deadline)
+
+
+def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
+                  deadline: float | None = None) -> dict[str, float | None]:
+    import time
+
+    import mpmath
+
+    from . import symbolic
+
+    mpf, isfinite = mpmath.mpf, mpmath.isfinite
+    nodes = graph.nodes
+    needs = graph.needs_grad()
+    with mpmath.workprec(symbolic.PREC):
+        at = {k: mpf(v.numerator) / v.denominator for k, v in point.exact.items()}
+        value: list[Any] = [None] * len(nodes)
+        local: list[Any] = [None] * len(nodes)
+        for node in nodes:
+            if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
+                raise TimeoutError
+            op = node.op
+            if op is VAR:
+                value[node.id] = at[node.name]
+                continue
+            if op is CONST:
+                r = symbolic.exact(node.literal)
+                value[node.id] = mpf(r.p) / r.q
+                continue
+            args = [value[j] for j in node.inputs]
+            numeric = symbolic.numeric_forms(op, len(node.inputs))
+            try:
+                if numeric is None:  # kinks (relu, abs, max, ...): sympy's forms, gate by gate
+                    out, row = _sympy_gate(op, args, needs[node.id])
+                else:
+                    out = numeric[0](*args)
+                    row = numeric[1](*args) if needs[node.id] else None
+            except (ArithmeticError, TypeError, ValueError) as exc:
+                raise NotPlainError from exc
+            if type(out) is not mpf or not isfinite(out):
+                raise NotPlainError
+            value[node.id] = out
+            if row is None:
+                continue
+            for j, d in zip(node.inputs, row):
+                if needs[j] and type(d) is not int and (type(d) is not mpf or not isfinite(d)):
+                    raise NotPlainError
+            local[node.id] = row
+        upstream: list[Any] = [0] * len(nodes)
+        upstream[graph.output] = mpf(seed)
+        for node in reversed(nodes):
+            if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
+                raise TimeoutError
+            row = local[node.id]
+            if row is None:
+                continue
+            u = upstream[node.id]
+            if u == 0:
+                continue
+            for j, d in zip(node.inputs, row):
+                if needs[j]:  # a constant's gradient is never used (d/db a^b at a < 0)
+                    upstream[j] = upstream[j] + u * d
+        grads = [upstream[graph.variables[name]] for name in wrt]
+        if not all(isfinite(g) for g in grads):
+            raise NotPlainError
+        return {name: float(g) for name, g in zip(wrt, grads)}
+
+
+def _sympy_gate(op: Any, args: list[Any], needed: bool) -> tuple[Any, list[Any] | None]:
+    """One gate as ``_gates_sympy`` computes it (its sympy form and derivatives evaluated
+    with sympy Floats), for ops with no mpmath forms; mpmath numbers in and out."""
+    import mpmath
+    import sympy as sp
+
+    from . import symbolic
+
+    floats = [sp.Float._new(a._mpf_, symbolic.PREC) for a in args]
+    out = op.sympy(symbolic.SP, *floats)
+    value = _to_mpf(out if out.is_Float else out.evalf(symbolic.DIGITS), mpmath)
+    if not needed:
+        return value, None
+    dummies, derivatives = symbolic.local_forms(op, len(args))
+    names = dict(zip(dummies, floats))
+    row = [_to_mpf(d if d.is_Number else names[d] if d in names
+                   else d.xreplace(names).evalf(symbolic.DIGITS), mpmath) for d in derivatives]
+    return value, row
+
+
+def _to_mpf(x: Any, mpmath: Any) -> Any:
+    if x.is_Float:
+        return mpmath.mpf(x._mpf_)
+    if x.is_Rational:
+        return mpmath.mpf(x.p) / x.q
+    raise NotPlainError
+
+
+def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
+                 seed: float) -> dict[str, float | None]:
+    """The gate-by-gate pass in sympy's own 30-digit numbers (zoo, nan, complex: None)."""
     import sympy as sp
 
     from . import symbolic
@@ -87,8 +214,7 @@ def gates(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -
         for j, d in zip(node.inputs, row):
             if d is not None:
                 upstream[j] = upstream[j] + u * d
-    out_values = {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
-    send(("gates", out_values))
+    return {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
 
 
 def formula(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
@@ -97,10 +223,12 @@ def formula(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send)
 
     f = symbolic.output_expr(graph)
     at = symbolic.at_point(point.exact)
+    printer = symbolic.SharedPrinter()  # the derivatives share subexpressions: print each once
     for name in wrt:
         d = f.diff(symbolic.symbol(name))
         # With an upstream seed G, backprop computes G * df/dx: compare like with like.
-        send(("formula", name, symbolic.short(d), symbolic.to_float(d.xreplace(at) * seed)))
+        send(("formula", name, symbolic.short(d, printer=printer),
+              symbolic.to_float(d.xreplace(at) * seed)))
 
 
 def direction(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:

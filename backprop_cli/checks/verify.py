@@ -3,7 +3,9 @@
 Tolerances follow PyTorch's gradcheck: a gradient passes when |a - b| <= atol + rtol * |b|.
 One wall-clock budget (Tolerance.time_budget) bounds the whole check: sympy runs in a worker
 process that is stopped at the deadline (worker.py), while finite differences run here at
-the same time. What each check proved, and what the budget cut, is decided by policy.py,
+the same time; where sympy's plan is the gate-by-gate pass alone, that pass runs here
+(a linear loop in mpmath numbers that stops itself at the deadline: no fork). What each
+check proved, and what the budget cut, is decided by policy.py,
 the same code as for arrays. Nothing is skipped silently.
 
 - sympy: every gradient gate by gate in one pass over the graph (sympy_jobs.gates), then,
@@ -26,7 +28,7 @@ from ..core.result import VERIFIERS, Check, Tolerance, Verification
 from . import sympy_jobs
 from .numeric import Difference, difference
 from .policy import close, decide, note_kinks
-from .worker import IMPORT_GRACE, Job, Send
+from .worker import IMPORT_GRACE, Finished, Job, Send
 
 __all__ = ["close", "note_kinks", "verify"]
 
@@ -35,6 +37,10 @@ SYMPY_MAX_NODES = 20_000
 SYMPY_MAX_TREE = 50_000  # terms with shared subexpressions written out: sympy walks trees
 SYMPY_PER_VARIABLE_BUDGET = 50_000  # inputs x terms for one sympy derivative per input
 PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which differences go by direction
+# The gate-by-gate pass alone (no whole formula) runs in this process up to this many nodes:
+# in mpmath numbers it is a linear loop that checks the deadline itself (about 10 µs a
+# node), cheaper than forking a worker (15-30 ms) and shipping the result back.
+INLINE_MAX_NODES = 20_000
 EXPLAIN_MAX = 8  # sweeps shown by --explain (each costs 2 x 16 forward passes)
 
 
@@ -52,14 +58,17 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
     mode = "per-variable" if per_variable else "random direction"
     direction: dict[str, Any] | None = None
     kink_vars = note_kinks(graph, result.kinks, checks)
-    job: Job | None = None
+    job: Job | Finished | None = None
     try:
         if "sympy" in verifiers:
-            work = _sympy_work(graph, point, wrt, result.seed, notes)
+            work, gates_only = _sympy_work(graph, point, wrt, result.seed, notes)
             # The first import of sympy (a fixed cost, whatever the expression) is not
             # counted against the budget, at most IMPORT_GRACE seconds of it.
             deadline += min(IMPORT_GRACE, time.monotonic() - start)
-            job = Job(work, deadline)
+            if gates_only and n <= INLINE_MAX_NODES:
+                job = _gates_here(graph, point, wrt, result.seed, deadline)
+            if job is None:
+                job = Job(work, deadline)
         if "numeric" in verifiers:
             if per_variable:
                 _numeric_per_variable(graph, point, result, checks, tol,
@@ -80,10 +89,23 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
                         seconds=time.monotonic() - start)
 
 
+def _gates_here(graph: Graph, point: Point, wrt: list[str], seed: float,
+                deadline: float) -> Finished | None:
+    """The gate-by-gate pass in this process (sympy_jobs.plain_gates), or None where it
+    needs sympy's own numbers: the worker then runs ``gates`` as before."""
+    try:
+        values = sympy_jobs.plain_gates(graph, point, wrt, seed, deadline)
+    except TimeoutError:
+        return Finished([], deadline, finished=False)
+    except Exception:  # anything odd: the worker's pass, which reports it as before
+        return None
+    return Finished([("gates", values)], deadline)
+
+
 def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
-                notes: list[str]) -> Any:
+                notes: list[str]) -> tuple[Any, bool]:
     """The worker's plan: gates, then the formula per input where affordable (else along a
-    direction if the gates could not be done)."""
+    direction if the gates could not be done); and whether the plan is the gates alone."""
     why_not = _sympy_unaffordable(graph)
     terms = graph.tree_size(SYMPY_MAX_TREE + 1) if why_not is None else 0
     per_input = why_not is None and len(wrt) * terms <= SYMPY_PER_VARIABLE_BUDGET
@@ -110,10 +132,10 @@ def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
         elif why_not is None and not gated:
             sympy_jobs.direction(graph, point, wrt, seed, send)
 
-    return work
+    return work, not per_input
 
 
-def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
+def _collect(job: Job | Finished, checks: list[Check], direction: dict[str, Any] | None,
              notes: list[str], tol: Tolerance) -> dict[str, Any] | None:
     by_name = {c.variable: c for c in checks}
     for message in job.results():

@@ -170,3 +170,24 @@ class Job:
 
     def __del__(self) -> None:
         self.stop()
+
+
+class Finished:
+    """A Job's face over results already at hand: sympy work that ran in this process
+    (verify's gate-by-gate pass in mpmath numbers, a linear loop that checks the deadline
+    itself, so it needs no worker to stop it). ``finished`` False: it stopped at the
+    deadline, as a killed worker would have."""
+
+    hard = True
+    error: str | None = None
+
+    def __init__(self, messages: list[Any], deadline: float, finished: bool = True) -> None:
+        self.messages = messages
+        self.deadline = deadline
+        self.finished = finished
+
+    def results(self) -> Iterator[Any]:
+        yield from self.messages
+
+    def stop(self) -> None:
+        """Nothing runs: nothing to stop."""
