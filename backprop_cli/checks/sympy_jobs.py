@@ -89,7 +89,7 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
                 raise TimeoutError
             op = node.op
             if op is VAR:
-                value[node.id] = at[node.name]
+                value[node.id] = at[str(node.name)]  # a VAR always has its name
                 continue
             if op is CONST:
                 r = symbolic.exact(node.literal)
@@ -179,7 +179,7 @@ def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
     for node in nodes:
         op = node.op
         if op is VAR:
-            value[node.id] = at[node.name]
+            value[node.id] = at[str(node.name)]  # a VAR always has its name
             continue
         if op is CONST:
             value[node.id] = sp.Float(symbolic.exact(node.literal), digits)
@@ -205,13 +205,13 @@ def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
     upstream: list[Any] = [sp.S.Zero] * len(nodes)
     upstream[graph.output] = sp.Float(seed, digits)
     for node in reversed(nodes):
-        row = local[node.id]
-        if row is None:
+        back = local[node.id]
+        if back is None:
             continue
         u = upstream[node.id]
         if u == 0:
             continue
-        for j, d in zip(node.inputs, row):
+        for j, d in zip(node.inputs, back):
             if d is not None:
                 upstream[j] = upstream[j] + u * d
     return {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
