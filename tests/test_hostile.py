@@ -454,6 +454,45 @@ def test_ctrl_c_with_jobs_stops_at_once_and_prints_the_results_so_far(
     assert f"interrupted (Ctrl-C) after {finished} of {total} problems" in doc["summary"]["line"]
 
 
+def test_ctrl_c_with_jobs_keeps_every_problem_finished_before_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A worker busy with one slow problem: the problems finished beside it (which a chunk
+    of several problems would have held back until the slow one ended) are all reported."""
+    import multiprocessing
+    import time
+
+    from backprop_cli.course import batch
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the planted slow problem reaches the workers only when they are forked")
+    real = batch.run_problem
+
+    def run(problem, check, digits):  # type: ignore[no-untyped-def]
+        if getattr(problem, "name", "") == "slow":
+            time.sleep(120)  # never finishes within the test: Ctrl-C must not wait for it
+        return real(problem, check, digits)
+
+    monkeypatch.setattr(batch, "run_problem", run)
+    fast = 39
+    f = tmp_path / "set.toml"
+    # The slow one last, where it shares a chunk with fast ones under any chunking, and a
+    # single worker (one core) still finishes every fast one before reaching it.
+    f.write_text("\n".join([f'[p{k}]\nexpression = "x*y + {k}"\nat = {{x = 1, y = 2}}\n'
+                            for k in range(fast)]
+                           + ['[slow]\nexpression = "x*y"\nat = {x = 1, y = 2}\n']))
+
+    def progress(done: int, total: int) -> None:
+        if done == fast:  # every fast problem is back: Ctrl-C now
+            raise KeyboardInterrupt
+
+    sent = time.monotonic()
+    report = batch.run_problems(f, jobs=2, progress=progress)
+    assert time.monotonic() - sent < 60, "the slow problem was waited for"
+    assert report.interrupted and report.total == fast + 1
+    assert sorted(r.name for r in report.results) == sorted(f"p{k}" for k in range(fast))
+    assert all(r.status == "pass" for r in report.results)
+
+
 # --- 10. small misreadings ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("expr", ["x + nan", "x * inf", "Infinity*x", "NaN = 2; NaN * x"])
