@@ -356,6 +356,34 @@ def test_the_graph_total_is_bounded_too() -> None:
     assert r.code == 2 and "for all nodes together" in r.stderr, r.output
 
 
+BIG = "x+" * (2 * 1024 * 1024) + "x"  # over 4 MB, as a command-line value
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["eval", BIG, "--at", "x=1"], "EXPR"),
+    (["eval", "--json", BIG], "EXPR"),
+    (["formula", BIG], "EXPR"),
+    (["eval", "x", "--at", "x=1" + "0" * (4 * 1024 * 1024)], "--at"),
+    (["eval", "x", "--at=x=1" + "0" * (4 * 1024 * 1024)], "--at"),
+    (["eval", "x", "--at", "x=1", "--expect", "dx=1" + "0" * (4 * 1024 * 1024)], "--expect"),
+    (["eval", "x", "--at", "x=1", "--expect", "dx=" + "é" * (2 * 1024 * 1024 + 1)], "--expect"),
+])
+def test_a_command_line_value_has_the_expression_limit(args: list[str], named: str) -> None:
+    r = invoke(*args)
+    no_crash(r)
+    assert r.code == 2 and r.stdout == "", r.output[:300]
+    assert r.stderr.startswith(f"error: {named} is larger than 4 MB"), r.stderr[:300]
+    assert len(r.stderr) < 500
+
+
+def test_a_command_line_value_just_under_the_limit_is_read() -> None:
+    from backprop_cli.core.limits import ARGUMENT_BYTES, too_large_argument
+
+    assert not too_large_argument("x" * ARGUMENT_BYTES)
+    assert too_large_argument("x" * (ARGUMENT_BYTES + 1))
+    assert too_large_argument("é" * (ARGUMENT_BYTES // 2 + 1))  # 2 bytes each in UTF-8
+
+
 # --- 9. output that grows without need ------------------------------------------------------------
 
 def test_descend_keeps_a_bounded_trajectory() -> None:
