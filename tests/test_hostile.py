@@ -414,6 +414,70 @@ def test_a_huge_wrong_shape_answer_is_not_echoed_whole() -> None:
     assert len(r.output) < 10_000
 
 
+MILLION = "a" * 1_000_000
+KEY = ('[neuron]\nexpression = "w0*x0 + w1*x1"\nat = {w0 = 2, x0 = -1, w1 = -3, x1 = -2}\n'
+       'expect = {dw0 = -1}\n')
+
+
+@pytest.mark.parametrize("problems", [
+    f'[{MILLION}]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\n',
+    f'["{MILLION} x"]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\n',
+    f'[p]\nexpression = "x*y"\nat = {{x = 1, y = 2, {MILLION} = 3}}\n',
+    f'[p]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\nexpect = {{{MILLION} = 3}}\n',
+    f'[p]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\n{MILLION} = 3\n',
+    f'[p]\nexpression = "x"\nat = {{x = 1{"0" * 1_000_000}}}\n',  # past int()'s 4,300 digits
+])
+def test_a_problem_set_key_is_not_echoed_whole(problems: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "set.toml"
+    f.write_text(problems)
+    r = invoke("check", str(f))
+    no_crash(r)
+    assert r.code in (0, 2) and len(r.output) < 5_000, (r.code, len(r.output))
+
+
+@pytest.mark.parametrize("args", [
+    ["formula", "sum(W)", "dW = 1", "--shape", f"W={MILLION}"],  # a dimension letter
+    ["formula", "sum(W)", "dW = 1", "--shape", f"W={MILLION},2"],
+    ["formula", "sum(W)", "dW = 1", "--shape", f"{MILLION}=m,n"],
+    ["formula", "sum(W)", f"d{MILLION} = 1"],
+    ["formula", "sum(W)", f"dW = {MILLION}"],
+    ["formula", "sum(W)", MILLION],
+    ["formula", "sum(W)", "dW = " + "1+" * 500_000 + "0", "--shape", "W=2"],
+    ["descend", "(w-3)^2", "--at", "w=0", "--wrt", MILLION],
+])
+def test_a_formula_claim_or_shape_is_not_echoed_whole(args: list[str]) -> None:
+    r = invoke(*args)
+    no_crash(r)
+    assert r.code in (1, 2) and len(r.output) < 5_000, (args[-1][:20], len(r.output))
+
+
+@pytest.mark.parametrize("csv", [f"x,y,{MILLION}\n1,2,3\n", f"x,y\n1,{MILLION}\n"])
+def test_a_huge_csv_cell_is_bad_input(csv: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "d.csv"
+    f.write_text(csv)  # past the csv module's 131,072-character field limit
+    r = invoke("fit", "(w*x-y)^2", "--data", str(f), "--at", "w=0")
+    no_crash(r)
+    assert r.code == 2 and len(r.output) < 5_000, r.output[:300]
+
+
+@pytest.mark.parametrize("answers", [
+    f'[neuron]\ndw0 = "{MILLION[:900_000]}"\n',  # the submission limit is 1,000,000 bytes
+    f'[neuron]\ndw0 = "1{"0" * 900_000}"\n',
+    f'[neuron]\ndw0 = 1{"0" * 900_000}\n',  # past int()'s 4,300 digits
+    f'[neuron]\n{MILLION[:900_000]} = 2\n',
+    f'[{MILLION[:900_000]}]\ndw0 = 2\n',
+    f'[neuron]\ndw0 = {MILLION[:900_000]}\n',
+    f'[neuron]\ndw0 = "[{"1," * 450_000}1]"\n',
+])
+def test_a_student_answer_is_not_echoed_whole(answers: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key, sub = tmp_path / "key.toml", tmp_path / "student.toml"
+    key.write_text(KEY)
+    sub.write_text(answers)
+    r = invoke("check", str(key), "--answers", str(sub))
+    no_crash(r)
+    assert r.code in (1, 2) and len(r.output) < 5_000, (r.code, len(r.output))
+
+
 # --- 3. deep nesting in problem files: refused before the parser, as a located error row --------
 
 def test_deep_toml_is_an_error_row_and_the_others_run(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -56,8 +56,12 @@ def read_csv(path: str | Path) -> Dataset:
 
 
 def parse_csv(raw: str, name: str = "data") -> Dataset:
-    lines = [(i + 1, row) for i, row in enumerate(csv.reader(raw.splitlines()))
-             if any(c.strip() for c in row)]
+    try:
+        lines = [(i + 1, row) for i, row in enumerate(csv.reader(raw.splitlines()))
+                 if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a cell over the csv module's 131,072 characters, a NUL byte
+        raise InputError(f"{name} is not a CSV table: {exc}", where="--data",
+                         hint="one row of numbers per line, cells separated by commas") from None
     if not lines:
         raise InputError(f"{name} is empty", where="--data",
                          hint="the first line names the columns, e.g. x1,x2,y")
