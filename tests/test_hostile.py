@@ -356,6 +356,34 @@ def test_the_graph_total_is_bounded_too() -> None:
     assert r.code == 2 and "for all nodes together" in r.stderr, r.output
 
 
+BIG = "x+" * (2 * 1024 * 1024) + "x"  # over 4 MB, as a command-line value
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["eval", BIG, "--at", "x=1"], "EXPR"),
+    (["eval", "--json", BIG], "EXPR"),
+    (["formula", BIG], "EXPR"),
+    (["eval", "x", "--at", "x=1" + "0" * (4 * 1024 * 1024)], "--at"),
+    (["eval", "x", "--at=x=1" + "0" * (4 * 1024 * 1024)], "--at"),
+    (["eval", "x", "--at", "x=1", "--expect", "dx=1" + "0" * (4 * 1024 * 1024)], "--expect"),
+    (["eval", "x", "--at", "x=1", "--expect", "dx=" + "é" * (2 * 1024 * 1024 + 1)], "--expect"),
+])
+def test_a_command_line_value_has_the_expression_limit(args: list[str], named: str) -> None:
+    r = invoke(*args)
+    no_crash(r)
+    assert r.code == 2 and r.stdout == "", r.output[:300]
+    assert r.stderr.startswith(f"error: {named} is larger than 4 MB"), r.stderr[:300]
+    assert len(r.stderr) < 500
+
+
+def test_a_command_line_value_just_under_the_limit_is_read() -> None:
+    from backprop_cli.core.limits import ARGUMENT_BYTES, too_large_argument
+
+    assert not too_large_argument("x" * ARGUMENT_BYTES)
+    assert too_large_argument("x" * (ARGUMENT_BYTES + 1))
+    assert too_large_argument("é" * (ARGUMENT_BYTES // 2 + 1))  # 2 bytes each in UTF-8
+
+
 # --- 9. output that grows without need ------------------------------------------------------------
 
 def test_descend_keeps_a_bounded_trajectory() -> None:
@@ -384,6 +412,69 @@ def test_a_huge_wrong_shape_answer_is_not_echoed_whole() -> None:
     r = invoke("eval", "sum(x)", "--at", "x=[1,2]", "--expect", f"dx={answer}")
     assert r.code == 1 and "a vector of 20000 [1, 1, 1, 1, …]" in r.stdout
     assert len(r.output) < 10_000
+
+
+MILLION = "a" * 1_000_000
+KEY = ('[neuron]\nexpression = "w0*x0 + w1*x1"\nat = {w0 = 2, x0 = -1, w1 = -3, x1 = -2}\n'
+       'expect = {dw0 = -1}\n')
+
+
+@pytest.mark.parametrize("problems", [
+    f'[{MILLION}]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\n',
+    f'["{MILLION} x"]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\n',
+    f'[p]\nexpression = "x*y"\nat = {{x = 1, y = 2, {MILLION} = 3}}\n',
+    f'[p]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\nexpect = {{{MILLION} = 3}}\n',
+    f'[p]\nexpression = "x*y"\nat = {{x = 1, y = 2}}\n{MILLION} = 3\n',
+    f'[p]\nexpression = "x"\nat = {{x = 1{"0" * 1_000_000}}}\n',  # past int()'s 4,300 digits
+])
+def test_a_problem_set_key_is_not_echoed_whole(problems: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "set.toml"
+    f.write_text(problems)
+    r = invoke("check", str(f))
+    no_crash(r)
+    assert r.code in (0, 2) and len(r.output) < 5_000, (r.code, len(r.output))
+
+
+@pytest.mark.parametrize("args", [
+    ["formula", "sum(W)", "dW = 1", "--shape", f"W={MILLION}"],  # a dimension letter
+    ["formula", "sum(W)", "dW = 1", "--shape", f"W={MILLION},2"],
+    ["formula", "sum(W)", "dW = 1", "--shape", f"{MILLION}=m,n"],
+    ["formula", "sum(W)", f"d{MILLION} = 1"],
+    ["formula", "sum(W)", f"dW = {MILLION}"],
+    ["formula", "sum(W)", MILLION],
+    ["descend", "(w-3)^2", "--at", "w=0", "--wrt", MILLION],
+])
+def test_a_formula_claim_or_shape_is_not_echoed_whole(args: list[str]) -> None:
+    r = invoke(*args)
+    no_crash(r)
+    assert r.code in (1, 2) and len(r.output) < 5_000, (args[-1][:20], len(r.output))
+
+
+@pytest.mark.parametrize("csv", [f"x,y,{MILLION}\n1,2,3\n", f"x,y\n1,{MILLION}\n"])
+def test_a_huge_csv_cell_is_bad_input(csv: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    f = tmp_path / "d.csv"
+    f.write_text(csv)  # past the csv module's 131,072-character field limit
+    r = invoke("fit", "(w*x-y)^2", "--data", str(f), "--at", "w=0")
+    no_crash(r)
+    assert r.code == 2 and len(r.output) < 5_000, r.output[:300]
+
+
+@pytest.mark.parametrize("answers", [
+    f'[neuron]\ndw0 = "{MILLION[:900_000]}"\n',  # the submission limit is 1,000,000 bytes
+    f'[neuron]\ndw0 = "1{"0" * 900_000}"\n',
+    f'[neuron]\ndw0 = 1{"0" * 900_000}\n',  # past int()'s 4,300 digits
+    f'[neuron]\n{MILLION[:900_000]} = 2\n',
+    f'[{MILLION[:900_000]}]\ndw0 = 2\n',
+    f'[neuron]\ndw0 = {MILLION[:900_000]}\n',
+    f'[neuron]\ndw0 = "[{"1," * 20_000}1]"\n',  # a wrong shape (450,000 entries: a minute)
+])
+def test_a_student_answer_is_not_echoed_whole(answers: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key, sub = tmp_path / "key.toml", tmp_path / "student.toml"
+    key.write_text(KEY)
+    sub.write_text(answers)
+    r = invoke("check", str(key), "--answers", str(sub))
+    no_crash(r)
+    assert r.code in (1, 2) and len(r.output) < 5_000, (r.code, len(r.output))
 
 
 # --- 3. deep nesting in problem files: refused before the parser, as a located error row --------
@@ -452,6 +543,45 @@ def test_ctrl_c_with_jobs_stops_at_once_and_prints_the_results_so_far(
     assert len(doc["problems"]) == finished and doc["exit_status"] == 130
     assert all(r["status"] == "pass" for r in doc["problems"])
     assert f"interrupted (Ctrl-C) after {finished} of {total} problems" in doc["summary"]["line"]
+
+
+def test_ctrl_c_with_jobs_keeps_every_problem_finished_before_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A worker busy with one slow problem: the problems finished beside it (which a chunk
+    of several problems would have held back until the slow one ended) are all reported."""
+    import multiprocessing
+    import time
+
+    from backprop_cli.course import batch
+
+    if multiprocessing.get_start_method() != "fork":
+        pytest.skip("the planted slow problem reaches the workers only when they are forked")
+    real = batch.run_problem
+
+    def run(problem, check, digits):  # type: ignore[no-untyped-def]
+        if getattr(problem, "name", "") == "slow":
+            time.sleep(120)  # never finishes within the test: Ctrl-C must not wait for it
+        return real(problem, check, digits)
+
+    monkeypatch.setattr(batch, "run_problem", run)
+    fast = 39
+    f = tmp_path / "set.toml"
+    # The slow one last, where it shares a chunk with fast ones under any chunking, and a
+    # single worker (one core) still finishes every fast one before reaching it.
+    f.write_text("\n".join([f'[p{k}]\nexpression = "x*y + {k}"\nat = {{x = 1, y = 2}}\n'
+                            for k in range(fast)]
+                           + ['[slow]\nexpression = "x*y"\nat = {x = 1, y = 2}\n']))
+
+    def progress(done: int, total: int) -> None:
+        if done == fast:  # every fast problem is back: Ctrl-C now
+            raise KeyboardInterrupt
+
+    sent = time.monotonic()
+    report = batch.run_problems(f, jobs=2, progress=progress)
+    assert time.monotonic() - sent < 60, "the slow problem was waited for"
+    assert report.interrupted and report.total == fast + 1
+    assert sorted(r.name for r in report.results) == sorted(f"p{k}" for k in range(fast))
+    assert all(r.status == "pass" for r in report.results)
 
 
 # --- 10. small misreadings ---------------------------------------------------------------------

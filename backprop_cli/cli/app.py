@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from ..core.errors import BackpropError, ExitStatus
+from ..core.errors import BackpropError, ExitStatus, InputError
 
 # --- exit codes: the one place where exceptions become messages and codes --------------------
 
@@ -102,6 +102,10 @@ class _Backprop(TyperGroup):
     """The app's click group: every command runs inside the one exception handler."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        argv = kwargs.get("args", args[0] if args else None)
+        exc = _oversized_argument(self, list(sys.argv[1:] if argv is None else argv))
+        if exc is not None:  # before parsing: no option's value is ever held twice
+            sys.exit(handle(exc))
         try:
             return super().main(*args, **kwargs)
         except OSError as exc:  # writing --help or a usage error to a full stdout
@@ -130,6 +134,36 @@ class _Backprop(TyperGroup):
                 # A write to stdout (rich, print) failing before the final flush.
                 exc._backprop_stdout = True  # type: ignore[attr-defined]
             raise typer.Exit(handle(exc, _debug(ctx))) from None
+
+
+def _oversized_argument(group: TyperGroup, argv: list[str]) -> InputError | None:
+    """The error for the first command-line value over core.limits.ARGUMENT_BYTES (an EXPR,
+    an --at or --expect value, any option's), naming the option or argument; else None."""
+    from ..core.limits import ARGUMENT_BYTES, megabytes, too_large_argument
+
+    for i, value in enumerate(argv):
+        if not too_large_argument(value):
+            continue
+        cmd = next((group.commands[t] for t in argv[:i] if t in group.commands), None)
+        params = list(cmd.params) if cmd is not None else []
+        prev = argv[i - 1] if i else ""
+        option = next((p for p in params if p.param_type_name == "option"
+                       and prev in (*p.opts, *p.secondary_opts)), None)
+        if value.startswith("--") and "=" in value:
+            name = value.split("=", 1)[0]
+        elif option is not None and not getattr(option, "is_flag", False) \
+                and not getattr(option, "count", False):
+            name = prev
+        elif prev.startswith("-") and len(prev) > 1 and option is None and cmd is None:
+            name = prev  # a global option's value (before the command)
+        else:
+            names = [p.human_readable_name for p in params if p.param_type_name == "argument"]
+            name = names[0] if names else "an argument"
+        return InputError(f"{name} is larger than {megabytes(ARGUMENT_BYTES)}, the limit for a "
+                          "value given on the command line", where=name,
+                          hint="put a long expression in a file and pipe it in: backprop eval "
+                          "- --at ... < expr.txt (see the README's Limits section)")
+    return None
 
 
 app = typer.Typer(

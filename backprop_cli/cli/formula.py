@@ -82,9 +82,13 @@ def formula_table(report: FormulaReport) -> Table:
     from rich.text import Text
 
     from ..checks.answers import fmt_array
+    from ..core.limits import WORD_CHARS, abbreviate
     from ..views.render import text
 
-    shapes = ", ".join(f"{n}: {'×'.join(str(d) for d in s)}" for n, s in report.shapes.items())
+    def dims(s: tuple[object, ...]) -> str:  # a letter is the user's: cut a long one
+        return "×".join(abbreviate(str(d), WORD_CHARS) for d in s)
+
+    shapes = ", ".join(f"{n}: {dims(s)}" for n, s in report.shapes.items())
     title = f"Gradient formulas of {report.expression.strip()}"
     caption = "\n".join([*(f"shapes: {shapes}",) * bool(shapes), *report.notes])
     table = Table(title=text(title), title_justify="left", header_style="bold",
@@ -105,7 +109,7 @@ def formula_table(report: FormulaReport) -> Table:
         example = ""
         ce = c.counterexample
         if ce is not None:
-            sized = ", ".join(f"{n} {'×'.join(map(str, s)) or 'scalar'}"
+            sized = ", ".join(f"{n} {dims(s) or 'scalar'}"
                               for n, s in ce.shapes.items() if s)
             point = "; ".join(f"{n} = {fmt_array(v)}" for n, v in ce.point.items())
             lines = [*(f"shapes: {sized}",) * bool(sized), f"at {point}",

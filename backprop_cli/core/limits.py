@@ -51,6 +51,21 @@ CSV_BYTES = 32 * MB
 def megabytes(n: int) -> str:
     return f"{n / MB:g} MB"
 
+
+# A value given on the command line (an EXPR argument, --at, --expect, any option) has the
+# bound of an expression read from a file: the same text, by another way in. (Linux's exec
+# already refuses a single argument over 128 KB; other systems and in-process callers,
+# such as typer's CliRunner or app([...]), do not.)
+ARGUMENT_BYTES = EXPRESSION_BYTES
+
+
+def too_large_argument(value: str, limit: int | None = None) -> bool:
+    """Whether a command-line value is over ``limit`` bytes (UTF-8) (default ARGUMENT_BYTES)."""
+    limit = ARGUMENT_BYTES if limit is None else limit
+    if len(value) <= limit // 4:  # at most 4 bytes a character: no need to encode
+        return False
+    return len(value.encode("utf-8", "surrogatepass")) > limit
+
 # The entries of one array node (a 2000×2000 matrix is 4,000,000 entries, 32 MB of floats),
 # and of all array nodes of one graph together (the backward pass keeps about three times
 # as much: values, upstream gradients, local gradients). Checked from the shapes alone,

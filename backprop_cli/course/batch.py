@@ -11,7 +11,7 @@ import os
 import signal
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,6 @@ from ..core.result import VERIFIERS, Value, known_verifiers
 from .problems import Invalid, Problem, ProblemSet, load_problems
 
 PARALLEL_MIN_PROBLEMS = 32  # below this (under a second of work) starting workers costs more
-CHUNK = 16  # problems sent to a worker at a time (--jobs)
 
 
 @dataclass
@@ -236,26 +235,26 @@ def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid]
     if jobs > 1 and runnable >= PARALLEL_MIN_PROBLEMS:
         workers = min(jobs, runnable, os.cpu_count() or 1) or 1
         _warm()
-        # Chunks, not single problems: a problem takes milliseconds, a round trip to a
-        # worker is not free. At least four chunks per worker keep the progress bar moving,
-        # and at most CHUNK problems each bound what Ctrl-C loses of the work under way.
-        size = max(1, min(-(-total // (workers * 4)), CHUNK))
+        # One problem per task, not chunks: a problem takes milliseconds of sympy, a round
+        # trip to a worker a fraction of one, and a chunk's finished problems would be lost
+        # with the chunk on Ctrl-C (its result comes back only when the whole chunk is done).
         done = 0
         # multiprocessing's Pool, for its terminate(): on Ctrl-C the workers (which ignore
         # SIGINT, so that only this process decides) are killed at once, not waited for.
         pool = multiprocessing.Pool(workers, initializer=_worker_start,
                                     initargs=(limits.max_entries(),))
+        tasks = ((k, p, tuple(check), digits) for k, p in enumerate(items))
+        received = pool.imap_unordered(_run_one, tasks, chunksize=1)
         try:
-            chunks = [(k, items[k:k + size], tuple(check), digits)
-                      for k in range(0, total, size)]
-            for start, chunk in pool.imap_unordered(_run_chunk, chunks):
-                results[start:start + len(chunk)] = chunk
-                done += len(chunk)
+            for k, result in received:
+                results[k] = result
+                done += 1
                 if progress is not None:
                     progress(done, total)
             pool.close()
         except KeyboardInterrupt:
             interrupted = True
+            _drain(received, results)
         finally:
             pool.terminate()
             pool.join()
@@ -287,10 +286,25 @@ def _worker_start(max_entries: int) -> None:
     limits.set_max_entries(max_entries)
 
 
-def _run_chunk(job: tuple[int, list[Problem | Invalid], tuple[str, ...], int | str | None]
-               ) -> tuple[int, list[ProblemResult]]:
-    start, items, check, digits = job
-    return start, [run_problem(p, check, digits) for p in items]
+def _run_one(job: tuple[int, Problem | Invalid, tuple[str, ...], int | str | None]
+             ) -> tuple[int, ProblemResult]:
+    k, problem, check, digits = job
+    return k, run_problem(problem, check, digits)
+
+
+def _drain(received: Iterator[tuple[int, ProblemResult]],
+           results: list[ProblemResult | None]) -> None:
+    """After Ctrl-C: keep the results the pool has already received (finished work) without
+    waiting for any that are still being computed."""
+    next_now = getattr(received, "next", None)  # IMapIterator.next(timeout)
+    if next_now is None:
+        return
+    try:
+        while True:
+            k, result = next_now(timeout=0)
+            results[k] = result
+    except (StopIteration, multiprocessing.TimeoutError, KeyboardInterrupt):
+        pass
 
 
 # ---------------------------------------------------------------- JUnit XML

@@ -35,6 +35,7 @@ from typing import Any
 
 from ..checks.answers import AnswerCheck, AnswerTolerance, answers_from, fmt, match_answers
 from ..core.errors import BackpropError, InputError
+from ..core.limits import WORD_CHARS, abbreviate, abbreviate_message
 from .problems import Problem, ProblemSet, _sections, _toml_error
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
@@ -137,6 +138,10 @@ def _parse(text: str, sub: Submission) -> dict[str, Any] | None:
                 return None
             sub.broken[found[0]] = f"line {line} is not valid TOML: {message}"
             blanked.update(found[1])
+        except ValueError:  # tomllib's int() past Python's 4,300-digit conversion limit
+            sub.errors.append("the submission has a whole number of more than 4,300 digits; "
+                              "write answers as ordinary numbers such as dw0 = -0.20")
+            return None
     return None
 
 
@@ -177,6 +182,12 @@ class AnswerGrade:
     max_points: float
     written: str = ""  # the student's answer as written ("" if missing)
     feedback: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The student's text, echoed in tables, feedback and the platforms' files: cut when
+        # long (issue 16: a 900,000-character answer printed 4.5 MB).
+        self.written = abbreviate(self.written)
+        self.feedback = [abbreviate_message(f) for f in self.feedback]
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "what": self.what, "status": self.status,
@@ -278,7 +289,8 @@ def grade(pset: ProblemSet, sub: Submission, *,
             import difflib
 
             close = difflib.get_close_matches(name, sorted(asked), n=1)
-            report.notes.append(f"[{name}] is not a problem of this assignment and was ignored"
+            report.notes.append(f"[{abbreviate(name, WORD_CHARS)}] is not a problem of this "
+                                "assignment and was ignored"
                                 + (f" (did you mean [{close[0]}]?)" if close else ""))
     for problem in pset.problems:
         report.problems.append(_grade_problem(problem, sub, formula))

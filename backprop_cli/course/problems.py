@@ -175,6 +175,10 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
                 message, line = _toml_error(exc, len(lines))
             except RecursionError:  # the scan above should make this unreachable
                 raise InputError(f"{source}: nested too deeply to read", where="FILE") from None
+            except ValueError:  # tomllib's int() past Python's 4,300-digit conversion limit
+                raise InputError(f"{source}: a whole number of more than 4,300 digits",
+                                 where="FILE", hint="write numbers as ordinary decimals, "
+                                 "such as x = 0.5") from None
         # A problem's error: blank it out and read the rest.
         found = _sections(lines, line, only_here="twice" in message)
         if found is None or all(k in blanked for k in found[1]):

@@ -22,9 +22,16 @@ from ..core.literals import ArrayValue
 from ..core.numbers import parse_number
 from ..core.parse import parse
 from .common import BoundLoss, start_point
+from .descend import TRAJECTORY_KEEP
 from .optim import Optimizer, Penalty, Schedule, finite, make_optimizer, parse_decay
 
 Progress = Callable[[int, int], None]
+
+# The history keeps at most 2 * HISTORY_KEEP epochs, as descend's trajectory does: a longer
+# run keeps every ``stride``-th epoch (the stride doubles as it grows), the last one and the
+# best validation epoch, so that a million epochs cost kilobytes. Read at each call, so a
+# test can lower it.
+HISTORY_KEEP = TRAJECTORY_KEEP
 
 
 @dataclass
@@ -49,8 +56,12 @@ def read_csv(path: str | Path) -> Dataset:
 
 
 def parse_csv(raw: str, name: str = "data") -> Dataset:
-    lines = [(i + 1, row) for i, row in enumerate(csv.reader(raw.splitlines()))
-             if any(c.strip() for c in row)]
+    try:
+        lines = [(i + 1, row) for i, row in enumerate(csv.reader(raw.splitlines()))
+                 if any(c.strip() for c in row)]
+    except csv.Error as exc:  # a cell over the csv module's 131,072 characters, a NUL byte
+        raise InputError(f"{name} is not a CSV table: {exc}", where="--data",
+                         hint="one row of numbers per line, cells separated by commas") from None
     if not lines:
         raise InputError(f"{name} is empty", where="--data",
                          hint="the first line names the columns, e.g. x1,x2,y")
@@ -118,6 +129,7 @@ class Fit:
     predict: str | None
     target: str | None
     history: list[Epoch] = field(default_factory=list)
+    stride: int = 1  # history holds the epochs e with e % stride == 0, the best and the last
     status: str = "finished"  # finished | early-stopped | diverged
     best_epoch: int | None = None
     binds: dict[str, list[str]] = field(default_factory=dict)  # vector inputs <- columns
@@ -133,8 +145,10 @@ class Fit:
         """The epoch whose parameters are returned (the best one under early stopping)."""
         if not self.history:
             return None
-        if self.best_epoch is not None:
-            return self.history[self.best_epoch]
+        if self.best_epoch is not None:  # record() never drops it
+            for e in reversed(self.history):
+                if e.epoch == self.best_epoch:
+                    return e
         return self.history[-1]
 
     @property
@@ -155,14 +169,29 @@ class Fit:
             "init": self.init, "early_stopping": self.patience,
             "predict": self.predict, "target": self.target, "bind": self.binds,
             "status": self.status, "message": self.message, "hint": self.hint,
-            "epochs": len(self.history) - 1, "best_epoch": self.best_epoch,
+            "epochs": self.history[-1].epoch if self.history else 0,
+            "best_epoch": self.best_epoch,
             "final": self.final,
             "final_train_loss": end.train_loss if end else None,
             "final_val_loss": end.val_loss if end else None,
             "final_train_accuracy": end.train_accuracy if end else None,
             "final_val_accuracy": end.val_accuracy if end else None,
             "history": [e.to_dict() for e in self.history],
+            "trajectory_stride": self.stride,
         }
+
+    def record(self, row: Epoch, keep: int | None = None) -> None:
+        """Add the newest epoch; past 2 * keep epochs kept, keep every other one (and always
+        the best validation epoch, whose parameters may be restored, and the last)."""
+        keep = HISTORY_KEEP if keep is None else keep
+        rows = self.history
+        if rows and rows[-1].epoch % self.stride and rows[-1].epoch != self.best_epoch:
+            rows.pop()  # held only as the newest epoch
+        rows.append(row)
+        if len(rows) > 2 * keep:
+            self.stride *= 2
+            self.history = [e for e in rows[:-1] if e.epoch % self.stride == 0
+                            or e.epoch == self.best_epoch] + rows[-1:]
 
 
 class _Model(BoundLoss):
@@ -340,7 +369,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
                              else (None, None))
         row = Epoch(epoch, updates, eta, train_loss, val_loss, train_acc, val_acc,
                     snapshot(params, theta))
-        result.history.append(row)
+        result.record(row)
         return row
 
     try:
@@ -381,7 +410,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
         if progress is not None:
             progress(epoch, epochs)
         if not math.isfinite(row.train_loss) or (
-                row.train_loss > 1e6 * max(1.0, abs(result.history[0].train_loss))):
+                row.train_loss > 1e6 * max(1.0, abs(first.train_loss))):
             _diverged(result, f"in epoch {epoch} the training loss reached "
                       f"{number(row.train_loss)}", lr)
             break

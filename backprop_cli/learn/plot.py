@@ -359,8 +359,10 @@ def fit_table(result: Fit, max_rows: int = 20) -> Reflow:
 def _fit_table(result: Fit, max_rows: int, *, short: bool) -> Table:
     rows = result.history
     shown = sample(len(rows), max_rows)
-    if result.best_epoch is not None and result.best_epoch not in shown:
-        shown = sorted({*shown, result.best_epoch})
+    # The history may be strided (Fit.record): find the best epoch's row by its number.
+    best = [i for i, e in enumerate(rows) if e.epoch == result.best_epoch]
+    if best and best[0] not in shown:
+        shown = sorted({*shown, best[0]})
     acc = result.predict is not None
     # Short: the update count (epochs × batches) and a constant learning rate (said in the
     # summary line) make room for the losses.
