@@ -103,9 +103,9 @@ class _Backprop(TyperGroup):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         argv = kwargs.get("args", args[0] if args else None)
-        exc = _oversized_argument(self, list(sys.argv[1:] if argv is None else argv))
-        if exc is not None:  # before parsing: no option's value is ever held twice
-            sys.exit(handle(exc))
+        too_big = _oversized_argument(self, list(sys.argv[1:] if argv is None else argv))
+        if too_big is not None:  # before parsing: no option's value is ever held twice
+            sys.exit(handle(too_big))
         try:
             return super().main(*args, **kwargs)
         except OSError as exc:  # writing --help or a usage error to a full stdout

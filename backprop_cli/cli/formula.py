@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -85,7 +86,7 @@ def formula_table(report: FormulaReport) -> Table:
     from ..core.limits import WORD_CHARS, abbreviate
     from ..views.render import text
 
-    def dims(s: tuple[object, ...]) -> str:  # a letter is the user's: cut a long one
+    def dims(s: Sequence[object]) -> str:  # a letter is the user's: cut a long one
         return "×".join(abbreviate(str(d), WORD_CHARS) for d in s)
 
     shapes = ", ".join(f"{n}: {dims(s)}" for n, s in report.shapes.items())
