@@ -441,8 +441,8 @@ def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
             continue  # a wrong shape: nothing can be computed from it
         kind, nid = resolve(k)
         theirs[k] = (kind, nid, _as_array(c) if arrays else float(c.answer))
-    rerun = _rerun_arrays if arrays else _rerun
-    carried, used = rerun(result, theirs)
+    rules = _Arrays if arrays else _Numbers
+    carried, used = _rerun(result, theirs, rules)
     share = 1.0 if problem.carried_forward is None else problem.carried_forward
     for ag in pg.answers:
         w = wrong.get(ag.key)
@@ -454,8 +454,9 @@ def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
             continue
         # The earlier answers that change this one (a local gradient need not depend on
         # every value it was tainted by).
-        moved = [j for j in used[ag.key] if not _within(c, rerun(result, {
-            i: t for i, t in theirs.items() if i != j})[0].get(ag.key, want), against=want)
+        moved = [j for j in used[ag.key] if not _within(c, _rerun(result, {
+            i: t for i, t in theirs.items() if i != j}, rules)[0].get(ag.key, want),
+            against=want)
             ] or used[ag.key]
         bad = [j for j in moved if j in wrong]
         named = ", ".join(f"{j} = {checks[j].written}" for j in (bad or moved))
@@ -537,13 +538,86 @@ def _within(c: AnswerCheck, want: Any, against: Any = None) -> bool:
                for e in c.entries)
 
 
-def _rerun_arrays(result: Any, theirs: dict[str, tuple[str, int, Any]]
-                  ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """_rerun for vectors and matrices: the same walk with numpy values, each op's array
-    rule (core/arrays.py's vjp) in place of scalar local gradients."""
-    import numpy as np
+class _Numbers:
+    """The scalar engine's rules for _rerun: op.forward and op.local on floats."""
 
-    from ..core import arrays
+    @staticmethod
+    def value(v: Any) -> Any:
+        return float(v)
+
+    @staticmethod
+    def broken(v: Any) -> Any:
+        return math.nan
+
+    @staticmethod
+    def forward(op: Any, ins: list[Any]) -> Any:
+        return float(op.forward(*ins))
+
+    @staticmethod
+    def zero(v: Any) -> Any:
+        return 0.0
+
+    @staticmethod
+    def seed(seed: Any, out: Any) -> Any:
+        return float(seed)
+
+    @staticmethod
+    def down(op: Any, args: tuple[Any, ...], out: Any, up: Any) -> tuple[Any, ...]:
+        return tuple(up * g for g in op.local(args, out))
+
+
+class _Arrays:
+    """The array engine's rules for _rerun: np_forward and core/arrays.py's vjp."""
+
+    @staticmethod
+    def value(v: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(v, dtype=float)
+
+    @staticmethod
+    def broken(v: Any) -> Any:
+        import numpy as np
+
+        return np.full(np.shape(v), math.nan)
+
+    @staticmethod
+    def forward(op: Any, ins: list[Any]) -> Any:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return np.asarray(op.np_forward(np, *ins), dtype=float)
+
+    @staticmethod
+    def zero(v: Any) -> Any:
+        import numpy as np
+
+        return np.zeros_like(v)
+
+    @staticmethod
+    def seed(seed: Any, out: Any) -> Any:
+        import numpy as np
+
+        return np.asarray(seed, dtype=float).reshape(np.shape(out))
+
+    @staticmethod
+    def down(op: Any, args: tuple[Any, ...], out: Any, up: Any) -> tuple[Any, ...]:
+        from ..core import arrays
+
+        return tuple(arrays.vjp(op, args, out, up))
+
+
+# The student's answers can make any op fail (a shape they broke, a log of a negative):
+# such a node is NaN from there on, and nothing downstream of it is carried.
+_BROKEN = (ValueError, TypeError, ArithmeticError, AssertionError)
+
+
+def _rerun(result: Any, theirs: dict[str, tuple[str, int, Any]], rules: Any = _Numbers
+           ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Forward and backward with the student's answers ``theirs`` (key -> kind, node, value)
+    in place of the truth, by the scalar or the array engine's ``rules``. Returns, per
+    answer, the value it would have had from the student's earlier answers, and which of
+    them it was built on."""
     from ..core.ops import CONST, VAR
 
     graph = result.graph
@@ -554,71 +628,15 @@ def _rerun_arrays(result: Any, theirs: dict[str, tuple[str, int, Any]]
     carried: dict[str, Any] = {}
     used: dict[str, list[str]] = {}
     tainted: list[set[str]] = [set() for _ in nodes]
-    for node in nodes:
-        nid = node.id
-        if node.op is VAR or node.op is CONST:
-            values[nid] = np.asarray(result.nodes[nid].value, dtype=float)
-            continue
-        ins = [values[j] for j in node.inputs]
-        try:
-            with np.errstate(all="ignore"):
-                values[nid] = np.asarray(node.op.np_forward(np, *ins), dtype=float)
-        except (ValueError, TypeError, ArithmeticError):  # shapes the student's answer broke
-            values[nid] = np.full(np.shape(result.nodes[nid].value), math.nan)
-        tainted[nid] = set().union(*(tainted[j] for j in node.inputs))
-        if nid in by_value:
-            k, v = by_value[nid]
-            carried[k], used[k] = values[nid], sorted(tainted[nid])
-            values[nid] = v
-            tainted[nid] = tainted[nid] | {k}
-    up: list[Any] = [np.zeros_like(values[n.id]) for n in nodes]
-    up_taint: list[set[str]] = [set() for _ in nodes]
-    up[graph.output] = np.asarray(result.seed, dtype=float).reshape(values[graph.output].shape)
-    for node in reversed(nodes):
-        nid = node.id
-        if nid in by_grad:
-            k, v = by_grad[nid]
-            carried[k], used[k] = up[nid], sorted(up_taint[nid])
-            up[nid] = v
-            up_taint[nid] = up_taint[nid] | {k}
-        if not node.inputs:
-            continue
-        args = tuple(values[j] for j in node.inputs)
-        try:
-            down = arrays.vjp(node.op, args, values[nid], up[nid])
-        except (ValueError, TypeError, ArithmeticError, AssertionError):
-            down = tuple(np.full(a.shape, math.nan) for a in args)
-        fwd = set().union(*(tainted[j] for j in node.inputs)) | tainted[nid]
-        for j, d in zip(node.inputs, down):
-            up[j] = up[j] + d
-            up_taint[j] |= up_taint[nid] | fwd
-    return carried, used
-
-
-def _rerun(result: Any, theirs: dict[str, tuple[str, int, float]]
-           ) -> tuple[dict[str, float], dict[str, list[str]]]:
-    """Forward and backward with the student's answers ``theirs`` (key -> kind, node, value)
-    in place of the truth. Returns, per answer, the value it would have had from the
-    student's earlier answers, and which of them it was built on."""
-    from ..core.ops import CONST, VAR
-
-    graph = result.graph
-    nodes = graph.nodes
-    by_value = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "value"}
-    by_grad = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "gradient"}
-    values = [0.0] * len(nodes)
-    carried: dict[str, float] = {}
-    used: dict[str, list[str]] = {}
-    tainted: list[set[str]] = [set() for _ in nodes]
     for node in nodes:  # forward: each node from its inputs as the student had them
         nid = node.id
         if node.op is VAR or node.op is CONST:
-            values[nid] = float(result.nodes[nid].value)
+            values[nid] = rules.value(result.nodes[nid].value)
             continue
         try:
-            values[nid] = float(node.op.forward(*[values[j] for j in node.inputs]))
-        except (ValueError, ZeroDivisionError, OverflowError):
-            values[nid] = math.nan
+            values[nid] = rules.forward(node.op, [values[j] for j in node.inputs])
+        except _BROKEN:
+            values[nid] = rules.broken(result.nodes[nid].value)
         tainted[nid] = set().union(*(tainted[j] for j in node.inputs))
         if nid in by_value:
             k, v = by_value[nid]
@@ -626,9 +644,9 @@ def _rerun(result: Any, theirs: dict[str, tuple[str, int, float]]
             values[nid] = v
             tainted[nid] = tainted[nid] | {k}
     # Backward: upstream x local, the local gradients taken at the student's values.
-    up = [0.0] * len(nodes)
+    up: list[Any] = [rules.zero(values[n.id]) for n in nodes]
     up_taint: list[set[str]] = [set() for _ in nodes]
-    up[graph.output] = float(result.seed)
+    up[graph.output] = rules.seed(result.seed, values[graph.output])
     for node in reversed(nodes):
         nid = node.id
         if nid in by_grad:
@@ -640,12 +658,12 @@ def _rerun(result: Any, theirs: dict[str, tuple[str, int, float]]
             continue
         args = tuple(values[j] for j in node.inputs)
         try:
-            loc = node.op.local(args, values[nid])
-        except (ValueError, ZeroDivisionError, OverflowError):
-            loc = (math.nan,) * len(args)
+            down = rules.down(node.op, args, values[nid], up[nid])
+        except _BROKEN:
+            down = tuple(rules.broken(a) for a in args)
         fwd = set().union(*(tainted[j] for j in node.inputs)) | tainted[nid]
-        for pos, j in enumerate(node.inputs):
-            up[j] += up[nid] * loc[pos]
+        for j, d in zip(node.inputs, down):
+            up[j] = up[j] + d
             up_taint[j] |= up_taint[nid] | fwd
     return carried, used
 
