@@ -28,7 +28,7 @@ from ..core.ops import CONST, VAR
 from ..core.point import Point
 from ..core.result import Check, Tolerance, Verification
 from .numeric import Difference, difference
-from .policy import decide, note_kinks
+from .policy import decide, note_kinks, sympy_stop_notes
 from .verify import EXPLAIN_MAX, PER_VARIABLE_BUDGET, apply, direction_outcome
 from .worker import Job, Send
 
@@ -86,14 +86,7 @@ def _collect(job: Job, checks: list[Check], notes: list[str], tol: Tolerance) ->
         c.sympy_value, c.sympy_derivative, c.sympy_how = value, printed, "formula"
         if any(v is None for v in (value if isinstance(value, list) else [value])):
             c.notes.append("sympy's derivative is undefined at some entries")
-    if job.error is not None:
-        notes.append(f"sympy check gave up: {job.error}")
-    elif not job.finished:
-        missing = [c for c in checks if c.sympy_how is None]
-        for c in missing:
-            c.why = f"budget: sympy did not finish within {tol.time_budget:g} s"
-        notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget): "
-                     f"{len(missing)} of {len(checks)} inputs without its proof")
+    sympy_stop_notes(job, checks, tol, notes, what="inputs")
 
 
 # ---------------------------------------------------------------- sympy

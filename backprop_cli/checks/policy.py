@@ -155,6 +155,26 @@ def note_kinks(graph: Graph, kinks: Mapping[int, str], checks: list[Check]
     return found
 
 
+def sympy_stop_notes(job: Any, checks: list[Check], tol: Tolerance, notes: list[str],
+                     what: str = "gradients") -> None:
+    """What a sympy job that gave up or hit the budget leaves unproved, said once for both
+    engines: each check without sympy's proof gets its ``why``, and one note counts them."""
+    if job.error is not None:
+        notes.append(f"sympy check gave up: {job.error}")
+        return
+    if job.finished:
+        return
+    missing = [c for c in checks if c.sympy_how is None]
+    for c in missing:
+        c.why = f"budget: sympy did not finish within {tol.time_budget:g} s"
+    if missing:
+        notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget): "
+                     f"{len(missing)} of {len(checks)} {what} without its proof")
+    else:
+        notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget) "
+                     "before differentiating the whole formula")
+
+
 def summary_words(counts: Mapping[str, int]) -> str:
     """"2 proved by sympy, 1 not checked (budget)" from Verification.counts()."""
     from ..core.result import PROOFS

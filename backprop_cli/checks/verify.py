@@ -27,7 +27,7 @@ from ..core.point import Point
 from ..core.result import VERIFIERS, Check, Tolerance, Verification
 from . import sympy_jobs
 from .numeric import Difference, difference
-from .policy import close, decide, note_kinks
+from .policy import close, decide, note_kinks, sympy_stop_notes
 from .worker import IMPORT_GRACE, Finished, Job, Send
 
 __all__ = ["close", "note_kinks", "verify"]
@@ -165,18 +165,7 @@ def _collect(job: Job | Finished, checks: list[Check], direction: dict[str, Any]
                                                                   tol.atol)}
         elif kind == "note":
             notes.append(message[1])
-    if job.error is not None:
-        notes.append(f"sympy check gave up: {job.error}")
-    elif not job.finished:
-        missing = [c for c in checks if c.sympy_how is None]
-        for c in missing:
-            c.why = f"budget: sympy did not finish within {tol.time_budget:g} s"
-        if missing:
-            notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget): "
-                         f"{len(missing)} of {len(checks)} gradients without its proof")
-        else:
-            notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget) "
-                         "before differentiating the whole formula")
+    sympy_stop_notes(job, checks, tol, notes)
     return direction
 
 
