@@ -22,6 +22,7 @@ proved:
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 from ..core.graph import Graph
@@ -71,8 +72,6 @@ def plain_gates(graph: Graph, point: Point, wrt: list[str], seed: float,
 
 def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
                   deadline: float | None = None) -> dict[str, float | None]:
-    import time
-
     import mpmath
 
     from . import symbolic
@@ -113,21 +112,9 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
             for j, d in zip(node.inputs, row):
                 if needs[j] and type(d) is not int and (type(d) is not mpf or not isfinite(d)):
                     raise NotPlainError
-            local[node.id] = row
-        upstream: list[Any] = [0] * len(nodes)
-        upstream[graph.output] = mpf(seed)
-        for node in reversed(nodes):
-            if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
-                raise TimeoutError
-            row = local[node.id]
-            if row is None:
-                continue
-            u = upstream[node.id]
-            if u == 0:
-                continue
-            for j, d in zip(node.inputs, row):
-                if needs[j]:  # a constant's gradient is never used (d/db a^b at a < 0)
-                    upstream[j] = upstream[j] + u * d
+            # A gradient no variable needs is None (d/db a^b at a < 0 is never used).
+            local[node.id] = [d if needs[j] else None for j, d in zip(node.inputs, row)]
+        upstream = _chain(graph, local, 0, mpf(seed), deadline)
         grads = [upstream[graph.variables[name]] for name in wrt]
         if not all(isfinite(g) for g in grads):
             raise NotPlainError
@@ -202,19 +189,31 @@ def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
             else:
                 row.append(d.xreplace(names).evalf(digits))
         local[node.id] = row
-    upstream: list[Any] = [sp.S.Zero] * len(nodes)
-    upstream[graph.output] = sp.Float(seed, digits)
+    upstream = _chain(graph, local, sp.S.Zero, sp.Float(seed, digits))
+    return {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
+
+
+def _chain(graph: Graph, local: list[list[Any] | None], zero: Any, seed: Any,
+           deadline: float | None = None) -> list[Any]:
+    """The chain rule from the output back, shared by both gate passes: each node's
+    upstream times its local gradients, summed into its inputs. A local gradient of None
+    is one no variable needs (a constant's: d/db a^b at a < 0 is never used)."""
+    nodes = graph.nodes
+    upstream: list[Any] = [zero] * len(nodes)
+    upstream[graph.output] = seed
     for node in reversed(nodes):
-        back = local[node.id]
-        if back is None:
+        if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
+            raise TimeoutError
+        row = local[node.id]
+        if row is None:
             continue
         u = upstream[node.id]
         if u == 0:
             continue
-        for j, d in zip(node.inputs, back):
+        for j, d in zip(node.inputs, row):
             if d is not None:
                 upstream[j] = upstream[j] + u * d
-    return {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
+    return upstream
 
 
 def formula(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
