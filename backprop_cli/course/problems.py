@@ -697,23 +697,16 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
     return out
 
 
+# A problem's own value wins; the file's setting fills in what it leaves unset.
+_INHERITED = ("digits", "rtol", "atol", "check", "carried_forward", "budget", "show_correct")
+
+
 def _apply_defaults(problem: Problem, defaults: dict[str, Any]) -> None:
-    if problem.digits is None and "digits" in defaults:
-        problem.digits = defaults["digits"]
-    if problem.rtol is None and "rtol" in defaults:
-        problem.rtol = defaults["rtol"]
-    if problem.atol is None and "atol" in defaults:
-        problem.atol = defaults["atol"]
-    if problem.check is None and "check" in defaults:
-        problem.check = defaults["check"]
+    for key in _INHERITED:
+        if getattr(problem, key) is None and key in defaults:
+            setattr(problem, key, defaults[key])
     if "points" in defaults:
         problem.default_points = defaults["points"]
-    if problem.carried_forward is None and "carried_forward" in defaults:
-        problem.carried_forward = defaults["carried_forward"]
-    if problem.budget is None and "budget" in defaults:
-        problem.budget = defaults["budget"]
-    if problem.show_correct is None and "show_correct" in defaults:
-        problem.show_correct = defaults["show_correct"]
 
 
 def _budget(value: Any) -> float:
