@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +58,17 @@ def same_text(got: str, want: str) -> bool:
     (gw, gn), (ww, wn) = _shape(got), _shape(want)
     return gw == ww and len(gn) == len(wn) and all(
         math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-12) for a, b in zip(gn, wn))
+
+
+@pytest.fixture
+def fresh_worker() -> Iterator[None]:
+    """The sympy worker stays warm between checks (checks/worker.py): a test that patches
+    what it runs starts a new one, forked after the patch, and leaves none behind."""
+    from backprop_cli.checks import worker
+
+    worker.retire()
+    yield
+    worker.retire()
 
 
 @pytest.fixture(autouse=True)

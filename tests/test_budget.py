@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from backprop_cli import evaluate
-from backprop_cli.checks import sympy_jobs
-from backprop_cli.checks.worker import Job
+from backprop_cli.checks import sympy_jobs, worker
+from backprop_cli.checks.worker import Job, Send
 from backprop_cli.core.errors import InputError
 from backprop_cli.course.problems import parse_problems
 
@@ -22,36 +25,57 @@ def _forever(*args: object) -> None:
         time.sleep(1)
 
 
-def test_a_job_past_its_deadline_is_stopped_and_keeps_what_it_sent() -> None:
-    def work(send):  # type: ignore[no-untyped-def]
-        send(("first", 1))
-        _forever()
+def _first_then_forever(send: Send) -> None:
+    send(("first", 1))
+    _forever()
 
+
+def _two(send: Send) -> None:
+    send(("x", 2))
+
+
+def _boom(send: Send) -> None:
+    raise ValueError("boom")
+
+
+def test_a_job_past_its_deadline_is_stopped_and_keeps_what_it_sent() -> None:
     start = time.monotonic()
-    job = Job(work, time.monotonic() + 0.5)
+    job = Job(_first_then_forever, (), time.monotonic() + 0.5)
+    pid = worker._ready_worker().pid
     got = list(job.results())
     assert got == [("first", 1)]
     assert not job.finished
     assert time.monotonic() - start < 30  # it ends (a generous bound, not a speed test)
-    assert job._pid == 0  # killed and reaped
+    with pytest.raises(ChildProcessError):  # killed and reaped
+        os.waitpid(pid, os.WNOHANG)
 
 
-def test_a_finished_job_says_so() -> None:
-    job = Job(lambda send: send(("x", 2)), time.monotonic() + 60)
+def test_a_finished_job_says_so_and_the_next_job_reuses_its_worker() -> None:
+    job = Job(_two, (), time.monotonic() + 60)
     assert list(job.results()) == [("x", 2)] and job.finished and job.error is None
+    warm = worker._worker
+    again = Job(_two, (), time.monotonic() + 60)
+    assert list(again.results()) == [("x", 2)] and worker._worker is warm
 
 
 def test_an_error_in_the_worker_is_reported_not_raised() -> None:
-    def work(send):  # type: ignore[no-untyped-def]
-        raise ValueError("boom")
-
-    job = Job(work, time.monotonic() + 60)
+    job = Job(_boom, (), time.monotonic() + 60)
     assert list(job.results()) == []
     assert job.error is not None and "boom" in job.error
 
 
+def test_a_worker_that_died_between_jobs_is_replaced() -> None:
+    assert list(Job(_two, (), time.monotonic() + 60).results()) == [("x", 2)]
+    dead = worker._worker
+    assert dead is not None
+    os.kill(dead.pid, signal.SIGKILL)
+    assert list(Job(_two, (), time.monotonic() + 60).results()) == [("x", 2)]
+    assert worker._worker is not dead
+
+
 def test_sympy_that_does_not_finish_leaves_not_checked_budget(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch,
+        fresh_worker: None) -> None:
     # The worker is forked after this patch: its sympy never finishes.
     monkeypatch.setattr(sympy_jobs, "gates", _forever)
     r = evaluate("x*y + sin(x)", at={"x": 0.5, "y": 2}, check=("sympy",), budget=0.5)
@@ -64,13 +88,15 @@ def test_sympy_that_does_not_finish_leaves_not_checked_budget(
 
 
 def test_finite_differences_still_prove_what_sympy_could_not(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch,
+        fresh_worker: None) -> None:
     monkeypatch.setattr(sympy_jobs, "gates", _forever)
     r = evaluate("x*y", at={"x": 0.5, "y": 2}, budget=0.5)
     assert [c.proof for c in r.verification.checks] == ["numeric", "numeric"]
 
 
-def test_symbolic_mode_is_budgeted(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_symbolic_mode_is_budgeted(monkeypatch: pytest.MonkeyPatch,
+        fresh_worker: None) -> None:
     from backprop_cli.checks import symbolic
 
     monkeypatch.setattr(symbolic, "output_expr", _forever)
@@ -120,11 +146,14 @@ def test_problem_budget_must_be_positive() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="the worker process needs os.fork")
-def test_no_worker_is_left_behind() -> None:
-    evaluate("x*y", at={"x": 1, "y": 2})
-    with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)
-
+def test_the_warm_worker_leaves_with_its_process() -> None:
+    code = ("from backprop_cli import evaluate; from backprop_cli.checks import worker; "
+            "evaluate('x*y', at={'x': 1, 'y': 2}); print(worker._worker.pid)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    pid = int(done.stdout)
+    with pytest.raises(ProcessLookupError):  # killed and reaped at exit
+        os.kill(pid, 0)
 
 
 def test_check_budget_option_applies_to_problems_without_their_own(

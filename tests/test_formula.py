@@ -238,7 +238,8 @@ def test_bad_input_is_one_message_and_exit_2(args: tuple[str, ...],
     assert_bad_input(invoke("formula", *args), *fragments)
 
 
-def test_no_claim_text_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_claim_text_reaches_eval_or_sympify(monkeypatch: pytest.MonkeyPatch,
+                                               fresh_worker: None) -> None:
     import builtins
 
     import sympy

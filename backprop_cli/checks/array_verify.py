@@ -56,7 +56,7 @@ def verify_arrays(graph: Graph, point: Point, values: dict[str, Array], run: Arr
                 for c in checks:
                     c.sympy_derivative = f"skipped: {why_not}"
             else:
-                job = Job(_sympy_work(graph, point, values, run, checks), deadline)
+                job = Job(*_sympy_work(graph, point, values, run, checks), deadline)
         if "numeric" in verifiers:
             if per_entry:
                 _numeric_check(graph, values, run, grads, checks, tol,
@@ -156,51 +156,53 @@ def build_arrays(graph: Graph, symbols: dict[str, Any]) -> list[Any]:
 
 
 def _sympy_work(graph: Graph, point: Point, values: dict[str, Array], run: ArrayPass,
-                checks: list[Check]) -> Any:
-    """The worker's job: per input, sympy's derivative of every entry, sent as
-    (kind, input, value (float or nested lists, None where undefined), printed)."""
+                checks: list[Check]) -> tuple[Any, tuple[Any, ...]]:
+    """The worker's job (_entries) and its arguments."""
     names = [c.variable for c in checks]
     seed_entries = [float(g) for g in np.ravel(run.seed)]
+    return _entries, (graph, point, values, names, seed_entries)
 
-    def work(send: Send) -> None:
-        import sympy as sp
 
-        from . import symbolic
+def _entries(graph: Graph, point: Point, values: dict[str, Array], names: list[str],
+             seed_entries: list[float], send: Send) -> None:
+    """Per input, sympy's derivative of every entry, sent as (kind, input, value (float or
+    nested lists, None where undefined), printed)."""
+    import sympy as sp
 
-        printed = entry_names(values)
-        # Internal symbol names (never user text); printed names only for display.
-        symbols: dict[str, Any] = {}
-        at: dict[Any, Any] = {}
-        shown: dict[Any, Any] = {}
-        for k, (name, v) in enumerate(values.items()):
-            exact = point.arrays[name].exact if name in point.arrays else (point.exact[name],)
-            syms = [sp.Symbol(f"_v{k}_{i}", real=True) for i in range(v.size)]
-            for s, e, p in zip(syms, exact, printed[name]):
-                at[s] = sp.Rational(e.numerator, e.denominator)
-                shown[s] = sp.Symbol(p, real=True)
-            arr = np.empty(v.shape, dtype=object)
-            arr.reshape(-1)[:] = syms
-            if v.ndim == 0:
-                arr = _obj(syms[0])
-            symbols[name] = arr
-        exprs = build_arrays(graph, symbols)
-        out = exprs[graph.output]
-        seed = [sp.Rational(g) for g in seed_entries]
-        loss = sp.Add(*(g * e for g, e in zip(seed, out.reshape(-1))))
-        for name in names:
-            syms = list(symbols[name].reshape(-1))
-            derivs = [loss.diff(s) for s in syms]
-            # evalf with subs, not xreplace with Floats: evalf raises its working precision
-            # until the result has DIGITS right, where 30-digit Floats put in first can
-            # cancel to noise (a softmax of exp(64): -0.0625 where the truth is 1e-136).
-            vals = [symbolic.to_float(d.evalf(symbolic.DIGITS, subs=at)) for d in derivs]
-            shape = values[name].shape
-            value = np.array(vals, dtype=object).reshape(shape).tolist() if shape else vals[0]
-            text = symbolic.short("; ".join(
-                f"∂/∂{shown[s]} = {d.xreplace(shown)}" for s, d in zip(syms, derivs)), 80)
-            send(("entries", name, value, text))
+    from . import symbolic
 
-    return work
+    printed = entry_names(values)
+    # Internal symbol names (never user text); printed names only for display.
+    symbols: dict[str, Any] = {}
+    at: dict[Any, Any] = {}
+    shown: dict[Any, Any] = {}
+    for k, (name, v) in enumerate(values.items()):
+        exact = point.arrays[name].exact if name in point.arrays else (point.exact[name],)
+        syms = [sp.Symbol(f"_v{k}_{i}", real=True) for i in range(v.size)]
+        for s, e, p in zip(syms, exact, printed[name]):
+            at[s] = sp.Rational(e.numerator, e.denominator)
+            shown[s] = sp.Symbol(p, real=True)
+        arr = np.empty(v.shape, dtype=object)
+        arr.reshape(-1)[:] = syms
+        if v.ndim == 0:
+            arr = _obj(syms[0])
+        symbols[name] = arr
+    exprs = build_arrays(graph, symbols)
+    out = exprs[graph.output]
+    seed = [sp.Rational(g) for g in seed_entries]
+    loss = sp.Add(*(g * e for g, e in zip(seed, out.reshape(-1))))
+    for name in names:
+        syms = list(symbols[name].reshape(-1))
+        derivs = [loss.diff(s) for s in syms]
+        # evalf with subs, not xreplace with Floats: evalf raises its working precision
+        # until the result has DIGITS right, where 30-digit Floats put in first can
+        # cancel to noise (a softmax of exp(64): -0.0625 where the truth is 1e-136).
+        vals = [symbolic.to_float(d.evalf(symbolic.DIGITS, subs=at)) for d in derivs]
+        shape = values[name].shape
+        value = np.array(vals, dtype=object).reshape(shape).tolist() if shape else vals[0]
+        text = symbolic.short("; ".join(
+            f"∂/∂{shown[s]} = {d.xreplace(shown)}" for s, d in zip(syms, derivs)), 80)
+        send(("entries", name, value, text))
 
 
 # ---------------------------------------------------------------- finite differences

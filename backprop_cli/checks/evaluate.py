@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..core.engine import Pass, backward, forward
 from ..core.errors import DomainError, InputError
@@ -24,6 +24,9 @@ from ..core.parse import parse, parse_value
 from ..core.point import as_point, match
 from ..core.result import VERIFIERS, Result, Tolerance, known_verifiers, records
 from .verify import verify
+
+if TYPE_CHECKING:
+    from .worker import Send
 
 
 def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None = None,
@@ -210,7 +213,7 @@ def _symbolic_job(result: Result, locals_too: bool, derivatives: bool, budget: f
     import time
 
     from .verify import _sympy_unaffordable
-    from .worker import Job, Send
+    from .worker import Job
 
     graph = result.graph
     why_not = _sympy_unaffordable(graph) if derivatives else None
@@ -220,20 +223,9 @@ def _symbolic_job(result: Result, locals_too: bool, derivatives: bool, budget: f
     if not (locals_too or derivatives):
         return
 
-    def work(send: Send) -> None:
-        from . import symbolic
-
-        if locals_too:
-            for rec in result.nodes:
-                if graph.nodes[rec.id].inputs:
-                    send(("local", rec.id, [symbolic.printed(d) for d in
-                                            symbolic.local_symbolic(graph, rec.id)]))
-        if derivatives:
-            f = symbolic.output_expr(graph)
-            for name in result.wrt:
-                send(("derivative", name, symbolic.printed(f.diff(symbolic.symbol(name)))))
-
-    job = Job(work, time.monotonic() + budget)
+    ids = [rec.id for rec in result.nodes if graph.nodes[rec.id].inputs]
+    job = Job(_symbolic_work, (graph, ids, result.wrt, locals_too, derivatives),
+              time.monotonic() + budget)
     try:
         for message in job.results():
             if message[0] == "local":
@@ -248,3 +240,19 @@ def _symbolic_job(result: Result, locals_too: bool, derivatives: bool, budget: f
         missing = [n for n in result.wrt if n not in result.symbolic] if derivatives else []
         what = f"; no derivative for {', '.join(missing)}" if missing else ""
         result.notes.append(f"sympy stopped at the budget ({budget:g} s, --budget){what}")
+
+
+def _symbolic_work(graph: Graph, ids: list[int], wrt: list[str], locals_too: bool,
+                   derivatives: bool, send: Send) -> None:
+    """The worker's job for symbolic mode: the printed local gradients of the gates ``ids``,
+    then sympy's derivative per input, each sent as soon as it is printed."""
+    from . import symbolic
+
+    if locals_too:
+        for nid in ids:
+            send(("local", nid, [symbolic.printed(d)
+                                 for d in symbolic.local_symbolic(graph, nid)]))
+    if derivatives:
+        f = symbolic.output_expr(graph)
+        for name in wrt:
+            send(("derivative", name, symbolic.printed(f.diff(symbolic.symbol(name)))))

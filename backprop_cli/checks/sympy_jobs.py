@@ -43,6 +43,23 @@ def warm(graph: Graph) -> None:
             symbolic.numeric_forms(node.op, len(node.inputs))
 
 
+def plan(graph: Graph, point: Point, wrt: list[str], seed: float, per_input: bool,
+         affordable: bool, send: Send) -> None:
+    """verify's plan for the worker: the gates, then the formula per input where
+    ``per_input`` (affordable for every input), else along one direction where the formula
+    is ``affordable`` but the gates could not be done."""
+    try:
+        gates(graph, point, wrt, seed, send)
+        gated = True
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        send(("note", f"sympy's gate-by-gate check failed to run ({exc})"))
+        gated = False
+    if per_input:
+        formula(graph, point, wrt, seed, send)
+    elif affordable and not gated:
+        direction(graph, point, wrt, seed, send)
+
+
 def gates(graph: Graph, point: Point, wrt: list[str], seed: float, send: Send) -> None:
     """Send ("gates", {input: float | None}) with sympy's gradient of every input in ``wrt``.
 

@@ -28,7 +28,7 @@ from ..core.result import VERIFIERS, Check, Tolerance, Verification
 from . import sympy_jobs
 from .numeric import Difference, difference
 from .policy import close, decide, note_kinks, sympy_stop_notes
-from .worker import IMPORT_GRACE, Finished, Job, Send
+from .worker import IMPORT_GRACE, Finished, Job
 
 __all__ = ["close", "note_kinks", "verify"]
 
@@ -68,7 +68,7 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
             if gates_only and n <= INLINE_MAX_NODES:
                 job = _gates_here(graph, point, wrt, result.seed, deadline)
             if job is None:
-                job = Job(work, deadline)
+                job = Job(work[0], work[1], deadline)
         if "numeric" in verifiers:
             if per_variable:
                 _numeric_per_variable(graph, point, result, checks, tol,
@@ -118,20 +118,10 @@ def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
                      f"({SYMPY_PER_VARIABLE_BUDGET:,}); it checked every gate's derivative "
                      "through the graph instead")
 
-    sympy_jobs.warm(graph)  # here, before the fork: every later worker inherits it
-
-    def work(send: Send) -> None:
-        try:
-            sympy_jobs.gates(graph, point, wrt, seed, send)
-            gated = True
-        except (ArithmeticError, TypeError, ValueError) as exc:
-            send(("note", f"sympy's gate-by-gate check failed to run ({exc})"))
-            gated = False
-        if per_input:
-            sympy_jobs.formula(graph, point, wrt, seed, send)
-        elif why_not is None and not gated:
-            sympy_jobs.direction(graph, point, wrt, seed, send)
-
+    # Here, before the worker's first fork (it inherits them), and for the gate pass that
+    # runs in this process (_gates_here).
+    sympy_jobs.warm(graph)
+    work = (sympy_jobs.plan, (graph, point, wrt, seed, per_input, why_not is None))
     return work, not per_input
 
 

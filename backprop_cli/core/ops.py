@@ -120,6 +120,11 @@ class Op:
     # A hint for a shape mismatch (what to write instead), after ``shapes`` said why not.
     shape_hint: Callable[[Shapes], str] | None = None
 
+    def __reduce__(self) -> tuple[Callable[[str], Op], tuple[str]]:
+        # An op pickles as its name (its fields are functions): a graph sent to the sympy
+        # worker (checks/worker.py) finds the same entry of this table there.
+        return op_named, (self.name,)
+
     @property
     def axis(self) -> bool:
         """Takes a constant axis (sum(A, 0)): the array engine checks it against the shape."""
@@ -703,6 +708,13 @@ CONST = Op("const", -1, float, lambda x, o: (), lambda sp, a: a, "constant")
 IDENTITY = Op("id", 1, lambda a: a, lambda x, o: (1.0,), lambda sp, a: a,
               "passes through", label="=", form="{0}",
               np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
+
+
+def op_named(name: str) -> Op:
+    """The op of this table called ``name`` (leaves included): how an op is unpickled."""
+    leaf = {VAR.name: VAR, CONST.name: CONST, IDENTITY.name: IDENTITY}.get(name)
+    return leaf if leaf is not None else OPS[name]
+
 
 FUNCTIONS: dict[str, Op] = {
     alias: op
