@@ -41,7 +41,8 @@ def _boom(send: Send) -> None:
 def test_a_job_past_its_deadline_is_stopped_and_keeps_what_it_sent() -> None:
     start = time.monotonic()
     job = Job(_first_then_forever, (), time.monotonic() + 0.5)
-    pid = worker._ready_worker().pid
+    assert job._worker is not None
+    pid = job._worker.pid
     got = list(job.results())
     assert got == [("first", 1)]
     assert not job.finished

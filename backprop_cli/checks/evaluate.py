@@ -54,6 +54,11 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         from dataclasses import replace
 
         tolerance = replace(tolerance or Tolerance(), time_budget=float(budget))
+    check = tuple(check)
+    if "sympy" in check:
+        from .worker import prestart
+
+        prestart()  # the sympy worker imports sympy while this process parses and runs
     graph = parse(expression)
     if expand:
         from ..core.expand import expand as expand_graph

@@ -33,8 +33,9 @@ from .worker import Send
 
 def warm(graph: Graph) -> None:
     """Differentiate each op of the graph once in this process (symbolic.local_forms caches
-    it) and compile its mpmath forms (symbolic.numeric_forms): a forked worker starts with
-    both caches, where it would redo them on every check."""
+    it) and compile its mpmath forms (symbolic.numeric_forms), importing sympy if need be:
+    before the gate-by-gate pass that runs here (verify._gates_here), so that the pass, timed
+    against the budget, is the chain rule alone."""
     from . import symbolic
 
     for node in graph.nodes:

@@ -62,10 +62,12 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
     try:
         if "sympy" in verifiers:
             work, gates_only = _sympy_work(graph, point, wrt, result.seed, notes)
-            # The first import of sympy (a fixed cost, whatever the expression) is not
-            # counted against the budget, at most IMPORT_GRACE seconds of it.
-            deadline += min(IMPORT_GRACE, time.monotonic() - start)
             if gates_only and n <= INLINE_MAX_NODES:
+                before = time.monotonic()
+                sympy_jobs.warm(graph)  # imports sympy here; the worker's jobs need none
+                # The first import of sympy (a fixed cost, whatever the expression) is not
+                # counted against the budget, at most IMPORT_GRACE seconds of it.
+                deadline += min(IMPORT_GRACE, time.monotonic() - before)
                 job = _gates_here(graph, point, wrt, result.seed, deadline)
             if job is None:
                 job = Job(work[0], work[1], deadline)
@@ -118,9 +120,6 @@ def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
                      f"({SYMPY_PER_VARIABLE_BUDGET:,}); it checked every gate's derivative "
                      "through the graph instead")
 
-    # Here, before the worker's first fork (it inherits them), and for the gate pass that
-    # runs in this process (_gates_here).
-    sympy_jobs.warm(graph)
     work = (sympy_jobs.plan, (graph, point, wrt, seed, per_input, why_not is None))
     return work, not per_input
 

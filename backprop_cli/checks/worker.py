@@ -9,9 +9,13 @@ ignores SIGINT: the parent decides).
 
 The child is forked once and kept for the next job (a fork of a process that holds sympy
 costs 15-30 ms, more than checking a small expression): jobs are sent to it as a function
-of a module and its arguments, pickled, and it keeps sympy's caches warm between them. A
-child that was killed, or died, is replaced by a new fork at the next job. It leaves when
-this process does (it reads end-of-file) and never holds this process's terminal or pipes.
+of a module and its arguments, pickled, and it keeps sympy's caches warm between them. It
+can be forked before this process has imported sympy (``prestart``, as ``evaluate`` does
+first of all): the child then imports sympy while this process parses, runs the passes and
+the finite differences, on another core. A child that was killed, or died, is replaced by a
+new fork at the next job; a job that finds the warm one busy (another thread's) gets one of
+its own. The child leaves with this process (it reads end-of-file, or is killed when this
+process dies) and never holds this process's terminal or pipes.
 
 Where os.fork does not exist (Windows) the work runs in this process, in a thread, and the
 deadline is only checked between results (``Job.hard`` is False then).
@@ -27,6 +31,7 @@ import select
 import signal
 import struct
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -59,7 +64,10 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 class _Worker:
     """The warm child: reads jobs from one pipe, writes results to another."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm: bool = True) -> None:
+        self.warm = warm  # kept for the next job; else retired after this one
+        self.busy = False
+        self.served = False  # has had a job (a warm one that ends silently was killed since)
         jobs_read, jobs_write = os.pipe()
         results_read, results_write = os.pipe()
         sys.stdout.flush()
@@ -113,13 +121,20 @@ def _serve(jobs: int, results: int) -> None:
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # What the parent owned is never collected here: a collection would touch (and so copy)
-    # every page of it.
-    gc.freeze()
-    from .symbolic import run_deep
+    _die_with_parent()
 
     def send(message: Any) -> None:
         _write(results, message)
+
+    # sympy, if the parent had not imported it yet: the first job learns how long it took,
+    # which the budget does not count.
+    before = time.monotonic()
+    from .symbolic import run_deep
+
+    send(("__imported__", time.monotonic() - before))
+    # What is here now (the parent's objects, sympy) is never collected: a collection would
+    # touch, and so copy, every page of it.
+    gc.freeze()
 
     while True:
         header = _read_exactly(jobs, _HEADER.size)
@@ -138,36 +153,76 @@ def _serve(jobs: int, results: int) -> None:
             send(("__error__", f"{type(exc).__name__}: {exc}"))
 
 
+def _die_with_parent() -> None:
+    """Linux: a SIGKILL when the parent dies, so that a long sympy call never outlives it
+    (between jobs, end-of-file on the job pipe already ends the child)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _job(job: tuple[Work, tuple[Any, ...]], send: Send) -> Callable[[], None]:
     work, args = job
     return lambda: work(*args, send)
 
 
-_worker: _Worker | None = None
+_worker: _Worker | None = None  # the warm one
+_lock = threading.Lock()
 
 
-def _ready_worker() -> _Worker:
+def _take() -> _Worker:
+    """A worker for one job: the warm one (forked now if there is none), or, if another
+    thread's job holds it, one of this job's own."""
     global _worker
-    if _worker is None or not _worker.alive():
-        if _worker is not None:
+    with _lock:
+        if _worker is not None and not _worker.alive():
             _worker.kill()
-        _worker = _Worker()
-    return _worker
+            _worker = None
+        if _worker is None:
+            _worker = _Worker()
+        worker = _worker if not _worker.busy else _Worker(warm=False)
+        worker.busy = True
+        return worker
 
 
-def _retire(worker: _Worker) -> None:
+def _release(worker: _Worker, finished: bool) -> None:
+    """A job is done with ``worker``: a warm one that finished it waits for the next job;
+    any other is killed (the next job forks a new one)."""
     global _worker
-    worker.kill()
-    if _worker is worker:
-        _worker = None
+    with _lock:
+        worker.busy = False
+        if finished and worker.warm:
+            return
+        worker.kill()
+        if _worker is worker:
+            _worker = None
+
+
+def prestart() -> None:
+    """Fork the warm worker now, if there is none, so that it imports sympy while this
+    process goes on (``evaluate`` calls it before parsing). Nothing where os.fork is missing."""
+    global _worker
+    if not hasattr(os, "fork"):
+        return
+    with _lock:
+        if _worker is None or (not _worker.busy and not _worker.alive()):
+            if _worker is not None:
+                _worker.kill()
+            _worker = _Worker()
 
 
 @atexit.register
 def retire() -> None:
     """Stop the warm worker (if any): the next job forks a new one, which starts from this
     process as it is then (a test that patches the checks calls this first)."""
-    if _worker is not None:
-        _retire(_worker)
+    global _worker
+    with _lock:
+        if _worker is not None:
+            _worker.kill()
+            _worker = None
 
 
 class Job:
@@ -176,14 +231,7 @@ class Job:
     ended by itself, ``error`` what it raised (text)."""
 
     def __init__(self, work: Work, args: tuple[Any, ...], deadline: float) -> None:
-        # sympy is imported here, before the fork: the worker then starts with it (an
-        # import of sympy costs 0.4 s or more). The budget is for the symbolic work: the
-        # first import (a fixed cost, whatever the expression) moves the deadline by as long
-        # as it took, by IMPORT_GRACE seconds at most.
-        before = time.monotonic()
-        import sympy  # noqa: F401
-
-        self.deadline = deadline + min(IMPORT_GRACE, time.monotonic() - before)
+        self.deadline = deadline
         self.finished = False
         self.error: str | None = None
         self.hard = hasattr(os, "fork")
@@ -192,24 +240,23 @@ class Job:
         self._job: tuple[Work, tuple[Any, ...]] = (work, args)
         self._inline: list[Any] | None = None
         if self.hard:
-            self._submit(work, args)
+            self._submit()
         else:  # pragma: no cover - Windows
             self._inline = []
             self._run_inline(work, args)
 
-    def _submit(self, work: Work, args: tuple[Any, ...]) -> None:
-        self._job = (work, args)
+    def _submit(self) -> None:
         for attempt in (1, 2):
-            fresh = _worker is None or not _worker.alive()
-            worker = _ready_worker()
+            worker = _take()
             try:
                 _write(worker.jobs, self._job)
             except OSError:  # it died between the check and the job: once more, afresh
-                _retire(worker)
+                _release(worker, finished=False)
                 if attempt == 2:
                     raise
                 continue
-            self._worker, self._fresh = worker, fresh
+            self._worker = worker
+            self._fresh, worker.served = not worker.served, True
             return
 
     def _resubmit(self) -> _Worker | None:
@@ -217,9 +264,9 @@ class Job:
         system or a user) never saw this job: give it to a new one, once."""
         if self._fresh or self._worker is None:
             return None
-        _retire(self._worker)
+        _release(self._worker, finished=False)
         self._worker = None
-        self._submit(*self._job)
+        self._submit()
         self._fresh = True
         return self._worker
 
@@ -228,6 +275,10 @@ class Job:
 
         box = self._inline
         assert box is not None
+        before = time.monotonic()
+        import sympy  # noqa: F401
+
+        self.deadline += min(IMPORT_GRACE, time.monotonic() - before)
 
         def send(message: Any) -> None:
             if time.monotonic() > self.deadline:
@@ -283,6 +334,9 @@ class Job:
 
     def _control(self, message: Any) -> bool:
         kind = message[0] if isinstance(message, tuple) and message else None
+        if kind == "__imported__":  # the worker's first import of sympy: not counted
+            self.deadline += min(IMPORT_GRACE, float(message[1]))
+            return True
         if kind == "__done__":
             self.finished = True
             return True
@@ -296,8 +350,8 @@ class Job:
         """Stop the job: a worker that has not finished it is killed (the next job forks a
         new one); one that has is kept, warm. Safe to call twice."""
         worker, self._worker = self._worker, None
-        if worker is not None and not self.finished:
-            _retire(worker)
+        if worker is not None:
+            _release(worker, self.finished)
 
     def __del__(self) -> None:
         self.stop()
