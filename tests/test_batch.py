@@ -125,7 +125,7 @@ def test_digits_default_applies_to_problems_that_do_not_say() -> None:
 def test_json_document() -> None:
     doc = mixed().to_dict()
     json.dumps(doc, allow_nan=False)
-    assert doc["summary"] == {"total": 4, "passed": 2, "failed": 1, "errors": 1,
+    assert doc["summary"] == {"total": 4, "passed": 2, "failed": 1, "errors": 1, "unchecked": 0,
                               "line": "2 passed, 1 failed, 1 error"}
     assert doc["exit_status"] == 2 and doc["ok"] is False
     wrong = doc["problems"][1]

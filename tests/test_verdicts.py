@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -145,3 +146,23 @@ def test_a_kink_nothing_can_check_is_named_and_not_verified() -> None:
     assert proc.code == 0
     assert "no gradient was checked" in " ".join(proc.stdout.split())
     assert "verified" not in proc.stdout
+
+
+def test_check_strict_fails_a_set_with_a_gradient_nothing_checked(tmp_path: Path) -> None:
+    f = tmp_path / "set.toml"
+    f.write_text('[a]\nexpression = "x*y"\nat = "x=1,y=2"\n'
+                 '[b]\nexpression = "x+y"\nat = "x=1,y=2"\ncheck = []\n')
+    plain = run("check", str(f), "--json")
+    assert plain.code == 0, plain.output
+    doc = json.loads(plain.stdout)
+    assert [p["unchecked"] for p in doc["problems"]] == [[], ["x", "y"]]
+    assert doc["summary"]["unchecked"] == 1
+    assert "1 problem with gradients not checked" in doc["summary"]["line"]
+    assert run("check", str(f), "--strict").code == 1
+    f.write_text('[a]\nexpression = "x*y"\nat = "x=1,y=2"\n')
+    assert run("check", str(f), "--strict").code == 0
+
+
+def test_a_constant_has_nothing_to_check_and_spends_no_budget() -> None:
+    v = evaluate("2^3^2").verification
+    assert v is not None and v.checks == [] and v.seconds == 0.0

@@ -49,6 +49,8 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
            explain: bool = False) -> Verification:
     tol = tol or Tolerance()
     start = time.monotonic()
+    if not wrt:  # a constant, or --wrt of nothing: no gradient, so nothing to check
+        return Verification([], "per-variable", [], None, budget=tol.time_budget, seconds=0.0)
     deadline = start + tol.time_budget
     grads = {name: result.upstream[graph.variables[name]] for name in wrt}
     checks = [Check(name, point.values[name], grads[name]) for name in wrt]

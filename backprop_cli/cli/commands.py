@@ -208,13 +208,16 @@ def check_(
         "--prairielearn", metavar="results.json", help="With --answers: write PrairieLearn's "
         "external-grader results here (always).", show_default=False)] = None,
     budget: Budget = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 unless every gradient of "
+                                         "every problem was checked by something.")] = False,
     width: Width = None,
 ) -> None:
     """Check every problem of a problem set: answers against the tool, gradients against sympy.
 
     Prints a report table (problem, status, what differed) and a summary line. Exit codes:
-    0 all passed, 1 an answer or check differed, 2 a malformed file or problem (reported
-    as an error row; the other problems still run, and 2 wins over 1). With --answers, FILE
+    0 all passed, 1 an answer or check differed (or, with --strict, a gradient was not
+    checked), 2 a malformed file or problem (reported as an error row; the other problems
+    still run, and 2 wins over 1). With --answers, FILE
     is the key and the student's file is graded: exit 0 full marks, 1 points lost, 2 the key
     or the submission could not be read (the results files are written all the same).
     """
@@ -258,7 +261,10 @@ def check_(
         if details and report.failed:
             _print(batch_details(report))
         _print(batch_summary(report))
-    raise typer.Exit(int(report.exit_status))
+    status = report.exit_status
+    if strict and report.unchecked and status == ExitStatus.OK:
+        status = ExitStatus.CHECK_FAILED
+    raise typer.Exit(int(status))
 
 
 @app.command(

@@ -39,6 +39,8 @@ class ProblemResult:
     answers: list[AnswerCheck] = field(default_factory=list)
     failed_checks: list[str] = field(default_factory=list)  # the tool's own verifiers
     verified_by: list[str] = field(default_factory=list)  # which verifiers ran
+    # Gradients no check proved (the budget ran out, or --check none): `check --strict` fails.
+    unchecked: list[str] = field(default_factory=list)
     error: str | None = None
     hint: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -63,6 +65,7 @@ class ProblemResult:
                 "status": self.status, "expression": self.expression, "value": self.value,
                 "gradients": self.gradients, "answers": [c.to_dict() for c in self.answers],
                 "verified_by": self.verified_by, "failed_checks": self.failed_checks,
+                "unchecked": self.unchecked,
                 "error": self.error, "hint": self.hint,
                 "differences": self.differences(), "notes": self.notes,
                 "seconds": round(self.seconds, 6)}
@@ -96,6 +99,11 @@ class BatchReport:
         return self.passed == len(self.results)
 
     @property
+    def unchecked(self) -> int:
+        """Problems with a gradient that no check proved (``check --strict`` exits 1)."""
+        return sum(1 for r in self.results if r.unchecked)
+
+    @property
     def exit_status(self) -> ExitStatus:
         """3 if backprop itself failed on a problem (a bug to report), 2 if any problem is
         malformed (it wins over 1: the set itself needs fixing), 1 on a mismatch, 0 when
@@ -117,6 +125,9 @@ class BatchReport:
         line = f"{self.passed} passed, {self.failed} failed"
         if self.errors:
             line += f", {self.errors} error" + ("s" if self.errors != 1 else "")
+        if self.unchecked:
+            line += (f"; {self.unchecked} problem" + ("s" if self.unchecked != 1 else "")
+                     + " with gradients not checked")
         if self.interrupted:
             line += (f"; interrupted (Ctrl-C) after {len(self.results)} of "
                      f"{self.total if self.total is not None else '?'} problems")
@@ -127,7 +138,7 @@ class BatchReport:
                "exit_status": int(self.exit_status),
                "summary": {"total": len(self.results), "passed": self.passed,
                            "failed": self.failed, "errors": self.errors,
-                           "line": self.summary_line()},
+                           "unchecked": self.unchecked, "line": self.summary_line()},
                "problems": [r.to_dict() for r in self.results]}
         if self.interrupted:
             doc["interrupted"] = {"finished": len(self.results), "of": self.total}
@@ -167,7 +178,11 @@ def run_problem(problem: Problem | Invalid, check: Sequence[str] = VERIFIERS,
                                         where="expect").checks
         else:
             res.notes.append("no answers given: only the tool's own gradient checks ran")
-        if result.verification is not None:
+        if result.verification is None:
+            res.unchecked = list(result.wrt)
+        else:
+            res.unchecked = [c.variable for c in result.verification.checks
+                             if c.proof in ("budget", "none")]
             for c in result.verification.checks:
                 if c.status == "fail":
                     res.failed_checks.append(
