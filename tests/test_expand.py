@@ -104,8 +104,11 @@ def _same_gradients(expr: str, at: dict[str, object], **kw: object) -> None:
 ])
 def test_expanded_array_graph_gives_the_same_gradients(op: str, at: dict[str, object]) -> None:
     expr = _array_call(op)
-    _same_gradients(expr, {k: v for k, v in at.items() if k in expr}, check=("numeric",)
-                    if 400.0 in at["x"] else ("sympy", "numeric"))  # type: ignore[operator]
+    # sympy proves the expanded graph at the first point (an array sympy check of the
+    # expanded graph costs seconds); finite differences at the others.
+    first = at["x"] == [2.0, 1.0, 0.1]
+    _same_gradients(expr, {k: v for k, v in at.items() if k in expr},
+                    check=("sympy", "numeric") if first else ("numeric",))
     expanded = evaluate(expr, at={k: v for k, v in at.items() if k in expr}, check=(),
                         expand=True)
     assert not any(n.op == op for n in expanded.nodes)

@@ -56,7 +56,8 @@ def verify_arrays(graph: Graph, point: Point, values: dict[str, Array], run: Arr
                 for c in checks:
                     c.sympy_derivative = f"skipped: {why_not}"
             else:
-                job = Job(*_sympy_work(graph, point, values, run, checks), deadline)
+                job = Job(*_sympy_work(graph, point, values, run, checks), deadline,
+                          nodes=len(graph.nodes))
         if "numeric" in verifiers:
             if per_entry:
                 _numeric_check(graph, values, run, grads, checks, tol,

@@ -230,7 +230,7 @@ def _symbolic_job(result: Result, locals_too: bool, derivatives: bool, budget: f
 
     ids = [rec.id for rec in result.nodes if graph.nodes[rec.id].inputs]
     job = Job(_symbolic_work, (graph, ids, result.wrt, locals_too, derivatives),
-              time.monotonic() + budget)
+              time.monotonic() + budget, nodes=len(graph.nodes))
     try:
         for message in job.results():
             if message[0] == "local":

@@ -72,7 +72,7 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
                 deadline += min(IMPORT_GRACE, time.monotonic() - before)
                 job = _gates_here(graph, point, wrt, result.seed, deadline)
             if job is None:
-                job = Job(work[0], work[1], deadline)
+                job = Job(work[0], work[1], deadline, nodes=n)
         if "numeric" in verifiers:
             if per_variable:
                 _numeric_per_variable(graph, point, result, checks, tol,

@@ -64,7 +64,8 @@ def _read_exactly(fd: int, size: int) -> bytes | None:
 class _Worker:
     """The warm child: reads jobs from one pipe, writes results to another."""
 
-    def __init__(self, warm: bool = True) -> None:
+    def __init__(self, warm: bool = True, job: tuple[Work, tuple[Any, ...]] | None = None
+                 ) -> None:
         self.warm = warm  # kept for the next job; else retired after this one
         self.busy = False
         self.served = False  # has had a job (a warm one that ends silently was killed since)
@@ -78,7 +79,7 @@ class _Worker:
             try:
                 os.close(jobs_write)
                 os.close(results_read)
-                _serve(jobs_read, results_write)
+                _serve(jobs_read, results_write, job)
             except BaseException:
                 code = 1
             finally:
@@ -114,7 +115,9 @@ class _Worker:
             pass
 
 
-def _serve(jobs: int, results: int) -> None:
+def _serve(jobs: int, results: int, first: tuple[Work, tuple[Any, ...]] | None) -> None:
+    """Run ``first`` (a job this child was forked with, in its memory already), then each job
+    read from ``jobs``, until end-of-file."""
     # The child must not keep the user's terminal or pipe open (`$(backprop ...)` waits for
     # every writer to close), nor stop on the Ctrl-C meant for the parent.
     null = os.open(os.devnull, os.O_RDWR)
@@ -137,15 +140,19 @@ def _serve(jobs: int, results: int) -> None:
     gc.freeze()
 
     while True:
-        header = _read_exactly(jobs, _HEADER.size)
-        if header is None:
-            return  # the parent has gone
-        (size,) = _HEADER.unpack(header)
-        data = _read_exactly(jobs, size)
-        if data is None:
-            return
+        job, first = first, None
+        data = b""
+        if job is None:
+            header = _read_exactly(jobs, _HEADER.size)
+            if header is None:
+                return  # the parent has gone
+            (size,) = _HEADER.unpack(header)
+            body = _read_exactly(jobs, size)
+            if body is None:
+                return
+            data = body
         try:
-            run_deep(_job(pickle.loads(data), send))
+            run_deep(_job(job if job is not None else pickle.loads(data), send))
             send(("__done__", None))
         except RecursionError:
             send(("__error__", "the expression is too deeply nested for sympy"))
@@ -170,13 +177,20 @@ def _job(job: tuple[Work, tuple[Any, ...]], send: Send) -> Callable[[], None]:
 
 
 _worker: _Worker | None = None  # the warm one
+FORK_ABOVE_NODES = 2_000  # a job on a larger graph gets a fork of its own (see _take)
 _lock = threading.Lock()
 
 
-def _take() -> _Worker:
-    """A worker for one job: the warm one (forked now if there is none), or, if another
-    thread's job holds it, one of this job's own."""
+def _take(job: tuple[Work, tuple[Any, ...]], nodes: int) -> tuple[_Worker, bool]:
+    """A worker for one job, and whether the job must still be sent to it: the warm one
+    (forked now if there is none), or one of the job's own, forked with the job in its
+    memory, if another thread's job holds the warm one or the graph is large (pickling a
+    graph costs about 9 µs a node: 20,000 nodes take longer than a fork)."""
     global _worker
+    if nodes > FORK_ABOVE_NODES:
+        worker = _Worker(warm=False, job=job)
+        worker.busy = True
+        return worker, False
     with _lock:
         if _worker is not None and not _worker.alive():
             _worker.kill()
@@ -185,7 +199,7 @@ def _take() -> _Worker:
             _worker = _Worker()
         worker = _worker if not _worker.busy else _Worker(warm=False)
         worker.busy = True
-        return worker
+        return worker, True
 
 
 def _release(worker: _Worker, finished: bool) -> None:
@@ -230,8 +244,10 @@ class Job:
     it ends or ``deadline`` (time.monotonic()) passes. ``finished`` then says whether it
     ended by itself, ``error`` what it raised (text)."""
 
-    def __init__(self, work: Work, args: tuple[Any, ...], deadline: float) -> None:
+    def __init__(self, work: Work, args: tuple[Any, ...], deadline: float,
+                 nodes: int = 0) -> None:
         self.deadline = deadline
+        self._nodes = nodes  # the size of the graph in ``args`` (see _take)
         self.finished = False
         self.error: str | None = None
         self.hard = hasattr(os, "fork")
@@ -247,9 +263,10 @@ class Job:
 
     def _submit(self) -> None:
         for attempt in (1, 2):
-            worker = _take()
+            worker, send = _take(self._job, self._nodes)
             try:
-                _write(worker.jobs, self._job)
+                if send:
+                    _write(worker.jobs, self._job)
             except OSError:  # it died between the check and the job: once more, afresh
                 _release(worker, finished=False)
                 if attempt == 2:
