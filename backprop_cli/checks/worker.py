@@ -186,20 +186,26 @@ def _take(job: tuple[Work, tuple[Any, ...]], nodes: int) -> tuple[_Worker, bool]
     (forked now if there is none), or one of the job's own, forked with the job in its
     memory, if another thread's job holds the warm one or the graph is large (pickling a
     graph costs about 9 µs a node: 20,000 nodes take longer than a fork)."""
-    global _worker
     if nodes > FORK_ABOVE_NODES:
         worker = _Worker(warm=False, job=job)
         worker.busy = True
         return worker, False
     with _lock:
-        if _worker is not None and not _worker.alive():
-            _worker.kill()
-            _worker = None
-        if _worker is None:
-            _worker = _Worker()
-        worker = _worker if not _worker.busy else _Worker(warm=False)
+        warm = _warm()
+        worker = warm if not warm.busy else _Worker(warm=False)
         worker.busy = True
         return worker, True
+
+
+def _warm() -> _Worker:
+    """The warm worker, alive: forked now if there is none or it died (hold _lock)."""
+    global _worker
+    if _worker is not None and not _worker.alive():
+        _worker.kill()
+        _worker = None
+    if _worker is None:
+        _worker = _Worker()
+    return _worker
 
 
 def _release(worker: _Worker, finished: bool) -> None:
@@ -218,14 +224,10 @@ def _release(worker: _Worker, finished: bool) -> None:
 def prestart() -> None:
     """Fork the warm worker now, if there is none, so that it imports sympy while this
     process goes on (``evaluate`` calls it before parsing). Nothing where os.fork is missing."""
-    global _worker
     if not hasattr(os, "fork"):
         return
     with _lock:
-        if _worker is None or (not _worker.busy and not _worker.alive()):
-            if _worker is not None:
-                _worker.kill()
-            _worker = _Worker()
+        _warm()
 
 
 @atexit.register
