@@ -137,8 +137,24 @@ Backprop = Callable[..., Outcome]
 
 @pytest.fixture(params=["clirunner", "subprocess"])
 def backprop(request: pytest.FixtureRequest) -> Backprop:
-    """The command, run both ways: in-process and as a real subprocess."""
+    """The command, run both ways: in-process and as a real subprocess (for a parametrized
+    test, the subprocess runs its first case only: see below)."""
     return invoke if request.param == "clirunner" else run
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # What a real process adds (start-up, the exit status, the real streams and encodings) is
+    # the same for every case of a parametrized test, and each costs a Python start-up: the
+    # subprocess form runs for the first case, the in-process form for all of them.
+    keep, drop = [], []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        later = spec is not None and spec.params.get("backprop") == "subprocess" and any(
+            index for name, index in spec.indices.items() if name != "backprop")
+        (drop if later else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 def no_crash(result: Outcome) -> None:

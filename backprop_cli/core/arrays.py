@@ -63,24 +63,24 @@ def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array]:
     """Values of every node in topological order; shape and domain errors name the node."""
     values: list[Array] = []
     total = 0  # entries allocated so far, for the graph's limit
-    for node in graph.nodes:
-        op = node.op
-        if op is VAR:
-            values.append(point[node.name])  # type: ignore[index]
-            total += values[-1].size
-            continue
-        if op is CONST:
-            values.append(np.asarray(node.const, dtype=float))
-            continue
-        args = tuple(values[j] for j in node.inputs)
-        _check_shapes(graph, node, args)
-        total += _check_size(graph, node, args, total)
-        assert op.np_forward is not None
-        with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"):  # a non-finite value is a domain error naming the node
+        for node in graph.nodes:
+            op = node.op
+            if op is VAR:
+                values.append(point[node.name])  # type: ignore[index]
+                total += values[-1].size
+                continue
+            if op is CONST:
+                values.append(np.asarray(node.const, dtype=float))
+                continue
+            args = tuple(values[j] for j in node.inputs)
+            _check_shapes(graph, node, args)
+            total += _check_size(graph, node, args, total)
+            assert op.np_forward is not None
             out = np.asarray(op.np_forward(np, *args), dtype=float)
-        if not np.all(np.isfinite(out)):
-            raise _domain_error(graph, node, args, out)
-        values.append(out)
+            if not np.isfinite(out).all():
+                raise _domain_error(graph, node, args, out)
+            values.append(out)
     return values
 
 
@@ -127,7 +127,8 @@ def _check_size(graph: Graph, node: Node, args: tuple[Array, ...], total: int) -
         shape = op.out_shape(shapes)
         entries = limits.size(shape)
     elif op.np_local is not None:  # elementwise: the inputs broadcast to one shape
-        shape = tuple(int(d) for d in np.broadcast_shapes(*shapes))
+        shape = shapes[0] if len(set(shapes)) == 1 else tuple(
+            int(d) for d in np.broadcast_shapes(*shapes))
         entries = limits.size(shape)
     else:  # sums, transposes, softmax: never more entries than the largest input
         shape, entries = None, max((a.size for a in args), default=1)
@@ -214,7 +215,7 @@ def vjp(op: Op, args: tuple[Array, ...], out: Array, g: Array,
             if loc is None:
                 loc = local_gradients(op, args, out)
             assert loc is not None
-            if np.all(np.isfinite(g)):
+            if np.isfinite(g).all():
                 down = tuple(unbroadcast(g * d, a.shape) for d, a in zip(loc, args))
             else:  # where the local gradient is 0, nothing flows, not inf * 0 (as PyTorch)
                 down = tuple(unbroadcast(np.where(d == 0, 0.0, g * d), a.shape)
@@ -262,7 +263,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
             if not needs[j]:
                 kept.append(None)
                 continue
-            if bad is None and not np.all(np.isfinite(d)):
+            if bad is None and not np.isfinite(d).all():
                 bad = (node, pos, args)
             prev = upstream[j]
             upstream[j] = d if prev is None else prev + d
@@ -273,7 +274,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
         if why is not None:
             kinks[nid] = why
     if bad is not None and not all(
-            u is None or np.all(np.isfinite(u))
+            u is None or np.isfinite(u).all()
             for u in (upstream[v] for v in graph.variables.values())):
         raise _gradient_error(graph, bad[0], bad[1], bad[2])
     return ArrayPass(values, local, upstream, downstream, kinks, seed, needs)

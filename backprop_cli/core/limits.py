@@ -92,6 +92,8 @@ def too_many_entries(shape: tuple[int, ...] | None, entries: int, total: int) ->
     """Why a node of ``entries`` entries (``shape`` when known), after ``total`` entries in
     the nodes before it, may not be allocated; None when it may."""
     limit = _max_entries
+    if entries <= limit and total + entries <= limit * TOTAL_FACTOR:
+        return None  # the common case, asked once a node on every forward pass
     from .formatting import shape_text
 
     what = f"{shape_text(shape)} = {entries:,} entries" if shape is not None \
