@@ -101,6 +101,7 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
         at = {k: mpf(v.numerator) / v.denominator for k, v in point.exact.items()}
         value: list[Any] = [None] * len(nodes)
         local: list[Any] = [None] * len(nodes)
+        consts: dict[str, Any] = {}  # a literal read once however often it is written ("+ 1")
         for node in nodes:
             if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
                 raise TimeoutError
@@ -109,8 +110,11 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
                 value[node.id] = at[str(node.name)]  # a VAR always has its name
                 continue
             if op is CONST:
-                r = symbolic.exact(node.literal)
-                value[node.id] = mpf(r.p) / r.q
+                literal = node.literal
+                if literal not in consts:
+                    r = symbolic.exact(literal)
+                    consts[literal] = mpf(r.p) / r.q
+                value[node.id] = consts[literal]
                 continue
             args = [value[j] for j in node.inputs]
             numeric = symbolic.numeric_forms(op, len(node.inputs))
