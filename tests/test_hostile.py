@@ -85,7 +85,8 @@ def test_an_internal_error_in_check_is_an_error_row_and_exit_3(
     assert doc["exit_status"] == 3 and "internal error" in doc["problems"][0]["error"]
 
 
-# Every command writes through the one writer (tables, JSON, help): one of each kind.
+# Output leaves by rich tables (app._print), by JSON written whole, or as help; every error
+# on the way out reaches the one handler in app.py: each way once, and check's many tables.
 @pytest.mark.parametrize("args", [
     ["eval", *LECTURE], ["eval", *LECTURE, "--json"], ["check", "examples/lecture.toml"],
     ["steps", *LECTURE], ["--help"],
@@ -421,6 +422,8 @@ MILLION = "a" * 1_000_000
 def short(text: str) -> str:
     """A test id for a huge input: its start and its length."""
     return f"{text[:12]!r}+{len(text)}"
+
+
 KEY = ('[neuron]\nexpression = "w0*x0 + w1*x1"\nat = {w0 = 2, x0 = -1, w1 = -3, x1 = -2}\n'
        'expect = {dw0 = -1}\n')
 
