@@ -361,7 +361,8 @@ def test_bad_input(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:
 
 
 # The same through a real process, for a sample of the cases (each costs a Python start-up):
-# one from each group above, enough to prove the one handler's exit status and stream.
+# every eighth, a spread over syntax, values, numbers and domains, enough to prove the one
+# handler's exit status and stream.
 @pytest.mark.parametrize(("args", "fragments"), BAD_INPUT[::8],
                          ids=[" ".join(a)[:40] for a, _ in BAD_INPUT[::8]])
 def test_bad_input_subprocess(args: tuple[str, ...], fragments: tuple[str, ...]) -> None:

@@ -135,7 +135,6 @@ def assert_compiles(body: str, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout[-2000:]
 
 
-
 # --- vectors and matrices: shapes and abbreviated values ---------------------------------------
 
 ARRAY_CASES = {
