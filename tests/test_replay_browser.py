@@ -187,7 +187,7 @@ def test_the_lecture_step_by_step(browser: Any, tmp_path: Path) -> None:
     # The gradients on the wires into the * gate are now shown, those into + not yet.
     shown = page.page.eval_on_selector_all(
         "text.grad:not(.hidden)", "els => els.map(e => e.textContent)")
-    assert sorted(shown) == sorted(["-4.00", "3.00", "1.00"])
+    assert sorted(shown) == sorted(["-4", "3", "1"])  # as the caption writes them
     page.close()
 
 
@@ -195,7 +195,7 @@ def test_the_fragment_opens_a_step_and_follows_it(browser: Any, tmp_path: Path) 
     path, _ = make(tmp_path, *NEURON)
     page = Page(browser, path, "#step-7")
     assert page.step() == 7
-    assert page.page.text_content("#counter") == "step 7 / 16"
+    assert page.page.text_content("#counter") == "forward step 7 of 8"
     page.press("ArrowRight")
     assert page.page.evaluate("location.hash") == "#step-8"
     assert page.page.get_attribute("#permalink", "href") == "#step-8"
@@ -309,4 +309,35 @@ def test_the_notebook_frame_runs_the_replay(browser: Any, tmp_path: Path) -> Non
     inner.click("#next")
     inner.click("#next")
     assert str(inner.text_content("#caption")).startswith("Forward step 2: f = (x+y) * z")
+    page.close()
+
+
+def test_the_counter_says_the_captions_count(browser: Any, tmp_path: Path) -> None:
+    """One count on the page: "Step 2" in the caption is "backward step 2 of 2" above it."""
+    path, _ = make(tmp_path, *LECTURE)
+    page = Page(browser, path)
+    seen = []
+    for k in range(5):
+        page.page.evaluate(f"location.hash = '#step-{k}'")
+        page.page.wait_for_function(f"() => document.querySelector('#slider').value === '{k}'")
+        counted = re.search(r"^(Forward step|Step) \d+", page.caption(), re.M)
+        seen.append((page.page.text_content("#counter"), counted and counted.group(0)))
+    assert seen == [("start", None), ("forward step 1 of 2", "Forward step 1"),
+                    ("forward step 2 of 2", "Forward step 2"),
+                    ("backward step 1 of 2", "Step 1"), ("backward step 2 of 2", "Step 2")]
+    page.close()
+
+
+def test_a_small_circuit_opens_fitted_with_legible_labels(browser: Any, tmp_path: Path) -> None:
+    path, _ = make(tmp_path, *LECTURE)
+    page = Page(browser, path)
+    sizes = page.page.evaluate("""() => {
+        const svg = document.querySelector('#circuit');
+        const stage = document.querySelector('#stage');
+        const label = svg.querySelector('text.value').getBoundingClientRect();
+        return [label.height, svg.getBoundingClientRect().width, stage.clientWidth];
+    }""")
+    label_h, svg_w, stage_w = sizes
+    assert label_h >= 14  # 12 px labels at zoom >= 14/12
+    assert svg_w >= 0.5 * stage_w  # the circuit fills its frame, not a corner of it
     page.close()

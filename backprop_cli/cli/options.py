@@ -36,7 +36,7 @@ def _remember_width(value: int | None) -> int | None:
 Width = Annotated[int | None, typer.Option(
     "--width", min=MIN_WIDTH, metavar="N", callback=_remember_width,
     help="Lay tables out for N columns (default: the terminal's width, or COLUMNS, or "
-    "120 when the output is piped: app.PIPED_WIDTH).", show_default=False)]
+    "120 when the output is piped).", show_default=False)]
 
 
 # --- typed options: each parsed here, once -----------------------------------------------

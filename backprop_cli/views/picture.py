@@ -157,6 +157,7 @@ class Circuit:
     parts: list[Part] = field(default_factory=list)
     wires: list[Wire] = field(default_factory=list)
     numeric: bool = False
+    shaped: bool = False  # an array job: its scalars are written as its arrays' entries
 
 
 def circuit(result: Result) -> Circuit:
@@ -171,7 +172,7 @@ def circuit(result: Result) -> Circuit:
             # Drawn only if some consumer does not fold it (or it is the output itself).
             drawn[node.id] = node.id == graph.output or any(
                 not folded(graph, c)[pos] for c, pos in uses[node.id])
-    c = Circuit(numeric=numeric)
+    c = Circuit(numeric=numeric, shaped=result.shaped)
     for node in graph.nodes:
         nid = node.id
         if not drawn[nid]:

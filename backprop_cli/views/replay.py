@@ -31,6 +31,7 @@ from ..core.errors import InputError
 from ..core.result import Result
 from .names import node_names
 from .picture import Circuit, Part, circuit, shape_text, value_lines
+from .render import fmt
 from .steps import backward_steps, forward_steps, render_lines
 
 MAX_NODES = 2000  # beyond this the page would be tens of MB of SVG: refused with a hint
@@ -66,6 +67,7 @@ class Stage:
     node: str | None  # the picture id of the active part (n3), None at the start
     caption: list[str]
     wires: list[int] = field(default_factory=list)  # wires highlighted at this step
+    label: str = "start"  # the counter's text: the caption's own count ("backward step 2 of 2")
 
 
 @dataclass
@@ -92,12 +94,19 @@ def _label_width(lines: list[str]) -> float:
     return max((len(s) for s in lines), default=0) * CHAR_W
 
 
+def _lines(v: Any, arrays: bool) -> list[str]:
+    """A number as the captions write it (steps.render_lines): the page has one number format,
+    so a wire never says -2.00 where its caption says -2."""
+    if arrays or isinstance(v, list):
+        return value_lines(v, True)
+    return [""] if v is None else [fmt(v)]
+
+
 def _wire_lines(c: Circuit, k: int) -> tuple[list[str], list[str], str]:
     """A wire's value lines, gradient lines and heading (its name and shape)."""
     w = c.wires[k]
-    arr = w.shape is not None
-    vals = value_lines(w.value, arr) if c.numeric else []
-    grads = value_lines(w.grad, arr) if c.numeric and w.grad is not None else []
+    vals = _lines(w.value, c.shaped) if c.numeric else []
+    grads = _lines(w.grad, c.shaped) if c.numeric and w.grad is not None else []
     shape = shape_text(w.shape)
     head = f"{w.name}: {shape}" if w.name and shape else (w.name or (
         f"shape {shape}" if shape else ""))
@@ -297,14 +306,15 @@ def replay_data(result: Result) -> Replay:
     value_from = [0] * len(c.wires)
     grad_from: list[int | None] = [None] * len(c.wires)
     sum_from: dict[str, tuple[int, str]] = {}
-    for f, cap in zip(fwd, fwd_lines):
+    for i, (f, cap) in enumerate(zip(fwd, fwd_lines), 1):
         pid = part_of[f.node]
         k = len(stages)
         for j in from_wires.get(pid, []):
             value_from[j] = k
-        stages.append(Stage("forward", pid, cap, from_wires.get(pid, [])))
+        stages.append(Stage("forward", pid, cap, from_wires.get(pid, []),
+                            f"forward step {i} of {len(fwd)}"))
     arrays = result.shaped
-    for s, cap in zip(back, back_lines):
+    for i, (s, cap) in enumerate(zip(back, back_lines), 1):
         pid = part_of[s.node]
         k = len(stages)
         if s.kind == "fan-out":  # each branch lit, and their sum written under the input
@@ -320,9 +330,9 @@ def replay_data(result: Result) -> Replay:
                         grad_from[j] = k
                         lit = [*lit, j]
         if s.branches:
-            total = "".join(value_lines(s.upstream, arrays))
+            total = "".join(_lines(s.upstream, arrays))
             sum_from[pid] = (k, f"Σ {len(s.branches)} branches = {total}")
-        stages.append(Stage(s.kind, pid, cap, lit))
+        stages.append(Stage(s.kind, pid, cap, lit, f"backward step {i} of {len(back)}"))
     boxes, wire_y, points, width, height = layout(c, {pid: t for pid, (_, t) in sum_from.items()})
     return Replay(result, c, boxes, wire_y, points, stages, value_from, grad_from, sum_from, width,
                   height)
@@ -503,8 +513,8 @@ def page_html(r: Replay, *, title: str | None = None) -> str:
     """The page of laid-out replay data."""
     result = r.result
     data = {"steps": [{"kind": s.kind, "node": s.node, "caption": s.caption,
-                       "wires": s.wires} for s in r.stages]}
-    point = ", ".join(f"{k} = {''.join(value_lines(v, result.shaped))}"
+                       "wires": s.wires, "label": s.label} for s in r.stages]}
+    point = ", ".join(f"{k} = {''.join(_lines(v, result.shaped))}"
                       for k, v in (result.point or {}).items())
     heading = title or f"Backprop replay: {_clip(' '.join(result.expression.split()))}"
     return "".join([
@@ -517,8 +527,8 @@ def page_html(r: Replay, *, title: str | None = None) -> str:
         '<main class="backprop-replay">',
         f"<h1>{_e(heading)}</h1>",
         _long(f"inputs: {point}", f"inputs ({len(result.point or {})})"),
-        _long(f"{result.output} = {''.join(value_lines(result.value, result.shaped))} · "
-              f"upstream seed: {''.join(value_lines(result.seed, result.shaped))}", "value"),
+        _long(f"{result.output} = {''.join(_lines(result.value, result.shaped))} · "
+              f"upstream seed: {''.join(_lines(result.seed, result.shaped))}", "value"),
         _long(_checked(result), "what was checked"),
         '<p class="legend">On each wire: <span class="value">forward value</span> above, '
         f'<span class="grad">gradient ∂{_e(result.output)}/∂wire</span> below.</p>',

@@ -70,8 +70,10 @@
     }
     caption.textContent = s.caption.join("\n");
     slider.value = String(k);
-    slider.setAttribute("aria-valuetext", "step " + k + " of " + last);
-    counter.textContent = "step " + k + " / " + last;
+    // The caption counts forward and backward steps apart ("Step 2" of the backward pass):
+    // the counter says the same count, never the slider's position.
+    slider.setAttribute("aria-valuetext", s.label);
+    counter.textContent = s.label;
     $("prev").disabled = k === 0;
     $("first").disabled = k === 0;
     $("next").disabled = k === last;
@@ -112,9 +114,13 @@
   slider.addEventListener("input", function () { stop(); show(parseInt(slider.value, 10)); });
   $("zoom-in").addEventListener("click", function () { setZoom(zoom * 1.25); });
   $("zoom-out").addEventListener("click", function () { setZoom(zoom / 1.25); });
-  $("zoom-fit").addEventListener("click", function () {
-    setZoom(Math.min(1, (stage.clientWidth - 4) / baseW, (stage.clientHeight - 4) / baseH));
-  });
+  // The labels are 12 px at zoom 1: LEGIBLE makes them 14 px, the least the page opens with.
+  var LEGIBLE = 14 / 12;
+  function fitZoom() {  // the whole circuit in the frame (at most 3x: a small one is not huge)
+    var h = Math.max(200, window.innerHeight * 0.75 - 4);
+    return Math.min(3, (stage.clientWidth - 4) / baseW, h / baseH);
+  }
+  $("zoom-fit").addEventListener("click", function () { setZoom(fitZoom()); });
   window.addEventListener("hashchange", function () {
     var k = stepFromHash();
     if (k !== null && k !== current) { stop(); show(k); }
@@ -136,6 +142,7 @@
     ev.preventDefault();
   });
 
+  setZoom(Math.max(LEGIBLE, fitZoom()));
   var start = stepFromHash();
   show(start === null ? 0 : start);
 })();
