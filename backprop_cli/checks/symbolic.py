@@ -73,6 +73,29 @@ class leaky_relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as 
         return sp.Piecewise((x, x > 0), (slope * x, True))
 
 
+class rowmax(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as rowmax(v_0, ...)
+    """The largest of its arguments, with the tool's (torch.amax's) convention at a tie of any
+    width: each of the k tied entries gets 1/k. sympy's Max gives each 1/2 (Heaviside(0)),
+    which adds up to more than 1 for a tie of three."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> Any:
+        if all(a.is_Number for a in args):
+            return sp.Max(*args)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        # Heaviside(v - M, 1) is 1 where v is a largest entry (v = M) and 0 below it.
+        top = sp.Max(*self.args)
+        tied = [sp.Heaviside(a - top, 1) for a in self.args]
+        return tied[argindex - 1] / sp.Add(*tied)
+
+    def _eval_rewrite_as_Max(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        return sp.Max(*args)
+
+
 def symbol(name: str) -> sp.Symbol:
     # real=True: |x|' is sign(x) and Max/Min differentiate to Heaviside, as for real inputs.
     return sp.Symbol(name, real=True)
@@ -174,10 +197,11 @@ def power(a: Any, b: Any) -> Any:
 
 class _Namespace:
     """What the op table's sympy forms receive as ``sp``: sympy itself, plus the tool's own
-    relu, leaky_relu and power (the op table imports no sympy, so it cannot name them)."""
+    relu, leaky_relu, rowmax and power (the op table imports no sympy, so it cannot name them)."""
 
     relu = relu
     leaky_relu = leaky_relu
+    rowmax = rowmax
     power = staticmethod(power)
 
     def __getattr__(self, name: str) -> Any:
