@@ -187,3 +187,56 @@ def test_where_sympy_is_undefined_finite_differences_alone_verify_nothing() -> N
     _, doc = run_json("eval", "x^y", "--at", "x=0,y=2")
     assert {c["proof"] for c in doc["checks"]} == {"none"}
     assert invoke("eval", "x^y", "--at", "x=0,y=2", "--strict").code == 1
+
+
+# ---------------------------------------------------------------- the policy, evidence by evidence
+
+
+def decided(c: Any, at_kink: bool = False, direction: dict[str, Any] | None = None) -> Any:
+    from backprop_cli.checks.policy import decide
+    from backprop_cli.core.result import Tolerance
+
+    decide(c, Tolerance(), at_kink, direction)
+    return c
+
+
+def test_an_undefined_sympy_value_and_an_agreeing_difference_is_not_a_proof() -> None:
+    from backprop_cli.core.result import Check
+
+    c = decided(Check("x", 0.0, 0.0, sympy_how="undefined", numeric=0.0, numeric_ok=True))
+    assert (c.status, c.proof) == ("unchecked", "none")
+    assert c.why.startswith("sympy's derivative is undefined at this point")
+    k = decided(Check("x", 0.0, 0.0, sympy_how="undefined", numeric=0.0, numeric_ok=True),
+                at_kink=True)
+    assert (k.status, k.proof) == ("kink", "none")
+
+
+def test_undefined_entries_of_an_array_are_proved_by_nothing() -> None:
+    from backprop_cli.core.result import Check
+
+    c = decided(Check("v", [1.0, 2.0], [0.0, 0.25], sympy_value=[None, 0.25],
+                      sympy_how="formula", numeric=[0.0, 0.25], numeric_ok=True))
+    assert (c.status, c.proof) == ("unchecked", "none")
+    assert "undefined at [0]" in c.why
+    # ... but a defined entry that disagrees is still a failure.
+    bad = decided(Check("v", [1.0, 2.0], [0.0, 0.5], sympy_value=[None, 0.25],
+                        sympy_how="formula"))
+    assert bad.status == "fail"
+
+
+def test_an_undefined_random_direction_is_no_proof_for_a_difference() -> None:
+    from backprop_cli.core.result import Check
+
+    c = decided(Check("x", 0.0, 0.0, numeric=0.0, numeric_ok=True),
+                direction={"sympy": {"backprop": 0.0, "reference": None, "ok": False}})
+    assert (c.status, c.proof) == ("unchecked", "none")
+
+
+def test_sympys_disagreement_at_the_engines_kink_neither_proves_nor_fails() -> None:
+    from backprop_cli.core.result import Check
+
+    c = decided(Check("b", 1.0, 0.25, sympy_value=0.5, sympy_how="formula"), at_kink=True)
+    assert (c.status, c.proof) == ("kink", "none")
+    assert any("sympy's convention differs" in n for n in c.notes)
+    # Away from a kink the same disagreement is a failure.
+    assert decided(Check("b", 1.0, 0.25, sympy_value=0.5, sympy_how="formula")).status == "fail"

@@ -100,7 +100,7 @@ def decide(c: Check, tol: Tolerance, at_kink: bool,
     direction = direction or {}
     sym: bool | None = None
     kink = at_kink or c.near_kink
-    undefined = _undefined(c)
+    undefined = _undefined(c, direction)
     if c.sympy_value is not None:
         bad = disagreements(c.backprop, c.sympy_value, tol)
         if bad is not None:
@@ -158,12 +158,15 @@ def decide(c: Check, tol: Tolerance, at_kink: bool,
                        "the one-sided gradient cannot be confirmed")
 
 
-def _undefined(c: Check) -> str:
-    """Where sympy's derivative is undefined (0/0 or ∞ at the point: "the value", or the
+def _undefined(c: Check, direction: Mapping[str, Any]) -> str:
+    """Where sympy's derivative is undefined (0/0 or ∞ at the point: "this point", or the
     entries), or "" where it is defined or sympy did not say."""
     if c.sympy_how == "undefined":
         return "this point"
     if c.sympy_value is None:
+        sym_dir = direction.get("sympy")
+        if sym_dir is not None and sym_dir.get("reference") is None:
+            return "this point (along the random direction)"
         return ""
     missing = [k for k, v in enumerate(flat(c.sympy_value)) if v is None]
     return _where(c, missing) if missing else ""

@@ -652,21 +652,22 @@ OPS: dict[str, Op] = {
            np_branch=lambda np, a, k=None: np.sign(a),
            words=("passes where {0} > 0, times the slope elsewhere",), param=LEAK),
         # Indicators: 1 where the comparison holds, 0 elsewhere (written in parentheses,
-        # (s > 0)); sympy's Heaviside(x, 0) is 0 at x = 0, Heaviside(x, 1) is 1 there.
+        # (s > 0)); symbolic.step(x, 0) is sympy's Heaviside(x, 0), 0 at x = 0 (step(x, 1) is
+        # 1 there), with derivative 0, not DiracDelta.
         _indicator("gt", ">", "GT", lambda a, b: a > b,
-                   lambda sp, a, b: sp.Heaviside(a - b, 0)),
+                   lambda sp, a, b: sp.step(a - b, 0)),
         _indicator("ge", ">=", "GE", lambda a, b: a >= b,
-                   lambda sp, a, b: sp.Heaviside(a - b, 1)),
+                   lambda sp, a, b: sp.step(a - b, 1)),
         _indicator("lt", "<", "LT", lambda a, b: a < b,
-                   lambda sp, a, b: sp.Heaviside(b - a, 0)),
+                   lambda sp, a, b: sp.step(b - a, 0)),
         _indicator("le", "<=", "LE", lambda a, b: a <= b,
-                   lambda sp, a, b: sp.Heaviside(b - a, 1)),
+                   lambda sp, a, b: sp.step(b - a, 1)),
         _indicator("eq", "==", "EQ", lambda a, b: a == b, _sympy_eq),
         _indicator("ne", "!=", "NE", lambda a, b: a != b,
                    lambda sp, a, b: 1 - _sympy_eq(sp, a, b)),
         # step(s) = (s > 0): step(0) = 0, PyTorch's convention for relu'(0).
         Op("step", 1, lambda a: 1.0 if a > 0.0 else 0.0, lambda x, o: (0.0,),
-           lambda sp, a: sp.Heaviside(a, 0), "indicator: local gradient 0 (no gradient flows)",
+           lambda sp, a: sp.step(a, 0), "indicator: local gradient 0 (no gradient flows)",
            kink=lambda x: "step at 0: took local gradient 0 (step(0) = 0)" if x[0] == 0.0
            else None,
            branch=lambda x: _sign(x[0]),
