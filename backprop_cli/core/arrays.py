@@ -290,7 +290,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
         why = None if op.tie and node.inputs[0] == node.inputs[-1] else kink(op, args)
         if why is None and bad is not None and loc is not None and not np.isfinite(g).all() \
                 and any(np.any(flat_entries(op, args, loc, k) & ~np.isfinite(g))
-                        for k in range(len(args))):
+                        for k, j in enumerate(node.inputs) if needs[j]):
             why = masked(op.name, graph.label(bad[0].id))
         if why is not None:
             kinks[nid] = why

@@ -104,7 +104,8 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
             # 0); a 0 that is a mere crossing (2x at x = 0 in (x^2)^0.25) keeps inf * 0 =
             # nan, and the gradient error below names the infinite gate, as sqrt(x) at 0.
             down = tuple([0.0 if f else g * d for f, d in zip(flat, loc)])
-            if any(flat) and nid not in kinks:
+            if nid not in kinks and any(f and graph.ancestors_vars(j)
+                                        for f, j in zip(flat, inputs)):
                 kinks[nid] = masked(op.name, graph.label(bad[0]))
             for j, d in zip(inputs, down):
                 upstream[j] += d
