@@ -177,7 +177,7 @@ def test_every_function_is_reached_by_the_parser() -> None:
 TINY = 5e-324  # the smallest positive float
 
 
-@pytest.mark.parametrize("name", ["relu", "abs"])
+@pytest.mark.parametrize("name", ["relu", "abs", "step"])
 def test_unary_kink_is_exactly_at_zero(name: str) -> None:
     op = OPS[name]
     assert op.kink is not None and op.branch is not None
@@ -208,9 +208,9 @@ def test_smooth_ops_have_no_kinks() -> None:
     assert smooth >= {"add", "sub", "mul", "div", "pow", "neg", "exp", "log", "sqrt",
                       "sigmoid", "tanh"}
     assert smooth >= {"sin", "cos", "tan", "softplus"}
-    assert {name for name, op in OPS.items() if op.kink is not None} == {"relu", "abs",
-                                                                       "max", "min",
-                                                                       "leaky_relu"}
+    assert {name for name, op in OPS.items() if op.kink is not None} == {
+        "relu", "abs", "max", "min", "leaky_relu", "rowmax", "step",
+        "gt", "ge", "lt", "le", "eq", "ne"}  # the indicators jump where both sides are equal
 
 
 # --- numeric edges -------------------------------------------------------------------------

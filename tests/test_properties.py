@@ -57,6 +57,7 @@ UNARY: dict[str, tuple[Callable[[sp.Expr], sp.Expr], Callable[[float], float]]] 
                    lambda v: v if v > 0 else 0.01 * v),
     "leaky_relu4": (lambda a: sp.Piecewise((a, a > 0), (a / 4, True)),
                     lambda v: v if v > 0 else 0.25 * v),
+    "step": (lambda a: sp.Heaviside(a, 0), lambda v: 1.0 if v > 0 else 0.0),
 }
 # How a UNARY entry is written, where not name(a).
 CALLS = {"leaky_relu4": "leaky_relu({}, 0.25)"}

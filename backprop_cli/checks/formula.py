@@ -897,8 +897,20 @@ def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str
                 res.verdict = "proved"
             else:
                 res.notes.append("sympy could not show it equal in general; checked at points")
+        if res.verdict == "holds" and _has_kinks(graph, claim.graph):
+            res.notes.append(KINK_NOTE)
     report_shapes = {name: list(s) for name, s in all_shapes.items()}
     return FormulaReport(expression, results, report_shapes, notes)
+
+
+# Random points do not land on a kink (a set of measure zero), so a claim that differs from
+# the truth only there is not told apart from it: said in the verdict's notes.
+KINK_NOTE = ("no random point lands exactly on a kink (relu or an indicator at 0, a tie of "
+             "max): a claim that differs only there, such as (s >= 0) for (s > 0), holds too")
+
+
+def _has_kinks(*graphs: Graph | None) -> bool:
+    return any(node.op.kink is not None for g in graphs if g is not None for node in g.nodes)
 
 
 def _given_point(graph: Graph, at: Mapping[str, Any] | str | Iterable[str] | None,

@@ -22,7 +22,13 @@ The verdict (``Check.status`` and ``Check.proof``, see core/result.py PROOFS):
 
 At a non-differentiable point (the engine's kink), or when the finite-difference step
 crossed one, a disagreement is not a failure: the one-sided derivative there need not equal
-the subgradient taken, so the status is "kink" and a note names it.
+the subgradient taken, so the status is "kink" and a note names it. A sympy value that
+disagrees at the engine's kink is sympy's own convention there, not a proof either way.
+
+Where sympy says the derivative is undefined (0/0, ∞), nothing below it proves the
+gradient: a finite difference that agrees is not a proof at a singular point (a central
+difference of |x|^0.5 at 0 is 0 by symmetry). The status is "kink" at a named convention,
+"unchecked" otherwise; the engine turns the masked 0·∞ of a smooth gate into a domain error.
 """
 
 from __future__ import annotations
@@ -93,14 +99,26 @@ def decide(c: Check, tol: Tolerance, at_kink: bool,
     """Set ``c.status`` and ``c.proof`` from the evidence gathered on ``c`` (see above)."""
     direction = direction or {}
     sym: bool | None = None
+    kink = at_kink or c.near_kink
+    undefined = _undefined(c, direction)
     if c.sympy_value is not None:
         bad = disagreements(c.backprop, c.sympy_value, tol)
         if bad is not None:
             sym = not bad
             if bad:
                 c.notes.append(f"sympy disagrees at {_where(c, bad)}")
+            if bad and at_kink:
+                # sympy's own convention there (Heaviside(0) = 1/2 to each side of a tie,
+                # whatever its width) is not the subgradient taken: no proof, no failure.
+                c.notes.append("at the kink sympy's convention differs from the subgradient "
+                               "taken; it neither proves nor fails it")
+                sym = None
+            elif sym and undefined:
+                sym = None  # defined entries only: the rest is proved by nothing below
+    if undefined and sym is None:
+        _singular(c, kink, undefined)
+        return
     num = c.numeric_ok
-    kink = at_kink or c.near_kink
     sym_dir = (direction.get("sympy") or {}).get("ok")
     num_dir = (direction.get("numeric") or {}).get("ok")
     if sym is not None:
@@ -138,6 +156,34 @@ def decide(c: Check, tol: Tolerance, at_kink: bool,
     if kink and not at_kink:
         c.notes.append("a non-differentiable point lies within the finite-difference step; "
                        "the one-sided gradient cannot be confirmed")
+
+
+def _undefined(c: Check, direction: Mapping[str, Any]) -> str:
+    """Where sympy's derivative is undefined (0/0 or ∞ at the point: "this point", or the
+    entries), or "" where it is defined or sympy did not say."""
+    if c.sympy_how == "undefined":
+        return "this point"
+    if c.sympy_value is None:
+        sym_dir = direction.get("sympy")
+        if sym_dir is not None and sym_dir.get("reference") is None:
+            return "this point (along the random direction)"
+        return ""
+    missing = [k for k, v in enumerate(flat(c.sympy_value)) if v is None]
+    return _where(c, missing) if missing else ""
+
+
+def _singular(c: Check, kink: bool, where: str) -> None:
+    """sympy says the derivative is undefined (at ``where``): a singular point. A finite
+    difference alone never makes the gradient verified there (|x|^0.5 at 0: the one-sided
+    derivatives are ±∞ and a central difference gives 0 by symmetry)."""
+    c.proof = "none"
+    c.status = "kink" if kink else "unchecked"
+    agrees = " (finite differences agree, but cannot prove a gradient there)" \
+        if c.numeric_ok else ""
+    c.why = (f"sympy's derivative is undefined at {where}{agrees}: a singular point, where "
+             + ("only the convention named above was taken" if kink else
+                "no check proves a gradient"))
+    c.notes.append(c.why)
 
 
 def note_kinks(graph: Graph, kinks: Mapping[int, str], checks: list[Check]

@@ -23,6 +23,20 @@ DIGITS = 30
 PREC = sp.core.evalf.dps_to_prec(DIGITS)  # the same in bits: sympy Floats and mpmath mpfs
 
 
+class step(sp.Heaviside):  # type: ignore[misc]  # noqa: N801 - printed as step(x, 0)
+    """Heaviside(x, h0) (h0: its value at 0) whose derivative is 0, not DiracDelta(x): the
+    indicators' and relu's gradient as the tool takes it, 0 on either side of the jump (the
+    jump itself is a kink the engine names). Subclassing Heaviside keeps its values, its
+    printing in LaTeX, and what simplify knows of it."""
+
+    def __new__(cls, arg: Any, h0: Any = sp.S.Half, **options: Any) -> Any:
+        # Heaviside.__new__ calls super(cls, cls).__new__, which for a subclass is itself.
+        return super(sp.Heaviside, cls).__new__(cls, arg, h0, **options)
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        return sp.S.Zero
+
+
 class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x)
     """relu with the tool's convention relu'(0) = 0, so that sympy agrees at the kink."""
 
@@ -39,8 +53,9 @@ class relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as relu(x
         return None
 
     def fdiff(self, argindex: int = 1) -> Any:
-        # Heaviside(x, 0): 0 at x = 0, the subgradient backprop takes (PyTorch's choice).
-        return sp.Heaviside(self.args[0], 0)
+        # step(x, 0) = Heaviside(x, 0): 0 at x = 0, the subgradient backprop takes (PyTorch's
+        # choice); the same object as the indicator (x > 0), so sympy proves them equal.
+        return step(self.args[0], 0)
 
     def _eval_rewrite_as_Max(self, x: Any, **kwargs: Any) -> Any:  # noqa: N802
         return sp.Max(0, x)
@@ -71,6 +86,29 @@ class leaky_relu(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as 
 
     def _eval_rewrite_as_Piecewise(self, x: Any, slope: Any, **kwargs: Any) -> Any:  # noqa: N802
         return sp.Piecewise((x, x > 0), (slope * x, True))
+
+
+class rowmax(sp.Function):  # type: ignore[misc]  # noqa: N801 - printed as rowmax(v_0, ...)
+    """The largest of its arguments, with the tool's (torch.amax's) convention at a tie of any
+    width: each of the k tied entries gets 1/k. sympy's Max gives each 1/2 (Heaviside(0)),
+    which adds up to more than 1 for a tie of three."""
+
+    is_real = True
+
+    @classmethod
+    def eval(cls, *args: Any) -> Any:
+        if all(a.is_Number for a in args):
+            return sp.Max(*args)
+        return None
+
+    def fdiff(self, argindex: int = 1) -> Any:
+        # Heaviside(v - M, 1) is 1 where v is a largest entry (v = M) and 0 below it.
+        top = sp.Max(*self.args)
+        tied = [sp.Heaviside(a - top, 1) for a in self.args]
+        return tied[argindex - 1] / sp.Add(*tied)
+
+    def _eval_rewrite_as_Max(self, *args: Any, **kwargs: Any) -> Any:  # noqa: N802
+        return sp.Max(*args)
 
 
 def symbol(name: str) -> sp.Symbol:
@@ -174,10 +212,13 @@ def power(a: Any, b: Any) -> Any:
 
 class _Namespace:
     """What the op table's sympy forms receive as ``sp``: sympy itself, plus the tool's own
-    relu, leaky_relu and power (the op table imports no sympy, so it cannot name them)."""
+    relu, leaky_relu, rowmax, step and power (the op table imports no sympy, so it cannot
+    name them)."""
 
     relu = relu
     leaky_relu = leaky_relu
+    rowmax = rowmax
+    step = step
     power = staticmethod(power)
 
     def __getattr__(self, name: str) -> Any:

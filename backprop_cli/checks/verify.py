@@ -135,17 +135,16 @@ def _collect(job: Job | Finished, checks: list[Check], direction: dict[str, Any]
             for name, v in message[1].items():
                 c = by_name[name]
                 if c.sympy_how != "formula":
-                    c.sympy_value, c.sympy_how = v, "gates" if v is not None else None
-                    if v is None:
-                        c.notes.append("sympy's derivative is undefined at this point")
+                    # "undefined": sympy finished and found no value (policy.decide says why).
+                    c.sympy_value, c.sympy_how = v, "gates" if v is not None else "undefined"
         elif kind == "formula":
             _, name, printed, v = message
             c = by_name[name]
             c.sympy_derivative = printed
             if v is not None:
                 c.sympy_value, c.sympy_how = v, "formula"
-            elif not any("undefined" in note for note in c.notes):
-                c.notes.append("sympy's derivative is undefined at this point")
+            elif c.sympy_how is None:
+                c.sympy_how = "undefined"
         elif kind == "direction":
             projected = sum(sympy_jobs.random_direction([c.variable for c in checks])[c.variable]
                             * cast(float, c.backprop) for c in checks)

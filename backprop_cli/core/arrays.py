@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import limits
+from .engine import FLAT_STEP, masked
 from .errors import DomainError, InputError
 from .formatting import describe, entry
 from .graph import Graph, Node
@@ -207,6 +208,22 @@ def local_gradients(op: Op, args: tuple[Array, ...], out: Array) -> tuple[Array,
     return tuple(np.broadcast_to(np.asarray(d, dtype=float), out.shape) for d in loc)
 
 
+def flat_entries(op: Op, args: tuple[Array, ...], loc: tuple[Array, ...], pos: int) -> Array:
+    """Where the local gradient for input ``pos`` is 0 on both sides of the point (relu
+    below 0, not 2x at x = 0), entry by entry: engine.py's rule for stopping 0·∞."""
+    assert op.np_forward is not None
+    a = args[pos]
+    step = np.maximum(np.abs(a) * FLAT_STEP, FLAT_STEP**2)
+    flat: Array = loc[pos] == 0
+    for moved in (a - step, a + step):
+        near = (*args[:pos], moved, *args[pos + 1:])
+        with np.errstate(all="ignore"):
+            near_loc = local_gradients(op, near, np.asarray(op.np_forward(np, *near)))
+        assert near_loc is not None
+        flat = flat & (near_loc[pos] == 0)
+    return flat
+
+
 def vjp(op: Op, args: tuple[Array, ...], out: Array, g: Array,
         loc: tuple[Array, ...] | None = None) -> tuple[Array, ...]:
     """Downstream gradients, one per input: upstream x local, never forming the Jacobian."""
@@ -217,9 +234,9 @@ def vjp(op: Op, args: tuple[Array, ...], out: Array, g: Array,
             assert loc is not None
             if np.isfinite(g).all():
                 down = tuple(unbroadcast(g * d, a.shape) for d, a in zip(loc, args))
-            else:  # where the local gradient is 0, nothing flows, not inf * 0 (as PyTorch)
-                down = tuple(unbroadcast(np.where(d == 0, 0.0, g * d), a.shape)
-                             for d, a in zip(loc, args))
+            else:  # where the gate is flat, nothing flows, not inf * 0 (see engine.py)
+                down = tuple(unbroadcast(np.where(flat_entries(op, args, loc, k), 0.0, g * d),
+                                         a.shape) for k, (d, a) in enumerate(zip(loc, args)))
         else:
             assert op.vjp is not None, f"op {op.name} has neither np_local nor vjp"
             down = tuple(np.asarray(d, dtype=float) for d in op.vjp(np, args, out, g))
@@ -271,6 +288,10 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
         local[nid] = loc
         downstream[nid] = tuple(kept)
         why = None if op.tie and node.inputs[0] == node.inputs[-1] else kink(op, args)
+        if why is None and bad is not None and loc is not None and not np.isfinite(g).all() \
+                and any(np.any(flat_entries(op, args, loc, k) & ~np.isfinite(g))
+                        for k, j in enumerate(node.inputs) if needs[j]):
+            why = masked(op.name, graph.label(bad[0].id))
         if why is not None:
             kinks[nid] = why
     if bad is not None and not all(

@@ -10,7 +10,7 @@ from .errors import DomainError
 from .formatting import number
 from .gcpause import paused
 from .graph import Graph
-from .ops import CONST, VAR
+from .ops import CONST, VAR, Op
 
 
 @dataclass
@@ -99,7 +99,14 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
                     bad = (nid, args, pos)
                     break
         if bad is not None and not isfinite(g):  # where the local gradient is 0, none flows
-            down = tuple([0.0 if d == 0 else g * d for d in loc])
+            flat = [d == 0 and _flat(op, args, pos) for pos, d in enumerate(loc)]
+            # 0·∞ is taken as 0 only where the gate is flat (relu below 0, * by a constant
+            # 0); a 0 that is a mere crossing (2x at x = 0 in (x^2)^0.25) keeps inf * 0 =
+            # nan, and the gradient error below names the infinite gate, as sqrt(x) at 0.
+            down = tuple([0.0 if f else g * d for f, d in zip(flat, loc)])
+            if nid not in kinks and any(f and graph.ancestors_vars(j)
+                                        for f, j in zip(flat, inputs)):
+                kinks[nid] = masked(op.name, graph.label(bad[0]))
             for j, d in zip(inputs, down):
                 upstream[j] += d
             downstream[nid] = down
@@ -122,6 +129,31 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
     if bad is not None and not all(isfinite(upstream[v]) for v in graph.variables.values()):
         raise _domain_error(graph, bad[0], bad[1], gradient_of=bad[2])
     return Pass(values, local, upstream, downstream, kinks, seed)
+
+
+def masked(op: str, source: str) -> str:
+    """The kink note where a flat gate stops an infinite gradient (both engines)."""
+    return (f"{op}'s local gradient is 0 all around here, so the infinite gradient from "
+            f"{source} stops at it (0·∞ taken as 0, as PyTorch's masked backward)")
+
+
+# A relative step that stays on the same smooth piece of any gate a float can tell apart
+# (a step from 0 is absolute): flatness is the local gradient 0 on both sides of it.
+FLAT_STEP = 2.0**-20
+
+
+def _flat(op: Op, args: tuple[float, ...], pos: int) -> bool:
+    """Whether the local gradient for input ``pos`` is 0 on both sides of the point."""
+    a = args[pos]
+    step = max(abs(a) * FLAT_STEP, FLAT_STEP**2)
+    for moved in (a - step, a + step):
+        near = (*args[:pos], moved, *args[pos + 1:])
+        try:
+            if op.local(near, op.forward(*near))[pos] != 0:
+                return False
+        except (ValueError, ZeroDivisionError, OverflowError):
+            return False
+    return True
 
 
 def _domain_error(graph: Graph, nid: int, args: tuple[float, ...], *, overflow: bool = False,

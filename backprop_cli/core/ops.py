@@ -342,6 +342,19 @@ def _np_rowmax_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ..
     return (share * (g if z.ndim > 1 else np.reshape(g, (1,))),)
 
 
+def _np_rowmax_branch(np: Any, z: Any) -> Any:
+    # The smooth piece, entry by entry: 1 for the one largest entry of its row, -1 below it,
+    # 0 for an entry tied with others for the largest: a kink (a tie of any width).
+    top = z == np.max(z, axis=-1, keepdims=True)
+    tied = np.sum(top, axis=-1, keepdims=True) > 1
+    return np.where(top, np.where(tied, 0, 1), -1)
+
+
+def _rowmax_kink(x: Floats) -> str:
+    return ("rowmax at a tie for the largest entry: upstream shared evenly by the k tied "
+            "entries, 1/k each (as torch.amax)")
+
+
 def _sympy_rows(sp: Any, np: Any, z: Any, reduce: Any) -> Any:
     if z.ndim == 1:
         return reduce(*z)
@@ -502,6 +515,34 @@ def _leaky_relu_sympy(sp: Any, x: Any, slope: Any = None) -> Any:
     return sp.leaky_relu(x, sp.Rational(1, 100) if slope is None else slope)
 
 
+# --- indicators: (a > b), step(s) -------------------------------------------------------------
+# The lecture writes relu's local gradient as an indicator, 1[s > 0]: 1 where the comparison
+# holds, 0 elsewhere. Piecewise constant, so its local gradient is 0 on both sides; where the
+# two sides are equal it jumps, a kink named like max's tie (the gradient 0 taken there).
+
+
+def _indicator(name: str, symbol: str, token: str, holds: Callable[[float, float], bool],
+               sympy_form: Callable[[Any, Any, Any], Any]) -> Op:
+    def kink(args: Floats) -> str | None:
+        a, b = args
+        if a != b:
+            return None
+        return (f"indicator {symbol} at its jump ({_fmt(a)} = {_fmt(b)}): took local gradient "
+                "0, its value on either side")
+
+    return Op(name, 2, lambda a, b: 1.0 if holds(a, b) else 0.0, lambda x, o: (0.0, 0.0),
+              sympy_form, "indicator: local gradient 0 (no gradient flows)", symbol,
+              token=(token, symbol), kink=kink, branch=_tie, tie=True,
+              np_forward=lambda np, a, b: np.where(holds(a, b), 1.0, 0.0),
+              np_local=lambda np, x, o: (0.0, 0.0),
+              np_branch=lambda np, a, b: np.sign(a - b),
+              words=(f"0: {{0}} {symbol} {{1}} is 1 or 0, flat on either side",))
+
+
+def _sympy_eq(sp: Any, a: Any, b: Any) -> Any:
+    return sp.Piecewise((sp.S.One, sp.Eq(a, b)), (sp.S.Zero, True))
+
+
 def _is_number(literal: str) -> bool:
     return True  # any constant as typed: the parser already made it a number
 
@@ -610,6 +651,29 @@ OPS: dict[str, Op] = {
            np_local=_np_leaky_relu_local,
            np_branch=lambda np, a, k=None: np.sign(a),
            words=("passes where {0} > 0, times the slope elsewhere",), param=LEAK),
+        # Indicators: 1 where the comparison holds, 0 elsewhere (written in parentheses,
+        # (s > 0)); symbolic.step(x, 0) is sympy's Heaviside(x, 0), 0 at x = 0 (step(x, 1) is
+        # 1 there), with derivative 0, not DiracDelta.
+        _indicator("gt", ">", "GT", lambda a, b: a > b,
+                   lambda sp, a, b: sp.step(a - b, 0)),
+        _indicator("ge", ">=", "GE", lambda a, b: a >= b,
+                   lambda sp, a, b: sp.step(a - b, 1)),
+        _indicator("lt", "<", "LT", lambda a, b: a < b,
+                   lambda sp, a, b: sp.step(b - a, 0)),
+        _indicator("le", "<=", "LE", lambda a, b: a <= b,
+                   lambda sp, a, b: sp.step(b - a, 1)),
+        _indicator("eq", "==", "EQ", lambda a, b: a == b, _sympy_eq),
+        _indicator("ne", "!=", "NE", lambda a, b: a != b,
+                   lambda sp, a, b: 1 - _sympy_eq(sp, a, b)),
+        # step(s) = (s > 0): step(0) = 0, PyTorch's convention for relu'(0).
+        Op("step", 1, lambda a: 1.0 if a > 0.0 else 0.0, lambda x, o: (0.0,),
+           lambda sp, a: sp.step(a, 0), "indicator: local gradient 0 (no gradient flows)",
+           kink=lambda x: "step at 0: took local gradient 0 (step(0) = 0)" if x[0] == 0.0
+           else None,
+           branch=lambda x: _sign(x[0]),
+           np_forward=lambda np, a: np.where(a > 0.0, 1.0, 0.0),
+           np_local=lambda np, x, o: (0.0,), np_branch=lambda np, a: np.sign(a),
+           words=("0: step({0}) is 1 or 0, flat on either side",)),
         # --- array ops: forward, vjp (the implicit Jacobian product), sympy, shapes ---
         Op("matmul", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "matrix multiply", "@", token=("AT", "@"), shape_hint=_matmul_hint,
@@ -685,7 +749,8 @@ OPS: dict[str, Op] = {
         Op("rowmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "gradient router (to the largest entry)",
            np_forward=lambda np, z: _np_rows(np, z, np.max), vjp=_np_rowmax_vjp,
-           sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Max),
+           kink=_rowmax_kink, np_branch=_np_rowmax_branch,
+           sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.rowmax),
            shapes=_last_axis("rowmax"),
            implicit=("upstream to the largest entry of {0} (per row; ties share it)",),
            words=("upstream routed to the largest entry of {0} (of each row; ties share it)",),

@@ -133,8 +133,9 @@ class _FastLexer(Lexer):
         terminals = {t.name: t for t in lark.terminals}
         ops = {op.token[0] for op in OPS.values() if op.token} - set(self.STRUCTURE)
         # Longest first, as Lark orders them, so that ** is one POW rather than two STARs.
-        order = (*self.STRUCTURE,
-                 *sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n)))
+        # (= after the ops: == is one EQ, an indicator, not two)
+        order = (*(t for t in self.STRUCTURE if t != "EQUAL"),
+                 *sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n)), "EQUAL")
         self.ignore = frozenset(lark.lexer_conf.ignore)
         self.regex = re.compile("|".join(
             f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in order))
@@ -541,6 +542,9 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
     token = getattr(exc, "token", None)
     ttype = getattr(token, "type", None)
     side_by_side = before and (before[-1].isalnum() or before[-1] in "_)")
+    if ttype in _COMPARISONS:
+        return ("a comparison is an indicator, 1 where it holds and 0 elsewhere, written in "
+                "its own parentheses: (s > 0), (s > 0)*s, ((a < b) < c)")
     if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
         return "two terms stand side by side: write the product with '*', e.g. 2*x"
     if pos < len(source) and source[pos] == "=" and _NAMED_ARGUMENT.search(source[:pos]):
@@ -567,6 +571,7 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
     return None
 
 
+_COMPARISONS = frozenset({"GT", "GE", "LT", "LE", "EQ", "NE"})  # the indicators' terminals
 _LOCK = threading.Lock()
 # `f(A, name` just before an '=': a keyword argument such as sum(A, axis=0).
 _NAMED_ARGUMENT = re.compile(r"\w\s*\([^()]*,\s*\w+\s*$")
