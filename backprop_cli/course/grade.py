@@ -23,7 +23,6 @@ checker (``grade(..., formula=...)``); without one they score 0 with a message s
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import tomllib
@@ -352,7 +351,7 @@ def _grade_problem(problem: Problem, sub: Submission,
             pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, c.written,
                                           feedback))
     show = problem.show_correct is not False
-    _carry_forward(problem, result, pg, checks, keys, show=show)
+    _carry_forward(problem, result, pg, checks, show=show)
     if not show:
         _conceal(pg, checks)
     if extra:
@@ -421,58 +420,47 @@ def _grade_formula(problem: Problem, result: Any, key: str, text: str, what: str
 
 
 def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
-                   checks: dict[str, AnswerCheck], keys: list[str], *,
-                   show: bool = True) -> None:
-    """Rerun forward and backward with the student's own answers in place of the truth; a
-    wrong answer that matches the rerun was computed correctly from their earlier answers.
-    Built on an earlier wrong answer: error carried forward. Built only on right answers
-    that were rounded (p = 0.57 for 0.5744): right, as the student could not do better."""
-    wrong = {k: c for k, c in checks.items() if not c.ok}
-    if not wrong:
-        return
-    from ..checks.answers import _Keys
+                   checks: dict[str, AnswerCheck], *, show: bool = True) -> None:
+    """A wrong answer that follows from the student's earlier answers (course/carried.py)
+    was computed correctly from them. Built on an earlier wrong answer: error carried
+    forward. Built only on right answers that were rounded (p = 0.57 for 0.5744): right, as
+    the student could not do better."""
+    from .carried import carried_answers
 
-    arrays = bool(getattr(result, "shapes", None)) or isinstance(result.seed, list) \
-        or any(c.is_array for c in checks.values())
-    resolve = _Keys(result).resolve
-    theirs: dict[str, tuple[str, int, Any]] = {}
-    for k, c in checks.items():
-        if c.is_array and c.shape != c.answer_shape:
-            continue  # a wrong shape: nothing can be computed from it
-        kind, nid = resolve(k)
-        theirs[k] = (kind, nid, _as_array(c) if arrays else float(c.answer))
-    rules = _Arrays if arrays else _Numbers
-    carried, used = _rerun(result, theirs, rules)
+    found = carried_answers(result, checks)
     share = 1.0 if problem.carried_forward is None else problem.carried_forward
     for ag in pg.answers:
-        w = wrong.get(ag.key)
-        if w is None or ag.key not in carried or not used.get(ag.key):
+        cf = found.get(ag.key)
+        if cf is None:
             continue
-        c = w
-        want = carried[ag.key]
-        if not _within(c, want):
-            continue
-        # The earlier answers that change this one (a local gradient need not depend on
-        # every value it was tainted by).
-        moved = [j for j in used[ag.key] if not _within(c, _rerun(result, {
-            i: t for i, t in theirs.items() if i != j}, rules)[0].get(ag.key, want),
-            against=want)
-            ] or used[ag.key]
-        bad = [j for j in moved if j in wrong]
-        named = ", ".join(f"{j} = {checks[j].written}" for j in (bad or moved))
-        if bad:
+        c = checks[ag.key]
+        named = ", ".join(f"{j} = {checks[j].written}" for j in (cf.wrong_before
+                                                                  or cf.built_on))
+        unrounded = (f" (unrounded, they give {_interval(cf)})" if show and cf.widened
+                     else " (as you would get them before rounding)" if cf.widened else "")
+        if cf.wrong_before:
             ag.status = "carried"
             ag.points = ag.max_points * share
             said = (f"{ag.key}: answer {c.written}, correct {fmt(c.truth)}; but "
-                    f"{fmt(_plain(want))} follows" if show else
+                    f"{fmt(cf.want)} follows" if show else
                     f"{ag.key}: answer {c.written} is not the correct value, but it follows")
-            ag.feedback = [f"{said} from your earlier {named}: error carried forward "
-                           f"({_pts(share * 100)}% of the points)"]
+            ag.feedback = [f"{said} from your earlier {named}{unrounded}: error carried "
+                           f"forward ({_pts(share * 100)}% of the points)"]
         else:
             ag.status = "correct"
             ag.points = ag.max_points
             ag.feedback = [f"{ag.key}: {c.written} is right from your rounded {named}"
                            + (f" (unrounded, it is {fmt(c.truth)})" if show else "")]
+
+
+def _interval(cf: Any) -> str:
+    """From .. to .., what the earlier answers give before their rounding."""
+    import numpy as np
+
+    want = np.asarray(cf.want, dtype=float)
+    spread = np.asarray(cf.spread, dtype=float)
+    lo, hi = (want - spread).tolist(), (want + spread).tolist()
+    return f"anything from {fmt(lo)} to {fmt(hi)}"
 
 
 # Hints that say where the method went wrong without pinning the value down (a flipped sign,
@@ -508,164 +496,6 @@ def _conceal(pg: ProblemGrade, checks: dict[str, AnswerCheck]) -> None:
             line = f"{c.key}: answer {c.written} is not right ({c.rounding})"
         ag.feedback = [line] + [f"hint: {h}" for h in c.hints
                                 if any(m in h for m in _METHOD_HINTS)]
-
-
-def _as_array(c: AnswerCheck) -> Any:
-    import numpy as np
-
-    return np.asarray(c.answer, dtype=float).reshape(c.shape or ())
-
-
-def _plain(x: Any) -> Any:
-    return x.tolist() if hasattr(x, "tolist") else x
-
-
-def _within(c: AnswerCheck, want: Any, against: Any = None) -> bool:
-    """Whether ``want`` is, within the answer's rounding allowance, the student's answer (or
-    ``against``): entry by entry for arrays, each entry with its own allowance."""
-    if not c.is_array:
-        one = float(c.answer) if against is None else float(against)
-        return math.isfinite(float(want)) and abs(one - float(want)) <= c.allowed
-    import numpy as np
-
-    got = np.asarray(want, dtype=float)
-    ref = _as_array(c) if against is None else np.asarray(against, dtype=float)
-    if got.shape != ref.shape or not np.all(np.isfinite(got)):
-        return False
-    if not c.entries:
-        return bool(np.all(np.abs(got - ref) <= c.allowed))
-    return all(abs(float(ref[e.index]) - float(got[e.index])) <= e.allowed
-               for e in c.entries)
-
-
-class _Numbers:
-    """The scalar engine's rules for _rerun: op.forward and op.local on floats."""
-
-    @staticmethod
-    def value(v: Any) -> Any:
-        return float(v)
-
-    @staticmethod
-    def broken(v: Any) -> Any:
-        return math.nan
-
-    @staticmethod
-    def forward(op: Any, ins: list[Any]) -> Any:
-        return float(op.forward(*ins))
-
-    @staticmethod
-    def zero(v: Any) -> Any:
-        return 0.0
-
-    @staticmethod
-    def seed(seed: Any, out: Any) -> Any:
-        return float(seed)
-
-    @staticmethod
-    def down(op: Any, args: tuple[Any, ...], out: Any, up: Any) -> tuple[Any, ...]:
-        return tuple(up * g for g in op.local(args, out))
-
-
-class _Arrays:
-    """The array engine's rules for _rerun: np_forward and core/arrays.py's vjp."""
-
-    @staticmethod
-    def value(v: Any) -> Any:
-        import numpy as np
-
-        return np.asarray(v, dtype=float)
-
-    @staticmethod
-    def broken(v: Any) -> Any:
-        import numpy as np
-
-        return np.full(np.shape(v), math.nan)
-
-    @staticmethod
-    def forward(op: Any, ins: list[Any]) -> Any:
-        import numpy as np
-
-        with np.errstate(all="ignore"):
-            return np.asarray(op.np_forward(np, *ins), dtype=float)
-
-    @staticmethod
-    def zero(v: Any) -> Any:
-        import numpy as np
-
-        return np.zeros_like(v)
-
-    @staticmethod
-    def seed(seed: Any, out: Any) -> Any:
-        import numpy as np
-
-        return np.asarray(seed, dtype=float).reshape(np.shape(out))
-
-    @staticmethod
-    def down(op: Any, args: tuple[Any, ...], out: Any, up: Any) -> tuple[Any, ...]:
-        from ..core import arrays
-
-        return tuple(arrays.vjp(op, args, out, up))
-
-
-# The student's answers can make any op fail (a shape they broke, a log of a negative):
-# such a node is NaN from there on, and nothing downstream of it is carried.
-_BROKEN = (ValueError, TypeError, ArithmeticError, AssertionError)
-
-
-def _rerun(result: Any, theirs: dict[str, tuple[str, int, Any]], rules: Any = _Numbers
-           ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Forward and backward with the student's answers ``theirs`` (key -> kind, node, value)
-    in place of the truth, by the scalar or the array engine's ``rules``. Returns, per
-    answer, the value it would have had from the student's earlier answers, and which of
-    them it was built on."""
-    from ..core.ops import CONST, VAR
-
-    graph = result.graph
-    nodes = graph.nodes
-    by_value = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "value"}
-    by_grad = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "gradient"}
-    values: list[Any] = [None] * len(nodes)
-    carried: dict[str, Any] = {}
-    used: dict[str, list[str]] = {}
-    tainted: list[set[str]] = [set() for _ in nodes]
-    for node in nodes:  # forward: each node from its inputs as the student had them
-        nid = node.id
-        if node.op is VAR or node.op is CONST:
-            values[nid] = rules.value(result.nodes[nid].value)
-            continue
-        try:
-            values[nid] = rules.forward(node.op, [values[j] for j in node.inputs])
-        except _BROKEN:
-            values[nid] = rules.broken(result.nodes[nid].value)
-        tainted[nid] = set().union(*(tainted[j] for j in node.inputs))
-        if nid in by_value:
-            k, v = by_value[nid]
-            carried[k], used[k] = values[nid], sorted(tainted[nid])
-            values[nid] = v
-            tainted[nid] = tainted[nid] | {k}
-    # Backward: upstream x local, the local gradients taken at the student's values.
-    up: list[Any] = [rules.zero(values[n.id]) for n in nodes]
-    up_taint: list[set[str]] = [set() for _ in nodes]
-    up[graph.output] = rules.seed(result.seed, values[graph.output])
-    for node in reversed(nodes):
-        nid = node.id
-        if nid in by_grad:
-            k, v = by_grad[nid]
-            carried[k], used[k] = up[nid], sorted(up_taint[nid])
-            up[nid] = v
-            up_taint[nid] = up_taint[nid] | {k}
-        if not node.inputs:
-            continue
-        args = tuple(values[j] for j in node.inputs)
-        try:
-            down = rules.down(node.op, args, values[nid], up[nid])
-        except _BROKEN:
-            down = tuple(rules.broken(a) for a in args)
-        fwd = set().union(*(tainted[j] for j in node.inputs)) | tainted[nid]
-        for j, d in zip(node.inputs, down):
-            up[j] = up[j] + d
-            up_taint[j] |= up_taint[nid] | fwd
-    return carried, used
 
 
 # ---------------------------------------------------------------- Gradescope
