@@ -303,7 +303,12 @@ def answer(key: str, number: Any, *, where: str = "--expect",
     if isinstance(number, bool):
         raise InputError(f"the answer for '{key}' must be a number, not a boolean", where=where)
     if isinstance(number, (int, float)):
-        value = float(number)
+        try:
+            value = float(number)
+        except OverflowError:  # a 401-digit whole number: past any float
+            raise InputError(f"the answer for '{key}' is a whole number of "
+                             f"{len(str(abs(number))):,} digits, too large to be a number "
+                             "of this problem", where=where) from None
         if not math.isfinite(value):
             raise InputError(f"the answer for '{key}' is not a finite number", where=where)
         return Answer(key, value, repr(number), None)

@@ -34,8 +34,16 @@ from typing import Any
 
 from ..checks.answers import AnswerCheck, AnswerTolerance, answers_from, fmt, match_answers
 from ..core.errors import BackpropError, InputError
-from ..core.limits import WORD_CHARS, abbreviate, abbreviate_message
+from ..core.limits import WORD_CHARS, abbreviate, abbreviate_message, capped, echo, visible
 from .problems import Problem, ProblemSet, _sections, _toml_error
+from .results import (  # the results files' writers, importable from here as before
+    gradescope_failure,
+    gradescope_results,
+    points_text,
+    prairielearn_failure,
+    prairielearn_results,
+    write_json_atomic,
+)
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
 # -> (right?, feedback lines). Issue 13's formula answers plug in here.
@@ -43,6 +51,10 @@ FormulaChecker = Callable[[Problem, Any, str, str], tuple[bool, list[str]]]
 
 STATUSES = ("correct", "carried", "wrong", "missing", "invalid")
 MAX_SUBMISSION_BYTES = 1_000_000  # a page of answers is a few kB; more is not a submission
+# What a results file echoes of a submission: the platforms fail a job past 1 MB (PrairieLearn)
+# and show it to the student, so notes and ignored names are counted past these.
+MAX_NOTES = 20  # notes about the whole submission
+MAX_NAMES = 10  # ignored answer names listed per problem
 
 
 # ---------------------------------------------------------------- the student's file
@@ -78,6 +90,10 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
     if text is None:
         from ..core.fileio import read_bytes
 
+        missing = _missing(Path(path))
+        if missing is not None:
+            sub.errors.append(missing)
+            return sub
         try:  # bounded, and never a device that does not end (/dev/zero)
             raw = read_bytes(str(path), limit=MAX_SUBMISSION_BYTES, what="the submission",
                              where="--answers")
@@ -104,14 +120,32 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
         return sub
     for name, table in doc.items():
         if not isinstance(table, dict):
-            sub.notes.append(f"'{name}' is outside any problem's table and was ignored "
-                             "(put answers under [problem-name])")
+            sub.notes.append(f"'{echo(name, WORD_CHARS)}' is outside any problem's table and "
+                             "was ignored (put answers under [problem-name])")
             continue
         answers: dict[str, Given] = {}
         for key, value in table.items():
             answers[key] = _given(key, value)
         sub.answers[name] = answers
     return sub
+
+
+def _missing(path: Path) -> str | None:
+    """When the file to grade does not exist: what was uploaded beside it, by name only (a
+    student is told what they sent, never a path on the grading server)."""
+    try:
+        if path.exists():
+            return None
+        folder = path.parent
+        found = sorted(p.name for p in folder.iterdir())[:1000] if folder.is_dir() else []
+    except OSError:
+        return None  # read_bytes says what is wrong with it
+    names = [f"'{echo(n, WORD_CHARS)}'" for n in found[:5]]
+    more = f" and {len(found) - 5:,} more" if len(found) > 5 else ""
+    sent = (f"you uploaded {', '.join(names)}{more}" if found else "nothing was uploaded")
+    return (f"no {echo(path.name, WORD_CHARS)} to grade: {sent}. Upload your answers as a "
+            f"TOML text file named {echo(path.name, WORD_CHARS)}, one table per problem, "
+            "such as [neuron] then dw0 = -0.20")
 
 
 _BLANK = re.compile(r"""^\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=\s*(?:#.*)?$""")
@@ -185,8 +219,10 @@ class AnswerGrade:
     def __post_init__(self) -> None:
         # The student's text, echoed in tables, feedback and the platforms' files: cut when
         # long (issue 16: a 900,000-character answer printed 4.5 MB).
-        self.written = abbreviate(self.written)
-        self.feedback = [abbreviate_message(f) for f in self.feedback]
+        # Controls, bidi characters and newlines become visible escapes: a student's text
+        # can neither drive a terminal or an ANSI-to-HTML view nor forge the lines after it.
+        self.written = abbreviate(visible(self.written))
+        self.feedback = [abbreviate_message(visible(f)) for f in _once(self.feedback)]
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "what": self.what, "status": self.status,
@@ -258,8 +294,12 @@ class GradeReport:
                 "problems": [p.to_dict() for p in self.problems]}
 
 
-def _pts(x: float) -> str:
-    return f"{x:g}" if x == int(x) else f"{x:.2f}".rstrip("0")
+def _once(lines: list[str]) -> list[str]:
+    """Each sentence once, in order."""
+    return list(dict.fromkeys(lines))
+
+
+_pts = points_text
 
 
 class BrokenKeyError(InputError):
@@ -280,17 +320,20 @@ def grade(pset: ProblemSet, sub: Submission, *,
     """Grade ``sub`` against the key ``pset``. Raises only for a broken key (BrokenKeyError)."""
     start = time.perf_counter()
     check_key(pset)
-    report = GradeReport(pset.source, sub.source, pset.title, [], gradable=sub.readable,
-                         notes=list(sub.errors) + list(sub.notes))
+    notes = capped(list(sub.errors) + list(sub.notes), MAX_NOTES)
     asked = {p.name for p in pset.problems}
-    for name in sub.answers:
-        if name not in asked:
-            import difflib
+    stray = [name for name in sub.answers if name not in asked]
+    for name in stray[:MAX_NOTES]:  # the rest are counted: 60,000 stray tables, one line
+        import difflib
 
-            close = difflib.get_close_matches(name, sorted(asked), n=1)
-            report.notes.append(f"[{abbreviate(name, WORD_CHARS)}] is not a problem of this "
-                                "assignment and was ignored"
-                                + (f" (did you mean [{close[0]}]?)" if close else ""))
+        close = difflib.get_close_matches(name[:WORD_CHARS * 2], sorted(asked), n=1)
+        notes.append(f"[{echo(name, WORD_CHARS)}] is not a problem of this assignment and "
+                     "was ignored" + (f" (did you mean [{close[0]}]?)" if close else ""))
+    if len(stray) > MAX_NOTES:
+        notes.append(f"{len(stray) - MAX_NOTES:,} more tables are not problems of this "
+                     "assignment and were ignored")
+    report = GradeReport(pset.source, sub.source, pset.title, [], gradable=sub.readable,
+                         notes=[abbreviate_message(visible(n)) for n in notes])
     for problem in pset.problems:
         report.problems.append(_grade_problem(problem, sub, formula))
     report.seconds = time.perf_counter() - start
@@ -313,7 +356,8 @@ def _grade_problem(problem: Problem, sub: Submission,
     given = sub.answers.get(problem.name)
     why = sub.broken.get(problem.name)
     if given is None:
-        note = (f"your [{problem.name}] table could not be read: {why}" if why else
+        note = (f"your [{problem.name}] table could not be read: "
+                f"{abbreviate_message(visible(why))}" if why else
                 f"your file has no [{problem.name}] table" if sub.readable else
                 "your file could not be read")
         pg.note = note
@@ -343,6 +387,11 @@ def _grade_problem(problem: Problem, sub: Submission,
             pg.answers.append(AnswerGrade(k, what[k], "invalid", 0.0, full,
                                           feedback=[exc.message]))
             continue
+        except (ArithmeticError, ValueError, TypeError) as exc:  # a bug, for this answer only
+            pg.answers.append(AnswerGrade(k, what[k], "invalid", 0.0, full, feedback=[
+                f"internal error while grading this answer (please report it): "
+                f"{type(exc).__name__}"]))
+            continue
         checks[k] = c
         if c.ok:
             pg.answers.append(AnswerGrade(k, what[k], "correct", full, full, c.written))
@@ -355,7 +404,9 @@ def _grade_problem(problem: Problem, sub: Submission,
     if not show:
         _conceal(pg, checks)
     if extra:
-        pg.note = "ignored, not asked: " + ", ".join(extra)
+        names = [echo(k, WORD_CHARS) for k in extra[:MAX_NAMES]]
+        pg.note = "ignored, not asked: " + ", ".join(names) + (
+            f" and {len(extra) - MAX_NAMES:,} more" if len(extra) > MAX_NAMES else "")
     return pg
 
 
@@ -498,107 +549,7 @@ def _conceal(pg: ProblemGrade, checks: dict[str, AnswerCheck]) -> None:
                                 if any(m in h for m in _METHOD_HINTS)]
 
 
-# ---------------------------------------------------------------- Gradescope
-
-
-def _md(s: str) -> str:
-    """Markdown-safe text: HTML's specials as entities (no raw tag survives any renderer,
-    whether or not it honours backslash escapes), then the Markdown escapes of export.md."""
-    from ..views.export import md
-
-    return md(s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
-def _feedback_md(pg: ProblemGrade) -> str:
-    marks = {"correct": "✓", "carried": "≈", "wrong": "✗", "missing": "–", "invalid": "!"}
-    lines = []
-    if pg.description:
-        lines += [_md(pg.description), ""]
-    if pg.note:
-        lines += [f"**{_md(pg.note)}**", ""]
-    for a in pg.answers:
-        yours = f" {_md(a.written)}" if a.written else ""
-        lines.append(f"- {marks[a.status]} **{_md(a.key)}** ({_md(a.what)}):{yours} "
-                     f"{_pts(a.points)}/{_pts(a.max_points)}")
-        for f in a.feedback:
-            lines.append(f"    - {_md(f)}")
-    return "\n".join(lines)
-
-
-def gradescope_results(report: GradeReport) -> dict[str, Any]:
-    """Gradescope's autograder results.json (gradescope-autograders.readthedocs.io/specs):
-    the total, a Markdown summary, and one test per problem with its Markdown feedback."""
-    tests = []
-    for pg in report.problems:
-        tests.append({
-            "name": pg.name, "number": str(pg.index), "name_format": "text",
-            "score": round(pg.points, 4), "max_score": round(pg.max_points, 4),
-            "status": "passed" if pg.points >= pg.max_points else "failed",
-            "output": _feedback_md(pg), "output_format": "md", "visibility": "visible",
-        })
-    summary = [f"**{_md(report.summary_line())}**"]
-    summary += [f"- {_md(n)}" for n in report.notes]
-    return {"score": round(report.score, 4), "output": "\n".join(summary),
-            "output_format": "md", "test_output_format": "md", "test_name_format": "text",
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "execution_time": round(report.seconds, 3), "tests": tests}
-
-
-def gradescope_failure(message: str) -> dict[str, Any]:
-    return {"score": 0.0, "output": f"**The submission could not be graded.** {_md(message)}",
-            "output_format": "md", "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": []}
-
-
-# ---------------------------------------------------------------- PrairieLearn
-
-
-def _feedback_text(pg: ProblemGrade) -> str:
-    lines = [pg.note] if pg.note else []
-    for a in pg.answers:
-        yours = f" {a.written}" if a.written else ""
-        lines.append(f"{a.key} ({a.what}):{yours} [{a.status}] "
-                     f"{_pts(a.points)}/{_pts(a.max_points)}")
-        lines += [f"    {f}" for f in a.feedback]
-    return "\n".join(lines)
-
-
-def prairielearn_results(report: GradeReport) -> dict[str, Any]:
-    """PrairieLearn's external-grader results.json (docs/externalGrading.md): score in
-    [0, 1], a message, and one test per problem. Plain text: PrairieLearn escapes it when it
-    renders (pl-external-grader-results), so escaping here would show as &lt; to students."""
-    tests = [{"name": pg.name, "description": pg.description,
-              "points": round(pg.points, 4), "max_points": round(pg.max_points, 4),
-              "message": pg.note or ("all answers right" if pg.points >= pg.max_points
-                                     else "some answers differ: see the output"),
-              "output": _feedback_text(pg)} for pg in report.problems]
-    out: dict[str, Any] = {"gradable": report.gradable, "score": round(report.fraction, 6),
-                           "message": report.summary_line()
-                           + "".join(f"\n{n}" for n in report.notes),
-                           "output": "\n\n".join(f"[{t['name']}]\n{t['output']}"
-                                                 for t in tests),
-                           "tests": tests}
-    if not report.gradable:
-        out["format_errors"] = list(report.notes) or ["the submission could not be read"]
-    return out
-
-
-def prairielearn_failure(message: str) -> dict[str, Any]:
-    return {"gradable": False, "score": 0.0, "message": message, "format_errors": [message],
-            "tests": []}
-
-
 # ---------------------------------------------------------------- writing, always
-
-
-def write_json_atomic(path: str | Path, doc: dict[str, Any]) -> None:
-    """JSON through a temporary file in the same folder and a rename (never half a file);
-    the folder is made if missing (PrairieLearn does not create /grade/results)."""
-    from ..core import jsonout
-    from ..core.fileio import write_atomic
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, jsonout.dumps(doc), where=str(path))
 
 
 def grade_files(key: str | Path, answers: str | Path, *, gradescope: str | None = None,
