@@ -136,7 +136,8 @@ def test_a_newline_in_an_answer_cannot_forge_a_line(tmp_path: Path) -> None:
     gs, pl, out = _run(tmp_path, "[circuit]\ndx = " + json.dumps(forged) + "\n")
     for text in [pl["tests"][0]["output"], gs["tests"][0]["output"]]:
         lines = [ln for ln in text.splitlines() if "correct" in ln and "2/2" in ln]
-        assert lines and all("4\\ndz" in ln for ln in lines)
+        assert lines and all("dx** (gradient" in ln or ln.startswith("dx (gradient")
+                             for ln in lines)  # the forged text stays on dx's own line
     assert "4\\ndz" in out  # the terminal's table: the escape, not a line break
 
 
