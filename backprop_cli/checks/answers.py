@@ -37,6 +37,7 @@ ANSWER_RTOL = 1e-9  # float noise only: 0.1+0.2 is 0.3
 ANSWER_ATOL = 1e-9
 MAX_PATHS = 6  # chain-rule paths listed per mismatch (fan-out can make exponentially many)
 MAX_FACTORS = 8  # longer paths are shown with their middle elided
+SPOKEN_CHARS = 28  # an unnamed node's expression, when a message names it by that
 _HALF_UNIT_SLACK = 1e-9  # 0.205 written as 0.20 or 0.21: both sit on the rounding boundary
 
 _KEY = re.compile(r"[^\s=,;]+")
@@ -604,6 +605,19 @@ class _Keys:
     def label(self, nid: int) -> str:
         return self.out_name if nid == self.output else self.result.nodes[nid].label
 
+    def spoken(self, nid: int, target: int | None = None) -> str:
+        """How a message names a node: by its name, else by its expression in parentheses
+        ((w0*x0 + w1*x1)), never by the id #6 that the person never saw; ``target``, the
+        node they asked about, keeps the name they used for it."""
+        label = self.label(nid)
+        if not label.startswith("#") or nid == target:
+            return label
+        text = " ".join(self.result.nodes[nid].expression.split())
+        if len(text) > SPOKEN_CHARS:
+            keep = SPOKEN_CHARS // 2 - 1
+            text = f"{text[:keep]}…{text[-keep:]}"
+        return f"({text})"
+
     def resolve(self, key: str) -> tuple[str, int]:
         if key == "value":
             return "value", self.output
@@ -669,7 +683,7 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
         for consumer, pos in edges:
             inp = nodes[consumer].inputs[pos]
             slot = f"[{pos + 1}]" if nodes[consumer].inputs.count(inp) > 1 else ""
-            names.append(f"d{keys.label(consumer)}/d{keys.label(inp)}{slot}")
+            names.append(f"d{keys.spoken(consumer, target)}/d{keys.spoken(inp, target)}{slot}")
             local = records[consumer].local
             values.append(local[pos] if local is not None else math.nan)
         product = math.prod(values)
@@ -679,7 +693,7 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
         lines.append(line + (f" = {fmt(product)}" if len(values) > 1 else ""))
     if total == 1:
         if len(paths[0]) == 1 and seed == 1.0:
-            via = keys.label(paths[0][0][0])
+            via = keys.spoken(paths[0][0][0])
             return [f"{head} = {fmt(products[0])}: {keys.label(target)} feeds {via} "
                     f"directly, so this is {via}'s local gradient"], products
         return [f"{head} = {lines[0]}"], products
@@ -735,13 +749,14 @@ def _factor(v: float) -> str:
 def forward_story(result: Result, nid: int) -> str:
     """`q = x+y = 3, with x = -2, y = 5`: how a forward value comes about."""
     rec: NodeRecord = result.nodes[nid]
-    label = _Keys(result).label(nid)
+    keys = _Keys(result)
+    label = keys.label(nid)
     line = f"{label} = {rec.expression} = {fmt(rec.value)}"
     if rec.op == VAR.name:
         return f"{label} = {fmt(rec.value)} (an input: its value is given by --at)"
-    shown = [f"{name} = {fmt(result.nodes[j].value)}"
-             for name, j, const in zip(rec.inputs, result.graph.nodes[nid].inputs,
-                                       rec.input_is_const) if not const]
+    shown = [f"{keys.spoken(j)} = {fmt(result.nodes[j].value)}"
+             for j, const in zip(result.graph.nodes[nid].inputs, rec.input_is_const)
+             if not const]
     if shown and rec.expression != label:
         line += ", with " + ", ".join(dict.fromkeys(shown))
     return line
@@ -780,7 +795,7 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
         own = cast(float | None, result.nodes[target].value)
         if up is not None and own is not None and up * own != 0 \
                 and abs(answer - up * own) <= allowed:
-            other = result.nodes[node.inputs[1 - pos]].label
+            other = _Keys(result).spoken(node.inputs[1 - pos])
             return [f"a {node.op.name} gate swaps: the local gradient with respect to "
                     f"{_Keys(result).label(target)} is the other input, {other}"]
     return []
@@ -1142,7 +1157,7 @@ def backward_story(result: Result, target: int, max_steps: int = MAX_STEPS) -> l
     top = "L" if _seed_given(result) else keys.out_name
 
     def d(nid: int) -> str:
-        return f"d{keys.label(nid)}"
+        return f"d{keys.spoken(nid, target)}"
 
     head = (f"d{keys.label(target)} means d{top}/d{keys.label(target)}; from the output back, "
             "each node sends upstream × local to its inputs:")
@@ -1194,13 +1209,13 @@ def _step(result: Result, nid: int, pos: int, d: Any) -> str:
     up = rec.upstream
     down = rec.downstream[pos] if rec.downstream is not None else None
     expr = rec.expression if len(rec.expression) <= 40 else rec.expression[:37] + "..."
-    label = d(nid)[1:]  # the output goes by its name (f), not #id
-    at = f"at {label} = {expr}" if label != rec.expression else f"at {label}"
+    label = d(nid)[1:]  # the output goes by its name (f); an unnamed node by its expression
+    at = f"at {label} = {expr}" if label not in (rec.expression, f"({expr})") else f"at {expr}"
     slot = f"[{pos + 1}]" if node.inputs.count(j) > 1 else ""
     target = f"{d(j)}{slot}"
     loc = rec.local[pos] if rec.local is not None and pos < len(rec.local) else None
     if isinstance(loc, str) or loc is None:
-        labels = [graph.label(k) for k in node.inputs]
+        labels = [d(k)[1:] for k in node.inputs]
         formula = (node.op.implicit[pos].format(*labels) if pos < len(node.op.implicit)
                    else "the op's vector-Jacobian product")
         formula = formula.replace("upstream", d(nid))

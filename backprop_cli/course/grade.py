@@ -396,7 +396,7 @@ def _grade_problem(problem: Problem, sub: Submission,
         if c.ok:
             pg.answers.append(AnswerGrade(k, what[k], "correct", full, full, c.written))
         else:
-            feedback = [c.verdict()] + [f"hint: {h}" for h in c.hints] + c.explanation
+            feedback = [c.verdict()] + [f"hint: {h}" for h in c.hints] + _story(c)
             pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, c.written,
                                           feedback))
     show = problem.show_correct is not False
@@ -408,6 +408,20 @@ def _grade_problem(problem: Problem, sub: Submission,
         pg.note = "ignored, not asked: " + ", ".join(names) + (
             f" and {len(extra) - MAX_NAMES:,} more" if len(extra) > MAX_NAMES else "")
     return pg
+
+
+def _story(c: AnswerCheck) -> list[str]:
+    """How the truth comes about, without what the verdict line already said: an array
+    answer's shape or wrong entries are in the verdict, so the lines that repeat them
+    (checks/answers.py's details) are left out, and each sentence is said once."""
+    from ..checks.answers import details
+
+    lines = c.explanation
+    if c.is_array and c.formula is None:
+        said = details(c)
+        if lines[:len(said)] == said:
+            lines = lines[len(said):]
+    return lines
 
 
 def _aliases(result: Any, keys: list[str], given: dict[str, Given]
