@@ -187,6 +187,21 @@ class Answers:
 
         return html("answers", self)
 
+    def __repr__(self) -> str:
+        """A few lines: how many match, then each answer's verdict (``to_dict()`` has all)."""
+        from ..core.result import REPR_ITEMS, one_line
+
+        n, bad = len(self.checks), len(self.mismatches)
+        lines = [f"Answers: {n - bad} of {n} match ({self.tolerance.describe()})"]
+        for c in self.checks[:REPR_ITEMS]:
+            said = f"{c.key} = {c.written}" if c.ok else c.verdict()
+            lines.append(f"  {'✓' if c.ok else '✗'} {one_line(said)}")
+        if n > REPR_ITEMS:
+            lines.append(f"  … and {n - REPR_ITEMS} more")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "tolerance": self.tolerance.describe(),
                 "checks": [c.to_dict() for c in self.checks]}

@@ -121,6 +121,22 @@ class BatchReport:
 
         return html("batch", self)
 
+    def __repr__(self) -> str:
+        """A few lines: the summary, then the problems that did not pass."""
+        from ..core.result import REPR_ITEMS, one_line
+
+        lines = [f"BatchReport {self.title or self.source}: {self.summary_line()}"]
+        bad = [r for r in self.results if not r.ok]
+        for r in bad[:REPR_ITEMS]:
+            first = (r.differences() or [""])[0]
+            lines.append(f"  {'✗' if r.status == 'fail' else '!'} {r.name}: "
+                         + one_line(first))
+        if len(bad) > REPR_ITEMS:
+            lines.append(f"  … and {len(bad) - REPR_ITEMS} more")
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
     def summary_line(self) -> str:
         line = f"{self.passed} passed, {self.failed} failed"
         if self.errors:

@@ -274,6 +274,13 @@ class GradeReport:
     def fraction(self) -> float:
         return self.score / self.max_score if self.max_score > 0 else 0.0
 
+    def __repr__(self) -> str:
+        """Two lines: whose file, against which key, and the score."""
+        return (f"GradeReport {visible(self.submission)} against {self.key}\n"
+                f"  {self.summary_line()}")
+
+    __str__ = __repr__
+
     def summary_line(self) -> str:
         counts = {s: sum(1 for p in self.problems for a in p.answers if a.status == s)
                   for s in STATUSES}
