@@ -121,7 +121,7 @@ class AnswerCheck:
     # A formula answer: its verdict in general (checks/formula.py's ClaimCheck: proved,
     # holds at N points, differs) and whether it gives the right value at the point itself.
     formula: ClaimCheck | None = None
-    at_point: bool = True
+    at_point: bool | None = True  # None: no point was given (checked in general only)
 
     @property
     def is_array(self) -> bool:
@@ -370,10 +370,12 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
     problem file's `expect` key, so that a message speaks the input's language."""
     tolerance = tolerance or AnswerTolerance()
     given = answers_from(expect, where=where)
-    if result.value is None:
+    if result.value is None and any(a.formula is None for a in given):
+        # Formulas are checked in general without one (checks/pointfree.py); numbers not.
         at = "--at" if where.startswith("--") else "at"
         raise InputError(f"{where} needs a point to compare at", where=where,
-                         hint=f"give the input values with {at}")
+                         hint=f"give the input values with {at}, or give every answer as "
+                         "a formula (checked in general)")
     keys = _Keys(result, where)
     checks: list[AnswerCheck] = []
     targets_seen: dict[tuple[str, int], str] = {}
@@ -386,7 +388,6 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         targets_seen[(kind, nid)] = a.key
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
-        assert truth is not None
         top = "L" if result.seed != 1.0 else keys.out_name
         quantity = keys.label(nid) if kind == "value" else f"d{top}/d{keys.label(nid)}"
         array_job = rec.shape is not None  # the array engine ran (arrays.py)
@@ -394,6 +395,7 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
             checks.append(formula_check(result, nid, kind, a, quantity, keys.label(nid),
                                         shapes, grading, where))
             continue
+        assert truth is not None
         if isinstance(truth, list) or a.shape is not None or (array_job and rec.shape):
             checks.append(_array_check(result, nid, kind, a, truth, quantity, keys,
                                        tolerance))
@@ -442,10 +444,11 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
                          where=where, hint="put the upstream into the expression "
                          "instead, e.g. sum(G*f) with G an input")
     declared = shapes if shapes else _point_shapes(result)
+    point = result.value is not None  # without one (checks/pointfree.py): in general only
     try:  # the general check leaves the point out: a square point hides a transpose's name
         report = check_formula(result.expression, {f"d{label}": a.formula}, shapes=declared,
                                grading=grading)
-        yours = _value_at(result, a.formula or "", parse_shapes(declared))
+        yours = _value_at(result, a.formula or "", parse_shapes(declared)) if point else None
     except InputError as exc:  # name the answer, as the user wrote it, not "claim"
         if exc.where == "claim":
             exc.where = where
@@ -454,12 +457,12 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
         raise
     claim = report.claims[0]
     truth = result.nodes[nid].upstream
-    at_point = _agrees(yours, truth)
-    if not at_point and claim.ok:  # cannot happen for a formula that holds everywhere,
+    at_point = _agrees(yours, truth) if point else None
+    if at_point is False and claim.ok:  # cannot happen for a formula that holds everywhere,
         claim.verdict = "differs"  # but the point decides for the person who gave it
     check = AnswerCheck(a.key, kind, label, yours, a.formula or "", truth, 0.0,
-                        claim.describe(), claim.ok and at_point, quantity, formula=claim,
-                        at_point=at_point)
+                        claim.describe(), claim.ok and at_point is not False, quantity,
+                        formula=claim, at_point=at_point)
     check.hints = [f"{s.name}: {s.sentence}" for s in claim.diagnosis]
     if not claim.ok:
         check.explanation = _formula_story(claim, at_point, yours, truth)
@@ -543,14 +546,18 @@ def _agrees(yours: Any, truth: Any) -> bool:
     return bool(np.allclose(a, b, rtol=1e-6, atol=1e-6 * scale))
 
 
-def _formula_story(claim: ClaimCheck, at_point: bool, yours: Any, truth: Any) -> list[str]:
+def _formula_story(claim: ClaimCheck, at_point: bool | None, yours: Any,
+                   truth: Any) -> list[str]:
+    """Where a formula answer differs: at the point (``at_point`` None: no point was given)
+    and in general."""
     cex = claim.counterexample
-    if at_point and cex is None:  # grading: undefined everywhere
+    if at_point is not False and cex is None:  # grading: undefined everywhere
         return list(claim.notes)
-    lines = ["at your point: right" if at_point else
-             "at your point: your formula cannot be computed there" if yours is None else
-             f"at your point: wrong: yours {fmt(yours)}, correct {fmt(truth)}"]
-    if cex is not None and at_point:
+    lines = [] if at_point is None else [
+        "at your point: right" if at_point else
+        "at your point: your formula cannot be computed there" if yours is None else
+        f"at your point: wrong: yours {fmt(yours)}, correct {fmt(truth)}"]
+    if cex is not None and at_point is not False:
         sizes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in cex.shapes.items() if v)
         lines.append("in general: differs" + (f" at shapes {sizes}" if sizes else "")
                      + (f": yours {fmt(cex.yours)}, correct {fmt(cex.correct)}"
@@ -568,7 +575,8 @@ def formula_verdict(check: AnswerCheck) -> str:
     assert claim is not None
     if claim.ok:
         return f"{check.key} = {check.written}: {claim.describe()}"
-    where = "at your point" if not check.at_point else "in general (right at your point)"
+    where = ("in general" if check.at_point is None else "at your point"
+             if not check.at_point else "in general (right at your point)")
     return f"{check.key} = {check.written}: differs {where}"
 
 

@@ -352,7 +352,13 @@ def _grade_problem(problem: Problem, sub: Submission,
     from ..checks.evaluate import evaluate
 
     try:
-        result = evaluate(problem.expression, problem.at, upstream=problem.upstream, check=())
+        if problem.at is None:  # formula answers only, checked in general (pointfree.py)
+            from ..checks.pointfree import graph_result
+
+            result: Any = graph_result(problem.expression)
+        else:
+            result = evaluate(problem.expression, problem.at, upstream=problem.upstream,
+                              check=())
         keys = [a.key for a in answers_from(problem.expect, where="expect")]
         what = {k: _what(result, k) for k in keys}
         tol = _tolerance(problem)
@@ -387,6 +393,11 @@ def _grade_problem(problem: Problem, sub: Submission,
         if g.formula is not None:
             pg.answers.append(_grade_formula(problem, result, k, g.formula, what[k], full,
                                              formula))
+            continue
+        if result.value is None:  # a problem without a point asks for formulas
+            pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, str(g.raw), [
+                f"{k} asks for a formula, checked in general: the problem gives no point to "
+                f"compare a number at (write it as text, such as {k} = \"2*x\")"]))
             continue
         try:
             c = match_answers(result, {k: g.raw}, tol).checks[0]
