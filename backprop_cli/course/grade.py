@@ -34,22 +34,21 @@ from typing import Any
 
 from ..checks.answers import AnswerCheck, AnswerTolerance, answers_from, fmt, match_answers
 from ..core.errors import BackpropError, InputError
-from ..core.limits import WORD_CHARS, abbreviate, abbreviate_message, capped, echo, visible
+from ..core.limits import WORD_CHARS, abbreviate_message, capped, echo, visible
 from .problems import Problem, ProblemSet, _sections, _toml_error
-from .results import (  # the results files' writers, importable from here as before
-    gradescope_failure,
-    gradescope_results,
-    points_text,
-    prairielearn_failure,
-    prairielearn_results,
-    write_json_atomic,
-)
+
+# The grade and its files live in results.py; importable from here as before.
+from .results import STATUSES as STATUSES
+from .results import AnswerGrade, GradeReport, ProblemGrade, points_text, write_json_atomic
+from .results import gradescope_failure as gradescope_failure
+from .results import gradescope_results as gradescope_results
+from .results import prairielearn_failure as prairielearn_failure
+from .results import prairielearn_results as prairielearn_results
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
 # -> (right?, feedback lines). Issue 13's formula answers plug in here.
 FormulaChecker = Callable[[Problem, Any, str, str], tuple[bool, list[str]]]
 
-STATUSES = ("correct", "carried", "wrong", "missing", "invalid")
 MAX_SUBMISSION_BYTES = 1_000_000  # a page of answers is a few kB; more is not a submission
 # What a results file echoes of a submission: the platforms fail a job past 1 MB (PrairieLearn)
 # and show it to the student, so notes and ignored names are counted past these.
@@ -201,109 +200,6 @@ def _given(key: str, value: Any) -> Given:
     except InputError as exc:
         return Given(key, None, error=exc.message)
     return Given(key, value)
-
-
-# ---------------------------------------------------------------- grades
-
-
-@dataclass
-class AnswerGrade:
-    key: str
-    what: str  # "value of s", "gradient ∂f/∂w0"
-    status: str  # one of STATUSES
-    points: float
-    max_points: float
-    written: str = ""  # the student's answer as written ("" if missing)
-    feedback: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # The student's text, echoed in tables, feedback and the platforms' files: cut when
-        # long (issue 16: a 900,000-character answer printed 4.5 MB).
-        # Controls, bidi characters and newlines become visible escapes: a student's text
-        # can neither drive a terminal or an ANSI-to-HTML view nor forge the lines after it.
-        self.written = abbreviate(visible(self.written))
-        self.feedback = [abbreviate_message(visible(f)) for f in _once(self.feedback)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "what": self.what, "status": self.status,
-                "points": self.points, "max_points": self.max_points, "written": self.written,
-                "feedback": self.feedback}
-
-
-@dataclass
-class ProblemGrade:
-    name: str
-    index: int
-    description: str
-    answers: list[AnswerGrade]
-    note: str | None = None  # why the whole problem scored nothing (table missing, broken)
-
-    @property
-    def points(self) -> float:
-        return sum(a.points for a in self.answers)
-
-    @property
-    def max_points(self) -> float:
-        return sum(a.max_points for a in self.answers)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "index": self.index, "description": self.description,
-                "points": self.points, "max_points": self.max_points, "note": self.note,
-                "answers": [a.to_dict() for a in self.answers]}
-
-
-@dataclass
-class GradeReport:
-    key: str
-    submission: str
-    title: str
-    problems: list[ProblemGrade]
-    gradable: bool = True
-    notes: list[str] = field(default_factory=list)  # about the whole submission
-    seconds: float = 0.0
-
-    @property
-    def score(self) -> float:
-        return sum(p.points for p in self.problems)
-
-    @property
-    def max_score(self) -> float:
-        return sum(p.max_points for p in self.problems)
-
-    @property
-    def fraction(self) -> float:
-        return self.score / self.max_score if self.max_score > 0 else 0.0
-
-    def __repr__(self) -> str:
-        """Two lines: whose file, against which key, and the score."""
-        return (f"GradeReport {visible(self.submission)} against {self.key}\n"
-                f"  {self.summary_line()}")
-
-    __str__ = __repr__
-
-    def summary_line(self) -> str:
-        counts = {s: sum(1 for p in self.problems for a in p.answers if a.status == s)
-                  for s in STATUSES}
-        parts = [f"{counts['correct']} correct"]
-        if counts["carried"]:
-            parts.append(f"{counts['carried']} carried forward")
-        parts.append(f"{counts['wrong']} wrong")
-        if counts["missing"]:
-            parts.append(f"{counts['missing']} missing")
-        if counts["invalid"]:
-            parts.append(f"{counts['invalid']} unreadable")
-        return f"score {_pts(self.score)} of {_pts(self.max_score)}: " + ", ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "submission": self.submission, "title": self.title,
-                "gradable": self.gradable, "score": self.score, "max_score": self.max_score,
-                "fraction": self.fraction, "summary": self.summary_line(), "notes": self.notes,
-                "problems": [p.to_dict() for p in self.problems]}
-
-
-def _once(lines: list[str]) -> list[str]:
-    """Each sentence once, in order."""
-    return list(dict.fromkeys(lines))
 
 
 _pts = points_text

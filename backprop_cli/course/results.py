@@ -1,4 +1,4 @@
-"""The platforms' results files: Gradescope's results.json and PrairieLearn's, from a grade.
+"""A grade (answer, problem, submission) and the platforms' results files made from it.
 
 Whatever a submission holds, the file is valid and small: the student's text arrives here
 already made visible and cut (grade.py: controls and bidi characters as escapes, one answer
@@ -8,20 +8,123 @@ whole file stays under MAX_RESULTS_BYTES (PrairieLearn fails a job past 1 MB).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ..core.limits import visible
+from ..core.limits import abbreviate, abbreviate_message, visible
 
-if TYPE_CHECKING:
-    from .grade import GradeReport, ProblemGrade
-
+STATUSES = ("correct", "carried", "wrong", "missing", "invalid")
 MAX_RESULTS_BYTES = 300_000  # well under the platforms' 1 MB, whatever was submitted
 _CUT = "\n… (the rest was cut to keep the results file small)"
 
 
 def points_text(x: float) -> str:
     return f"{x:g}" if x == int(x) else f"{x:.2f}".rstrip("0")
+
+
+# ---------------------------------------------------------------- the grade
+
+
+@dataclass
+class AnswerGrade:
+    key: str
+    what: str  # "value of s", "gradient ∂f/∂w0"
+    status: str  # one of STATUSES
+    points: float
+    max_points: float
+    written: str = ""  # the student's answer as written ("" if missing)
+    feedback: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # The student's text, echoed in tables, feedback and the platforms' files: cut when
+        # long (issue 16: a 900,000-character answer printed 4.5 MB).
+        # Controls, bidi characters and newlines become visible escapes: a student's text
+        # can neither drive a terminal or an ANSI-to-HTML view nor forge the lines after it.
+        self.written = abbreviate(visible(self.written))
+        self.feedback = [abbreviate_message(visible(f)) for f in _once(self.feedback)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "what": self.what, "status": self.status,
+                "points": self.points, "max_points": self.max_points, "written": self.written,
+                "feedback": self.feedback}
+
+
+@dataclass
+class ProblemGrade:
+    name: str
+    index: int
+    description: str
+    answers: list[AnswerGrade]
+    note: str | None = None  # why the whole problem scored nothing (table missing, broken)
+
+    @property
+    def points(self) -> float:
+        return sum(a.points for a in self.answers)
+
+    @property
+    def max_points(self) -> float:
+        return sum(a.max_points for a in self.answers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "index": self.index, "description": self.description,
+                "points": self.points, "max_points": self.max_points, "note": self.note,
+                "answers": [a.to_dict() for a in self.answers]}
+
+
+@dataclass
+class GradeReport:
+    key: str
+    submission: str
+    title: str
+    problems: list[ProblemGrade]
+    gradable: bool = True
+    notes: list[str] = field(default_factory=list)  # about the whole submission
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(p.points for p in self.problems)
+
+    @property
+    def max_score(self) -> float:
+        return sum(p.max_points for p in self.problems)
+
+    @property
+    def fraction(self) -> float:
+        return self.score / self.max_score if self.max_score > 0 else 0.0
+
+    def __repr__(self) -> str:
+        """Two lines: whose file, against which key, and the score."""
+        return (f"GradeReport {visible(self.submission)} against {self.key}\n"
+                f"  {self.summary_line()}")
+
+    __str__ = __repr__
+
+    def summary_line(self) -> str:
+        counts = {s: sum(1 for p in self.problems for a in p.answers if a.status == s)
+                  for s in STATUSES}
+        parts = [f"{counts['correct']} correct"]
+        if counts["carried"]:
+            parts.append(f"{counts['carried']} carried forward")
+        parts.append(f"{counts['wrong']} wrong")
+        if counts["missing"]:
+            parts.append(f"{counts['missing']} missing")
+        if counts["invalid"]:
+            parts.append(f"{counts['invalid']} unreadable")
+        return (f"score {points_text(self.score)} of {points_text(self.max_score)}: "
+                + ", ".join(parts))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "submission": self.submission, "title": self.title,
+                "gradable": self.gradable, "score": self.score, "max_score": self.max_score,
+                "fraction": self.fraction, "summary": self.summary_line(), "notes": self.notes,
+                "problems": [p.to_dict() for p in self.problems]}
+
+
+def _once(lines: list[str]) -> list[str]:
+    """Each sentence once, in order."""
+    return list(dict.fromkeys(lines))
 
 
 # ---------------------------------------------------------------- Gradescope
