@@ -39,11 +39,15 @@ from .problems import Problem, ProblemSet, _sections, _toml_error
 
 # The grade and its files live in results.py; importable from here as before.
 from .results import STATUSES as STATUSES
-from .results import AnswerGrade, GradeReport, ProblemGrade, points_text, write_json_atomic
+from .results import AnswerGrade as AnswerGrade
+from .results import GradeReport as GradeReport
+from .results import ProblemGrade as ProblemGrade
 from .results import gradescope_failure as gradescope_failure
 from .results import gradescope_results as gradescope_results
+from .results import points_text
 from .results import prairielearn_failure as prairielearn_failure
 from .results import prairielearn_results as prairielearn_results
+from .results import write_json_atomic as write_json_atomic
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
 # -> (right?, feedback lines). Issue 13's formula answers plug in here.

@@ -14,7 +14,7 @@ from ..checks.answers import AnswerCheck, Answers, fmt
 from ..core.formatting import rounded
 from ..views.render import Reflow, add_block, block_table, text
 from .batch import BatchReport, ProblemResult
-from .grade import GradeReport
+from .results import GradeReport
 
 STATUS = {
     "pass": ("✓ pass", "bold green"),
