@@ -67,7 +67,12 @@ def carried_answers(result: Any, checks: dict[str, AnswerCheck]) -> dict[str, Ca
         theirs[k] = (kind, nid, _as_array(c) if arrays else float(c.answer))
     rules = _Arrays if arrays else _Numbers
     carried, used = _rerun(result, theirs, rules)
-    spreads = _spreads(result, theirs, checks, carried, rules)
+    # The rounding interval costs two reruns per written entry: only for a wrong answer
+    # that the rounded values alone do not explain, and only over the answers it uses.
+    need = [k for k in wrong if k in carried and used.get(k)
+            and not _within(wrong[k], carried[k])]
+    moved_keys = sorted({j for k in need for j in used[k]})
+    spreads = _spreads(result, theirs, checks, carried, rules, moved_keys) if need else {}
     out: dict[str, Carried] = {}
     for k, c in wrong.items():
         if k not in carried or not used.get(k):
@@ -91,13 +96,13 @@ def carried_answers(result: Any, checks: dict[str, AnswerCheck]) -> dict[str, Ca
 
 def _spreads(result: Any, theirs: dict[str, tuple[str, int, Any]],
              checks: dict[str, AnswerCheck], carried: dict[str, Any],
-             rules: Any) -> dict[str, Any]:
-    """Per answer, the half-width of the interval that the earlier answers' rounding allows
-    around ``carried`` (entry by entry for arrays): each written entry moved by its half
-    unit, up and down, alone; the larger change summed over the entries."""
+             rules: Any, keys: list[str]) -> dict[str, Any]:
+    """Per answer, the half-width of the interval that the rounding of the written answers
+    ``keys`` allows around ``carried`` (entry by entry for arrays): each written entry moved
+    by its half unit, up and down, alone; the larger change summed over the entries."""
     import numpy as np
 
-    moves = [(k, index, a) for k in theirs for index, a in _halves(checks[k])]
+    moves = [(k, index, a) for k in keys if k in theirs for index, a in _halves(checks[k])]
     spreads = {k: np.zeros(np.shape(v)) for k, v in carried.items()}
     if not moves or len(moves) > MAX_MOVED:
         return {}
