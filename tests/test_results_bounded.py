@@ -9,13 +9,15 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 from backprop_cli.core.limits import visible
 from backprop_cli.course import grade as gr
 from backprop_cli.course import results
-from backprop_cli.course.problems import load_problems
+from backprop_cli.course.problems import load_problems, parse_problems
 
 from .result_schemas import validate
 
@@ -183,3 +185,24 @@ def test_a_missing_file_is_told_what_was_uploaded_not_a_server_path(tmp_path: Pa
 def test_a_missing_file_in_an_empty_folder_says_nothing_was_uploaded(tmp_path: Path) -> None:
     (message,) = gr.read_submission(tmp_path / "answers.toml").errors
     assert "nothing was uploaded" in message and str(tmp_path) not in message
+
+
+_HOSTILE_BITS = st.sampled_from([
+    "[circuit]", "[wx]", "dx = -4", "dz = " + "9" * 401, "dz = nan", "dx = [1, inf]",
+    'dz = "\\u001b]8;;https://x\\u0007hi\\u001b]8;;\\u0007"', 'dx = "a\\nb"',
+    '"\\u202e" = 1', "[\"\\u0000\"]", "q = [3, 7]", "dW = [[6, 6], [14, 14]]",
+    'dW = "2*x@W"', "dW = [[1e308, 1e308], [1, 1]]", "value = -12", "x = 1"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_HOSTILE_BITS, max_size=14) | st.text(max_size=300).map(lambda s: [s]))
+def test_any_hostile_submission_gives_small_valid_inert_files(bits: list[str]) -> None:
+    report = gr.grade(parse_problems(KEY, "toml", "key.toml"),
+                      gr.read_submission("s.toml", "\n".join(bits)))
+    assert 0 <= report.score <= report.max_score
+    for doc, platform in ((results.gradescope_results(report), "gradescope"),
+                          (results.prairielearn_results(report), "prairielearn")):
+        validate(doc, platform)
+        assert len(json.dumps(doc).encode()) < UNDER
+        assert not [t for t in _texts(doc, {}) if RAW.search(t)]
+        assert "internal error" not in json.dumps(doc)
