@@ -177,3 +177,66 @@ def test_arrays_one_genuinely_wrong_entry_gets_nothing(
     assume(np.max(np.abs(answers[which] - truth)) > 0.02)
     got = _grade(WX.format(W=_array(m), x=_array(x)), _wx_file(answers))
     assert (got[which].status, got[which].points) == ("wrong", 0)
+
+
+# ---------------------------------------------------------------- a longer chain
+
+GATES = '''
+digits = 2
+carried_forward = 1.0
+
+[gates]
+expression = """
+s = w0*x0 + w1*x1 + w2
+n = -s
+e = exp(n)
+d = 1 + e
+f = 1 / d
+"""
+at = {{ w0 = {w0}, x0 = {x0}, w1 = {w1}, x1 = {x1}, w2 = {w2} }}
+[gates.expect]
+s = 0
+n = 0
+e = 0
+d = 0
+value = 0
+dd = 0
+de = 0
+dn = 0
+ds = 0
+dw0 = 0
+dx0 = 0
+dw1 = 0
+dx1 = 0
+dw2 = 0
+'''
+
+
+def _gates_student(p: dict[str, float], s: float) -> dict[str, float]:
+    """The sigmoid gate by gate, every intermediate written, from their own s."""
+    n = -s
+    e = math.exp(n)
+    d = 1 + e
+    f = 1 / d
+    dd = -1 / d**2
+    dn = dd * e
+    ds = -dn
+    return {"s": s, "n": n, "e": e, "d": d, "value": f, "dd": dd, "de": dd, "dn": dn,
+            "ds": ds, "dw0": p["x0"] * ds, "dx0": p["w0"] * ds, "dw1": p["x1"] * ds,
+            "dx1": p["w1"] * ds, "dw2": ds}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(w0=_ONE_DECIMAL, x0=_ONE_DECIMAL, w1=_ONE_DECIMAL, x1=_ONE_DECIMAL, w2=_ONE_DECIMAL,
+       slip=st.floats(0.05, 2.0) | st.floats(-2.0, -0.05))
+def test_every_intermediate_written_rounded_still_gets_full_carried_credit(
+        w0: float, x0: float, w1: float, x1: float, w2: float, slip: float) -> None:
+    p = {"w0": w0, "x0": x0, "w1": w1, "x1": x1, "w2": w2}
+    s = w0 * x0 + w1 * x1 + w2
+    answers = _gates_student(p, s + slip)
+    got = _grade(GATES.format(**p), "[gates]\n" + "".join(f"{k} = {_w(v)}\n"
+                                                          for k, v in answers.items()))
+    assert got["s"].status == "wrong"
+    later = {k: (a.status, a.points == a.max_points) for k, a in got.items() if k != "s"}
+    assert all(full and status in ("carried", "correct")
+               for status, full in later.values()), later

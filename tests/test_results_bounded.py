@@ -182,9 +182,9 @@ def test_a_missing_file_is_told_what_was_uploaded_not_a_server_path(tmp_path: Pa
     assert str(tmp_path) not in message
 
 
-def test_a_missing_file_in_an_empty_folder_says_nothing_was_uploaded(tmp_path: Path) -> None:
+def test_a_missing_file_in_an_empty_folder_says_so(tmp_path: Path) -> None:
     (message,) = gr.read_submission(tmp_path / "answers.toml").errors
-    assert "nothing was uploaded" in message and str(tmp_path) not in message
+    assert "holds no file" in message and str(tmp_path) not in message
 
 
 _HOSTILE_BITS = st.sampled_from([

@@ -145,8 +145,9 @@ def _missing(path: Path) -> str | None:
         return None  # read_bytes says what is wrong with it
     names = [f"'{echo(n, WORD_CHARS)}'" for n in found[:5]]
     more = f" and {len(found) - 5:,} more" if len(found) > 5 else ""
-    sent = (f"you uploaded {', '.join(names)}{more}" if found else "nothing was uploaded")
-    return (f"no {echo(path.name, WORD_CHARS)} to grade: {sent}. Upload your answers as a "
+    held = (f"the submission holds {', '.join(names)}{more}" if found
+            else "the submission holds no file")
+    return (f"no {echo(path.name, WORD_CHARS)} to grade: {held}. Hand in your answers as a "
             f"TOML text file named {echo(path.name, WORD_CHARS)}, one table per problem, "
             "such as [neuron] then dw0 = -0.20")
 
@@ -420,7 +421,7 @@ def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
         named = ", ".join(f"{j} = {checks[j].written}" for j in (cf.wrong_before
                                                                   or cf.built_on))
         unrounded = (f" (unrounded, they give {_interval(cf)})" if show and cf.widened
-                     else " (as you would get them before rounding)" if cf.widened else "")
+                     else " (allowing for their rounding)" if cf.widened else "")
         if cf.wrong_before:
             ag.status = "carried"
             ag.points = ag.max_points * share
