@@ -463,7 +463,7 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
     check = AnswerCheck(a.key, kind, label, yours, a.formula or "", truth, 0.0,
                         claim.describe(), claim.ok and at_point is not False, quantity,
                         formula=claim, at_point=at_point)
-    check.hints = [f"{s.name}: {s.sentence}" for s in claim.diagnosis]
+    check.hints = [_slip_hint(s.name, s.sentence) for s in claim.diagnosis]
     if not claim.ok:
         check.explanation = _formula_story(claim, at_point, yours, truth)
         # Sizes read from a square point stay equal in every trial: say how to vary them.
@@ -476,6 +476,13 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
                 f"declare the dimensions (--shape {square[0]}=m,n, or a problem's shape "
                 "table) to tell a transpose apart")
     return check
+
+
+def _slip_hint(name: str, sentence: str) -> str:
+    """A slip as one hint: its sentence, led by its name unless the sentence already starts
+    with it ("Wrong shape: ...", "A transpose: ..."): each thing said once."""
+    head = sentence.split(":", 1)[0].lower() if ":" in sentence else ""
+    return sentence if name.lower() in head else f"{name}: {sentence}"
 
 
 def check_formula_answer(result: Result, key: str, formula: str, *,
