@@ -128,7 +128,7 @@ def test_the_story_of_a_wrong_array_gradient_goes_node_by_node() -> None:
     (c,) = answers.checks
     story = "\n".join(c.explanation)
     # upstream arriving at q (2q), then the matmul's vector-Jacobian product from the op table
-    assert f"dq = d#4 ⊙ local = [1, 1] ⊙ [{2 * Q[0]:.6g}, {2 * Q[1]:.6g}]" in story
+    assert f"dq = d(q^2) ⊙ local = [1, 1] ⊙ [{2 * Q[0]:.6g}, {2 * Q[1]:.6g}]" in story
     assert "at q = W@x (matmul): dW = dq @ xᵀ = " in story
     assert "the backward pass starts with 1" in story
     assert any("every entry is 0.5 × the correct one" in h for h in c.hints)

@@ -266,6 +266,48 @@ def test_a_students_formula_is_graded_by_check_formula(tmp_path: Path) -> None:
     assert "factor 2" in " ".join(dx["feedback"])
 
 
+# --- a formula problem needs no point (issue 24 §1) --------------------------------------------
+
+POINTLESS = NORM.replace("at = { W = [[0.1, 0.5], [-0.3, 0.8]], x = [[0.2], [0.4]] }\n", "")
+
+
+def test_a_problem_of_formulas_only_needs_no_point() -> None:
+    (p,) = parse_problems(POINTLESS % "2*(W@x)@x.T", "toml").items
+    assert not isinstance(p, Invalid) and p.at is None
+    (r,) = run_problems([p]).results
+    assert r.status == "pass" and r.answers[0].at_point is None
+    assert r.answers[0].rounding.startswith("holds at")
+
+
+def test_a_wrong_formula_without_a_point_differs_with_its_slip_named() -> None:
+    (r,) = run_problems(parse_problems(POINTLESS % "2*x@(W@x).T", "toml")).results
+    assert r.status == "fail" and "transpose" in " ".join(r.differences())
+    assert "differs in general" in r.answers[0].verdict()
+
+
+def test_a_number_answer_still_needs_a_point() -> None:
+    (p,) = parse_problems(POINTLESS.replace('{ dW = "%s" }', '{ dW = "2*(W@x)@x.T", '
+                                            'value = 0.116 }'), "toml").items
+    assert isinstance(p, Invalid) and "missing 'at'" in p.message
+
+
+def test_a_students_formula_for_a_problem_without_a_point(tmp_path: Path) -> None:
+    key = tmp_path / "key.toml"
+    key.write_text((POINTLESS % "2*(W@x)@x.T").replace(
+        'expect = { dW = "2*(W@x)@x.T" }', 'expect = { dW = "2*(W@x)@x.T", dx = "2*W.T@(W@x)"'
+        ', ds = "2*x" }').replace("sum((W@x)^2)", "s = sum((W@x)^2); f = s^2"),
+        encoding="utf-8")
+    student = tmp_path / "student.toml"
+    student.write_text('[norm]\ndW = "2*(W@x)@x.T"\ndx = "2*x@(W@x).T"\nds = 3\n',
+                       encoding="utf-8")
+    assert invoke("check", str(key)).code == 1  # the key's own ds = 2*x is wrong: 2*s
+    r = invoke("check", str(key), "--answers", str(student), "--json")
+    (norm,) = json.loads(r.stdout)["problems"]
+    dw, dx, ds = norm["answers"]
+    assert dw["status"] == "wrong" and dx["status"] == "wrong" and ds["status"] == "wrong"
+    assert "shape" in " ".join(dx["feedback"]) and "asks for a formula" in ds["feedback"][0]
+
+
 # --- the README ------------------------------------------------------------------------------
 
 

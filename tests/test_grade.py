@@ -569,3 +569,28 @@ def test_show_correct_false_hides_a_formula_checkers_feedback() -> None:
 
     dz = _answer(_grade('[circuit]\ndz = "z"\n', HIDDEN_KEY, formula=checker), "circuit", "dz")
     assert dz.status == "wrong" and "4.28" not in " ".join(dz.feedback)
+
+
+# ---------------------------------------------------------------- feedback in the student's words
+
+
+def test_feedback_names_unnamed_nodes_by_their_expression_never_by_id() -> None:
+    key = mk.key_toml(mk.make("neuron", seed=7, level=2), command="c", title="t")
+    (p,) = parse_problems(key, "toml", "k.toml").problems
+    report = _grade(f"[{p.name}]\ns = 1\ndw0 = 5\ndx1 = 5\n", key)
+    said = "\n".join(f for a in report.problems[0].answers for f in a.feedback)
+    assert "d(w0*x0 + w1*x1)" in said
+    assert not re.search(r"#\d", said), said
+
+
+def test_an_array_feedback_says_the_wrong_shape_once() -> None:
+    key, name = _array_key("wx-norm")
+    dw = _answer(_grade(f"[{name}]\ndW = [1, 2, 3, 4]\n", key), name, "dW")
+    assert sum("shape" in f for f in dw.feedback) == 1
+    assert len(dw.feedback) == len(set(dw.feedback))
+
+
+def test_prairielearn_top_level_does_not_repeat_the_tests(tmp_path: Path) -> None:
+    _, pl = _files(tmp_path, _replace(RIGHT, "circuit", "dz", "-3"))
+    top = pl.get("output", "") + pl["message"]
+    assert all(t["output"] not in top for t in pl["tests"])

@@ -37,6 +37,7 @@ ANSWER_RTOL = 1e-9  # float noise only: 0.1+0.2 is 0.3
 ANSWER_ATOL = 1e-9
 MAX_PATHS = 6  # chain-rule paths listed per mismatch (fan-out can make exponentially many)
 MAX_FACTORS = 8  # longer paths are shown with their middle elided
+SPOKEN_CHARS = 28  # an unnamed node's expression, when a message names it by that
 _HALF_UNIT_SLACK = 1e-9  # 0.205 written as 0.20 or 0.21: both sit on the rounding boundary
 
 _KEY = re.compile(r"[^\s=,;]+")
@@ -120,7 +121,7 @@ class AnswerCheck:
     # A formula answer: its verdict in general (checks/formula.py's ClaimCheck: proved,
     # holds at N points, differs) and whether it gives the right value at the point itself.
     formula: ClaimCheck | None = None
-    at_point: bool = True
+    at_point: bool | None = True  # None: no point was given (checked in general only)
 
     @property
     def is_array(self) -> bool:
@@ -185,6 +186,21 @@ class Answers:
         from ..core.display import html
 
         return html("answers", self)
+
+    def __repr__(self) -> str:
+        """A few lines: how many match, then each answer's verdict (``to_dict()`` has all)."""
+        from ..core.result import REPR_ITEMS, one_line
+
+        n, bad = len(self.checks), len(self.mismatches)
+        lines = [f"Answers: {n - bad} of {n} match ({self.tolerance.describe()})"]
+        for c in self.checks[:REPR_ITEMS]:
+            said = f"{c.key} = {c.written}" if c.ok else c.verdict()
+            lines.append(f"  {'✓' if c.ok else '✗'} {one_line(said)}")
+        if n > REPR_ITEMS:
+            lines.append(f"  … and {n - REPR_ITEMS} more")
+        return "\n".join(lines)
+
+    __str__ = __repr__
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "tolerance": self.tolerance.describe(),
@@ -303,7 +319,12 @@ def answer(key: str, number: Any, *, where: str = "--expect",
     if isinstance(number, bool):
         raise InputError(f"the answer for '{key}' must be a number, not a boolean", where=where)
     if isinstance(number, (int, float)):
-        value = float(number)
+        try:
+            value = float(number)
+        except OverflowError:  # a 401-digit whole number: past any float
+            raise InputError(f"the answer for '{key}' is a whole number of "
+                             f"{len(str(abs(number))):,} digits, too large to be a number "
+                             "of this problem", where=where) from None
         if not math.isfinite(value):
             raise InputError(f"the answer for '{key}' is not a finite number", where=where)
         return Answer(key, value, repr(number), None)
@@ -349,10 +370,12 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
     problem file's `expect` key, so that a message speaks the input's language."""
     tolerance = tolerance or AnswerTolerance()
     given = answers_from(expect, where=where)
-    if result.value is None:
+    if result.value is None and any(a.formula is None for a in given):
+        # Formulas are checked in general without one (checks/pointfree.py); numbers not.
         at = "--at" if where.startswith("--") else "at"
         raise InputError(f"{where} needs a point to compare at", where=where,
-                         hint=f"give the input values with {at}")
+                         hint=f"give the input values with {at}, or give every answer as "
+                         "a formula (checked in general)")
     keys = _Keys(result, where)
     checks: list[AnswerCheck] = []
     targets_seen: dict[tuple[str, int], str] = {}
@@ -365,7 +388,6 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
         targets_seen[(kind, nid)] = a.key
         rec = result.nodes[nid]
         truth = rec.value if kind == "value" else rec.upstream
-        assert truth is not None
         top = "L" if result.seed != 1.0 else keys.out_name
         quantity = keys.label(nid) if kind == "value" else f"d{top}/d{keys.label(nid)}"
         array_job = rec.shape is not None  # the array engine ran (arrays.py)
@@ -373,6 +395,7 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
             checks.append(formula_check(result, nid, kind, a, quantity, keys.label(nid),
                                         shapes, grading, where))
             continue
+        assert truth is not None
         if isinstance(truth, list) or a.shape is not None or (array_job and rec.shape):
             checks.append(_array_check(result, nid, kind, a, truth, quantity, keys,
                                        tolerance))
@@ -421,10 +444,11 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
                          where=where, hint="put the upstream into the expression "
                          "instead, e.g. sum(G*f) with G an input")
     declared = shapes if shapes else _point_shapes(result)
+    point = result.value is not None  # without one (checks/pointfree.py): in general only
     try:  # the general check leaves the point out: a square point hides a transpose's name
         report = check_formula(result.expression, {f"d{label}": a.formula}, shapes=declared,
                                grading=grading)
-        yours = _value_at(result, a.formula or "", parse_shapes(declared))
+        yours = _value_at(result, a.formula or "", parse_shapes(declared)) if point else None
     except InputError as exc:  # name the answer, as the user wrote it, not "claim"
         if exc.where == "claim":
             exc.where = where
@@ -433,13 +457,13 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
         raise
     claim = report.claims[0]
     truth = result.nodes[nid].upstream
-    at_point = _agrees(yours, truth)
-    if not at_point and claim.ok:  # cannot happen for a formula that holds everywhere,
+    at_point = _agrees(yours, truth) if point else None
+    if at_point is False and claim.ok:  # cannot happen for a formula that holds everywhere,
         claim.verdict = "differs"  # but the point decides for the person who gave it
     check = AnswerCheck(a.key, kind, label, yours, a.formula or "", truth, 0.0,
-                        claim.describe(), claim.ok and at_point, quantity, formula=claim,
-                        at_point=at_point)
-    check.hints = [f"{s.name}: {s.sentence}" for s in claim.diagnosis]
+                        claim.describe(), claim.ok and at_point is not False, quantity,
+                        formula=claim, at_point=at_point)
+    check.hints = [_slip_hint(s.name, s.sentence) for s in claim.diagnosis]
     if not claim.ok:
         check.explanation = _formula_story(claim, at_point, yours, truth)
         # Sizes read from a square point stay equal in every trial: say how to vary them.
@@ -452,6 +476,13 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
                 f"declare the dimensions (--shape {square[0]}=m,n, or a problem's shape "
                 "table) to tell a transpose apart")
     return check
+
+
+def _slip_hint(name: str, sentence: str) -> str:
+    """A slip as one hint: its sentence, led by its name unless the sentence already starts
+    with it ("Wrong shape: ...", "A transpose: ..."): each thing said once."""
+    head = sentence.split(":", 1)[0].lower() if ":" in sentence else ""
+    return sentence if name.lower() in head else f"{name}: {sentence}"
 
 
 def check_formula_answer(result: Result, key: str, formula: str, *,
@@ -522,14 +553,18 @@ def _agrees(yours: Any, truth: Any) -> bool:
     return bool(np.allclose(a, b, rtol=1e-6, atol=1e-6 * scale))
 
 
-def _formula_story(claim: ClaimCheck, at_point: bool, yours: Any, truth: Any) -> list[str]:
+def _formula_story(claim: ClaimCheck, at_point: bool | None, yours: Any,
+                   truth: Any) -> list[str]:
+    """Where a formula answer differs: at the point (``at_point`` None: no point was given)
+    and in general."""
     cex = claim.counterexample
-    if at_point and cex is None:  # grading: undefined everywhere
+    if at_point is not False and cex is None:  # grading: undefined everywhere
         return list(claim.notes)
-    lines = ["at your point: right" if at_point else
-             "at your point: your formula cannot be computed there" if yours is None else
-             f"at your point: wrong: yours {fmt(yours)}, correct {fmt(truth)}"]
-    if cex is not None and at_point:
+    lines = [] if at_point is None else [
+        "at your point: right" if at_point else
+        "at your point: your formula cannot be computed there" if yours is None else
+        f"at your point: wrong: yours {fmt(yours)}, correct {fmt(truth)}"]
+    if cex is not None and at_point is not False:
         sizes = ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in cex.shapes.items() if v)
         lines.append("in general: differs" + (f" at shapes {sizes}" if sizes else "")
                      + (f": yours {fmt(cex.yours)}, correct {fmt(cex.correct)}"
@@ -547,7 +582,8 @@ def formula_verdict(check: AnswerCheck) -> str:
     assert claim is not None
     if claim.ok:
         return f"{check.key} = {check.written}: {claim.describe()}"
-    where = "at your point" if not check.at_point else "in general (right at your point)"
+    where = ("in general" if check.at_point is None else "at your point"
+             if not check.at_point else "in general (right at your point)")
     return f"{check.key} = {check.written}: differs {where}"
 
 
@@ -598,6 +634,19 @@ class _Keys:
 
     def label(self, nid: int) -> str:
         return self.out_name if nid == self.output else self.result.nodes[nid].label
+
+    def spoken(self, nid: int, target: int | None = None) -> str:
+        """How a message names a node: by its name, else by its expression in parentheses
+        ((w0*x0 + w1*x1)), never by the id #6 that the person never saw; ``target``, the
+        node they asked about, keeps the name they used for it."""
+        label = self.label(nid)
+        if not label.startswith("#") or nid == target:
+            return label
+        text = " ".join(self.result.nodes[nid].expression.split())
+        if len(text) > SPOKEN_CHARS:
+            keep = SPOKEN_CHARS // 2 - 1
+            text = f"{text[:keep]}…{text[-keep:]}"
+        return f"({text})"
 
     def resolve(self, key: str) -> tuple[str, int]:
         if key == "value":
@@ -664,7 +713,7 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
         for consumer, pos in edges:
             inp = nodes[consumer].inputs[pos]
             slot = f"[{pos + 1}]" if nodes[consumer].inputs.count(inp) > 1 else ""
-            names.append(f"d{keys.label(consumer)}/d{keys.label(inp)}{slot}")
+            names.append(f"d{keys.spoken(consumer, target)}/d{keys.spoken(inp, target)}{slot}")
             local = records[consumer].local
             values.append(local[pos] if local is not None else math.nan)
         product = math.prod(values)
@@ -674,7 +723,7 @@ def chain_rule(result: Result, target: int, max_paths: int = MAX_PATHS,
         lines.append(line + (f" = {fmt(product)}" if len(values) > 1 else ""))
     if total == 1:
         if len(paths[0]) == 1 and seed == 1.0:
-            via = keys.label(paths[0][0][0])
+            via = keys.spoken(paths[0][0][0])
             return [f"{head} = {fmt(products[0])}: {keys.label(target)} feeds {via} "
                     f"directly, so this is {via}'s local gradient"], products
         return [f"{head} = {lines[0]}"], products
@@ -730,13 +779,14 @@ def _factor(v: float) -> str:
 def forward_story(result: Result, nid: int) -> str:
     """`q = x+y = 3, with x = -2, y = 5`: how a forward value comes about."""
     rec: NodeRecord = result.nodes[nid]
-    label = _Keys(result).label(nid)
+    keys = _Keys(result)
+    label = keys.label(nid)
     line = f"{label} = {rec.expression} = {fmt(rec.value)}"
     if rec.op == VAR.name:
         return f"{label} = {fmt(rec.value)} (an input: its value is given by --at)"
-    shown = [f"{name} = {fmt(result.nodes[j].value)}"
-             for name, j, const in zip(rec.inputs, result.graph.nodes[nid].inputs,
-                                       rec.input_is_const) if not const]
+    shown = [f"{keys.spoken(j)} = {fmt(result.nodes[j].value)}"
+             for j, const in zip(result.graph.nodes[nid].inputs, rec.input_is_const)
+             if not const]
     if shown and rec.expression != label:
         line += ", with " + ", ".join(dict.fromkeys(shown))
     return line
@@ -775,7 +825,7 @@ def _swap_hint(result: Result, target: int, answer: float, allowed: float) -> li
         own = cast(float | None, result.nodes[target].value)
         if up is not None and own is not None and up * own != 0 \
                 and abs(answer - up * own) <= allowed:
-            other = result.nodes[node.inputs[1 - pos]].label
+            other = _Keys(result).spoken(node.inputs[1 - pos])
             return [f"a {node.op.name} gate swaps: the local gradient with respect to "
                     f"{_Keys(result).label(target)} is the other input, {other}"]
     return []
@@ -1137,7 +1187,7 @@ def backward_story(result: Result, target: int, max_steps: int = MAX_STEPS) -> l
     top = "L" if _seed_given(result) else keys.out_name
 
     def d(nid: int) -> str:
-        return f"d{keys.label(nid)}"
+        return f"d{keys.spoken(nid, target)}"
 
     head = (f"d{keys.label(target)} means d{top}/d{keys.label(target)}; from the output back, "
             "each node sends upstream × local to its inputs:")
@@ -1189,13 +1239,13 @@ def _step(result: Result, nid: int, pos: int, d: Any) -> str:
     up = rec.upstream
     down = rec.downstream[pos] if rec.downstream is not None else None
     expr = rec.expression if len(rec.expression) <= 40 else rec.expression[:37] + "..."
-    label = d(nid)[1:]  # the output goes by its name (f), not #id
-    at = f"at {label} = {expr}" if label != rec.expression else f"at {label}"
+    label = d(nid)[1:]  # the output goes by its name (f); an unnamed node by its expression
+    at = f"at {label} = {expr}" if label not in (rec.expression, f"({expr})") else f"at {expr}"
     slot = f"[{pos + 1}]" if node.inputs.count(j) > 1 else ""
     target = f"{d(j)}{slot}"
     loc = rec.local[pos] if rec.local is not None and pos < len(rec.local) else None
     if isinstance(loc, str) or loc is None:
-        labels = [graph.label(k) for k in node.inputs]
+        labels = [d(k)[1:] for k in node.inputs]
         formula = (node.op.implicit[pos].format(*labels) if pos < len(node.op.implicit)
                    else "the op's vector-Jacobian product")
         formula = formula.replace("upstream", d(nid))

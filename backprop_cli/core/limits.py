@@ -32,6 +32,40 @@ def abbreviate_message(text: str) -> str:
     return abbreviate(text, MESSAGE_CHARS)
 
 
+_CONTROL = re.compile(  # C0/C1 controls, bidi and other format characters, line separators
+    "[\x00-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    "\ufeff\ufff9-\ufffb\ud800-\udfff]")
+_CONTROL_NO_NEWLINE = re.compile(_CONTROL.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+
+
+def visible(text: str, *, newlines: bool = False) -> str:
+    """Someone else's text made safe to echo: each control, bidi or invisible format
+    character (NUL, ESC, BEL, U+202E, ...) as a visible escape (\\x1b, \\u202e), so that no
+    terminal, ANSI-to-HTML converter or bidi renderer acts on it; newlines too unless
+    ``newlines`` (one answer is one line: it cannot forge the lines after it)."""
+    pattern = _CONTROL_NO_NEWLINE if newlines else _CONTROL
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: _ESCAPES.get(m.group()) or (
+        f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100 else f"\\u{ord(m.group()):04x}"),
+        text)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def echo(text: str, limit: int = ECHO_CHARS) -> str:
+    """A student's (or any untrusted) text as it may be echoed: visible and cut."""
+    return abbreviate(visible(text), limit)
+
+
+def capped(lines: list[str], limit: int, what: str = "notes") -> list[str]:
+    """At most ``limit`` lines, the last saying how many more were left out."""
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"… and {len(lines) - limit:,} more {what}"]
+
+
 def size(shape: tuple[int, ...]) -> int:
     n = 1
     for d in shape:

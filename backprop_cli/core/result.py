@@ -192,6 +192,35 @@ class Result:
     def ok(self) -> bool:
         return self.verification is None or self.verification.ok
 
+    def __repr__(self) -> str:
+        """A few lines, as sympy prints its objects: `print(r)` and a terminal IPython show
+        what was computed, not 30 KB of fields (``to_dict()`` and the views have it all)."""
+        from .formatting import inline
+
+        named = self.output in self.graph.named  # `q = W@x; f = sum(q^2)` names its output
+        head = f"Result {'' if named else f'{self.output} = '}{one_line(self.expression)}"
+        if self.point:
+            head += " at " + one_line(", ".join(f"{k}={inline(v, 4)}"
+                                                 for k, v in self.point.items()))
+        lines = [head]
+        if self.value is None:
+            lines.append("  no point: the graph only")
+            return "\n".join(lines)
+        lines.append(f"  value: {inline(self.value, 6)}")
+        if self.gradients:
+            grads = [f"d{k}={inline(v, 4)}" for k, v in self.gradients.items()]
+            shown = ", ".join(grads[:REPR_ITEMS]) + (
+                f", … ({len(grads) - REPR_ITEMS} more)" if len(grads) > REPR_ITEMS else "")
+            lines.append(f"  gradients: {one_line(shown, 200)}")
+        if self.verification is not None:
+            counts = self.verification.counts()
+            said = [f"{n} failed" if k == "failed" else f"{n} {PROOFS[k]}"
+                    for k, n in counts.items()]
+            lines.append("  checks: " + (", ".join(said) or "none"))
+        return "\n".join(lines)
+
+    __str__ = __repr__
+
     # Jupyter: the node table and the circuit (views/notebook.py, through core/display.py).
     def _repr_html_(self) -> str | None:
         from .display import html
@@ -261,7 +290,7 @@ class Result:
         }
 
 
-@dataclass
+@dataclass(repr=False)  # Result's short text, not the dataclass's fields
 class ArrayResult(Result):
     """A Result whose values, gradients and checks may be nested lists (arrays)."""
 
@@ -275,6 +304,15 @@ class ArrayResult(Result):
                 node["jacobian"] = rec.jacobian
         doc["shapes"] = self.shapes
         return doc
+
+
+REPR_ITEMS = 6  # gradients (answers, problems) a short repr lists before counting the rest
+
+
+def one_line(text: str, limit: int = 100) -> str:
+    """Text on one line for a short repr, cut with "…" past ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def records(graph: Graph) -> list[NodeRecord]:

@@ -23,7 +23,6 @@ checker (``grade(..., formula=...)``); without one they score 0 with a message s
 
 from __future__ import annotations
 
-import math
 import re
 import time
 import tomllib
@@ -35,15 +34,30 @@ from typing import Any
 
 from ..checks.answers import AnswerCheck, AnswerTolerance, answers_from, fmt, match_answers
 from ..core.errors import BackpropError, InputError
-from ..core.limits import WORD_CHARS, abbreviate, abbreviate_message
+from ..core.limits import WORD_CHARS, abbreviate_message, capped, echo, visible
 from .problems import Problem, ProblemSet, _sections, _toml_error
+
+# The grade and its files live in results.py; importable from here as before.
+from .results import STATUSES as STATUSES
+from .results import AnswerGrade as AnswerGrade
+from .results import GradeReport as GradeReport
+from .results import ProblemGrade as ProblemGrade
+from .results import gradescope_failure as gradescope_failure
+from .results import gradescope_results as gradescope_results
+from .results import points_text
+from .results import prairielearn_failure as prairielearn_failure
+from .results import prairielearn_results as prairielearn_results
+from .results import write_json_atomic as write_json_atomic
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
 # -> (right?, feedback lines). Issue 13's formula answers plug in here.
 FormulaChecker = Callable[[Problem, Any, str, str], tuple[bool, list[str]]]
 
-STATUSES = ("correct", "carried", "wrong", "missing", "invalid")
 MAX_SUBMISSION_BYTES = 1_000_000  # a page of answers is a few kB; more is not a submission
+# What a results file echoes of a submission: the platforms fail a job past 1 MB (PrairieLearn)
+# and show it to the student, so notes and ignored names are counted past these.
+MAX_NOTES = 20  # notes about the whole submission
+MAX_NAMES = 10  # ignored answer names listed per problem
 
 
 # ---------------------------------------------------------------- the student's file
@@ -79,6 +93,10 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
     if text is None:
         from ..core.fileio import read_bytes
 
+        missing = _missing(Path(path))
+        if missing is not None:
+            sub.errors.append(missing)
+            return sub
         try:  # bounded, and never a device that does not end (/dev/zero)
             raw = read_bytes(str(path), limit=MAX_SUBMISSION_BYTES, what="the submission",
                              where="--answers")
@@ -105,14 +123,33 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
         return sub
     for name, table in doc.items():
         if not isinstance(table, dict):
-            sub.notes.append(f"'{name}' is outside any problem's table and was ignored "
-                             "(put answers under [problem-name])")
+            sub.notes.append(f"'{echo(name, WORD_CHARS)}' is outside any problem's table and "
+                             "was ignored (put answers under [problem-name])")
             continue
         answers: dict[str, Given] = {}
         for key, value in table.items():
             answers[key] = _given(key, value)
         sub.answers[name] = answers
     return sub
+
+
+def _missing(path: Path) -> str | None:
+    """When the file to grade does not exist: what was uploaded beside it, by name only (a
+    student is told what they sent, never a path on the grading server)."""
+    try:
+        if path.exists():
+            return None
+        folder = path.parent
+        found = sorted(p.name for p in folder.iterdir())[:1000] if folder.is_dir() else []
+    except OSError:
+        return None  # read_bytes says what is wrong with it
+    names = [f"'{echo(n, WORD_CHARS)}'" for n in found[:5]]
+    more = f" and {len(found) - 5:,} more" if len(found) > 5 else ""
+    held = (f"the submission holds {', '.join(names)}{more}" if found
+            else "the submission holds no file")
+    return (f"no {echo(path.name, WORD_CHARS)} to grade: {held}. Hand in your answers as a "
+            f"TOML text file named {echo(path.name, WORD_CHARS)}, one table per problem, "
+            "such as [neuron] then dw0 = -0.20")
 
 
 _BLANK = re.compile(r"""^\s*(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')\s*=\s*(?:#.*)?$""")
@@ -170,97 +207,7 @@ def _given(key: str, value: Any) -> Given:
     return Given(key, value)
 
 
-# ---------------------------------------------------------------- grades
-
-
-@dataclass
-class AnswerGrade:
-    key: str
-    what: str  # "value of s", "gradient ∂f/∂w0"
-    status: str  # one of STATUSES
-    points: float
-    max_points: float
-    written: str = ""  # the student's answer as written ("" if missing)
-    feedback: list[str] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        # The student's text, echoed in tables, feedback and the platforms' files: cut when
-        # long (issue 16: a 900,000-character answer printed 4.5 MB).
-        self.written = abbreviate(self.written)
-        self.feedback = [abbreviate_message(f) for f in self.feedback]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "what": self.what, "status": self.status,
-                "points": self.points, "max_points": self.max_points, "written": self.written,
-                "feedback": self.feedback}
-
-
-@dataclass
-class ProblemGrade:
-    name: str
-    index: int
-    description: str
-    answers: list[AnswerGrade]
-    note: str | None = None  # why the whole problem scored nothing (table missing, broken)
-
-    @property
-    def points(self) -> float:
-        return sum(a.points for a in self.answers)
-
-    @property
-    def max_points(self) -> float:
-        return sum(a.max_points for a in self.answers)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "index": self.index, "description": self.description,
-                "points": self.points, "max_points": self.max_points, "note": self.note,
-                "answers": [a.to_dict() for a in self.answers]}
-
-
-@dataclass
-class GradeReport:
-    key: str
-    submission: str
-    title: str
-    problems: list[ProblemGrade]
-    gradable: bool = True
-    notes: list[str] = field(default_factory=list)  # about the whole submission
-    seconds: float = 0.0
-
-    @property
-    def score(self) -> float:
-        return sum(p.points for p in self.problems)
-
-    @property
-    def max_score(self) -> float:
-        return sum(p.max_points for p in self.problems)
-
-    @property
-    def fraction(self) -> float:
-        return self.score / self.max_score if self.max_score > 0 else 0.0
-
-    def summary_line(self) -> str:
-        counts = {s: sum(1 for p in self.problems for a in p.answers if a.status == s)
-                  for s in STATUSES}
-        parts = [f"{counts['correct']} correct"]
-        if counts["carried"]:
-            parts.append(f"{counts['carried']} carried forward")
-        parts.append(f"{counts['wrong']} wrong")
-        if counts["missing"]:
-            parts.append(f"{counts['missing']} missing")
-        if counts["invalid"]:
-            parts.append(f"{counts['invalid']} unreadable")
-        return f"score {_pts(self.score)} of {_pts(self.max_score)}: " + ", ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "submission": self.submission, "title": self.title,
-                "gradable": self.gradable, "score": self.score, "max_score": self.max_score,
-                "fraction": self.fraction, "summary": self.summary_line(), "notes": self.notes,
-                "problems": [p.to_dict() for p in self.problems]}
-
-
-def _pts(x: float) -> str:
-    return f"{x:g}" if x == int(x) else f"{x:.2f}".rstrip("0")
+_pts = points_text
 
 
 class BrokenKeyError(InputError):
@@ -281,17 +228,20 @@ def grade(pset: ProblemSet, sub: Submission, *,
     """Grade ``sub`` against the key ``pset``. Raises only for a broken key (BrokenKeyError)."""
     start = time.perf_counter()
     check_key(pset)
-    report = GradeReport(pset.source, sub.source, pset.title, [], gradable=sub.readable,
-                         notes=list(sub.errors) + list(sub.notes))
+    notes = capped(list(sub.errors) + list(sub.notes), MAX_NOTES)
     asked = {p.name for p in pset.problems}
-    for name in sub.answers:
-        if name not in asked:
-            import difflib
+    stray = [name for name in sub.answers if name not in asked]
+    for name in stray[:MAX_NOTES]:  # the rest are counted: 60,000 stray tables, one line
+        import difflib
 
-            close = difflib.get_close_matches(name, sorted(asked), n=1)
-            report.notes.append(f"[{abbreviate(name, WORD_CHARS)}] is not a problem of this "
-                                "assignment and was ignored"
-                                + (f" (did you mean [{close[0]}]?)" if close else ""))
+        close = difflib.get_close_matches(name[:WORD_CHARS * 2], sorted(asked), n=1)
+        notes.append(f"[{echo(name, WORD_CHARS)}] is not a problem of this assignment and "
+                     "was ignored" + (f" (did you mean [{close[0]}]?)" if close else ""))
+    if len(stray) > MAX_NOTES:
+        notes.append(f"{len(stray) - MAX_NOTES:,} more tables are not problems of this "
+                     "assignment and were ignored")
+    report = GradeReport(pset.source, sub.source, pset.title, [], gradable=sub.readable,
+                         notes=[abbreviate_message(visible(n)) for n in notes])
     for problem in pset.problems:
         report.problems.append(_grade_problem(problem, sub, formula))
     report.seconds = time.perf_counter() - start
@@ -303,7 +253,13 @@ def _grade_problem(problem: Problem, sub: Submission,
     from ..checks.evaluate import evaluate
 
     try:
-        result = evaluate(problem.expression, problem.at, upstream=problem.upstream, check=())
+        if problem.at is None:  # formula answers only, checked in general (pointfree.py)
+            from ..checks.pointfree import graph_result
+
+            result: Any = graph_result(problem.expression)
+        else:
+            result = evaluate(problem.expression, problem.at, upstream=problem.upstream,
+                              check=())
         keys = [a.key for a in answers_from(problem.expect, where="expect")]
         what = {k: _what(result, k) for k in keys}
         tol = _tolerance(problem)
@@ -314,7 +270,8 @@ def _grade_problem(problem: Problem, sub: Submission,
     given = sub.answers.get(problem.name)
     why = sub.broken.get(problem.name)
     if given is None:
-        note = (f"your [{problem.name}] table could not be read: {why}" if why else
+        note = (f"your [{problem.name}] table could not be read: "
+                f"{abbreviate_message(visible(why))}" if why else
                 f"your file has no [{problem.name}] table" if sub.readable else
                 "your file could not be read")
         pg.note = note
@@ -338,26 +295,52 @@ def _grade_problem(problem: Problem, sub: Submission,
             pg.answers.append(_grade_formula(problem, result, k, g.formula, what[k], full,
                                              formula))
             continue
+        if result.value is None:  # a problem without a point asks for formulas
+            pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, str(g.raw), [
+                f"{k} asks for a formula, checked in general: the problem gives no point to "
+                f"compare a number at (write it as text, such as {k} = \"2*x\")"]))
+            continue
         try:
             c = match_answers(result, {k: g.raw}, tol).checks[0]
         except BackpropError as exc:  # an answer the matcher cannot use: that answer only
             pg.answers.append(AnswerGrade(k, what[k], "invalid", 0.0, full,
                                           feedback=[exc.message]))
             continue
+        except (ArithmeticError, ValueError, TypeError) as exc:  # a bug, for this answer only
+            pg.answers.append(AnswerGrade(k, what[k], "invalid", 0.0, full, feedback=[
+                f"internal error while grading this answer (please report it): "
+                f"{type(exc).__name__}"]))
+            continue
         checks[k] = c
         if c.ok:
             pg.answers.append(AnswerGrade(k, what[k], "correct", full, full, c.written))
         else:
-            feedback = [c.verdict()] + [f"hint: {h}" for h in c.hints] + c.explanation
+            feedback = [c.verdict()] + [f"hint: {h}" for h in c.hints] + _story(c)
             pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, c.written,
                                           feedback))
     show = problem.show_correct is not False
-    _carry_forward(problem, result, pg, checks, keys, show=show)
+    _carry_forward(problem, result, pg, checks, show=show)
     if not show:
         _conceal(pg, checks)
     if extra:
-        pg.note = "ignored, not asked: " + ", ".join(extra)
+        names = [echo(k, WORD_CHARS) for k in extra[:MAX_NAMES]]
+        pg.note = "ignored, not asked: " + ", ".join(names) + (
+            f" and {len(extra) - MAX_NAMES:,} more" if len(extra) > MAX_NAMES else "")
     return pg
+
+
+def _story(c: AnswerCheck) -> list[str]:
+    """How the truth comes about, without what the verdict line already said: an array
+    answer's shape or wrong entries are in the verdict, so the lines that repeat them
+    (checks/answers.py's details) are left out, and each sentence is said once."""
+    from ..checks.answers import details
+
+    lines = c.explanation
+    if c.is_array and c.formula is None:
+        said = details(c)
+        if lines[:len(said)] == said:
+            lines = lines[len(said):]
+    return lines
 
 
 def _aliases(result: Any, keys: list[str], given: dict[str, Given]
@@ -421,58 +404,47 @@ def _grade_formula(problem: Problem, result: Any, key: str, text: str, what: str
 
 
 def _carry_forward(problem: Problem, result: Any, pg: ProblemGrade,
-                   checks: dict[str, AnswerCheck], keys: list[str], *,
-                   show: bool = True) -> None:
-    """Rerun forward and backward with the student's own answers in place of the truth; a
-    wrong answer that matches the rerun was computed correctly from their earlier answers.
-    Built on an earlier wrong answer: error carried forward. Built only on right answers
-    that were rounded (p = 0.57 for 0.5744): right, as the student could not do better."""
-    wrong = {k: c for k, c in checks.items() if not c.ok}
-    if not wrong:
-        return
-    from ..checks.answers import _Keys
+                   checks: dict[str, AnswerCheck], *, show: bool = True) -> None:
+    """A wrong answer that follows from the student's earlier answers (course/carried.py)
+    was computed correctly from them. Built on an earlier wrong answer: error carried
+    forward. Built only on right answers that were rounded (p = 0.57 for 0.5744): right, as
+    the student could not do better."""
+    from .carried import carried_answers
 
-    arrays = bool(getattr(result, "shapes", None)) or isinstance(result.seed, list) \
-        or any(c.is_array for c in checks.values())
-    resolve = _Keys(result).resolve
-    theirs: dict[str, tuple[str, int, Any]] = {}
-    for k, c in checks.items():
-        if c.is_array and c.shape != c.answer_shape:
-            continue  # a wrong shape: nothing can be computed from it
-        kind, nid = resolve(k)
-        theirs[k] = (kind, nid, _as_array(c) if arrays else float(c.answer))
-    rules = _Arrays if arrays else _Numbers
-    carried, used = _rerun(result, theirs, rules)
+    found = carried_answers(result, checks)
     share = 1.0 if problem.carried_forward is None else problem.carried_forward
     for ag in pg.answers:
-        w = wrong.get(ag.key)
-        if w is None or ag.key not in carried or not used.get(ag.key):
+        cf = found.get(ag.key)
+        if cf is None:
             continue
-        c = w
-        want = carried[ag.key]
-        if not _within(c, want):
-            continue
-        # The earlier answers that change this one (a local gradient need not depend on
-        # every value it was tainted by).
-        moved = [j for j in used[ag.key] if not _within(c, _rerun(result, {
-            i: t for i, t in theirs.items() if i != j}, rules)[0].get(ag.key, want),
-            against=want)
-            ] or used[ag.key]
-        bad = [j for j in moved if j in wrong]
-        named = ", ".join(f"{j} = {checks[j].written}" for j in (bad or moved))
-        if bad:
+        c = checks[ag.key]
+        named = ", ".join(f"{j} = {checks[j].written}" for j in (cf.wrong_before
+                                                                  or cf.built_on))
+        unrounded = (f" (unrounded, they give {_interval(cf)})" if show and cf.widened
+                     else " (allowing for their rounding)" if cf.widened else "")
+        if cf.wrong_before:
             ag.status = "carried"
             ag.points = ag.max_points * share
             said = (f"{ag.key}: answer {c.written}, correct {fmt(c.truth)}; but "
-                    f"{fmt(_plain(want))} follows" if show else
+                    f"{fmt(cf.want)} follows" if show else
                     f"{ag.key}: answer {c.written} is not the correct value, but it follows")
-            ag.feedback = [f"{said} from your earlier {named}: error carried forward "
-                           f"({_pts(share * 100)}% of the points)"]
+            ag.feedback = [f"{said} from your earlier {named}{unrounded}: error carried "
+                           f"forward ({_pts(share * 100)}% of the points)"]
         else:
             ag.status = "correct"
             ag.points = ag.max_points
             ag.feedback = [f"{ag.key}: {c.written} is right from your rounded {named}"
                            + (f" (unrounded, it is {fmt(c.truth)})" if show else "")]
+
+
+def _interval(cf: Any) -> str:
+    """From .. to .., what the earlier answers give before their rounding."""
+    import numpy as np
+
+    want = np.asarray(cf.want, dtype=float)
+    spread = np.asarray(cf.spread, dtype=float)
+    lo, hi = (want - spread).tolist(), (want + spread).tolist()
+    return f"anything from {fmt(lo)} to {fmt(hi)}"
 
 
 # Hints that say where the method went wrong without pinning the value down (a flipped sign,
@@ -510,265 +482,7 @@ def _conceal(pg: ProblemGrade, checks: dict[str, AnswerCheck]) -> None:
                                 if any(m in h for m in _METHOD_HINTS)]
 
 
-def _as_array(c: AnswerCheck) -> Any:
-    import numpy as np
-
-    return np.asarray(c.answer, dtype=float).reshape(c.shape or ())
-
-
-def _plain(x: Any) -> Any:
-    return x.tolist() if hasattr(x, "tolist") else x
-
-
-def _within(c: AnswerCheck, want: Any, against: Any = None) -> bool:
-    """Whether ``want`` is, within the answer's rounding allowance, the student's answer (or
-    ``against``): entry by entry for arrays, each entry with its own allowance."""
-    if not c.is_array:
-        one = float(c.answer) if against is None else float(against)
-        return math.isfinite(float(want)) and abs(one - float(want)) <= c.allowed
-    import numpy as np
-
-    got = np.asarray(want, dtype=float)
-    ref = _as_array(c) if against is None else np.asarray(against, dtype=float)
-    if got.shape != ref.shape or not np.all(np.isfinite(got)):
-        return False
-    if not c.entries:
-        return bool(np.all(np.abs(got - ref) <= c.allowed))
-    return all(abs(float(ref[e.index]) - float(got[e.index])) <= e.allowed
-               for e in c.entries)
-
-
-class _Numbers:
-    """The scalar engine's rules for _rerun: op.forward and op.local on floats."""
-
-    @staticmethod
-    def value(v: Any) -> Any:
-        return float(v)
-
-    @staticmethod
-    def broken(v: Any) -> Any:
-        return math.nan
-
-    @staticmethod
-    def forward(op: Any, ins: list[Any]) -> Any:
-        return float(op.forward(*ins))
-
-    @staticmethod
-    def zero(v: Any) -> Any:
-        return 0.0
-
-    @staticmethod
-    def seed(seed: Any, out: Any) -> Any:
-        return float(seed)
-
-    @staticmethod
-    def down(op: Any, args: tuple[Any, ...], out: Any, up: Any) -> tuple[Any, ...]:
-        return tuple(up * g for g in op.local(args, out))
-
-
-class _Arrays:
-    """The array engine's rules for _rerun: np_forward and core/arrays.py's vjp."""
-
-    @staticmethod
-    def value(v: Any) -> Any:
-        import numpy as np
-
-        return np.asarray(v, dtype=float)
-
-    @staticmethod
-    def broken(v: Any) -> Any:
-        import numpy as np
-
-        return np.full(np.shape(v), math.nan)
-
-    @staticmethod
-    def forward(op: Any, ins: list[Any]) -> Any:
-        import numpy as np
-
-        with np.errstate(all="ignore"):
-            return np.asarray(op.np_forward(np, *ins), dtype=float)
-
-    @staticmethod
-    def zero(v: Any) -> Any:
-        import numpy as np
-
-        return np.zeros_like(v)
-
-    @staticmethod
-    def seed(seed: Any, out: Any) -> Any:
-        import numpy as np
-
-        return np.asarray(seed, dtype=float).reshape(np.shape(out))
-
-    @staticmethod
-    def down(op: Any, args: tuple[Any, ...], out: Any, up: Any) -> tuple[Any, ...]:
-        from ..core import arrays
-
-        return tuple(arrays.vjp(op, args, out, up))
-
-
-# The student's answers can make any op fail (a shape they broke, a log of a negative):
-# such a node is NaN from there on, and nothing downstream of it is carried.
-_BROKEN = (ValueError, TypeError, ArithmeticError, AssertionError)
-
-
-def _rerun(result: Any, theirs: dict[str, tuple[str, int, Any]], rules: Any = _Numbers
-           ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Forward and backward with the student's answers ``theirs`` (key -> kind, node, value)
-    in place of the truth, by the scalar or the array engine's ``rules``. Returns, per
-    answer, the value it would have had from the student's earlier answers, and which of
-    them it was built on."""
-    from ..core.ops import CONST, VAR
-
-    graph = result.graph
-    nodes = graph.nodes
-    by_value = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "value"}
-    by_grad = {nid: (k, v) for k, (kind, nid, v) in theirs.items() if kind == "gradient"}
-    values: list[Any] = [None] * len(nodes)
-    carried: dict[str, Any] = {}
-    used: dict[str, list[str]] = {}
-    tainted: list[set[str]] = [set() for _ in nodes]
-    for node in nodes:  # forward: each node from its inputs as the student had them
-        nid = node.id
-        if node.op is VAR or node.op is CONST:
-            values[nid] = rules.value(result.nodes[nid].value)
-            continue
-        try:
-            values[nid] = rules.forward(node.op, [values[j] for j in node.inputs])
-        except _BROKEN:
-            values[nid] = rules.broken(result.nodes[nid].value)
-        tainted[nid] = set().union(*(tainted[j] for j in node.inputs))
-        if nid in by_value:
-            k, v = by_value[nid]
-            carried[k], used[k] = values[nid], sorted(tainted[nid])
-            values[nid] = v
-            tainted[nid] = tainted[nid] | {k}
-    # Backward: upstream x local, the local gradients taken at the student's values.
-    up: list[Any] = [rules.zero(values[n.id]) for n in nodes]
-    up_taint: list[set[str]] = [set() for _ in nodes]
-    up[graph.output] = rules.seed(result.seed, values[graph.output])
-    for node in reversed(nodes):
-        nid = node.id
-        if nid in by_grad:
-            k, v = by_grad[nid]
-            carried[k], used[k] = up[nid], sorted(up_taint[nid])
-            up[nid] = v
-            up_taint[nid] = up_taint[nid] | {k}
-        if not node.inputs:
-            continue
-        args = tuple(values[j] for j in node.inputs)
-        try:
-            down = rules.down(node.op, args, values[nid], up[nid])
-        except _BROKEN:
-            down = tuple(rules.broken(a) for a in args)
-        fwd = set().union(*(tainted[j] for j in node.inputs)) | tainted[nid]
-        for j, d in zip(node.inputs, down):
-            up[j] = up[j] + d
-            up_taint[j] |= up_taint[nid] | fwd
-    return carried, used
-
-
-# ---------------------------------------------------------------- Gradescope
-
-
-def _md(s: str) -> str:
-    """Markdown-safe text: HTML's specials as entities (no raw tag survives any renderer,
-    whether or not it honours backslash escapes), then the Markdown escapes of export.md."""
-    from ..views.export import md
-
-    return md(s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
-
-
-def _feedback_md(pg: ProblemGrade) -> str:
-    marks = {"correct": "✓", "carried": "≈", "wrong": "✗", "missing": "–", "invalid": "!"}
-    lines = []
-    if pg.description:
-        lines += [_md(pg.description), ""]
-    if pg.note:
-        lines += [f"**{_md(pg.note)}**", ""]
-    for a in pg.answers:
-        yours = f" {_md(a.written)}" if a.written else ""
-        lines.append(f"- {marks[a.status]} **{_md(a.key)}** ({_md(a.what)}):{yours} "
-                     f"{_pts(a.points)}/{_pts(a.max_points)}")
-        for f in a.feedback:
-            lines.append(f"    - {_md(f)}")
-    return "\n".join(lines)
-
-
-def gradescope_results(report: GradeReport) -> dict[str, Any]:
-    """Gradescope's autograder results.json (gradescope-autograders.readthedocs.io/specs):
-    the total, a Markdown summary, and one test per problem with its Markdown feedback."""
-    tests = []
-    for pg in report.problems:
-        tests.append({
-            "name": pg.name, "number": str(pg.index), "name_format": "text",
-            "score": round(pg.points, 4), "max_score": round(pg.max_points, 4),
-            "status": "passed" if pg.points >= pg.max_points else "failed",
-            "output": _feedback_md(pg), "output_format": "md", "visibility": "visible",
-        })
-    summary = [f"**{_md(report.summary_line())}**"]
-    summary += [f"- {_md(n)}" for n in report.notes]
-    return {"score": round(report.score, 4), "output": "\n".join(summary),
-            "output_format": "md", "test_output_format": "md", "test_name_format": "text",
-            "visibility": "visible", "stdout_visibility": "hidden",
-            "execution_time": round(report.seconds, 3), "tests": tests}
-
-
-def gradescope_failure(message: str) -> dict[str, Any]:
-    return {"score": 0.0, "output": f"**The submission could not be graded.** {_md(message)}",
-            "output_format": "md", "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": []}
-
-
-# ---------------------------------------------------------------- PrairieLearn
-
-
-def _feedback_text(pg: ProblemGrade) -> str:
-    lines = [pg.note] if pg.note else []
-    for a in pg.answers:
-        yours = f" {a.written}" if a.written else ""
-        lines.append(f"{a.key} ({a.what}):{yours} [{a.status}] "
-                     f"{_pts(a.points)}/{_pts(a.max_points)}")
-        lines += [f"    {f}" for f in a.feedback]
-    return "\n".join(lines)
-
-
-def prairielearn_results(report: GradeReport) -> dict[str, Any]:
-    """PrairieLearn's external-grader results.json (docs/externalGrading.md): score in
-    [0, 1], a message, and one test per problem. Plain text: PrairieLearn escapes it when it
-    renders (pl-external-grader-results), so escaping here would show as &lt; to students."""
-    tests = [{"name": pg.name, "description": pg.description,
-              "points": round(pg.points, 4), "max_points": round(pg.max_points, 4),
-              "message": pg.note or ("all answers right" if pg.points >= pg.max_points
-                                     else "some answers differ: see the output"),
-              "output": _feedback_text(pg)} for pg in report.problems]
-    out: dict[str, Any] = {"gradable": report.gradable, "score": round(report.fraction, 6),
-                           "message": report.summary_line()
-                           + "".join(f"\n{n}" for n in report.notes),
-                           "output": "\n\n".join(f"[{t['name']}]\n{t['output']}"
-                                                 for t in tests),
-                           "tests": tests}
-    if not report.gradable:
-        out["format_errors"] = list(report.notes) or ["the submission could not be read"]
-    return out
-
-
-def prairielearn_failure(message: str) -> dict[str, Any]:
-    return {"gradable": False, "score": 0.0, "message": message, "format_errors": [message],
-            "tests": []}
-
-
 # ---------------------------------------------------------------- writing, always
-
-
-def write_json_atomic(path: str | Path, doc: dict[str, Any]) -> None:
-    """JSON through a temporary file in the same folder and a rename (never half a file);
-    the folder is made if missing (PrairieLearn does not create /grade/results)."""
-    from ..core import jsonout
-    from ..core.fileio import write_atomic
-
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, jsonout.dumps(doc), where=str(path))
 
 
 def grade_files(key: str | Path, answers: str | Path, *, gradescope: str | None = None,

@@ -44,7 +44,7 @@ class Problem:
     index: int  # 1-based position in the file
     line: int | None  # where the problem starts
     expression: str
-    at: dict[str, Value] | str
+    at: dict[str, Value] | str | None  # None: every answer a formula, checked in general
     expect: dict[str, Value] | str = field(default_factory=dict)
     upstream: float | str | list[Any] = 1.0  # arrays: for an array output
     digits: int | str | None = None  # None: the run's default (auto)
@@ -399,14 +399,16 @@ def _problem(name: str, table: dict[str, Any], index: int, lines: dict[str, int]
         if not isinstance(expression, str) or not expression.strip():
             raise _BadError(f"'expression' must be a non-empty string, not {_kind(expression)}",
                        "expression")
-        if "at" not in table:
-            raise _BadError("missing 'at' (the point)", None,
-                       'add at = { x = -2, y = 5 } or at = "x=-2,y=5"; use at = {} '
-                       "for an expression without inputs")
-        problem = Problem(name, index, line, expression, _at(table["at"]),
-                          lines=dict(lines))
+        problem = Problem(name, index, line, expression,
+                          _at(table["at"]) if "at" in table else None, lines=dict(lines))
         if "expect" in table:
             problem.expect = _expect(table["expect"])
+        if problem.at is None and not _all_formulas(problem.expect):
+            # A formula is checked in general, so a problem of formulas only needs no point.
+            raise _BadError("missing 'at' (the point)", None,
+                       'add at = { x = -2, y = 5 } or at = "x=-2,y=5"; use at = {} '
+                       "for an expression without inputs (a problem whose answers are all "
+                       "formulas needs none)")
         if "upstream" in table:
             up = table["upstream"]
             problem.upstream = _array(up, "upstream", "upstream") if _is_array(up) \
@@ -534,6 +536,12 @@ def _values(value: Any, key: str, example: str, empty_hint: str) -> dict[str, Va
             raise _BadError(f"'{key}.{k}' must be a number, a vector or a matrix, not "
                             f"{_kind(v)}", key)
     return out
+
+
+def _all_formulas(expect: dict[str, Value] | str) -> bool:
+    """Whether ``expect`` is a table of formula answers only (and not empty)."""
+    return isinstance(expect, dict) and bool(expect) and all(
+        isinstance(v, str) and _is_formula(v) for v in expect.values())
 
 
 def _is_formula(text: str) -> bool:

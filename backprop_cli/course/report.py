@@ -14,7 +14,7 @@ from ..checks.answers import AnswerCheck, Answers, fmt
 from ..core.formatting import rounded
 from ..views.render import Reflow, add_block, block_table, text
 from .batch import BatchReport, ProblemResult
-from .grade import GradeReport
+from .results import GradeReport
 
 STATUS = {
     "pass": ("✓ pass", "bold green"),
@@ -75,7 +75,9 @@ def _answers_blocks(answers: Answers) -> Table:
 
 
 def explain(c: AnswerCheck) -> Text:
-    t = text(f"{c.key}: you wrote {c.written}, the {_what(c)} is {fmt(c.truth)}", "bold")
+    truth = (f"is {fmt(c.truth)}" if c.truth is not None or c.formula is None
+             else "was checked in general (no point given)")
+    t = text(f"{c.key}: you wrote {c.written}, the {_what(c)} {truth}", "bold")
     for line in c.explanation:
         t.append(text("\n  " + line))
     for hint in c.hints:
