@@ -8,15 +8,12 @@ import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ...core.errors import InputError
 from ...core.graph import Graph
 from ...core.ops import VAR
 from ...core.parse import parse
-
-if TYPE_CHECKING:
-    from .points import Trial
 
 Dim = int | str
 Shape = tuple[Dim, ...]
@@ -74,7 +71,7 @@ class Claim:
     formula: str
     graph: Graph | None  # None: the claim is a Python function's value (check_gradient)
     target_nid: int
-    value: Callable[[Trial], Any] | None = None  # that function, at one trial
+    value: Callable[[Any], Any] | None = None  # that function, at one trial (points.Trial)
 
 
 def parse_claim(text: str, graph: Graph, formula: str | None = None,
