@@ -94,8 +94,8 @@ def formula_table(report: FormulaReport) -> Table:
 
     def shown(v: object) -> str:  # an array past report.ECHO_ENTRIES comes as its first entries
         if isinstance(v, dict):
-            return (f"{dims(v['shape'])}: {fmt_array(v['first'])} "
-                    f"({v['left_out']:,} more entries left out)")
+            total = len(v["first"]) + v["left_out"]
+            return f"{dims(v['shape'])}, {total:,} entries: {fmt_array(v['first'][:4])}…"
         return fmt_array(v)
 
     shapes = ", ".join(f"{n}: {dims(s)}" for n, s in report.shapes.items())

@@ -95,8 +95,14 @@ def dry_forward(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> tuple[in
     with np.errstate(all="ignore"):
         for node in graph.nodes:
             op = node.op
-            if op is VAR:
-                values.append(np.broadcast_to(np.float64(1.0), shapes.get(node.name or "", ())))
+            if op is VAR:  # an input is allocated by the caller: its size is checked too
+                shape = tuple(shapes.get(node.name or "", ()))
+                why = limits.too_many_entries(shape, limits.size(shape), total)
+                if why is not None:
+                    why = why.replace("its result would be", "it would be", 1)
+                    raise InputError(f"array too large: the input {node.name}: {why}",
+                                     where="--shape", hint=limits.LIMIT_HINT)
+                values.append(np.broadcast_to(np.float64(1.0), shape))
                 total += values[-1].size
                 continue
             if op is CONST:
