@@ -28,9 +28,9 @@ from .test_formula_props import (
     ONCE,
     SCALAR_SLIPS,
     SETTINGS,
-    X,
     Expr,
     Layer,
+    X,
     layers,
 )
 

@@ -69,8 +69,9 @@ def prove(graph: Graph, formula: Graph, target_nid: int,
 
 
 def _real(e: Any, sp: Any) -> Any:
-    """The value (a sympy Float), if it is a finite real number that 30 and 60 digits agree on (1 - tanh(x)^2
-    at x = 1000 cancels past what evalf's 30 digits can see: no value, not a wrong one)."""
+    """The value (a sympy Float), if it is a finite real number that 30 and 60 digits agree
+    on (1 - tanh(x)^2 at x = 1000 cancels past what evalf's 30 digits can see: no value, not
+    a wrong one)."""
     from .. import symbolic
 
     try:
