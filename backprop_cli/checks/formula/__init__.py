@@ -34,7 +34,7 @@ from . import proof
 from .claims import Claim, Shape, dims, infer_shapes, parse_claim, parse_shapes
 from .points import PointFinder, Trial, claim_env, claim_value, close, run_expression, trial_seconds
 from .report import ClaimCheck, Counterexample, FormulaReport, Slip
-from .slips import SLIPS, SlipRule, _Context, diagnose
+from .slips import SLIPS, VALUE_SLIPS, SlipRule, _Context, diagnose
 
 DEFAULT_TRIALS = 24  # random shapes and points per claim: "a few dozen"
 MIN_TRIALS = 4  # at least this many while the budget lasts
@@ -97,7 +97,7 @@ def _run(expression: str, graph: Graph, parsed: list[Claim], declared: dict[str,
     results = [ClaimCheck(c.text, c.target, c.formula) for c in parsed]
     contexts: list[list[_Context]] = [[] for _ in parsed]
     skipped = [0] * len(parsed)
-    agreed = [0] * len(parsed)  # trials where a claim that differs elsewhere is right
+    agreed = [0] * len(parsed)  # trials where a claim is right and the gradient is not 0
     points = _given_point(graph, at, all_shapes)
     done = 0
     while done < trials:
@@ -116,9 +116,6 @@ def _run(expression: str, graph: Graph, parsed: list[Claim], declared: dict[str,
                                 agreed)
         if skipped[k]:
             res.notes.append(f"{skipped[k]} point(s) outside the formula's domain skipped")
-        if res.verdict == "differs" and agreed[k]:
-            res.notes.append(f"right at {agreed[k]} of {res.trials} points: wrong on part of the "
-                             "domain only")
     for k, (claim, res) in enumerate(zip(parsed, results)):
         if res.trials == 0:  # a grader's claim with no point in its domain: said already
             continue
@@ -128,12 +125,22 @@ def _run(expression: str, graph: Graph, parsed: list[Claim], declared: dict[str,
             _prove(graph, claim, res, contexts[k], finder, share)
         if res.verdict == "differs":
             res.diagnosis, stopped = diagnose(contexts[k], share)
+            if agreed[k]:  # a slip that scales the gradient cannot agree where it is not 0
+                res.diagnosis = [_part_of_domain(agreed[k], res.trials), *(
+                    s for s in res.diagnosis if s.name not in VALUE_SLIPS)]
             if stopped:
                 res.notes.append(stopped)
             elif not res.diagnosis:
                 res.notes.append("no known slip explains the difference")
     report_shapes = {name: list(s) for name, s in all_shapes.items()}
     return FormulaReport(expression, results, report_shapes, notes)
+
+
+def _part_of_domain(agreed: int, trials: int) -> Slip:
+    return Slip("part of the domain", f"Right on part of the domain only: your formula agrees "
+                f"at {agreed} of {trials} points and differs at the others. Points are drawn "
+                "with both signs: an input under an even power (x in log(x^2)) is negative "
+                "too, and |x| is not x there.")
 
 
 def _affordable(graph: Graph, parsed: list[Claim], shapes: Mapping[str, Shape],
@@ -273,8 +280,8 @@ def _check_claim(graph: Graph, claim: Claim, trial: Trial, res: ClaimCheck,
     if shapes not in res.shapes_tried:
         res.shapes_tried.append(shapes)
     if yours is not None and close(yours, truth, trial.noise):
-        if agreed is not None:
-            agreed[k] += 1
+        if agreed is not None and float(np.max(np.abs(truth), initial=0.0)) > trial.noise:
+            agreed[k] += 1  # where the gradient is 0, any slip that scales it agrees too
         return
     res.verdict = "differs"
     if res.counterexample is None:

@@ -356,7 +356,7 @@ def diagnose(contexts: list[_Context], deadline: float) -> tuple[list[Slip], str
             and first.truth.ndim == 2 and first.yours.shape == first.truth.T.shape:
         # Two slips at once, as in x@(W@x).T for 2*(W@x)@x.T: transposed, and off by a factor.
         flipped = [replace(c, truth=c.truth.T, cut=c.cut) for c in contexts]
-        more = _matching([r for r in SLIPS if r.name in _VALUE_SLIPS], flipped, found)
+        more = _matching([r for r in SLIPS if r.name in VALUE_SLIPS], flipped, found)
         if more:
             found.append(Slip("transpose", SLIPS[0].sentence.format(
                 detail="your formula is the transpose of the gradient, up to the slip below",
@@ -426,7 +426,7 @@ def _shapes_before(claim: Graph, env: Mapping[str, Array], nid: int
 
 
 # The slips that only scale the gradient: they combine with a transpose.
-_VALUE_SLIPS = ("sign", "factor 2", "factor 1/n", "constant factor")
+VALUE_SLIPS = ("sign", "factor 2", "factor 1/n", "constant factor")
 
 
 def _matching(rules: Iterable[SlipRule], contexts: list[_Context],
