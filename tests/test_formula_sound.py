@@ -310,3 +310,7 @@ def test_a_trial_longer_than_the_budget_is_refused_before_it_runs() -> None:
 def test_shapes_over_the_array_limit_are_refused_before_any_trial() -> None:
     assert_bad_input(invoke("formula", "sum(W@x)", "dW = x.T", "--shape", "W=3000,3000",
                             "--shape", "x=3000,1"), "array too large")
+
+
+def test_a_negative_seed_is_bad_input() -> None:
+    assert_bad_input(invoke("formula", "x^2", "dx = 2*x", "--seed", "-1"), "--seed must be")

@@ -1,4 +1,4 @@
-"""The `formula` command: check claimed gradient formulas (checks/formula.py), print once."""
+"""The `formula` command: check claimed gradient formulas (checks/formula/), print once."""
 
 from __future__ import annotations
 

@@ -78,7 +78,11 @@ def _run(expression: str, graph: Graph, parsed: list[Claim], declared: dict[str,
          at: Mapping[str, Any] | str | Iterable[str] | None, trials: int, seed: int,
          time_budget: float | None, grading: bool = False) -> FormulaReport:
     """The trials shared by every claim, then each claim's verdict, diagnosis or proof."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"--seed must be a whole number, 0 or more, not {seed!r}", where="--seed")
     budget = TIME_BUDGET if time_budget is None else float(time_budget)
+    if not budget > 0:
+        raise InputError("the budget must be a positive number of seconds", where="--budget")
     start = time.monotonic()
     deadline = start + budget
     for name in declared:
