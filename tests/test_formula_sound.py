@@ -314,3 +314,9 @@ def test_shapes_over_the_array_limit_are_refused_before_any_trial() -> None:
 
 def test_a_negative_seed_is_bad_input() -> None:
     assert_bad_input(invoke("formula", "x^2", "dx = 2*x", "--seed", "-1"), "--seed must be")
+
+
+def test_a_scalar_claim_off_by_less_than_the_tolerance_differs_by_sympy() -> None:
+    c = one("x^2", "dx = 2*x + 1e-9")
+    assert c.verdict == "differs" and c.counterexample is not None
+    assert "sympy's values at 30 digits" in c.counterexample.note
