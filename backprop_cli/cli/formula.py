@@ -1,4 +1,4 @@
-"""The `formula` command: check claimed gradient formulas (checks/formula.py), print once."""
+"""The `formula` command: check claimed gradient formulas (checks/formula/), print once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from ..core.errors import BackpropError, ExitStatus
 from .app import _print, _read_expression, app, fail
-from .options import Command, Json, at_option, examples, expr_argument, seed_option
+from .options import Budget, Command, Json, at_option, examples, expr_argument, seed_option
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -48,14 +48,17 @@ def formula_(
         "Also check at this point (first): x=2 or \"W=[[0.1,0.5],[-0.3,0.8]]\" "
         "(repeatable).")] = None,
     trials: Annotated[int, typer.Option("--trials", min=1, max=10_000, metavar="N",
-                                        help="Random shapes and points per claim (within a "
-                                        "time budget of about 2 s).")] = 24,
+                                        help="Random shapes and points per claim (within "
+                                        "half the budget).")] = 24,
     seed: Annotated[int, seed_option("Seed of the random shapes and points.")] = 0,
+    budget: Budget = None,
     as_json: Json = False,
 ) -> None:
     """Check each CLAIM against backprop's gradient of EXPR, at random shapes and points.
 
-    A scalar claim that holds is then proved by sympy; one that differs shows the first
+    Points are signed, redrawn only where EXPR cannot be computed; values agree at the scale
+    of the true gradient. A scalar claim that holds is then proved by sympy, within --budget
+    (the whole check's wall-clock seconds); one that differs shows the first
     counterexample (shapes, point, your value, the correct one) and the slip it matches
     (transpose, product order, a factor 2 or 1/n, sign, batch sum, fan-out, ...). Exit
     codes: 0 every claim holds, 1 one differs, 2 bad input.
@@ -65,7 +68,7 @@ def formula_(
 
         source = _read_expression(expr)
         report = check_formula(source, claims, shapes=shape or None, at=at or None,
-                               trials=trials, seed=seed)
+                               trials=trials, seed=seed, time_budget=budget)
     except BackpropError as exc:
         fail(exc)
     if as_json:
@@ -83,14 +86,20 @@ def formula_table(report: FormulaReport) -> Table:
     from rich.text import Text
 
     from ..checks.answers import fmt_array
-    from ..core.limits import WORD_CHARS, abbreviate
+    from ..core.limits import MESSAGE_CHARS, WORD_CHARS, abbreviate
     from ..views.render import text
 
     def dims(s: Sequence[object]) -> str:  # a letter is the user's: cut a long one
         return "×".join(abbreviate(str(d), WORD_CHARS) for d in s)
 
+    def shown(v: object) -> str:  # an array past report.ECHO_ENTRIES comes as its first entries
+        if isinstance(v, dict):
+            total = len(v["first"]) + v["left_out"]
+            return f"{dims(v['shape'])}, {total:,} entries: {fmt_array(v['first'][:4])}…"
+        return fmt_array(v)
+
     shapes = ", ".join(f"{n}: {dims(s)}" for n, s in report.shapes.items())
-    title = f"Gradient formulas of {report.expression.strip()}"
+    title = f"Gradient formulas of {abbreviate(report.expression.strip(), MESSAGE_CHARS)}"
     caption = "\n".join([*(f"shapes: {shapes}",) * bool(shapes), *report.notes])
     table = Table(title=text(title), title_justify="left", header_style="bold",
                   caption=text(caption) if caption else None, caption_justify="left",
@@ -112,12 +121,13 @@ def formula_table(report: FormulaReport) -> Table:
         if ce is not None:
             sized = ", ".join(f"{n} {dims(s) or 'scalar'}"
                               for n, s in ce.shapes.items() if s)
-            point = "; ".join(f"{n} = {fmt_array(v)}" for n, v in ce.point.items())
+            point = "; ".join(f"{n} = {shown(v)}" for n, v in ce.point.items())
             lines = [*(f"shapes: {sized}",) * bool(sized), f"at {point}",
-                     f"yours:   {fmt_array(ce.yours) if ce.yours is not None else '-'}",
-                     f"correct: {fmt_array(ce.correct)}"]
+                     f"yours:   {shown(ce.yours) if ce.yours is not None else '-'}",
+                     f"correct: {shown(ce.correct)}"]
             if ce.note:
                 lines.append(ce.note)
             example = "\n".join(lines)
-        table.add_row(text(c.claim), Text(verdict, style=style), text(diagnosis), text(example))
+        table.add_row(text(abbreviate(c.claim, MESSAGE_CHARS)), Text(verdict, style=style),
+                      text(diagnosis), text(example))
     return table

@@ -13,6 +13,7 @@ Only imported for array jobs, so scalar expressions never import numpy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +84,49 @@ def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array]:
                 raise _domain_error(graph, node, args, out)
             values.append(out)
     return values
+
+
+def dry_forward(graph: Graph, shapes: Mapping[str, tuple[int, ...]]) -> tuple[int, int]:
+    """The work of a forward pass from the inputs' shapes alone, before anything is computed:
+    (multiply-adds of the matrix products, m·k·n each; entries of every other node), with
+    the shape and size errors ``forward`` would raise. A caller can then tell that one pass
+    at a user's fixed shapes (a 2000×2000 W) would take longer than its budget."""
+    products = entries = total = 0
+    values: list[Array] = []
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            op = node.op
+            if op is VAR:  # an input is allocated by the caller: its size is checked too
+                shape = tuple(shapes.get(node.name or "", ()))
+                why = limits.too_many_entries(shape, limits.size(shape), total)
+                if why is not None:
+                    why = why.replace("its result would be", "it would be", 1)
+                    raise InputError(f"array too large: the input {node.name}: {why}",
+                                     where="--shape", hint=limits.LIMIT_HINT)
+                values.append(np.broadcast_to(np.float64(1.0), shape))
+                total += values[-1].size
+                continue
+            if op is CONST:
+                values.append(np.asarray(node.const, dtype=float))
+                continue
+            args = tuple(values[j] for j in node.inputs)
+            _check_shapes(graph, node, args)
+            total += _check_size(graph, node, args, total)
+            if op.out_shape is not None:  # a product: m·k·n from the three sizes
+                out: Array = np.broadcast_to(np.float64(1.0),
+                                             op.out_shape(tuple(a.shape for a in args)))
+                products += math.isqrt(out.size * limits.size(args[0].shape)
+                                       * limits.size(args[-1].shape))
+            elif op.np_local is not None:  # elementwise: only the broadcast shape matters
+                out = np.broadcast_to(np.float64(1.0), np.broadcast_shapes(
+                    *(a.shape for a in args)))
+                entries += out.size
+            else:
+                assert op.np_forward is not None
+                out = np.asarray(op.np_forward(np, *args), dtype=float)
+                entries += out.size + sum(a.size for a in args)
+            values.append(out)
+    return products, entries
 
 
 def _check_shapes(graph: Graph, node: Node, args: tuple[Array, ...]) -> None:
