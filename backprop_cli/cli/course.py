@@ -69,11 +69,13 @@ def make_(
     with `backprop check KEY.toml --answers STUDENT.toml`.
     """
     try:
+        from ..core.fileio import check_outputs
         from ..course import make as mk
 
         if list_:
             sys.stdout.write("\n".join(mk.family_lines()) + "\n")
             raise typer.Exit(0)
+        check_outputs([("-o", output), ("--worksheet", worksheet), ("--template", template)])
         made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
         words = ["backprop", "make"] + ([family] if family else []) + [
             "--seed", str(seed), "--count", str(count), "--level", str(level)]
@@ -113,17 +115,27 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
     if answers is None:
         fail(InputError("--gradescope and --prairielearn grade a submission: add "
                         "--answers STUDENT.toml", where="--answers"))
-    from ..core.fileio import read_text
+    from ..core.fileio import check_result_path, read_text
     from ..course.grade import MAX_SUBMISSION_BYTES
+
+    try:  # before the work: an output never replaces the key or the submission
+        for option, path in (("--gradescope", gradescope), ("--prairielearn", prairielearn)):
+            if path is not None:
+                check_result_path(path, where=option, inputs=[key, answers])
+    except BackpropError as exc:
+        fail(exc)
 
     try:
         text = read_text("-", limit=MAX_SUBMISSION_BYTES, what="the submission",
                          where="--answers") if answers == "-" else None
     except BackpropError as exc:
         fail(exc)
-    report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
-                                  gradescope=gradescope, prairielearn=prairielearn,
-                                  answers_text=text, formula=grade_formula)
+    try:
+        report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
+                                      gradescope=gradescope, prairielearn=prairielearn,
+                                      answers_text=text, formula=grade_formula)
+    except BackpropError as exc:  # a results file that could not be written
+        fail(exc)
     if report is None:
         fail(InputError(message or "the submission could not be graded", where="KEY"))
     if as_json:

@@ -84,15 +84,19 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+def _refuse_inputs(p: Path, where: str, inputs: Iterable[str | Path]) -> None:
+    for source in inputs:
+        if str(source) != STDIN and _same_file(p, Path(source)):
+            raise InputError(f"{where} {p} is also this run's input: writing it would "
+                             "replace the input", where=where,
+                             hint="write the output to another file")
+
+
 def check_output(path: str | Path, *, where: str, inputs: Iterable[str | Path] = ()) -> Path:
     """Refuse, before any work, an output path that cannot be written or that is one of
     this run's inputs. Returns the path."""
     p = Path(path)
-    for source in inputs:
-        if str(source) != STDIN and _same_file(p, Path(source)):
-            raise InputError(f"{where} {path} is also this run's input: writing it would "
-                             "replace the input", where=where,
-                             hint="write the output to another file")
+    _refuse_inputs(p, where, inputs)
     if p.is_dir():
         raise InputError(f"{where} {path} is a folder", where=where,
                          hint="give a file name, e.g. report.xml")
@@ -102,6 +106,39 @@ def check_output(path: str | Path, *, where: str, inputs: Iterable[str | Path] =
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise InputError(f"{where} {path}: cannot write there (permission denied)",
                          where=where)
+    return p
+
+
+def check_outputs(outputs: Iterable[tuple[str, str | None]]) -> None:
+    """``check_output`` for each (option, path) of one run (None and ``-``: standard output
+    or not asked), and no two of them the same file: `make -o k.toml --template k.toml`
+    would write the template over the key."""
+    seen: list[tuple[str, str]] = []
+    for where, path in outputs:
+        if path is None or path == STDIN:
+            continue
+        check_output(path, where=where)
+        for other_where, other in seen:
+            if os.path.realpath(path) == os.path.realpath(other) or _same_file(
+                    Path(path), Path(other)):
+                raise InputError(f"{where} {path} is also {other_where}'s file: one would "
+                                 "replace the other", where=where,
+                                 hint="give each output its own file")
+        seen.append((where, path))
+
+
+def check_result_path(path: str, *, where: str, inputs: Iterable[str | Path]) -> Path:
+    """A grader's results file, checked before the work: given (an empty name is an error,
+    not "no file"), not a folder, not one of the run's inputs. Its folder may be missing:
+    it is made when the file is written (PrairieLearn does not make /grade/results)."""
+    if not path.strip():
+        raise InputError(f"{where} was given an empty file name", where=where,
+                         hint=f"give the results file, e.g. {where} results.json")
+    p = Path(path)
+    _refuse_inputs(p, where, inputs)
+    if p.is_dir():
+        raise InputError(f"{where} {path} is a folder", where=where,
+                         hint="give a file name, e.g. results.json")
     return p
 
 

@@ -1,0 +1,216 @@
+"""Hostile input, round three (issue 30): the grader always answers, outputs never replace
+inputs, every size checked before the work, and the library leaves its caller alone.
+
+One test per finding; where the behaviour is the process's own (exit codes, a FIFO, memory
+caps, inherited descriptors, warnings in a threaded process) it runs as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backprop_cli.course.grade import read_submission
+from backprop_cli.course.toml_recovery import MAX_FULL_READS, read_toml
+
+from .conftest import REPO, assert_bad_input, invoke
+from .test_hostile import ENV, process
+
+KEY_ARGS = ["make", "mul", "--seed", "1"]
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    """A one-problem answer key ([mul-1]: value, dx, dy) and its blank template."""
+    out = invoke(*KEY_ARGS, "-o", str(tmp_path / "key.toml"),
+                 "--template", str(tmp_path / "blank.toml"))
+    assert out.code == 0, out.output
+    return tmp_path / "key.toml"
+
+
+def grade_process(key: Path, submission: str | Path, *extra: str,
+                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`backprop check KEY --answers SUBMISSION ...` as a real process; ``timeout``: the
+    platform's (PrairieLearn's questions allow 20 s), past which the grader has failed."""
+    return subprocess.run([sys.executable, "-m", "backprop_cli", "check", str(key),
+                           "--answers", str(submission), *extra], capture_output=True,
+                          text=True, env=ENV, cwd=REPO, timeout=timeout)
+
+
+# --- 3. TOML error recovery in one pass, messages capped ----------------------------------
+
+BROKEN_9000 = "".join(f"[t{i}]\nx = = 1\n" for i in range(9000))
+
+
+def test_nine_thousand_broken_tables_are_each_set_aside() -> None:
+    got = read_toml("[first]\nx = 1\n" + BROKEN_9000 + "[last]\ny = 2\n")
+    assert got.fatal is None
+    assert got.doc == {"first": {"x": 1}, "last": {"y": 2}}
+    assert len(got.broken) == 9000
+    assert got.broken[0].name == "t0" and got.broken[0].line == 4
+
+
+def test_a_broken_table_costs_only_its_own_problem_and_its_other_tables() -> None:
+    text = "[a]\nx = 1\n[b]\ny = ]\n[c]\nz = 3\n[b.expect]\nw = 4\n"
+    got = read_toml(text)
+    assert got.doc == {"a": {"x": 1}, "c": {"z": 3}}
+    assert [(b.name, b.line) for b in got.broken] == [("b", 4)]
+
+
+def test_a_multi_line_string_holding_a_bracket_line_is_not_cut() -> None:
+    text = '[a]\nd = """\n[not a table\n"""\n[b]\ny = ]\n'
+    got = read_toml(text)
+    assert got.doc == {"a": {"d": "[not a table\n"}}
+    assert [b.name for b in got.broken] == ["b"]
+
+
+def test_tables_declared_twice_end_in_one_message_after_a_bounded_number_of_reads() -> None:
+    got = read_toml("".join(f"[a]\nx = {i}\n" for i in range(3000)) + "[z\n")
+    assert got.doc is None and got.fatal is not None
+    assert f"more than {MAX_FULL_READS} tables" in got.fatal
+
+
+def test_a_submission_of_broken_tables_is_graded_with_a_short_message(
+        key: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "answers.toml"
+    sub.write_text(BROKEN_9000)
+    results = tmp_path / "pl.json"
+    p = grade_process(key, sub, "--prairielearn", str(results), timeout=20)
+    assert p.returncode == 2, p.stderr
+    doc = json.loads(results.read_text())
+    assert doc["gradable"] is False
+    assert results.stat().st_size < 5_000
+    assert "and 8,995 more tables" in doc["message"]
+
+
+def test_a_key_of_broken_tables_reports_each_as_an_error_row(tmp_path: Path) -> None:
+    path = tmp_path / "key.toml"
+    path.write_text('[ok]\nexpression = "x*y"\nat = {x = 2, y = 3}\n'
+                    + "".join(f"[t{i}]\nx = = 1\n" for i in range(3000)))
+    from backprop_cli.course.problems import load_problems
+
+    pset = load_problems(path)
+    assert len(pset.invalid) == 3000 and [p.name for p in pset.problems] == ["ok"]
+    assert pset.items[0].name == "ok" and pset.items[1].name == "t0"
+
+
+# --- 4. deep nesting in a student's file -----------------------------------------------
+
+@pytest.mark.parametrize("deep", ["[mul-1]\ndx = " + "[" * 4000,
+                                  "[mul-1]\ndx = " + "{a=" * 1400,
+                                  "dx = " + "{a=" * 1400,
+                                  "[mul-1]\ndx = " + "[\n" * 2000])
+def test_deep_nesting_in_a_submission_is_a_clear_message_not_a_crash(
+        deep: str, key: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "answers.toml"
+    sub.write_text(deep + "\n[other]\ny = 1\n")
+    results = tmp_path / "gs.json"
+    p = grade_process(key, sub, "--gradescope", str(results))
+    assert p.returncode in (1, 2), p.stderr
+    assert "RecursionError" not in p.stdout + p.stderr + results.read_text()
+    assert "internal error" not in p.stdout + p.stderr + results.read_text()
+
+
+def test_deep_nesting_sets_aside_only_its_own_table() -> None:
+    sub = read_submission("s.toml", "[p]\nx = " + "[" * 4000 + "\n[q]\ny = 1\n")
+    assert "nested more than 32 levels" in sub.broken["p"]
+    assert sub.answers["q"]["y"].raw == 1
+
+
+@pytest.mark.parametrize("answer", ["[" * 3000 + "1" + "]" * 3000,
+                                    "(" * 3000 + "x" + ")" * 3000,
+                                    "sin(" * 3000 + "x" + ")" * 3000])
+def test_deep_nesting_inside_an_answer_string_is_graded(
+        answer: str, key: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "answers.toml"
+    sub.write_text(f'[mul-1]\nvalue = 1\ndx = "{answer}"\n')
+    p = grade_process(key, sub, "--gradescope", str(tmp_path / "gs.json"))
+    assert p.returncode == 1, p.stderr
+    assert "internal error" not in p.stdout + p.stderr
+
+
+_GRADER_BUG = """
+import sys
+import backprop_cli.course.grade as g
+def broken(*a, **k):
+    raise ZeroDivisionError("a bug planted by the test")
+g.grade = broken
+from backprop_cli.cli import app
+app(prog_name="backprop")
+"""
+
+
+def test_an_internal_error_in_the_grader_exits_3_and_still_writes_the_results(
+        key: Path, tmp_path: Path) -> None:
+    results = tmp_path / "gs.json"
+    sub = tmp_path / "blank.toml"
+    p = subprocess.run([sys.executable, "-c", _GRADER_BUG, "check", str(key), "--answers",
+                        str(sub), "--gradescope", str(results)], capture_output=True,
+                       text=True, env=ENV, cwd=REPO, timeout=120)
+    assert p.returncode == 3, p.stderr
+    assert "ZeroDivisionError" in json.loads(results.read_text())["output"]
+
+
+# --- 6. outputs never replace inputs ----------------------------------------------------
+
+@pytest.mark.parametrize("option,which", [("--gradescope", "key"), ("--prairielearn", "sub"),
+                                          ("--gradescope", "sub")])
+def test_a_results_file_never_replaces_the_key_or_the_submission(
+        option: str, which: str, key: Path, tmp_path: Path) -> None:
+    sub = tmp_path / "blank.toml"
+    target = key if which == "key" else sub
+    before = target.read_bytes()
+    out = invoke("check", str(key), "--answers", str(sub), option, str(target))
+    assert_bad_input(out, "is also this run's input")
+    assert target.read_bytes() == before
+
+
+def test_an_empty_results_path_is_an_error_not_ignored(key: Path, tmp_path: Path) -> None:
+    out = invoke("check", str(key), "--answers", str(tmp_path / "blank.toml"),
+                 "--gradescope", "")
+    assert_bad_input(out, "--gradescope was given an empty file name")
+
+
+def test_a_results_folder_that_cannot_be_made_is_exit_2_and_the_other_file_is_written(
+        key: Path, tmp_path: Path) -> None:
+    (tmp_path / "afile").write_text("")
+    ok = tmp_path / "pl.json"
+    out = invoke("check", str(key), "--answers", str(tmp_path / "blank.toml"),
+                 "--gradescope", str(tmp_path / "afile" / "x.json"), "--prairielearn", str(ok))
+    assert out.code == 2, out.output
+    assert "its folder cannot be made" in out.stderr and "Traceback" not in out.output
+    assert json.loads(ok.read_text())["score"] == 0.0
+
+
+@pytest.mark.parametrize("first,second", [("-o", "--template"), ("-o", "--worksheet"),
+                                          ("--worksheet", "--template")])
+def test_make_never_writes_one_output_over_another(first: str, second: str,
+                                                   tmp_path: Path) -> None:
+    path = tmp_path / "out.toml"
+    path.write_text("mine\n")
+    out = invoke(*KEY_ARGS, first, str(path), second, str(tmp_path / "." / "out.toml"))
+    assert_bad_input(out, "one would replace the other")
+    assert path.read_text() == "mine\n"
+
+
+def test_make_checks_its_outputs_before_the_work(tmp_path: Path) -> None:
+    out = invoke(*KEY_ARGS, "-o", str(tmp_path / "nowhere" / "k.toml"))
+    assert_bad_input(out, "does not exist")
+
+
+# --- 14. one rule for seeds --------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [["formula", "x^2", "dx = 2*x"], ["make", "mul"], ["quiz"]])
+def test_a_negative_seed_is_refused_by_every_command(args: list[str]) -> None:
+    out = invoke(*args, "--seed", "-1", input="")
+    assert out.code == 2, out.output
+    assert "-1 is not in the range x>=0" in out.output
+
+
+def test_a_negative_seed_is_exit_2_in_a_real_process() -> None:
+    p = process("formula", "x^2", "dx = 2*x", "--seed", "-1")
+    assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
