@@ -8,9 +8,13 @@ caps, inherited descriptors, warnings in a threaded process) it runs as a real s
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -214,3 +218,52 @@ def test_a_negative_seed_is_refused_by_every_command(args: list[str]) -> None:
 def test_a_negative_seed_is_exit_2_in_a_real_process() -> None:
     p = process("formula", "x^2", "dx = 2*x", "--seed", "-1")
     assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+
+
+# --- 5. a FIFO as the submission, a file name holding newlines ---------------------------
+
+def test_a_fifo_as_the_submission_is_refused_without_blocking(key: Path,
+                                                             tmp_path: Path) -> None:
+    fifo = tmp_path / "answers.toml"
+    os.mkfifo(fifo)
+    results = tmp_path / "pl.json"
+    p = grade_process(key, fifo, "--prairielearn", str(results), timeout=20)
+    assert p.returncode == 2, p.stderr
+    doc = json.loads(results.read_text())
+    assert doc["gradable"] is False and "not a regular file" in doc["message"]
+
+
+def _gradescope_run(tmp_path: Path, make_submission: Callable[[Path], None],
+                    stdin: bytes = b"") -> dict[str, Any]:
+    """examples/gradescope/run_autograder in a folder laid out as Gradescope's, ``stdin``
+    on its standard input (which it must never read)."""
+    from .test_autograder import GRADESCOPE, _env
+
+    (tmp_path / "source").mkdir()
+    (tmp_path / "submission").mkdir()
+    shutil.copy(GRADESCOPE / "key.toml", tmp_path / "source" / "key.toml")
+    make_submission(tmp_path / "submission")
+    done = subprocess.run(["bash", str(GRADESCOPE / "run_autograder")], input=stdin,
+                          env=_env(AUTOGRADER_ROOT=str(tmp_path)), capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    doc: dict[str, Any] = json.loads((tmp_path / "results" / "results.json").read_text())
+    return doc
+
+
+def test_run_autograder_never_reads_standard_input_for_a_file_name_with_newlines(
+        tmp_path: Path) -> None:
+    from .test_autograder import EXAMPLE_ANSWERS
+
+    # Sorted line by line, this name's line "-" would come first: standard input.
+    def newline_name(folder: Path) -> None:
+        (folder / "z\n-\n.toml").write_text("[circuit-1]\nvalue = 12345\n")
+
+    doc = _gradescope_run(tmp_path, newline_name, stdin=EXAMPLE_ANSWERS.read_bytes())
+    assert doc["score"] == 0  # graded the file (one wrong answer), not the answers on stdin
+    assert "12345" in json.dumps(doc)
+
+
+def test_run_autograder_with_a_fifo_still_writes_its_results(tmp_path: Path) -> None:
+    doc = _gradescope_run(tmp_path, lambda folder: os.mkfifo(folder / "answers.toml"))
+    assert doc["score"] == 0 and doc["output"]

@@ -40,8 +40,24 @@ def _refuse_device(st: os.stat_result, name: str, where: str) -> None:
                              where=where, hint="give a regular file, or pipe text in")
 
 
-def read_bytes(name: str, *, limit: int, what: str, where: str) -> bytes:
-    """The bytes of file ``name`` (``-``: standard input), at most ``limit`` of them."""
+def _open_regular(name: str, label: str, where: str) -> int:
+    """A descriptor of ``name``, refused unless it is a regular file. Opened without
+    blocking, then checked on the descriptor itself: a FIFO would block open() until a
+    writer came, and a check of the path before opening could be raced."""
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        _refuse_device(st, label, where)
+        raise InputError(f"{label} is not a regular file (a pipe or a socket may never end)",
+                         where=where, hint="give a regular file")
+    return fd
+
+
+def read_bytes(name: str, *, limit: int, what: str, where: str,
+               regular: bool = False) -> bytes:
+    """The bytes of file ``name`` (``-``: standard input), at most ``limit`` of them.
+    ``regular``: refuse a named pipe, a socket or a device (a grader's submission)."""
     label = "standard input" if name == STDIN else name
     try:
         if name == STDIN:
@@ -53,6 +69,9 @@ def read_bytes(name: str, *, limit: int, what: str, where: str) -> bytes:
             if st is not None and not os.isatty(sys.stdin.fileno()):
                 _refuse_device(st, label, where)
             raw = fh.read(limit + 1) if fh is not None else sys.stdin.read(limit + 1).encode()
+        elif regular:
+            with open(_open_regular(name, label, where), "rb") as f:
+                raw = f.read(limit + 1)
         else:
             _refuse_device(os.stat(name), label, where)
             with open(name, "rb") as f:

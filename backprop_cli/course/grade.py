@@ -81,7 +81,7 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
 
         try:  # bounded, and never a device that does not end (/dev/zero)
             raw = read_bytes(str(path), limit=MAX_SUBMISSION_BYTES, what="the submission",
-                             where="--answers")
+                             where="--answers", regular=True)  # a FIFO would block
         except BackpropError as exc:
             sub.errors.append(f"could not read the submission {Path(path).name}: "
                               f"{exc.message}")
