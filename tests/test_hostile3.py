@@ -267,3 +267,108 @@ def test_run_autograder_never_reads_standard_input_for_a_file_name_with_newlines
 def test_run_autograder_with_a_fifo_still_writes_its_results(tmp_path: Path) -> None:
     doc = _gradescope_run(tmp_path, lambda folder: os.mkfifo(folder / "answers.toml"))
     assert doc["score"] == 0 and doc["output"]
+
+
+# --- 15, 16. the worker holds none of its caller's descriptors, and is not forked from a
+# process with threads -------------------------------------------------------------------
+
+_CAT_FIRST = """
+import subprocess, sys
+cat = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+import threading
+if sys.argv[1] == "threaded":
+    stop = threading.Event()
+    threading.Thread(target=stop.wait, daemon=True).start()
+from backprop_cli import evaluate
+r = evaluate("(x+y)*z", at={"x": -2, "y": 5, "z": -4})
+assert [c.proof for c in r.verification.checks] == ["sympy"] * 3
+cat.stdin.close()
+try:
+    print("cat ended", cat.wait(timeout=30))
+except subprocess.TimeoutExpired:
+    print("cat still waits")
+    cat.kill()
+"""
+
+
+@pytest.mark.parametrize("how", ["one-thread", "threaded"])
+def test_a_pipe_the_caller_opened_ends_when_the_caller_closes_it(how: str) -> None:
+    p = subprocess.run([sys.executable, "-c", _CAT_FIRST, how], capture_output=True,
+                       text=True, env=ENV, cwd=REPO, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "cat ended 0"
+
+
+# Run in a process (or a kernel) that has another thread: every warning is recorded, and
+# every os.fork() of this process counted (a fork server is started by exec, not os.fork).
+_THREADED = """
+import os, threading, warnings
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()
+forks = []
+real_fork = os.fork
+def counted_fork():
+    forks.append(threading.active_count())
+    return real_fork()
+os.fork = counted_fork
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    from backprop_cli import evaluate
+    r = evaluate("(x+y)*z", at={"x": -2, "y": 5, "z": -4})
+    r2 = evaluate("sin(x)*y", at={"x": 1, "y": 2})
+proofs = [c.proof for c in r.verification.checks + r2.verification.checks]
+fork_warnings = [str(w.message) for w in caught if "fork" in str(w.message)]
+print("RESULT", proofs, forks, fork_warnings)
+stop.set()
+"""
+_SAFE = "RESULT ['sympy', 'sympy', 'sympy', 'sympy', 'sympy'] [] []"
+
+
+def test_evaluate_in_a_threaded_process_never_forks_it() -> None:
+    p = subprocess.run([sys.executable, "-W", "error", "-c", _THREADED], capture_output=True,
+                       text=True, env=ENV, cwd=REPO, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == _SAFE
+    assert "multi-threaded" not in p.stderr
+
+
+def test_evaluate_in_a_jupyter_kernel_never_forks_it() -> None:
+    nbformat = pytest.importorskip("nbformat", reason="the notebook extra is not installed")
+    nbclient = pytest.importorskip("nbclient", reason="the notebook extra is not installed")
+    pytest.importorskip("ipykernel", reason="no ipykernel")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_THREADED)])
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(REPO)}}).execute()
+    out = "".join(o.get("text", "") for o in nb.cells[0]["outputs"])
+    assert out.strip() == _SAFE, nb.cells[0]["outputs"]
+
+
+def test_the_fork_server_leaves_with_its_process() -> None:
+    code = ("import threading; threading.Thread(target=threading.Event().wait, daemon=True)"
+            ".start(); from backprop_cli import evaluate; from backprop_cli.checks import "
+            "worker; evaluate('x*y', at={'x': 1, 'y': 2}); "
+            "print(worker._server.process.pid, worker._worker.pid)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=ENV, cwd=REPO, timeout=120, check=True)
+    for pid in map(int, done.stdout.split()):
+        with pytest.raises(ProcessLookupError):  # ended and reaped with its process
+            os.kill(pid, 0)
+
+
+def test_a_worker_of_the_fork_server_is_stopped_at_the_deadline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from backprop_cli.checks import worker
+
+    from .worker_jobs import first_then_forever, two
+
+    worker.retire()
+    monkeypatch.setattr(worker, "START", "server")
+    try:
+        job = worker.Job(first_then_forever, (), time.monotonic() + 0.5)
+        assert list(job.results()) == [("first", 1)] and not job.finished
+        assert list(worker.Job(two, (), time.monotonic() + 60).results()) == [("x", 2)]
+        assert worker._server is not None and worker._server.alive()
+    finally:
+        worker.retire()
