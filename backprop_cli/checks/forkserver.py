@@ -126,7 +126,7 @@ def _stop(pid: int) -> None:
 
 def serve(fd: int) -> None:
     """The server's main loop (run by _BOOT in the new process)."""
-    from . import worker
+    from .child import serve_jobs
 
     started = time.monotonic()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's to act on
@@ -160,7 +160,7 @@ def serve(fd: int) -> None:
                 code = 0
                 try:
                     control.close()
-                    worker.serve_jobs(fds[0], fds[1], None, imported or 0.0)
+                    serve_jobs(fds[0], fds[1], None, imported or 0.0)
                 except BaseException:
                     code = 1
                 finally:

@@ -33,44 +33,23 @@ runs in this process, in a thread, and the deadline is only checked between resu
 from __future__ import annotations
 
 import atexit
-import gc
 import os
 import pickle
 import select
 import signal
-import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from . import forkserver
+from .child import HEADER, Send, Work, drop_inherited, serve_jobs, write_message
 
-Send = Callable[[Any], None]
-Work = Callable[..., None]  # work(*args, send): a module-level function, so it pickles
+__all__ = ["IMPORT_GRACE", "START", "Finished", "Job", "Send", "Work", "prestart", "retire"]
 
-_HEADER = struct.Struct("!Q")
 IMPORT_GRACE = 5.0  # seconds the deadline may move while this process imports sympy
 START = "auto"  # "auto", "fork" or "server": how a worker is made (see above)
-
-
-def _write(fd: int, message: Any) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    parts: list[bytes] = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            return None
-        parts.append(chunk)
-        size -= len(chunk)
-    return b"".join(parts)
 
 
 class _Worker:
@@ -104,7 +83,7 @@ class _Worker:
             try:
                 os.close(jobs_write)
                 os.close(results_read)
-                _drop_inherited(keep=(jobs_read, results_write))
+                drop_inherited(keep=(jobs_read, results_write))
                 serve_jobs(jobs_read, results_write, job)
             except BaseException:
                 code = 1
@@ -153,92 +132,6 @@ class _Worker:
             os.waitpid(self._pid, 0)
         except ChildProcessError:
             pass
-
-
-def _drop_inherited(keep: tuple[int, ...]) -> None:
-    """In a child forked from this process: point every descriptor it inherited (but its
-    own pipes) at /dev/null. A pipe the caller opened (a `cat` it feeds) must end when the
-    caller closes it, not when the worker does. Pointed, not closed: the parent's objects in
-    the child still own those numbers, and a close by one of them must not hit a descriptor
-    the child opened since."""
-    try:
-        fds = [int(n) for n in os.listdir("/proc/self/fd" if os.path.isdir("/proc/self/fd")
-                                          else "/dev/fd")]
-    except OSError:
-        fds = list(range(3, 1024))
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in fds:
-        if fd > 2 and fd not in keep and fd != null:
-            try:
-                os.dup2(null, fd)
-            except OSError:  # not open (the listing's own descriptor)
-                pass
-    os.close(null)
-
-
-def serve_jobs(jobs: int, results: int, first: tuple[Work, tuple[Any, ...]] | None,
-               imported: float = 0.0) -> None:
-    """Run ``first`` (a job this child was forked with, in its memory already), then each job
-    read from ``jobs``, until end-of-file. ``imported``: seconds the fork server spent on
-    importing sympy before it forked this child (the first job's budget does not count
-    them)."""
-    # The child must not keep the user's terminal or pipe open (`$(backprop ...)` waits for
-    # every writer to close), nor stop on the Ctrl-C meant for the parent.
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
-
-    def send(message: Any) -> None:
-        _write(results, message)
-
-    # sympy, if the parent had not imported it yet: the first job learns how long it took,
-    # which the budget does not count.
-    before = time.monotonic()
-    from .symbolic import run_deep
-
-    send(("__imported__", imported + time.monotonic() - before))
-    # What is here now (the parent's objects, sympy) is never collected: a collection would
-    # touch, and so copy, every page of it.
-    gc.freeze()
-
-    while True:
-        job, first = first, None
-        data = b""
-        if job is None:
-            header = _read_exactly(jobs, _HEADER.size)
-            if header is None:
-                return  # the parent has gone
-            (size,) = _HEADER.unpack(header)
-            body = _read_exactly(jobs, size)
-            if body is None:
-                return
-            data = body
-        try:
-            run_deep(_job(job if job is not None else pickle.loads(data), send))
-            send(("__done__", None))
-        except RecursionError:
-            send(("__error__", "the expression is too deeply nested for sympy"))
-        except Exception as exc:  # reported by the parent as a note, never a crash
-            send(("__error__", f"{type(exc).__name__}: {exc}"))
-
-
-def _die_with_parent() -> None:
-    """Linux: a SIGKILL when the parent dies, so that a long sympy call never outlives it
-    (between jobs, end-of-file on the job pipe already ends the child)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _job(job: tuple[Work, tuple[Any, ...]], send: Send) -> Callable[[], None]:
-    work, args = job
-    return lambda: work(*args, send)
 
 
 _worker: _Worker | None = None  # the warm one
@@ -359,7 +252,7 @@ class Job:
             worker, send = _take(self._job, self._nodes)
             try:
                 if send:
-                    _write(worker.jobs, self._job)
+                    write_message(worker.jobs, self._job)
             except OSError:  # it died between the check and the job: once more, afresh
                 _release(worker, finished=False)
                 if attempt == 2:
@@ -433,12 +326,12 @@ class Job:
                     continue
                 heard = True
                 buffer += chunk
-                while len(buffer) >= _HEADER.size and not self.finished:
-                    (size,) = _HEADER.unpack_from(buffer)
-                    if len(buffer) < _HEADER.size + size:
+                while len(buffer) >= HEADER.size and not self.finished:
+                    (size,) = HEADER.unpack_from(buffer)
+                    if len(buffer) < HEADER.size + size:
                         break
-                    message = pickle.loads(buffer[_HEADER.size:_HEADER.size + size])
-                    buffer = buffer[_HEADER.size + size:]
+                    message = pickle.loads(buffer[HEADER.size:HEADER.size + size])
+                    buffer = buffer[HEADER.size + size:]
                     if not self._control(message):
                         yield message
         finally:
