@@ -22,7 +22,7 @@ from backprop_cli.course.grade import read_submission
 from backprop_cli.course.toml_recovery import MAX_FULL_READS, read_toml
 
 from .conftest import REPO, assert_bad_input, invoke
-from .test_hostile import ENV, process
+from .test_hostile import ENV, assert_refused, capped, process
 
 KEY_ARGS = ["make", "mul", "--seed", "1"]
 
@@ -372,3 +372,96 @@ def test_a_worker_of_the_fork_server_is_stopped_at_the_deadline(
         assert worker._server is not None and worker._server.alive()
     finally:
         worker.retire()
+
+
+# --- 8. a --variant id is escaped in every file, and the key is read back ----------------
+
+@pytest.mark.parametrize("variant", ["a\nb = 1", "a\rb", "a\u2028b", "a\u202eb\"\\",
+                                     "\x1b[31mred", "s\udc80"])
+def test_a_variant_id_never_breaks_or_injects_into_the_key(variant: str,
+                                                           tmp_path: Path) -> None:
+    from backprop_cli.course.problems import load_problems
+
+    key, sheet, blank = tmp_path / "k.toml", tmp_path / "w.md", tmp_path / "t.toml"
+    out = invoke(*KEY_ARGS, "--variant", variant, "-o", str(key), "--worksheet", str(sheet),
+                 "--template", str(blank))
+    assert out.code == 0, out.output
+    pset = load_problems(key)
+    assert not pset.invalid and [p.name for p in pset.problems] == ["mul-1"]
+    assert pset.title.isprintable() and "variant " in pset.title
+    for path in (key, sheet, blank):  # no line of any file was added by the id
+        assert all(line.isprintable() for line in path.read_text().split("\n"))
+    assert "b = 1" not in key.read_text().split("\n")
+
+
+def test_a_variant_gets_its_own_numbers_whatever_its_characters() -> None:
+    from backprop_cli.course import make as mk
+
+    one, other = (mk.make("mul", seed=1, variant=v)[0] for v in ("a\nb", "a\\nb"))
+    assert one.draft.at != other.draft.at or one.answers != other.answers
+
+
+def test_make_refuses_to_write_a_key_that_does_not_read_back(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from backprop_cli.course import make as mk
+
+    monkeypatch.setattr(mk, "_toml_str", lambda s: s)  # a planted bug: nothing escaped
+    key = tmp_path / "k.toml"
+    out = invoke(*KEY_ARGS, "--variant", 'say "hi"', "-o", str(key))
+    assert out.code == 3 and not key.exists()
+
+
+# --- 9. array sizes from --shape, checked before allocating --------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["formula", "sum(W)", "dW = W*0+1", "--shape", "W=15000,15000"],
+    ["formula", "sum(W)", "dW = W*0+1", "--shape", "W=100000000000000000000000,1"],
+    ["formula", "sum(W)", "dW = W*0+1", "--shape", "W=" + "9" * 5000 + ",n"],
+    ["eval", "sum(W)", "--at", "W=[[1,2],[3,4]]", "--expect", "dW = W*0+1",
+     "--shape", "W=15000,15000"],
+])
+def test_a_huge_shape_is_refused_before_allocating(args: list[str]) -> None:
+    p = capped(*args, cap=1 << 30)  # 1 GB: a 15000x15000 matrix (1.8 GB) would not fit
+    assert_refused(p, "array too large", "--shape W")
+
+
+# --- 10. quiz reads a bounded standard input, and no device -------------------------------
+
+def test_quiz_refuses_a_device_on_standard_input() -> None:
+    with open("/dev/zero", "rb") as zero:
+        p = capped("quiz", "--seed", "1", stdin=zero.fileno())
+    assert p.returncode == 2 and "standard input is a device" in p.stderr, p.stderr
+
+
+def test_quiz_stops_at_a_line_without_end() -> None:
+    p = subprocess.run([sys.executable, "-m", "backprop_cli", "quiz", "--seed", "1"],
+                       input=b"\0" * 30_000, capture_output=True, env=ENV, cwd=REPO,
+                       timeout=120)
+    assert p.returncode == 2 and b"longer than 10,000 characters" in p.stderr, p.stderr
+
+
+def test_quiz_stops_at_an_input_without_end() -> None:
+    out = invoke("quiz", "--seed", "1", input="?\n" * 600_000)
+    assert out.code == 2 and "standard input is longer than" in out.stderr, out.output
+
+
+# --- 11. the array finite differences keep to the budget within one input -----------------
+
+def test_finite_differences_stop_at_the_budget_inside_one_input() -> None:
+    from backprop_cli import evaluate
+
+    x = [float(k % 7) + 0.5 for k in range(25_000)]
+    r = evaluate("sum(x*x)", at={"x": x}, check=("numeric",), budget=0.05)
+    (c,) = r.verification.checks
+    assert c.proof == "budget" and c.why and c.why.startswith("budget")
+
+
+# --- 12. Graphviz gets a graph it can lay out, or a clear message -------------------------
+
+def test_graph_refuses_too_many_nodes_for_graphviz(tmp_path: Path) -> None:
+    from backprop_cli.views.picture import GRAPHVIZ_MAX_NODES
+
+    expr = "+".join(f"x{k}*y{k}" for k in range(GRAPHVIZ_MAX_NODES // 3 + 1))
+    out = invoke("graph", expr, "-o", str(tmp_path / "g.svg"))
+    assert_bad_input(out, "too many for Graphviz", f"at most {GRAPHVIZ_MAX_NODES}")
+    assert not (tmp_path / "g.svg").exists()

@@ -336,7 +336,7 @@ def graph_(
         else:
             data = picture.to_dot(result)
             if fmt in ("svg", "png"):
-                data = picture.render_graphviz(data, fmt)
+                data = picture.render_graphviz(data, fmt, nodes=len(result.graph.nodes))
         _write(output, data)
     except BackpropError as exc:
         fail(exc)

@@ -54,6 +54,19 @@ def _open_regular(name: str, label: str, where: str) -> int:
     return fd
 
 
+def check_stdin(where: str) -> None:
+    """Refuse a device or a folder on standard input (``< /dev/zero`` never ends): what
+    every command that reads standard input checks first. A terminal is welcome."""
+    try:
+        fd = sys.stdin.fileno()
+        st = os.fstat(fd)
+        tty = os.isatty(fd)
+    except (OSError, ValueError, AttributeError):  # no descriptor (CliRunner)
+        return
+    if not tty:
+        _refuse_device(st, "standard input", where)
+
+
 def read_bytes(name: str, *, limit: int, what: str, where: str,
                regular: bool = False) -> bytes:
     """The bytes of file ``name`` (``-``: standard input), at most ``limit`` of them.
@@ -62,12 +75,7 @@ def read_bytes(name: str, *, limit: int, what: str, where: str,
     try:
         if name == STDIN:
             fh = getattr(sys.stdin, "buffer", None)
-            try:
-                st = os.fstat(sys.stdin.fileno())
-            except (OSError, ValueError, AttributeError):  # no descriptor (CliRunner)
-                st = None
-            if st is not None and not os.isatty(sys.stdin.fileno()):
-                _refuse_device(st, label, where)
+            check_stdin(where)
             raw = fh.read(limit + 1) if fh is not None else sys.stdin.read(limit + 1).encode()
         elif regular:
             with open(_open_regular(name, label, where), "rb") as f:
