@@ -70,12 +70,14 @@ def same_text(got: str, want: str) -> bool:
 
 
 @pytest.fixture
-def fresh_worker() -> Iterator[None]:
+def fresh_worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The sympy worker stays warm between checks (checks/worker.py): a test that patches
-    what it runs starts a new one, forked after the patch, and leaves none behind."""
+    what it runs starts a new one, forked from this process after the patch (not by the fork
+    server, which never sees it), and leaves none behind."""
     from backprop_cli.checks import worker
 
     worker.retire()
+    monkeypatch.setattr(worker, "START", "fork")
     yield
     worker.retire()
 

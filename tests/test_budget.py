@@ -13,29 +13,15 @@ import pytest
 
 from backprop_cli import evaluate
 from backprop_cli.checks import sympy_jobs, worker
-from backprop_cli.checks.worker import Job, Send
+from backprop_cli.checks.worker import Job
 from backprop_cli.core.errors import InputError
 from backprop_cli.course.problems import parse_problems
 
 from .conftest import run
-
-
-def _forever(*args: object) -> None:
-    while True:
-        time.sleep(1)
-
-
-def _first_then_forever(send: Send) -> None:
-    send(("first", 1))
-    _forever()
-
-
-def _two(send: Send) -> None:
-    send(("x", 2))
-
-
-def _boom(send: Send) -> None:
-    raise ValueError("boom")
+from .worker_jobs import boom as _boom
+from .worker_jobs import first_then_forever as _first_then_forever
+from .worker_jobs import forever as _forever
+from .worker_jobs import two as _two
 
 
 def test_a_job_past_its_deadline_is_stopped_and_keeps_what_it_sent() -> None:

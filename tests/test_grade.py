@@ -335,7 +335,9 @@ def test_an_internal_error_still_writes_both_files(tmp_path: Path,
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(gr, "grade", boom)
-    gs, pl = _files(tmp_path, RIGHT)
+    with pytest.raises(RuntimeError, match="simulated bug"):  # raised again once written
+        _files(tmp_path, RIGHT)
+    gs, pl = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("gs", "pl"))
     validate(gs, "gradescope")
     validate(pl, "prairielearn")
     assert "simulated bug" in gs["output"] and pl["gradable"] is False

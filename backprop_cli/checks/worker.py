@@ -7,58 +7,49 @@ every result that arrived before the deadline. A job that is still running at th
 is stopped by killing the child. Ctrl-C in the parent kills the child too (the child
 ignores SIGINT: the parent decides).
 
-The child is forked once and kept for the next job (a fork of a process that holds sympy
+The child is made once and kept for the next job (a fork of a process that holds sympy
 costs 15-30 ms, more than checking a small expression): jobs are sent to it as a function
 of a module and its arguments, pickled, and it keeps sympy's caches warm between them. It
-can be forked before this process has imported sympy (``prestart``, as ``evaluate`` does
-first of all): the child then imports sympy while this process parses, runs the passes and
-the finite differences, on another core. A child that was killed, or died, is replaced by a
-new fork at the next job; a job that finds the warm one busy (another thread's) gets one of
-its own. The child leaves with this process (it reads end-of-file, or is killed when this
-process dies) and never holds this process's terminal or pipes.
+can be started before this process has imported sympy (``prestart``, as ``evaluate`` does
+first of all): sympy is then imported elsewhere while this process parses, runs the passes
+and the finite differences, on another core. A child that was killed, or died, is replaced
+at the next job; a job that finds the warm one busy (another thread's) gets one of its own.
+The child leaves with this process (it reads end-of-file, or is killed when this process
+dies) and never holds this process's terminal, pipes or other descriptors.
 
-Where os.fork does not exist (Windows) the work runs in this process, in a thread, and the
-deadline is only checked between results (``Job.hard`` is False then).
+How the child is made (``START``): "auto" forks this process while it has one thread (the
+CLI, a script: the fastest way, the child already holds every module), and once it has
+others (a Jupyter kernel's, the caller's own) asks the fork server (forkserver.py), a
+one-thread process started with exec: a fork of a process with threads may deadlock the
+child (a lock held by another thread at the fork is never released in it), and Python 3.12+
+warns about it. "fork" always forks this process (a test that patches the checks needs
+that: the child sees the patch); "server" always asks the server. A child forked from this
+process points every descriptor it inherited at /dev/null. Where the server cannot run (no
+descriptor passing) this process is forked; where os.fork does not exist (Windows) the work
+runs in this process, in a thread, and the deadline is only checked between results
+(``Job.hard`` is False then).
 """
 
 from __future__ import annotations
 
 import atexit
-import gc
 import os
 import pickle
 import select
 import signal
-import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-Send = Callable[[Any], None]
-Work = Callable[..., None]  # work(*args, send): a module-level function, so it pickles
+from . import forkserver
+from .child import HEADER, Send, Work, drop_inherited, serve_jobs, write_message
 
-_HEADER = struct.Struct("!Q")
+__all__ = ["IMPORT_GRACE", "START", "Finished", "Job", "Send", "Work", "prestart", "retire"]
+
 IMPORT_GRACE = 5.0  # seconds the deadline may move while this process imports sympy
-
-
-def _write(fd: int, message: Any) -> None:
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    view = memoryview(_HEADER.pack(len(data)) + data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    parts: list[bytes] = []
-    while size:
-        chunk = os.read(fd, min(size, 1 << 20))
-        if not chunk:
-            return None
-        parts.append(chunk)
-        size -= len(chunk)
-    return b"".join(parts)
+START = "auto"  # "auto", "fork" or "server": how a worker is made (see above)
 
 
 class _Worker:
@@ -69,8 +60,21 @@ class _Worker:
         self.warm = warm  # kept for the next job; else retired after this one
         self.busy = False
         self.served = False  # has had a job (a warm one that ends silently was killed since)
+        self.owner = os.getpid()
+        self.server = _fork_server()
+        self.token = 0  # the server's name for it (0: forked here)
+        self._pid = 0
+        self.holds_job = False  # forked with ``job`` in its memory: not to be sent
         jobs_read, jobs_write = os.pipe()
         results_read, results_write = os.pipe()
+        if self.server is not None:
+            try:
+                self.token = self.server.fork(jobs_read, results_write)
+            finally:
+                os.close(jobs_read)
+                os.close(results_write)
+            self.jobs, self.results = jobs_write, results_read
+            return
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -79,21 +83,33 @@ class _Worker:
             try:
                 os.close(jobs_write)
                 os.close(results_read)
-                _serve(jobs_read, results_write, job)
+                drop_inherited(keep=(jobs_read, results_write))
+                serve_jobs(jobs_read, results_write, job)
             except BaseException:
                 code = 1
             finally:
                 os._exit(code)
         os.close(jobs_read)
         os.close(results_write)
-        self.owner = os.getpid()
-        self.pid, self.jobs, self.results = pid, jobs_write, results_read
+        self._pid, self.jobs, self.results = pid, jobs_write, results_read
+        self.holds_job = job is not None
+
+    @property
+    def pid(self) -> int:
+        """The child's process id (0 once a server's worker has ended)."""
+        if self.server is not None:
+            return self.server.pid(self.token)
+        return self._pid
 
     def alive(self) -> bool:
         if self.owner != os.getpid():  # inherited through a fork of this process: not ours
             return False
+        if self.server is not None:
+            # One that has not had a job yet is taken as alive without asking: the server
+            # may still be importing sympy, and the job's pipe holds it until it is ready.
+            return self.server.alive() and (not self.served or self.pid != 0)
         try:
-            return os.waitpid(self.pid, os.WNOHANG) == (0, 0)
+            return os.waitpid(self._pid, os.WNOHANG) == (0, 0)
         except ChildProcessError:
             return False
 
@@ -105,80 +121,43 @@ class _Worker:
                 os.close(fd)
             except OSError:
                 pass
+        if self.server is not None:
+            self.server.kill(self.token)
+            return
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self._pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         try:
-            os.waitpid(self.pid, 0)
+            os.waitpid(self._pid, 0)
         except ChildProcessError:
             pass
 
 
-def _serve(jobs: int, results: int, first: tuple[Work, tuple[Any, ...]] | None) -> None:
-    """Run ``first`` (a job this child was forked with, in its memory already), then each job
-    read from ``jobs``, until end-of-file."""
-    # The child must not keep the user's terminal or pipe open (`$(backprop ...)` waits for
-    # every writer to close), nor stop on the Ctrl-C meant for the parent.
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
-
-    def send(message: Any) -> None:
-        _write(results, message)
-
-    # sympy, if the parent had not imported it yet: the first job learns how long it took,
-    # which the budget does not count.
-    before = time.monotonic()
-    from .symbolic import run_deep
-
-    send(("__imported__", time.monotonic() - before))
-    # What is here now (the parent's objects, sympy) is never collected: a collection would
-    # touch, and so copy, every page of it.
-    gc.freeze()
-
-    while True:
-        job, first = first, None
-        data = b""
-        if job is None:
-            header = _read_exactly(jobs, _HEADER.size)
-            if header is None:
-                return  # the parent has gone
-            (size,) = _HEADER.unpack(header)
-            body = _read_exactly(jobs, size)
-            if body is None:
-                return
-            data = body
-        try:
-            run_deep(_job(job if job is not None else pickle.loads(data), send))
-            send(("__done__", None))
-        except RecursionError:
-            send(("__error__", "the expression is too deeply nested for sympy"))
-        except Exception as exc:  # reported by the parent as a note, never a crash
-            send(("__error__", f"{type(exc).__name__}: {exc}"))
-
-
-def _die_with_parent() -> None:
-    """Linux: a SIGKILL when the parent dies, so that a long sympy call never outlives it
-    (between jobs, end-of-file on the job pipe already ends the child)."""
-    try:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-def _job(job: tuple[Work, tuple[Any, ...]], send: Send) -> Callable[[], None]:
-    work, args = job
-    return lambda: work(*args, send)
-
-
 _worker: _Worker | None = None  # the warm one
+_server: forkserver.Server | None = None  # the fork server, when START allows it
 FORK_ABOVE_NODES = 2_000  # a job on a larger graph gets a fork of its own (see _take)
 _lock = threading.Lock()
+_server_lock = threading.Lock()
+
+
+def _fork_server() -> forkserver.Server | None:
+    """The running fork server (started now if there is none, or it died); None where
+    workers are forked from this process (see START)."""
+    global _server
+    one_thread = threading.active_count() == 1  # what CPython's own warning counts
+    if START == "fork" or (START == "auto" and one_thread) or not forkserver.possible():
+        return None
+    with _server_lock:
+        if _server is not None and not _server.alive():
+            _server.close()
+            _server = None
+        if _server is None:
+            try:
+                _server = forkserver.Server()
+            except OSError:  # no interpreter to start (an embedded Python): fork here
+                return None
+        return _server
 
 
 def _take(job: tuple[Work, tuple[Any, ...]], nodes: int) -> tuple[_Worker, bool]:
@@ -189,7 +168,7 @@ def _take(job: tuple[Work, tuple[Any, ...]], nodes: int) -> tuple[_Worker, bool]
     if nodes > FORK_ABOVE_NODES:
         worker = _Worker(warm=False, job=job)
         worker.busy = True
-        return worker, False
+        return worker, not worker.holds_job
     with _lock:
         warm = _warm()
         worker = warm if not warm.busy else _Worker(warm=False)
@@ -232,13 +211,18 @@ def prestart() -> None:
 
 @atexit.register
 def retire() -> None:
-    """Stop the warm worker (if any): the next job forks a new one, which starts from this
-    process as it is then (a test that patches the checks calls this first)."""
-    global _worker
+    """Stop the warm worker and the fork server (if any): the next job starts new ones (a
+    test that patches the checks calls this first, with START "fork": a child forked from
+    this process as it is then)."""
+    global _worker, _server
     with _lock:
         if _worker is not None:
             _worker.kill()
             _worker = None
+    with _server_lock:
+        if _server is not None:
+            _server.close()
+            _server = None
 
 
 class Job:
@@ -268,7 +252,7 @@ class Job:
             worker, send = _take(self._job, self._nodes)
             try:
                 if send:
-                    _write(worker.jobs, self._job)
+                    write_message(worker.jobs, self._job)
             except OSError:  # it died between the check and the job: once more, afresh
                 _release(worker, finished=False)
                 if attempt == 2:
@@ -326,6 +310,8 @@ class Job:
         try:
             while not self.finished:
                 left = self.deadline - time.monotonic()
+                if self._fresh and not heard:  # a new worker may be importing sympy: the
+                    left += IMPORT_GRACE       # deadline moves once it says how long it took
                 if left <= 0:
                     break
                 ready, _, _ = select.select([worker.results], [], [], left)
@@ -340,12 +326,12 @@ class Job:
                     continue
                 heard = True
                 buffer += chunk
-                while len(buffer) >= _HEADER.size and not self.finished:
-                    (size,) = _HEADER.unpack_from(buffer)
-                    if len(buffer) < _HEADER.size + size:
+                while len(buffer) >= HEADER.size and not self.finished:
+                    (size,) = HEADER.unpack_from(buffer)
+                    if len(buffer) < HEADER.size + size:
                         break
-                    message = pickle.loads(buffer[_HEADER.size:_HEADER.size + size])
-                    buffer = buffer[_HEADER.size + size:]
+                    message = pickle.loads(buffer[HEADER.size:HEADER.size + size])
+                    buffer = buffer[HEADER.size + size:]
                     if not self._control(message):
                         yield message
         finally:

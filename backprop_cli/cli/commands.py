@@ -221,7 +221,7 @@ def check_(
     is the key and the student's file is graded: exit 0 full marks, 1 points lost, 2 the key
     or the submission could not be read (the results files are written all the same).
     """
-    if answers is not None or gradescope or prairielearn:
+    if answers is not None or gradescope is not None or prairielearn is not None:
         from .course import grade_command  # grading: `check KEY --answers STUDENT`
 
         grade_command(file, answers, gradescope, prairielearn, as_json)
@@ -336,7 +336,7 @@ def graph_(
         else:
             data = picture.to_dot(result)
             if fmt in ("svg", "png"):
-                data = picture.render_graphviz(data, fmt)
+                data = picture.render_graphviz(data, fmt, nodes=len(result.graph.nodes))
         _write(output, data)
     except BackpropError as exc:
         fail(exc)

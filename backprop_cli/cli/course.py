@@ -69,18 +69,20 @@ def make_(
     with `backprop check KEY.toml --answers STUDENT.toml`.
     """
     try:
+        from ..core.fileio import check_outputs
         from ..course import make as mk
 
         if list_:
             sys.stdout.write("\n".join(mk.family_lines()) + "\n")
             raise typer.Exit(0)
+        check_outputs([("-o", output), ("--worksheet", worksheet), ("--template", template)])
         made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
         words = ["backprop", "make"] + ([family] if family else []) + [
             "--seed", str(seed), "--count", str(count), "--level", str(level)]
         if variant is not None:
             words += ["--variant", variant]
         title = f"Backprop practice, level {level}, seed {seed}" + (
-            f", variant {variant}" if variant is not None else "")
+            f", variant {mk.visible(variant)}" if variant is not None else "")
         key = mk.key_toml(made, command=" ".join(shlex.quote(w) for w in words), title=title)
         sheet = mk.worksheet(made, worksheet, title) if worksheet else None
         _save(output, key, "-o")
@@ -113,17 +115,27 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
     if answers is None:
         fail(InputError("--gradescope and --prairielearn grade a submission: add "
                         "--answers STUDENT.toml", where="--answers"))
-    from ..core.fileio import read_text
+    from ..core.fileio import check_result_path, read_text
     from ..course.grade import MAX_SUBMISSION_BYTES
+
+    try:  # before the work: an output never replaces the key or the submission
+        for option, path in (("--gradescope", gradescope), ("--prairielearn", prairielearn)):
+            if path is not None:
+                check_result_path(path, where=option, inputs=[key, answers])
+    except BackpropError as exc:
+        fail(exc)
 
     try:
         text = read_text("-", limit=MAX_SUBMISSION_BYTES, what="the submission",
                          where="--answers") if answers == "-" else None
     except BackpropError as exc:
         fail(exc)
-    report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
-                                  gradescope=gradescope, prairielearn=prairielearn,
-                                  answers_text=text, formula=grade_formula)
+    try:
+        report, message = grade_files(key, "<stdin>" if answers == "-" else answers,
+                                      gradescope=gradescope, prairielearn=prairielearn,
+                                      answers_text=text, formula=grade_formula)
+    except BackpropError as exc:  # a results file that could not be written
+        fail(exc)
     if report is None:
         fail(InputError(message or "the submission could not be graded", where="KEY"))
     if as_json:
@@ -139,6 +151,10 @@ def grade_command(key: str, answers: str | None, gradescope: str | None,
         raise typer.Exit(int(ExitStatus.BAD_INPUT))
     full = report.score >= report.max_score
     raise typer.Exit(int(ExitStatus.OK if full else ExitStatus.CHECK_FAILED))
+
+
+QUIZ_LINE_CHARS = 10_000  # one answer
+QUIZ_INPUT_CHARS = 1_000_000  # the whole drill's input
 
 
 def register_quiz(app: typer.Typer) -> None:
@@ -189,8 +205,27 @@ def quiz_(
     except BackpropError as exc:
         fail(exc)
 
+    from ..core.errors import InputError
+    from ..core.fileio import check_stdin
+
+    try:
+        check_stdin("standard input")  # `quiz < /dev/zero` would never end
+    except BackpropError as exc:
+        fail(exc)
+    left = [QUIZ_INPUT_CHARS]
+
     def read() -> str | None:
-        line = sys.stdin.readline()
+        # Bounded: one answer is a line of a few characters (a small matrix at most), and
+        # the whole drill a few hundred lines; a stream without newlines (or without end)
+        # stops at these bounds, not when the memory runs out.
+        line = sys.stdin.readline(min(QUIZ_LINE_CHARS, left[0]) + 1)
+        left[0] -= len(line)
+        if len(line) > QUIZ_LINE_CHARS and not line.endswith("\n"):
+            raise InputError(f"a line of standard input is longer than {QUIZ_LINE_CHARS:,} "
+                             "characters: not an answer", where="standard input")
+        if left[0] < 0:
+            raise InputError(f"standard input is longer than {QUIZ_INPUT_CHARS:,} characters, "
+                             "more than a drill reads", where="standard input")
         return None if line == "" else line
 
     def write(s: str) -> None:
@@ -198,6 +233,10 @@ def quiz_(
         sys.stdout.flush()
 
     write(f"backprop quiz {family} --seed {seed} --level {level}\n\n")
-    score, finished = quiz.run(made, read, write, circuit, level,
-                               echo=not sys.stdin.isatty())
+    try:
+        score, finished = quiz.run(made, read, write, circuit, level,
+                                   echo=not sys.stdin.isatty())
+    except BackpropError as exc:
+        write("\n")
+        fail(exc)
     raise typer.Exit(0 if finished and score.right == score.asked else 1)

@@ -179,8 +179,9 @@ def output_option(help: str, metavar: str = "FILE") -> Any:
 
 
 def seed_option(help: str) -> Any:
-    """--seed S: the same seed, the same random draws."""
-    return typer.Option("--seed", metavar="S", help=help)
+    """--seed S: the same seed, the same random draws. One rule for every command (make, quiz,
+    formula): a whole number from 0 (numpy's generators refuse a negative seed)."""
+    return typer.Option("--seed", metavar="S", help=help, min=0)
 
 
 Expr = Annotated[str, expr_argument()]

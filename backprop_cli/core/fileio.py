@@ -40,19 +40,46 @@ def _refuse_device(st: os.stat_result, name: str, where: str) -> None:
                              where=where, hint="give a regular file, or pipe text in")
 
 
-def read_bytes(name: str, *, limit: int, what: str, where: str) -> bytes:
-    """The bytes of file ``name`` (``-``: standard input), at most ``limit`` of them."""
+def _open_regular(name: str, label: str, where: str) -> int:
+    """A descriptor of ``name``, refused unless it is a regular file. Opened without
+    blocking, then checked on the descriptor itself: a FIFO would block open() until a
+    writer came, and a check of the path before opening could be raced."""
+    fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        _refuse_device(st, label, where)
+        raise InputError(f"{label} is not a regular file (a pipe or a socket may never end)",
+                         where=where, hint="give a regular file")
+    return fd
+
+
+def check_stdin(where: str) -> None:
+    """Refuse a device or a folder on standard input (``< /dev/zero`` never ends): what
+    every command that reads standard input checks first. A terminal is welcome."""
+    try:
+        fd = sys.stdin.fileno()
+        st = os.fstat(fd)
+        tty = os.isatty(fd)
+    except (OSError, ValueError, AttributeError):  # no descriptor (CliRunner)
+        return
+    if not tty:
+        _refuse_device(st, "standard input", where)
+
+
+def read_bytes(name: str, *, limit: int, what: str, where: str,
+               regular: bool = False) -> bytes:
+    """The bytes of file ``name`` (``-``: standard input), at most ``limit`` of them.
+    ``regular``: refuse a named pipe, a socket or a device (a grader's submission)."""
     label = "standard input" if name == STDIN else name
     try:
         if name == STDIN:
             fh = getattr(sys.stdin, "buffer", None)
-            try:
-                st = os.fstat(sys.stdin.fileno())
-            except (OSError, ValueError, AttributeError):  # no descriptor (CliRunner)
-                st = None
-            if st is not None and not os.isatty(sys.stdin.fileno()):
-                _refuse_device(st, label, where)
+            check_stdin(where)
             raw = fh.read(limit + 1) if fh is not None else sys.stdin.read(limit + 1).encode()
+        elif regular:
+            with open(_open_regular(name, label, where), "rb") as f:
+                raw = f.read(limit + 1)
         else:
             _refuse_device(os.stat(name), label, where)
             with open(name, "rb") as f:
@@ -84,15 +111,19 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
+def _refuse_inputs(p: Path, where: str, inputs: Iterable[str | Path]) -> None:
+    for source in inputs:
+        if str(source) != STDIN and _same_file(p, Path(source)):
+            raise InputError(f"{where} {p} is also this run's input: writing it would "
+                             "replace the input", where=where,
+                             hint="write the output to another file")
+
+
 def check_output(path: str | Path, *, where: str, inputs: Iterable[str | Path] = ()) -> Path:
     """Refuse, before any work, an output path that cannot be written or that is one of
     this run's inputs. Returns the path."""
     p = Path(path)
-    for source in inputs:
-        if str(source) != STDIN and _same_file(p, Path(source)):
-            raise InputError(f"{where} {path} is also this run's input: writing it would "
-                             "replace the input", where=where,
-                             hint="write the output to another file")
+    _refuse_inputs(p, where, inputs)
     if p.is_dir():
         raise InputError(f"{where} {path} is a folder", where=where,
                          hint="give a file name, e.g. report.xml")
@@ -102,6 +133,39 @@ def check_output(path: str | Path, *, where: str, inputs: Iterable[str | Path] =
     if not os.access(folder, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise InputError(f"{where} {path}: cannot write there (permission denied)",
                          where=where)
+    return p
+
+
+def check_outputs(outputs: Iterable[tuple[str, str | None]]) -> None:
+    """``check_output`` for each (option, path) of one run (None and ``-``: standard output
+    or not asked), and no two of them the same file: `make -o k.toml --template k.toml`
+    would write the template over the key."""
+    seen: list[tuple[str, str]] = []
+    for where, path in outputs:
+        if path is None or path == STDIN:
+            continue
+        check_output(path, where=where)
+        for other_where, other in seen:
+            if os.path.realpath(path) == os.path.realpath(other) or _same_file(
+                    Path(path), Path(other)):
+                raise InputError(f"{where} {path} is also {other_where}'s file: one would "
+                                 "replace the other", where=where,
+                                 hint="give each output its own file")
+        seen.append((where, path))
+
+
+def check_result_path(path: str, *, where: str, inputs: Iterable[str | Path]) -> Path:
+    """A grader's results file, checked before the work: given (an empty name is an error,
+    not "no file"), not a folder, not one of the run's inputs. Its folder may be missing:
+    it is made when the file is written (PrairieLearn does not make /grade/results)."""
+    if not path.strip():
+        raise InputError(f"{where} was given an empty file name", where=where,
+                         hint=f"give the results file, e.g. {where} results.json")
+    p = Path(path)
+    _refuse_inputs(p, where, inputs)
+    if p.is_dir():
+        raise InputError(f"{where} {path} is a folder", where=where,
+                         hint="give a file name, e.g. results.json")
     return p
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import re
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -35,7 +34,7 @@ from typing import Any
 from ..checks.answers import AnswerCheck, AnswerTolerance, answers_from, fmt, match_answers
 from ..core.errors import BackpropError, InputError
 from ..core.limits import WORD_CHARS, abbreviate_message, capped, echo, visible
-from .problems import Problem, ProblemSet, _sections, _toml_error
+from .problems import Problem, ProblemSet
 
 # The grade and its files live in results.py; importable from here as before.
 from .results import STATUSES as STATUSES
@@ -48,6 +47,7 @@ from .results import points_text
 from .results import prairielearn_failure as prairielearn_failure
 from .results import prairielearn_results as prairielearn_results
 from .results import write_json_atomic as write_json_atomic
+from .toml_recovery import read_toml
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
 # -> (right?, feedback lines). Issue 13's formula answers plug in here.
@@ -99,7 +99,7 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
             return sub
         try:  # bounded, and never a device that does not end (/dev/zero)
             raw = read_bytes(str(path), limit=MAX_SUBMISSION_BYTES, what="the submission",
-                             where="--answers")
+                             where="--answers", regular=True)  # a FIFO would block
         except BackpropError as exc:
             sub.errors.append(f"could not read the submission {Path(path).name}: "
                               f"{exc.message}")
@@ -118,8 +118,8 @@ def read_submission(path: str | Path, text: str | None = None) -> Submission:
     if doc is None:
         return sub
     if sub.broken and not any(isinstance(t, dict) for t in doc.values()):
-        sub.errors.append("nothing in the submission could be read: "
-                          + "; ".join(sub.broken.values()))
+        sub.errors.append("nothing in the submission could be read: " + _first(
+            list(sub.broken.values()), "tables"))
         return sub
     for name, table in doc.items():
         if not isinstance(table, dict):
@@ -159,27 +159,26 @@ def _parse(text: str, sub: Submission) -> dict[str, Any] | None:
     """TOML, with each table that has a syntax error blanked out and reported against it."""
     # `dx =` with nothing after it (a template's blank left blank) is a missing answer, not
     # a syntax error that would cost the whole table.
-    lines = ["" if _BLANK.match(ln) else ln for ln in text.splitlines()]
-    blanked: set[int] = set()
-    for _ in range(len(lines) + 1):
-        current = "\n".join("" if k in blanked else ln for k, ln in enumerate(lines, 1))
-        try:
-            return tomllib.loads(current, parse_float=Decimal)
-        except tomllib.TOMLDecodeError as exc:
-            message, line = _toml_error(exc, len(lines))
-            found = _sections(lines, line, only_here="twice" in message)
-            if found is None or all(k in blanked for k in found[1]):
-                sub.errors.append(f"the submission is not valid TOML (line {line}: {message});"
-                                  " write one table per problem, such as [neuron] then "
-                                  "dw0 = -0.20")
-                return None
-            sub.broken[found[0]] = f"line {line} is not valid TOML: {message}"
-            blanked.update(found[1])
-        except ValueError:  # tomllib's int() past Python's 4,300-digit conversion limit
-            sub.errors.append("the submission has a whole number of more than 4,300 digits; "
-                              "write answers as ordinary numbers such as dw0 = -0.20")
-            return None
-    return None
+    got = read_toml("\n".join("" if _BLANK.match(ln) else ln for ln in text.split("\n")))
+    for b in got.broken:
+        sub.broken.setdefault(b.name, f"line {b.line} is not valid TOML: {b.message}")
+    if got.fatal_line is None and got.fatal is not None:
+        sub.errors.append(f"the submission has {got.fatal}; write answers as ordinary "
+                          "numbers such as dw0 = -0.20")
+        return None
+    if got.fatal is not None or got.doc is None:
+        sub.errors.append(f"the submission is not valid TOML (line {got.fatal_line}: "
+                          f"{got.fatal}); write one table per problem, such as [neuron] then "
+                          "dw0 = -0.20")
+        return None
+    return got.doc
+
+
+def _first(items: list[str], what: str, keep: int = 5) -> str:
+    """The first ``keep`` of ``items`` joined, and how many more: a message that names
+    9,000 broken tables stays a line."""
+    more = f"; and {len(items) - keep:,} more {what}" if len(items) > keep else ""
+    return "; ".join(items[:keep]) + more
 
 
 def _given(key: str, value: Any) -> Given:
@@ -489,12 +488,14 @@ def grade_files(key: str | Path, answers: str | Path, *, gradescope: str | None 
                 prairielearn: str | None = None, formula: FormulaChecker | None = None,
                 answers_text: str | None = None) -> tuple[GradeReport | None, str | None]:
     """Grade and write the platforms' files, whatever happens: a broken key or an internal
-    error still writes them (score 0, not gradable, with the message). Returns the report,
-    or None and the message."""
+    error still writes them (score 0, not gradable, with the message), and is raised again
+    after. Returns the report, or None and the message; InputError if a file could not be
+    written (after trying the other)."""
     from .problems import load_problems
 
     report: GradeReport | None = None
     message: str | None = None
+    bug: Exception | None = None
     try:
         pset = load_problems(key, fmt="auto")
         sub = read_submission(answers, answers_text)
@@ -504,11 +505,19 @@ def grade_files(key: str | Path, answers: str | Path, *, gradescope: str | None 
     except Exception as exc:  # the platforms must get a file, whatever broke
         message = (f"internal error in the grader (please report it): "
                    f"{type(exc).__name__}: {exc}")
-    if gradescope:
-        write_json_atomic(gradescope, gradescope_results(report) if report is not None
-                          else gradescope_failure(message or "unknown error"))
-    if prairielearn:
-        write_json_atomic(prairielearn, prairielearn_results(report) if report is not None
-                          else prairielearn_failure(message or "unknown error"))
+        bug = exc
+    unwritten: list[InputError] = []  # one bad path must not cost the other file
+    for path, results, failure in ((gradescope, gradescope_results, gradescope_failure),
+                                   (prairielearn, prairielearn_results, prairielearn_failure)):
+        if path:
+            try:
+                write_json_atomic(path, results(report) if report is not None
+                                  else failure(message or "unknown error"))
+            except InputError as exc:
+                unwritten.append(exc)
+    if bug is not None:  # written; now the bug is the caller's (the CLI: exit 3)
+        raise bug
+    if unwritten:
+        raise unwritten[0]
     return report, message
 

@@ -296,7 +296,8 @@ def rng_for(seed: int, variant: str | None = None, index: int = 0) -> random.Ran
     """The generator of problem ``index``: SHA-256 of the seed, the student id and the index,
     so a variant's numbers depend on both and nothing else (not on hash() or the clock)."""
     material = f"backprop make|{seed}|{variant if variant is not None else ''}|{index}"
-    digest = hashlib.sha256(material.encode("utf-8")).digest()
+    # surrogatepass: an id from bytes that are not UTF-8 (argv decodes them to surrogates)
+    digest = hashlib.sha256(material.encode("utf-8", "surrogatepass")).digest()
     return random.Random(int.from_bytes(digest[:16], "big"))
 
 
@@ -426,7 +427,7 @@ def key_toml(made: Sequence[Made], *, command: str, title: str) -> str:
     """The answer key: an ordinary problem set (`backprop check KEY.toml` passes), with
     per-answer points and the rounding rule the grader applies to students' answers."""
     lines = [
-        f"# Answer key written by `{command}`.",
+        f"# Answer key written by `{visible(command)}`.",
         "# An ordinary problem set: `backprop check` on this file must pass. To grade a",
         "# student's answers: `backprop check KEY.toml --answers STUDENT.toml`.",
         "# digits = 2: answers are accepted when right to two decimals. points: per answer.",
@@ -449,17 +450,49 @@ def key_toml(made: Sequence[Made], *, command: str, title: str) -> str:
         lines.append("points = { " + ", ".join(f"{_toml_key(k)} = {p}"
                                                for k, p in m.points.items()) + " }")
         lines.append("")
-    return "\n".join(lines)
+    text = "\n".join(lines)
+    _reads_back(text, made, title)
+    return text
+
+
+def _reads_back(text: str, made: Sequence[Made], title: str) -> None:
+    """The key just written, read back as `check` will read it: the same title and every
+    problem whole. A difference is a bug here (exit 3), never a key that fails later."""
+    from ..core.errors import BackpropError
+    from .problems import Problem, parse_problems
+
+    try:
+        pset = parse_problems(text, fmt="toml", source="the key written")
+    except BackpropError as exc:
+        raise RuntimeError(f"the key written does not read back: {exc.message}") from None
+    names = [p.name for p in pset.items if isinstance(p, Problem)]
+    if pset.title != visible(title) or names != [m.name for m in made]:
+        raise RuntimeError(f"the key written does not read back: title {pset.title!r}, "
+                           f"problems {names!r}")
+
+
+def visible(text: str) -> str:
+    """``text`` with every character that is not printable (newline, CR, tab, U+2028, bidi
+    controls, a lone surrogate from undecodable bytes) shown as its escape (``\\n``,
+    ``\\u2028``): one line that says what it holds, safe in a comment, a title or a
+    worksheet. A --variant id goes through here before any file shows it."""
+    if text.isprintable():
+        return text
+    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    return "".join(ch if ch.isprintable() else named.get(ch) or (
+        f"\\u{ord(ch):04x}" if ord(ch) <= 0xFFFF else f"\\U{ord(ch):08x}") for ch in text)
 
 
 def _toml_str(s: str) -> str:
-    return s.replace("\\", "\\\\").replace('"', '\\"')
+    """The body of a TOML basic string: backslashes and quotes escaped, and whatever is not
+    printable shown visibly (TOML refuses raw control characters and lone surrogates)."""
+    return visible(s).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def answers_template(made: Sequence[Made], title: str) -> str:
     """The student's answer file, every answer blank (`dx =`): the grader reads a blank as a
     missing answer, so a half-filled template is graded as far as it goes."""
-    lines = [f"# Answers to: {title}",
+    lines = [f"# Answers to: {visible(title)}",
              "# Write each answer after its '=': a number (exact, or rounded to two decimals),",
              "# a vector as [4, -2], a matrix row by row as [[1, 0], [0, 1]].", ""]
     for m in made:

@@ -8,10 +8,10 @@ JSON floats become Decimals), so `0.20` keeps its two decimals for rounding-awar
 
 from __future__ import annotations
 
+import bisect
 import difflib
 import json
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +21,7 @@ from typing import Any
 from ..core.errors import InputError
 from ..core.limits import MAX_NESTING, too_deep
 from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
+from .toml_recovery import HEADER, dotted, header_name, read_toml
 
 FORMATS = ("auto", "toml", "jsonl")
 PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "atol", "check",
@@ -157,37 +158,18 @@ def _format(fmt: str, name: str, text: str) -> str:
 
 def _parse_toml(text: str, source: str) -> ProblemSet:
     lines = text.splitlines()
-    bad: list[Invalid] = []
-    doc = None
-    blanked: set[int] = set()
-    # A syntax error blanks out that problem's lines (keeping line numbers) and parses again,
-    # so a typo in one problem is reported against it while the others still run.
-    for _ in range(len(lines) + 1):
-        current = "\n".join("" if k in blanked else ln for k, ln in enumerate(lines, 1))
-        deep = too_deep(current)
-        if deep is not None:  # tomllib would exhaust the stack: refused before parsing
-            message, line = f"brackets nested more than {MAX_NESTING} levels deep", deep
-        else:
-            try:
-                doc = tomllib.loads(current, parse_float=Decimal)
-                break
-            except tomllib.TOMLDecodeError as exc:
-                message, line = _toml_error(exc, len(lines))
-            except RecursionError:  # the scan above should make this unreachable
-                raise InputError(f"{source}: nested too deeply to read", where="FILE") from None
-            except ValueError:  # tomllib's int() past Python's 4,300-digit conversion limit
-                raise InputError(f"{source}: a whole number of more than 4,300 digits",
-                                 where="FILE", hint="write numbers as ordinary decimals, "
-                                 "such as x = 0.5") from None
-        # A problem's error: blank it out and read the rest.
-        found = _sections(lines, line, only_here="twice" in message)
-        if found is None or all(k in blanked for k in found[1]):
-            raise InputError(f"{source}: bad TOML at line {line}: {message}", where="FILE",
-                             hint="see README: Problem sets") from None
-        bad.append(Invalid(found[0], 0, line, f"bad TOML at line {line}: {message}",
-                           "the rest of the file was read without this problem"))
-        blanked.update(found[1])
-    assert doc is not None
+    # A syntax error sets that problem aside (keeping line numbers): a typo in one problem is
+    # reported against it while the others still run.
+    got = read_toml(text)
+    if got.fatal is not None and got.fatal_line is None:
+        raise InputError(f"{source}: {got.fatal}", where="FILE", hint="write numbers as "
+                         "ordinary decimals, such as x = 0.5")
+    if got.fatal is not None or got.doc is None:
+        raise InputError(f"{source}: bad TOML at line {got.fatal_line}: {got.fatal}",
+                         where="FILE", hint="see README: Problem sets")
+    doc = got.doc
+    bad = [Invalid(b.name, 0, b.line, f"bad TOML at line {b.line}: {b.message}",
+                   "the rest of the file was read without this problem") for b in got.broken]
     locate = _Locator(lines)
     settings: dict[str, Any] = {}
     items: list[Problem | Invalid] = []
@@ -208,87 +190,26 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
     for item in items:
         if isinstance(item, Problem):
             _apply_defaults(item, defaults)
-    # Problems with a syntax error go where they were in the file.
-    for b in bad:
-        pos = sum(1 for it in items if (it.line or 0) < (b.line or 0))
-        items.insert(pos, b)
+    # Problems with a syntax error go where they were in the file: before the first problem
+    # that starts below them (one merge, not an insert per broken table).
+    starts = sorted(it.line or 0 for it in items)
+    slot = [bisect.bisect_left(starts, b.line or 0) for b in bad]
+    order = sorted(range(len(bad)), key=lambda k: slot[k])
+    merged: list[Problem | Invalid] = []
+    k = 0
+    for pos, it in enumerate([*items, None]):
+        while k < len(order) and slot[order[k]] <= pos:
+            merged.append(bad[order[k]])
+            k += 1
+        if it is not None:
+            merged.append(it)
+    items = merged
     for k, it in enumerate(items, 1):
         it.index = k
     return ProblemSet(source, "toml", items, str(defaults.get("title", "")))
 
 
-_AT_LINE = re.compile(r"\(at line (\d+), column (\d+)\)|\(at end of document\)")
-
-
-def _toml_error(exc: tomllib.TOMLDecodeError, n_lines: int) -> tuple[str, int]:
-    text = str(exc)
-    m = _AT_LINE.search(text)
-    message = _AT_LINE.sub("", text).strip()
-    if m is None or m.group(1) is None:
-        return message, max(n_lines, 1)
-    return f"{message} (column {m.group(2)})", int(m.group(1))
-
-
-_HEADER = re.compile(r"^\s*\[\[?\s*(.+?)\s*\]\]?\s*(?:#.*)?$")
-_KEYPART = re.compile(r'\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*')
 _KEYLINE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*(?:\.|=)')
-
-
-def _dotted(text: str) -> list[str]:
-    parts = []
-    pos = 0
-    while pos < len(text):
-        m = _KEYPART.match(text, pos)
-        if m is None:
-            break
-        part = m.group(1)
-        if part[0] in "\"'":
-            part = part[1:-1]
-        parts.append(part)
-        pos = m.end()
-        if pos < len(text) and text[pos] == ".":
-            pos += 1
-        else:
-            break
-    return parts
-
-
-def _header_name(line: str) -> str | None:
-    m = _HEADER.match(line)
-    if m is None:
-        return None
-    parts = _dotted(m.group(1))
-    return parts[0] if parts else m.group(1)
-
-
-def _is_header(line: str) -> bool:
-    # Also a malformed header (`[name` without its bracket): it still starts a new table.
-    return line.lstrip().startswith("[")
-
-
-def _sections(lines: list[str], line: int, only_here: bool = False
-              ) -> tuple[str, list[int]] | None:
-    """The problem around ``line``: its name and every line of its tables (a problem may be
-    split as [p] and [p.expect]; ``only_here``: just the table around ``line``, for a table
-    declared twice); None if ``line`` is in the file's preamble."""
-    start = next((k for k in range(min(line, len(lines)), 0, -1) if _is_header(lines[k - 1])),
-                 None)
-    if start is None:
-        return None
-    name = _header_name(lines[start - 1])
-    spans: list[int] = []
-    k = 1
-    while k <= len(lines):
-        if _is_header(lines[k - 1]) and (k == start or (
-                not only_here and name is not None and _header_name(lines[k - 1]) == name)):
-            spans.append(k)
-            k += 1
-            while k <= len(lines) and not _is_header(lines[k - 1]):
-                spans.append(k)
-                k += 1
-            continue
-        k += 1
-    return (name or lines[start - 1].strip()), spans
 
 
 class _Locator:
@@ -303,9 +224,9 @@ class _Locator:
                 if line.count(in_string) % 2 == 1:
                     in_string = None
                 continue
-            name = _header_name(line)
+            name = header_name(line)
             if name is not None:
-                parts = _dotted(_HEADER.match(line).group(1))  # type: ignore[union-attr]
+                parts = dotted(HEADER.match(line).group(1))  # type: ignore[union-attr]
                 current = name
                 table = self.table_lines.setdefault(current, {})
                 table.setdefault("", k)
@@ -317,7 +238,7 @@ class _Locator:
                 key = m.group(1).strip("\"'")
                 if current == "":
                     # `simple.expression = ...` at top level belongs to problem `simple`.
-                    parts = _dotted(line.split("=", 1)[0])
+                    parts = dotted(line.split("=", 1)[0])
                     if len(parts) > 1:
                         table = self.table_lines.setdefault(parts[0], {})
                         table.setdefault("", k)

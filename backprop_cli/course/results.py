@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.errors import InputError
 from ..core.limits import abbreviate, abbreviate_message, visible
 
 STATUSES = ("correct", "carried", "wrong", "missing", "invalid")
@@ -269,5 +270,9 @@ def write_json_atomic(path: str | Path, doc: dict[str, Any]) -> None:
     from ..core import jsonout
     from ..core.fileio import write_atomic
 
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file where the folder should be, a read-only parent
+        raise InputError(f"cannot write {path}: its folder cannot be made "
+                         f"({exc.strerror or exc})", where=str(path)) from None
     write_atomic(path, jsonout.dumps(doc), where=str(path))

@@ -12,6 +12,7 @@ from typing import Any
 
 from ...core.errors import InputError
 from ...core.graph import Graph
+from ...core.limits import LIMIT_HINT, size, too_many_entries
 from ...core.ops import VAR
 from ...core.parse import parse
 
@@ -52,6 +53,9 @@ def parse_shapes(texts: Iterable[str] | Mapping[str, Any] | None) -> dict[str, S
             else:
                 text = str(part)
             m = _DIM.match(text)
+            if m is not None and m.group(1) is not None and len(m.group(1).lstrip("0")) > 30:
+                raise InputError(f"array too large: --shape {name}: a dimension of "
+                                 f"{len(m.group(1).lstrip('0')):,} digits", where="--shape")
             if m is None or (m.group(1) is not None and int(m.group(1)) < 1):
                 raise InputError(f"--shape {name}: '{text.strip()}' is not a dimension",
                                  where="--shape", hint="a dimension is a positive whole "
@@ -60,8 +64,21 @@ def parse_shapes(texts: Iterable[str] | Mapping[str, Any] | None) -> dict[str, S
         if not 1 <= len(shape) <= 2:
             raise InputError(f"--shape {name}: {len(shape)} dimensions; vectors have 1 and "
                              "matrices 2", where="--shape", hint="e.g. --shape x=n,1 for a column")
+        _within_limit(name, shape)
         shapes[name] = tuple(shape)
     return shapes
+
+
+def _within_limit(name: str, shape: list[Dim]) -> None:
+    """The array limit, from the declared numbers alone, before anything is drawn: a
+    15000x15000 matrix is refused here, not after numpy allocated 1.8 GB for it (a letter is
+    drawn small, and counted as 1)."""
+    numbers = tuple(d for d in shape if isinstance(d, int))
+    why = too_many_entries(numbers if len(numbers) == len(shape) else None, size(numbers), 0)
+    if why is not None:
+        raise InputError(f"array too large: --shape {name}: "
+                         + why.replace("its result would be", "it would be", 1),
+                         where="--shape", hint=LIMIT_HINT)
 
 
 @dataclass
