@@ -8,11 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from backprop_cli.core.tomlcompat import tomllib
 from backprop_cli.course.batch import run_problems
 from backprop_cli.course.problems import load_problems
 

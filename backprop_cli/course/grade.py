@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import re
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -36,6 +35,7 @@ from typing import Any
 from ..checks.answers import AnswerCheck, AnswerTolerance, answers_from, fmt, match_answers
 from ..core.errors import BackpropError, InputError
 from ..core.limits import WORD_CHARS, abbreviate, abbreviate_message
+from ..core.tomlcompat import tomllib
 from .problems import Problem, ProblemSet, _sections, _toml_error
 
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
