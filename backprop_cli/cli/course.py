@@ -75,6 +75,8 @@ def make_(
             sys.stdout.write("\n".join(mk.family_lines()) + "\n")
             raise typer.Exit(0)
         made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
+        if variant is not None:  # the key says the id the numbers were drawn for
+            variant = mk.normalise_id(variant)
         words = ["backprop", "make"] + ([family] if family else []) + [
             "--seed", str(seed), "--count", str(count), "--level", str(level)]
         if variant is not None:
