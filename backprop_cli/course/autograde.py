@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import BackpropError
+from ..core.errors import BackpropError, InputError
 from . import grade as g
 from .problems import ProblemSet, load_problems, parse_problems
-from .variants import SETTINGS_FILE, VariantSettings, gradescope_ids
+from .variants import SETTINGS_FILE, VARIANT_ID, VariantSettings, gradescope_ids
 
 ANSWERS = "answers.toml"
 
@@ -134,6 +134,13 @@ def gradescope(root: Path) -> dict[str, Any]:
                                     "cannot be graded (no-student-email)")
             graded = grade_variants(settings, ids, sub)
         doc = g.gradescope_results(graded.report)
+        total = g.grade(key, g.Submission("blank")).max_score
+        if settings is not None and abs(graded.report.max_score - total) > 1e-9:
+            # The points entered on Gradescope are the key's: a variant worth a point less
+            # (an answer dropped at level 1) is scaled to them.
+            doc["score"] = round(graded.report.fraction * total, 4)
+            doc["output"] += (f"\n- your problems are worth {_points(graded.report.max_score)}"
+                              f" points: scaled to the assignment's {_points(total)}")
         doc["visibility"] = key.visibility
         for test in doc.get("tests", []):
             test["visibility"] = key.visibility
@@ -160,7 +167,7 @@ def prairielearn(root: Path) -> dict[str, Any]:
         else:
             params = _json(root / "data" / "data.json").get("params") or {}
             vid = params.get("variant") if isinstance(params, dict) else None
-            if not isinstance(vid, str) or not vid:
+            if not isinstance(vid, str) or not VARIANT_ID.match(vid):
                 raise BackpropError("no variant in data.json (params.variant): the question "
                                     "has per-student numbers, so this submission cannot be "
                                     "graded")
@@ -187,20 +194,21 @@ def check(root: Path) -> str:
     total = g.grade(key, g.Submission("blank")).max_score
     settings = _settings(root / "source")
     if settings is not None:
-        same_total(settings, total)
+        same_problems(settings, [p.name for p in key.problems])
     return f"the key and its settings work: {_points(total)} points"
 
 
-def same_total(settings: VariantSettings, total: float) -> None:
-    """Every student's key must be worth the points the teacher enters on the platform."""
+def same_problems(settings: VariantSettings, names: list[str]) -> None:
+    """Every student's key must ask the key's problems (a typo in the settings, a family
+    left out, fail here). Their points may still differ a little (a level-1 loss drops an
+    answer that is not short): the Gradescope grader scales those to the key's total."""
     for probe in ("probe-1@example.org", "probe-2@example.org"):
         key = parse_problems(settings.key_text(probe), "toml", source="a variant's key")
-        theirs = g.grade(key, g.Submission("blank")).max_score
-        if abs(theirs - total) > 1e-9:
-            raise BackpropError(f"the variant settings '{settings.args()}' make keys worth "
-                                f"{_points(theirs)} points, but the key is worth "
-                                f"{_points(total)}: make the key with the same settings",
-                                where=SETTINGS_FILE)
+        theirs = [p.name for p in key.problems]
+        if theirs != names:
+            raise InputError(f"the variant settings '{settings.args()}' make the problems "
+                             f"{', '.join(theirs)}, but the key has {', '.join(names)}: "
+                             "make the key with the same settings", where=SETTINGS_FILE)
 
 
 def _points(x: float) -> str:
@@ -208,6 +216,9 @@ def _points(x: float) -> str:
 
 
 def _json(path: Path) -> Any:
+    """A platform's JSON; a missing file is an empty one (the caller says what is missing)."""
+    if not path.exists():
+        return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -47,7 +47,7 @@ def checked_key(path: Path, *, variants: str | None) -> tuple[str, ProblemSet, f
     """The key's text and problems, after `backprop check` passes on it; its total; and
     the variant settings, checked to make keys with that total."""
     from ..core.fileio import read_text
-    from .autograde import same_total
+    from .autograde import same_problems
     from .batch import run_problems
 
     text = read_text(str(path), limit=MAX_KEY_BYTES, what="the key", where="KEY")
@@ -63,7 +63,7 @@ def checked_key(path: Path, *, variants: str | None) -> tuple[str, ProblemSet, f
     settings = None
     if variants is not None:
         settings = VariantSettings.parse(variants)
-        same_total(settings, total)
+        same_problems(settings, [p.name for p in pset.problems])
     return text, pset, total, settings
 
 

@@ -84,8 +84,8 @@ def generate(data: dict[str, Any], variants: str | None, question: Path) -> None
     params["title"] = pset.title
     # The upload question's blank answers.toml: a table per problem, a line per answer.
     params["template"] = "\n\n".join(
-        f"[{p.name}]\n" + "\n".join(f"{b['key']} =" for b in p_boxes)
-        for p, p_boxes in zip(pset.problems, (q["boxes"] for q in problems)))
+        f"[{p.name}]\n" + "\n".join(f"{a.key} =" for a in graded.answers)
+        for p, graded in zip(pset.problems, blank.problems))
     if variants:
         params["variant"] = prairielearn_id(data.get("variant_seed"))
 
