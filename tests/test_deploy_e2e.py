@@ -159,6 +159,13 @@ def test_gradescope_huge_submission_is_graded_with_a_small_results_file(
     assert doc["score"] == 40
 
 
+def test_gradescope_huge_submission_of_junk_tables_stays_under_1_mb(
+        autograder: tuple[Path, dict[str, str]]) -> None:
+    junk = "".join(f"[junk-{k}]\nvalue = 1\ndx = {k}\n" for k in range(30_000))  # 0.9 MB
+    doc = _submit(autograder, {"answers.toml": junk.encode()})  # _submit checks the size
+    assert doc["score"] == 0
+
+
 def test_gradescope_group_is_graded_with_the_member_whose_numbers_it_used(
         autograder: tuple[Path, dict[str, str]]) -> None:
     bob = "bob@example.edu"

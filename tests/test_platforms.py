@@ -320,3 +320,13 @@ def test_blank_submission_grades_every_answer_missing() -> None:
     key = parse_problems(KEY.read_text(), "toml")
     report = g.grade(key, g.Submission("blank"))
     assert report.score == 0 and report.max_score == 40
+
+
+def test_results_are_cut_to_fit_whatever_the_notes(tmp_path: Path) -> None:
+    junk = "".join(f"[junk-{k}]\nvalue = 1\n" for k in range(40_000))
+    root = _pl_root(tmp_path, junk)
+    autograde.prairielearn(root)
+    results = root / "results" / "results.json"
+    assert results.stat().st_size < autograde.MAX_RESULTS
+    doc = json.loads(results.read_text())
+    assert doc["score"] == 0 and "more characters" in doc["message"]

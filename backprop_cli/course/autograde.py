@@ -43,14 +43,44 @@ class Graded:
     sub: g.Submission
 
 
+MAX_RESULTS = 900_000  # characters: both platforms refuse a results file over 1 MB
+
+
 def write_json(path: Path, doc: dict[str, Any]) -> None:
-    """JSON (ASCII, so any reader takes it) through a temporary file and a rename."""
+    """JSON (ASCII, so any reader takes it; readable by the platform's own user) through a
+    temporary file and a rename, never over MAX_RESULTS."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
     with os.fdopen(fd, "w", encoding="ascii") as f:
-        json.dump(doc, f, indent=1, allow_nan=False)
-        f.write("\n")
+        f.write(json.dumps(bounded(doc), indent=1, allow_nan=False) + "\n")
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
+
+
+def bounded(doc: dict[str, Any], limit: int = MAX_RESULTS) -> dict[str, Any]:
+    """The document cut to fit ``limit``: a last guard whatever a submission held (the
+    feedback itself is bounded by grade.py); each text cut says how much was left out."""
+    if len(json.dumps(doc, indent=1)) <= limit:
+        return doc
+    out = dict(doc)
+    tests = [dict(t) for t in out.get("tests") or []]
+    share = max(1000, limit // 3 // max(1, len(tests)))
+    for t in tests:
+        for field in ("output", "message", "description"):
+            _cut(t, field, share)
+    out["tests"] = tests
+    for field in ("output", "message"):
+        _cut(out, field, limit // 6)
+    if isinstance(out.get("format_errors"), list):
+        out["format_errors"] = [e[:share] for e in out["format_errors"][:20]]
+    return out
+
+
+def _cut(doc: dict[str, Any], field: str, size: int) -> None:
+    text = doc.get(field)
+    if isinstance(text, str) and len(json.dumps(text)) > size:
+        keep = size // 6  # \uXXXX: a character may take six in ASCII JSON
+        doc[field] = text[:keep] + f"\n... and {len(text) - keep} more characters"
 
 
 def find_answers(folder: Path) -> tuple[Path | None, list[str]]:
