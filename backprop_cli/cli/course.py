@@ -57,7 +57,8 @@ def make_(
         show_default=False)] = None,
     variant: Annotated[str | None, typer.Option(
         "--variant", metavar="STUDENT_ID",
-        help="Numbers derived from the seed and this id: each student their own.",
+        help="Numbers derived from the seed and this id (trimmed, case-folded): each "
+        "student their own.",
         show_default=False)] = None,
     list_: Annotated[bool, typer.Option("--list", help="Name the families, one line each, "
                                         "and stop.")] = False,
