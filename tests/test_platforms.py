@@ -330,3 +330,12 @@ def test_results_are_cut_to_fit_whatever_the_notes(tmp_path: Path) -> None:
     assert results.stat().st_size < autograde.MAX_RESULTS
     doc = json.loads(results.read_text())
     assert doc["score"] == 0 and "more characters" in doc["message"]
+
+
+def test_gradescope_build_never_writes_over_the_key(tmp_path: Path) -> None:
+    key = tmp_path / "key.toml"
+    key.write_text(KEY.read_text())
+    with pytest.raises(InputError) as exc:
+        deploy.gradescope(key, key)
+    assert "also this run's input" in exc.value.message
+    assert key.read_text() == KEY.read_text()

@@ -86,6 +86,9 @@ def gradescope(key: Path, out: Path, *, variants: str | None = None,
     if visibility is not None and visibility not in VISIBILITIES:
         raise InputError(f"--visibility must be one of {', '.join(VISIBILITIES)}, not "
                          f"'{visibility}'", where="--visibility")
+    from ..core.fileio import check_output, write_atomic
+
+    check_output(out, where="-o", inputs=[key])  # before the work: never over the key
     text, pset, total, settings = checked_key(key, variants=variants)
     if visibility is not None:
         text = _with_setting(text, pset, "visibility", visibility)
@@ -102,8 +105,6 @@ def gradescope(key: Path, out: Path, *, variants: str | None = None,
     with zipfile.ZipFile(buf, "w") as archive:  # the files at the top, not in a folder
         for name, data, mode in files:
             bundle._entry(archive, name, data, mode)
-    from ..core.fileio import write_atomic
-
     write_atomic(out, buf.getvalue(), where="-o")
     return Built(out, total, len(pset.problems), [f[0] for f in files])
 
@@ -126,6 +127,9 @@ def prairielearn(key: Path, out: Path, *, variants: str | None = None,
     if kind not in KINDS:
         raise InputError(f"--kind must be native or upload, not '{kind}'", where="--kind")
     course = course_root(out)
+    if out.resolve() in key.resolve().parents or out.resolve() == key.resolve():
+        raise InputError(f"-o {out} holds the key {key}: writing the question there would "
+                         "replace it", where="-o", hint="keep the key outside the question")
     text, pset, total, settings = checked_key(key, variants=variants)
     if exam:
         text = _with_setting(text, pset, "exam", True)
