@@ -8,11 +8,11 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
 
+from backprop_cli.core.tomlcompat import tomllib
 from backprop_cli.course.batch import run_problems
 from backprop_cli.course.problems import load_problems
 
@@ -21,7 +21,9 @@ from .result_schemas import validate
 ROOT = Path(__file__).resolve().parent.parent
 GRADESCOPE = ROOT / "examples" / "gradescope"
 PRAIRIELEARN = ROOT / "examples" / "prairielearn"
-PL_QUESTION = PRAIRIELEARN / "questions" / "backprop-practice"
+PL_QUESTION = PRAIRIELEARN / "questions" / "backprop-upload"  # graded by grade.sh
+PL_NATIVE = PRAIRIELEARN / "questions" / "backprop-practice"  # graded by its server.py
+TEMPLATES = ROOT / "backprop_cli" / "course" / "templates"
 EXAMPLE_ANSWERS = GRADESCOPE / "example-answers.toml"
 
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -29,10 +31,18 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 
 def _env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
-    # The `backprop` of this interpreter's environment, as setup.sh puts it on PATH.
+    # This interpreter's environment stands for the one setup.sh makes (BACKPROP_VENV), and
+    # its Python for PrairieLearn's (grade.sh's BACKPROP_PYTHON; no vendor/ in examples).
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    env["BACKPROP_VENV"] = sys.prefix
+    env["BACKPROP_PYTHON"] = sys.executable
     env.update(extra)
     return env
+
+
+def _options(question: Path) -> dict[str, str]:
+    return {"question_path": str(question),
+            "server_files_course_path": str(PRAIRIELEARN / "serverFilesCourse")}
 
 
 def _gradescope(tmp_path: Path, submission: dict[str, bytes]) -> dict:
@@ -77,10 +87,7 @@ def test_gradescope_always_writes_a_valid_file(tmp_path: Path,
 def test_gradescope_writes_a_file_even_when_backprop_cannot_run(tmp_path: Path) -> None:
     (tmp_path / "submission").mkdir()
     shutil.copy(GRADESCOPE / "run_autograder", tmp_path / "run_autograder")
-    env = _env(AUTOGRADER_ROOT=str(tmp_path))
-    env["PATH"] = "/usr/bin:/bin"  # no backprop here
-    if shutil.which("backprop", path=env["PATH"]):
-        pytest.skip("a backprop is installed system-wide")
+    env = _env(AUTOGRADER_ROOT=str(tmp_path), BACKPROP_VENV=str(tmp_path / "no-venv"))
     subprocess.run(["bash", str(tmp_path / "run_autograder")], env=env, capture_output=True,
                    timeout=60, check=True)
     doc = json.loads((tmp_path / "results" / "results.json").read_text())
@@ -117,27 +124,53 @@ def test_prairielearn_unreadable_submission_is_not_gradable(tmp_path: Path,
     assert doc["gradable"] is False and doc["score"] == 0 and doc["format_errors"]
 
 
-def test_prairielearn_editor_template_has_a_blank_for_every_answer_of_the_key() -> None:
-    html = (PL_QUESTION / "question.html").read_text()
-    template = html.split('ace-mode="ace/mode/toml">')[1].split("</pl-file-editor>")[0]
-    tables: dict[str, list[str]] = {}
-    current = None
-    for line in template.splitlines():
-        line = line.strip()
-        if line.startswith("["):
-            current = line.strip("[]")
-            tables[current] = []
-        elif line and current is not None:
-            tables[current].append(line.split("=")[0].strip())
-    key = tomllib.loads((PL_QUESTION / "tests" / "key.toml").read_text())
-    want = {name: list(t["expect"]) for name, t in key.items() if isinstance(t, dict)}
-    assert tables == want
+def test_native_question_has_a_box_for_every_answer_of_the_key() -> None:
+    from backprop_cli.course import plquestion
+
+    data: dict = {"params": {}, "correct_answers": {}, "variant_seed": 1,
+                  "options": _options(PL_NATIVE)}
+    plquestion.generate(data, None, PL_NATIVE)
+    boxes = {p["name"]: [b["key"] for b in p["boxes"]] for p in data["params"]["problems"]}
+    key = tomllib.loads((PL_NATIVE / "key.toml").read_text())
+    assert boxes == {name: list(t["expect"]) for name, t in key.items()
+                     if isinstance(t, dict)}
+    assert len(data["correct_answers"]) == sum(len(b) for b in boxes.values())
 
 
 def test_shipped_keys_pass_check_and_match_each_other() -> None:
     key = GRADESCOPE / "key.toml"
     assert run_problems(load_problems(key)).ok
-    assert key.read_bytes() == (PL_QUESTION / "tests" / "key.toml").read_bytes()
+    for copy in (PL_QUESTION / "tests" / "key.toml", PL_NATIVE / "key.toml",
+                 PL_VARIANTS / "key.toml"):
+        assert key.read_bytes() == copy.read_bytes(), copy
+
+
+def test_example_scripts_are_the_package_templates() -> None:
+    """examples/ hold copies of what `backprop course ...` writes (course/templates/)."""
+    for name in ("setup.sh", "run_autograder"):
+        assert (GRADESCOPE / name).read_bytes() == (TEMPLATES / "gradescope" / name).read_bytes()
+    assert (PRAIRIELEARN / "serverFilesCourse" / "backprop" / "grade.sh").read_bytes() == \
+        (TEMPLATES / "prairielearn" / "grade.sh").read_bytes()
+    for question, html in ((PL_NATIVE, "question.html"), (PL_VARIANTS, "question.html"),
+                           (PL_QUESTION, "question-upload.html")):
+        assert (question / "question.html").read_bytes() == \
+            (TEMPLATES / "prairielearn" / html).read_bytes()
+
+
+def test_example_questions_are_what_the_command_writes(tmp_path: Path) -> None:
+    from backprop_cli.course import deploy
+
+    (tmp_path / "questions").mkdir()
+    for question, kind, variants in ((PL_NATIVE, "native", None),
+                                     (PL_VARIANTS, "native", VARIANT_SETTINGS),
+                                     (PL_QUESTION, "upload", None)):
+        out = tmp_path / "questions" / question.name
+        out.mkdir()
+        shutil.copy(question / "info.json", out / "info.json")  # keeps the uuid
+        deploy.prairielearn(GRADESCOPE / "key.toml", out, kind=kind, variants=variants)
+        for path in sorted(p for p in out.rglob("*") if p.is_file()):
+            rel = path.relative_to(out)
+            assert path.read_bytes() == (question / rel).read_bytes(), rel
 
 
 def test_shipped_key_is_what_its_make_command_writes(tmp_path: Path) -> None:
@@ -152,7 +185,8 @@ def test_shipped_key_is_what_its_make_command_writes(tmp_path: Path) -> None:
 
 def test_scripts_are_executable() -> None:
     for path in (GRADESCOPE / "setup.sh", GRADESCOPE / "run_autograder",
-                 PRAIRIELEARN / "serverFilesCourse" / "backprop" / "grade.sh"):
+                 PRAIRIELEARN / "serverFilesCourse" / "backprop" / "grade.sh",
+                 *(TEMPLATES / "gradescope").iterdir(), TEMPLATES / "prairielearn" / "grade.sh"):
         assert os.access(path, os.X_OK), path
         assert path.read_text().startswith("#!/usr/bin/env bash")
 
@@ -163,6 +197,7 @@ def test_info_json_points_at_the_grader() -> None:
     assert info["gradingMethod"] == "External" and opts["enabled"] is True
     assert opts["entrypoint"] == "/grade/serverFilesCourse/backprop/grade.sh"
     assert opts["serverFilesCourse"] == ["backprop/"]
+    assert opts["image"] == "prairielearn/grader-python"  # the stock image, no Docker Hub
 
 
 def _answers_of(made: list) -> bytes:
@@ -175,10 +210,19 @@ def _answers_of(made: list) -> bytes:
     return "\n".join(lines).encode()
 
 
-def _variant_run(tmp_path: Path, email: str | None, answers: bytes) -> dict:
+def _variant_run(tmp_path: Path, email: str | None, answers: bytes,
+                 settings: str = "circuit,fanout --seed 5 --count 2\n") -> dict:
     (tmp_path / "source").mkdir(parents=True)
     (tmp_path / "submission").mkdir()
-    (tmp_path / "source" / "variant-args").write_text("circuit,fanout --seed 5 --count 2\n")
+    from backprop_cli.core.errors import InputError
+    from backprop_cli.course.variants import VariantSettings
+
+    try:  # the teacher's key, made with the same settings (setup.sh checks that)
+        key = VariantSettings.parse(settings).key_text("teacher")
+    except InputError:
+        key = (GRADESCOPE / "key.toml").read_text()
+    (tmp_path / "source" / "key.toml").write_text(key)
+    (tmp_path / "source" / "variant-settings").write_text(settings)
     shutil.copy(GRADESCOPE / "run_autograder", tmp_path / "run_autograder")
     if email is not None:
         (tmp_path / "submission_metadata.json").write_text(
@@ -208,9 +252,26 @@ def test_gradescope_variant_without_a_student_scores_zero_saying_why(tmp_path: P
     assert doc["score"] == 0 and "no-student-email" in doc["output"]
 
 
+def test_gradescope_variant_ids_are_trimmed_and_case_folded(tmp_path: Path) -> None:
+    from backprop_cli.course import make as mk
+
+    sheet = mk.make("circuit,fanout", seed=5, count=2, variant="Ada@Example.edu")
+    doc = _variant_run(tmp_path, "  ada@EXAMPLE.edu ", _answers_of(sheet))
+    assert doc["score"] == sum(t["max_score"] for t in doc["tests"]) > 0
+
+
+def test_gradescope_bad_variant_settings_are_not_graded_with_another_key(
+        tmp_path: Path) -> None:
+    doc = _variant_run(tmp_path, "ada@example.edu", _answers_of([]),
+                       settings="circuit,fanot --seed 5 --count 2\n")
+    assert doc["score"] == 0 and "unknown problem family 'fanot'" in doc["output"]
+    assert doc["tests"] == []
+
+
 # ---------------------------------------------------------------- PrairieLearn, per-student numbers
 
 PL_VARIANTS = PRAIRIELEARN / "questions" / "backprop-variants"
+VARIANT_SETTINGS = "circuit,fanout,neuron,wx-norm --seed 2026 --count 4"  # the key's own
 
 
 def _server():  # type: ignore[no-untyped-def]
@@ -225,14 +286,66 @@ def _server():  # type: ignore[no-untyped-def]
 
 
 def _generate(seed: object) -> dict:
-    data: dict = {"params": {}, "correct_answers": {}, "variant_seed": seed, "options": {}}
+    data: dict = {"params": {}, "correct_answers": {}, "variant_seed": seed,
+                  "options": _options(PL_VARIANTS)}
     _server().generate(data)
     return data
 
 
-def _pl_variant_run(tmp_path: Path, data: dict | None, answers: bytes) -> dict:
-    shutil.copytree(PRAIRIELEARN / "serverFilesCourse", tmp_path / "serverFilesCourse")
-    shutil.copytree(PL_VARIANTS / "tests", tmp_path / "tests")
+def _variant_made(vid: str) -> list:
+    from backprop_cli.course.variants import VariantSettings
+
+    return VariantSettings.parse(VARIANT_SETTINGS).made(vid)
+
+
+def test_server_generate_gives_each_seed_its_variant_and_the_same_seed_the_same() -> None:
+    first = _generate(12345)
+    assert first == _generate(12345)
+    answers = {json.dumps(_generate(seed)["correct_answers"]) for seed in range(4)}
+    assert len(answers) == 4  # different students, different numbers
+    assert _generate("a string seed")["params"]["variant"].startswith("pl-")
+
+
+def test_server_params_are_the_numbers_backprop_make_variant_draws() -> None:
+    data = _generate(777)
+    params = data["params"]
+    made = _variant_made(params["variant"])
+    assert [p["name"] for p in params["problems"]] == [m.name for m in made]
+    for p, m in zip(params["problems"], made):
+        assert p["expression"] == m.draft.expression.strip()
+        assert [b["key"] for b in p["boxes"]] == list(m.answers)
+    # The answers are in correct_answers, never in the params the page is rendered from.
+    assert not {"answers", "expect", "truth"} & {k for p in params["problems"]
+                                                  for b in p["boxes"] for k in b}
+
+
+def test_server_grade_gives_full_marks_for_the_variants_own_answers() -> None:
+    data = _generate(2024)
+    data.update(submitted_answers=dict(data["correct_answers"]), partial_scores={},
+                feedback={})
+    _server().grade(data)
+    assert data["score"] == 1.0
+    copied = _generate(2025)
+    copied.update(submitted_answers=dict(data["correct_answers"]), partial_scores={},
+                  feedback={})
+    _server().grade(copied)
+    assert copied["score"] < 1
+
+
+def _pl_upload_variants(tmp_path: Path) -> Path:
+    from backprop_cli.course import deploy
+
+    question = tmp_path / "course" / "questions" / "upload"
+    question.parent.mkdir(parents=True)
+    deploy.prairielearn(GRADESCOPE / "key.toml", question, kind="upload",
+                        variants=VARIANT_SETTINGS)
+    return question
+
+
+def _pl_variant_run(question: Path, tmp_path: Path, data: dict | None,
+                    answers: bytes) -> dict:
+    shutil.copytree(question.parent.parent / "serverFilesCourse", tmp_path / "serverFilesCourse")
+    shutil.copytree(question / "tests", tmp_path / "tests")
     (tmp_path / "student").mkdir()
     (tmp_path / "student" / "answers.toml").write_bytes(answers)
     if data is not None:
@@ -247,69 +360,21 @@ def _pl_variant_run(tmp_path: Path, data: dict | None, answers: bytes) -> dict:
     return doc
 
 
-def _variant_made(vid: str) -> list:
-    from backprop_cli.course import make as mk
-
-    args = (PL_VARIANTS / "tests" / "variant-args").read_text().split()
-    family = args[0] if not args[0].startswith("--") else None
-    opts = dict(zip(args[1::2], args[2::2])) if family else dict(zip(args[::2], args[1::2]))
-    return mk.make(family, seed=int(opts["--seed"]), count=int(opts["--count"]),
-                   level=int(opts["--level"]), variant=vid)
-
-
-def test_server_generate_gives_each_seed_its_variant_and_the_same_seed_the_same() -> None:
-    first = _generate(12345)["params"]
-    assert first == _generate(12345)["params"]
-    ids = {_generate(seed)["params"]["variant"] for seed in range(40)}
-    assert len(ids) > 5  # different students, different numbers
-    assert _generate("a string seed")["params"]["variant"].startswith("pl-")
-
-
-def test_server_params_are_the_numbers_backprop_make_variant_draws() -> None:
-    params = _generate(777)["params"]
-    made = _variant_made(params["variant"])
-    assert [p["name"] for p in params["problems"]] == [m.name for m in made]
-    for p, m in zip(params["problems"], made):
-        assert p["expression"] == m.draft.expression.strip()
-        assert [a["key"] for a in p["asks"]] == list(m.answers)
-    # Statements only: the answers are not in what PrairieLearn stores for the variant.
-    assert not {"answers", "expect", "key"} & {k for p in params["problems"] for k in p}
-
-
 def test_pl_grader_grades_against_the_students_own_variant(tmp_path: Path) -> None:
+    question = _pl_upload_variants(tmp_path)
     data = _generate(2024)
     mine = _variant_made(data["params"]["variant"])
-    doc = _pl_variant_run(tmp_path / "mine", data, _answers_of(mine))
+    doc = _pl_variant_run(question, tmp_path / "mine", data, _answers_of(mine))
     assert doc["gradable"] is True and doc["score"] == 1
-    other = _generate(next(s for s in range(100) if _generate(s)["params"]["variant"]
-                           != data["params"]["variant"]))
-    copied = _pl_variant_run(tmp_path / "copy", data,
-                             _answers_of(_variant_made(other["params"]["variant"])))
+    copied = _pl_variant_run(question, tmp_path / "copy", data,
+                             _answers_of(_variant_made("pl-9")))
     assert copied["score"] < 1
+    nobody = _pl_variant_run(question, tmp_path / "none", None, b"[circuit-1]\nq = 1\n")
+    assert nobody["gradable"] is False and "params.variant" in nobody["message"]
 
 
-def test_pl_grader_without_a_variant_is_not_gradable_saying_why(tmp_path: Path) -> None:
-    doc = _pl_variant_run(tmp_path, None, b"[circuit-1]\nq = 1\n")
-    assert doc["gradable"] is False and "params.variant" in doc["message"]
-    bad = _pl_variant_run(tmp_path / "bad", {"params": {"variant": "$(rm -rf /)"}},
-                          b"[circuit-1]\nq = 1\n")
-    assert bad["gradable"] is False
-
-
-def test_shipped_variants_are_what_make_variants_writes(tmp_path: Path) -> None:
-    from backprop_cli.course.variants import variants
-
-    shipped = json.loads((PL_VARIANTS / "variants.json").read_text())
-    args = shipped["make_args"].split()
-    opts = dict(zip(args[1::2], args[2::2]))
-    again = variants(args[0], seed=int(opts["--seed"]), count=int(opts["--count"]),
-                     level=int(opts["--level"]), n=len(shipped["variants"]))
-    assert again == shipped
-    assert (PL_VARIANTS / "tests" / "variant-args").read_text().strip() == shipped["make_args"]
-
-
-def test_variants_question_info_json_points_at_the_grader() -> None:
+def test_variants_question_is_not_single_variant() -> None:
     info = json.loads((PL_VARIANTS / "info.json").read_text())
     assert info.get("singleVariant", False) is False
-    assert info["externalGradingOptions"]["entrypoint"] == \
-        "/grade/serverFilesCourse/backprop/grade.sh"
+    assert "VARIANTS = 'circuit,fanout,neuron,wx-norm --seed 2026 --count 4 --level 1'" in \
+        (PL_VARIANTS / "server.py").read_text()

@@ -369,7 +369,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "formulas.toml"
 
 
 def _examples() -> list[tuple[str, str, str, list[str] | None]]:
-    import tomllib
+    from backprop_cli.core.tomlcompat import tomllib
 
     data = tomllib.loads(EXAMPLES.read_text(encoding="utf-8"))
     cases: list[tuple[str, str, str, list[str] | None]] = []
@@ -383,7 +383,7 @@ def _examples() -> list[tuple[str, str, str, list[str] | None]]:
                          ids=lambda v: v if isinstance(v, str) else None)
 def test_each_example_comes_out_as_written(name: str, expr: str, claim: str,
                                            expected: list[str] | None) -> None:
-    import tomllib
+    from backprop_cli.core.tomlcompat import tomllib
 
     shapes = tomllib.loads(EXAMPLES.read_text(encoding="utf-8"))[name]["shape"]
     c = one(expr, claim, shapes=shapes)

@@ -57,7 +57,8 @@ def make_(
         show_default=False)] = None,
     variant: Annotated[str | None, typer.Option(
         "--variant", metavar="STUDENT_ID",
-        help="Numbers derived from the seed and this id: each student their own.",
+        help="Numbers derived from the seed and this id (trimmed, case-folded): each "
+        "student their own.",
         show_default=False)] = None,
     list_: Annotated[bool, typer.Option("--list", help="Name the families, one line each, "
                                         "and stop.")] = False,
@@ -77,6 +78,8 @@ def make_(
             raise typer.Exit(0)
         check_outputs([("-o", output), ("--worksheet", worksheet), ("--template", template)])
         made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
+        if variant is not None:  # the key says the id the numbers were drawn for
+            variant = mk.normalise_id(variant)
         words = ["backprop", "make"] + ([family] if family else []) + [
             "--seed", str(seed), "--count", str(count), "--level", str(level)]
         if variant is not None:

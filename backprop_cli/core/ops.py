@@ -392,7 +392,8 @@ def _sympy_reduce(sp: Any, np: Any, a: Any, ax: Any, mean: bool) -> Any:
     moved = np.moveaxis(a, k, 0)
     out = np.empty(moved.shape[1:], dtype=object)
     for idx in np.ndindex(out.shape):
-        out[idx] = sp.Add(*moved[(slice(None), *idx)]) / (moved.shape[0] if mean else 1)
+        column = (slice(None), *idx)  # not moved[:, *idx]: that needs Python 3.11
+        out[idx] = sp.Add(*moved[column]) / (moved.shape[0] if mean else 1)
     return out
 
 

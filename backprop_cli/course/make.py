@@ -292,6 +292,15 @@ def family_lines() -> list[str]:
 # ---------------------------------------------------------------- making
 
 
+def normalise_id(raw: str) -> str:
+    """A student's id as every tool compares it: trimmed and case-folded, so the roster's
+    `Alice@Uni.edu` and the platform's `alice@uni.edu` draw the same numbers."""
+    vid = raw.strip().casefold()
+    if not vid:
+        raise InputError("the student id (--variant) is empty", where="--variant")
+    return vid
+
+
 def rng_for(seed: int, variant: str | None = None, index: int = 0) -> random.Random:
     """The generator of problem ``index``: SHA-256 of the seed, the student id and the index,
     so a variant's numbers depend on both and nothing else (not on hash() or the clock)."""
@@ -328,6 +337,8 @@ def make(names: Sequence[str] | str | None = None, *, seed: int = 0, count: int 
         raise InputError(f"--count must be from 1 to {MAX_COUNT}, not {count}",
                          where="--count")
     chosen = families(names)
+    if variant is not None:  # `Alice@Uni.edu ` on the roster is alice@uni.edu at grading
+        variant = normalise_id(variant)
     made: list[Made] = []
     seen: dict[str, int] = {}
     for k in range(count):

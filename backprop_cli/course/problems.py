@@ -28,7 +28,12 @@ PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "ato
                 "description", "points", "carried_forward", "shape", "budget",
                 "show_correct")
 SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "points",
-                "carried_forward", "budget", "show_correct")  # TOML file-wide defaults
+                "carried_forward", "budget", "show_correct",  # TOML file-wide defaults
+                "visibility", "exam", "malformed")  # and the platforms' settings
+# Platform settings of a key (README: For teachers): when Gradescope shows the results, and
+# whether PrairieLearn grades a file with a syntax error (`gradable: false` costs no attempt).
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
+MALFORMED = ("graded", "not gradable")
 JSONL_KEYS = ("name", *PROBLEM_KEYS)
 
 Number = int | Decimal | str  # as written; str only from `at = "x=-2"` style text
@@ -95,6 +100,19 @@ class ProblemSet:
     format: str  # toml or jsonl
     items: list[Problem | Invalid]
     title: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)  # visibility, exam, malformed
+
+    @property
+    def visibility(self) -> str:
+        """Gradescope's results visibility (the key's `visibility`, else visible)."""
+        return str(self.settings.get("visibility", "visible"))
+
+    @property
+    def malformed_gradable(self) -> bool:
+        """Whether a file with a syntax error is graded as far as it goes (homework) or
+        sent back as not gradable (the key's `malformed`; an `exam = true` key's default)."""
+        default = "not gradable" if self.settings.get("exam") else "graded"
+        return bool(self.settings.get("malformed", default) == "graded")
 
     @property
     def problems(self) -> list[Problem]:
@@ -206,7 +224,9 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
     items = merged
     for k, it in enumerate(items, 1):
         it.index = k
-    return ProblemSet(source, "toml", items, str(defaults.get("title", "")))
+    return ProblemSet(source, "toml", items, str(defaults.get("title", "")),
+                      {k: defaults[k] for k in ("visibility", "exam", "malformed")
+                       if k in defaults})
 
 
 _KEYLINE = re.compile(r'^\s*("(?:[^"\\]|\\.)*"|\'[^\']*\'|[A-Za-z0-9_-]+)\s*(?:\.|=)')
@@ -617,6 +637,14 @@ def _settings(settings: dict[str, Any], source: str, lines: dict[str, int]) -> d
             elif key == "title":
                 if not isinstance(value, str):
                     raise _BadError("'title' must be a string", key)
+                out[key] = value
+            elif key == "exam":
+                out[key] = _flag(value, key)
+            elif key in ("visibility", "malformed"):
+                allowed = VISIBILITIES if key == "visibility" else MALFORMED
+                if value not in allowed:
+                    raise _BadError(f"'{key}' must be one of: "
+                                    + ", ".join(f'"{a}"' for a in allowed), key)
                 out[key] = value
         except _BadError as bad:
             line = lines.get(key)

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import bisect
 import re
-import tomllib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from ..core.limits import MAX_NESTING, too_deep
+from ..core.tomlcompat import tomllib
 
 MAX_FULL_READS = 16  # errors only a read of the whole file finds (tables declared twice)
 

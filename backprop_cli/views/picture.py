@@ -15,15 +15,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from typing import Any
-
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from ..core.errors import BackpropError, InputError
 from ..core.formatting import cut, lecture_entry, lecture_number
 from ..core.graph import Graph
 from ..core.ops import CONST, VAR
 from ..core.result import Result
+
+if TYPE_CHECKING:  # rich only for the terminal tree: the SVG circuit runs without it
+    from rich.text import Text
 
 VALUE_COLOUR = "#1a7f37"  # forward values: green, as in the lecture's circuits
 GRAD_COLOUR = "#cf222e"  # gradients: red
@@ -461,6 +462,8 @@ def format_for(output: str | None, fmt: str | None) -> str:
 
 def to_text(result: Result) -> Text:
     """The terminal tree as a rich Text (values green, gradients red, user text escaped)."""
+    from rich.text import Text
+
     from .names import node_names
     from .render import text
 

@@ -453,7 +453,7 @@ def static_svg(r: Replay, prefix: str) -> str:
 
 
 def _asset(name: str) -> str:
-    return resources.files(__package__).joinpath("assets", name).read_text(encoding="utf-8")
+    return (resources.files(__package__) / "assets" / name).read_text(encoding="utf-8")
 
 
 def _checked(result: Result) -> str:

@@ -1,35 +1,31 @@
-"""PrairieLearn's server.py for per-student numbers (docs/question/server.md: generate(data)
-sets data["params"] for the variant; data["variant_seed"] is PrairieLearn's, per variant).
+"""A backprop question: PrairieLearn calls generate(data) for each new variant and
+grade(data) for each submission (docs/question/server.md). Written by `backprop course
+prairielearn`; the work is done by backprop_cli/course/plquestion.py, vendored with lark in
+serverFilesCourse/backprop/vendor/ (both pure Python; PrairieLearn's Python has the numpy
+and sympy they need).
 
-Runs in PrairieLearn's own Python, where backprop is not installed: it only reads
-variants.json (written by make_variants.py with `backprop make --variant pl-K`; problem
-statements, no answers). The grader, in the grading image, makes variant pl-K's key again
-from tests/variant-args and data["params"]["variant"] (see serverFilesCourse/backprop/grade.sh).
+VARIANTS: the `backprop make` arguments each variant's problems are drawn with (a fresh
+problem per variant seed), or None for the fixed key.toml beside this file.
 """
 
-import json
-import zlib
+import sys
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+VARIANTS = 'circuit,fanout,neuron,wx-norm --seed 2026 --count 4 --level 1'
 
 
-def _variants():
-    return json.loads((HERE / "variants.json").read_text(encoding="utf-8"))["variants"]
+def _plquestion(data):
+    vendor = Path(data["options"]["server_files_course_path"]) / "backprop" / "vendor"
+    if str(vendor) not in sys.path:
+        sys.path.insert(0, str(vendor))
+    from backprop_cli.course import plquestion
 
-
-def pick(variant_seed, count):
-    """The variant for PrairieLearn's seed: the same seed, the same variant, always."""
-    if isinstance(variant_seed, bool) or not isinstance(variant_seed, int):
-        variant_seed = zlib.crc32(str(variant_seed).encode("utf-8"))
-    return variant_seed % count
+    return plquestion
 
 
 def generate(data):
-    variants = _variants()
-    chosen = variants[pick(data.get("variant_seed", 0), len(variants))]
-    params = data.setdefault("params", {})
-    params["variant"] = chosen["id"]
-    params["problems"] = chosen["problems"]
-    params["template"] = chosen["template"]
-    return data
+    _plquestion(data).generate(data, VARIANTS, Path(data["options"]["question_path"]))
+
+
+def grade(data):
+    _plquestion(data).grade(data, VARIANTS, Path(data["options"]["question_path"]))

@@ -1,38 +1,19 @@
 #!/usr/bin/env bash
-# PrairieLearn's external-grader entrypoint: the key is the question's tests/key.toml, the
-# student's answers /grade/student/answers.toml, and /grade/results/results.json must be
-# written whatever happens (PrairieLearn does not create /grade/results itself).
-# PL_GRADE_ROOT (default /grade) lets you run it locally; see README.md.
+# PrairieLearn's external-grader entrypoint (info.json's "entrypoint"), for the stock image
+# prairielearn/grader-python: its Python has numpy and sympy, and backprop and lark come
+# vendored beside this script (vendor/, written by `backprop course prairielearn`). The key
+# is the question's tests/key.toml (or the variant's, made from tests/variant-settings), the
+# answers /grade/student/, and /grade/results/results.json is written whatever happens.
+# PL_GRADE_ROOT (default /grade) and BACKPROP_PYTHON (default python3) run it elsewhere.
 set -u
 ROOT="${PL_GRADE_ROOT:-/grade}"
+HERE="$(cd "$(dirname "$0")" && pwd)"
 RESULTS="$ROOT/results/results.json"
 mkdir -p "$ROOT/results"
 rm -f "$RESULTS"
 
-KEY="$ROOT/tests/key.toml"
-# Each student their own numbers (questions/backprop-variants): with tests/variant-args, the
-# key is made here for the variant server.py gave this student (data.json's params.variant,
-# pl-K), with the same `backprop make` arguments as variants.json: generation is
-# deterministic, so it is the key of the numbers the student saw.
-if [ -f "$ROOT/tests/variant-args" ]; then
-    variant="$(python3 -c 'import json, re, sys
-v = (json.load(open(sys.argv[1])).get("params") or {}).get("variant", "")
-print(v if isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v) else "")' \
-        "$ROOT/data/data.json" 2>/dev/null)"
-    if [ -z "$variant" ]; then
-        printf '%s\n' '{"gradable": false, "score": 0.0, "message": "No variant in data.json (params.variant): the question has per-student numbers, so this submission cannot be graded. Please tell your teacher.", "format_errors": ["no variant in data.json"], "tests": []}' > "$RESULTS"
-        exit 0
-    fi
-    KEY="$(mktemp -d)/key.toml"
-    # shellcheck disable=SC2046  # the arguments are words, split on purpose
-    backprop make $(cat "$ROOT/tests/variant-args") --variant "$variant" -o "$KEY" 2>/dev/null
-fi
-
-# Exit 1 (points lost) and 2 (unreadable answers) are grades: the file is written either
-# way. A submission that cannot be read at all is marked "gradable": false, which costs the
-# student no attempt.
-backprop check "$KEY" --answers "$ROOT/student/answers.toml" \
-    --prairielearn "$RESULTS"
+PYTHONPATH="$HERE/vendor${PYTHONPATH:+:$PYTHONPATH}" "${BACKPROP_PYTHON:-python3}" \
+    -m backprop_cli.course.autograde prairielearn --root "$ROOT"
 status=$?
 
 if [ ! -s "$RESULTS" ]; then
