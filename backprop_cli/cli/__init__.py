@@ -9,9 +9,11 @@ from .app import app
 from .course import register as _register_course
 from .course import register_quiz as _register_quiz
 from .learn import register as _register_learning
+from .report import register as _register_report
 
 _register_learning(app)
 _register_course(app)
 _register_quiz(app)
+_register_report(app)
 
 __all__ = ["app"]
