@@ -18,6 +18,7 @@ formulas) are sentences; this module is where they become the short names a tabl
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,7 @@ _SLIP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
 NO_SLIP = "no named slip"
 
 
+@functools.cache
 def formula_slip_names() -> frozenset[str]:
     """The slip names a formula answer's hints start with (checks/formula.py's SLIPS)."""
     from ..checks.formula import SLIPS
