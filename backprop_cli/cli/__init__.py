@@ -9,11 +9,13 @@ from .app import app
 from .course import register as _register_course
 from .course import register_quiz as _register_quiz
 from .learn import register as _register_learning
+from .practice import register as _register_practice
 from .report import register as _register_report
 
 _register_learning(app)
 _register_course(app)
 _register_quiz(app)
 _register_report(app)
+_register_practice(app)
 
 __all__ = ["app"]

@@ -35,14 +35,19 @@ NOT_RESULTS = frozenset({"submission_metadata.json", "data.json", "metadata.json
 STATUSES = ("correct", "carried", "wrong", "missing", "invalid")
 
 # The grader's hint sentences and the slip each names, first match wins. Each pattern quotes
-# the words of the sentence that checks/answers.py (or grade.py's verdict line) writes.
+# the words of the sentence that checks/answers.py (or grade.py's verdict line, or quiz.py's
+# hints for a drill) writes.
 _SLIP_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (name, re.compile(pattern)) for name, pattern in (
         ("wrong shape", r"the shape is wrong|^wrong shape|right, in row-major order"),
         ("transpose", r"is the transpose of the correct one"),
         ("sign", r"the sign is flipped"),
-        ("missing fan-out branch", r"your answer is path \d+ alone|leaves out path \d+"),
-        ("missing upstream gradient", r"leaves out the upstream seed"),
+        ("missing fan-out branch", r"your answer is path \d+ alone|leaves out path \d+|"
+         r"that is the gradient from .* alone|leaves out the branch through"),
+        ("missing upstream gradient", r"leaves out the upstream seed|"
+         r"the gradient for an upstream of 1"),
+        ("upstream gradient left out", r"that is the local gradient alone"),
+        ("local gradient left out", r"that is the upstream gradient alone"),
         ("swap gate: own input used", r"gate swaps: the local gradient"),
         ("factor 2", r"every entry is (?:2|0\.5) × the correct one"),
         ("constant factor", r"× the correct one: a constant factor"),

@@ -48,6 +48,7 @@ class Score:
     hints: int = 0
     total: int = 0  # questions in the drill
     wrong: list[str] = field(default_factory=list)
+    slips: list[str] = field(default_factory=list)  # named slips of the wrong answers
 
     def line(self, stopped: bool = False) -> str:
         head = "stopped: " if stopped else ""
@@ -474,7 +475,10 @@ def run(made: Made, read: Callable[[], str | None], write: Callable[[str], None]
                     arrays[q.key] = _array_value(text)
                 write("  ✓ right" + (f" ({lines[0]})" if lines else "") + "\n")
             else:
+                from .classresults import slips_of
+
                 score.wrong.append(q.prompt)
+                score.slips += slips_of(lines)
                 write("  ✗ " + "\n    ".join(lines) + "\n")
     except KeyboardInterrupt:
         write("\n" + score.line(stopped=True) + "\n")
