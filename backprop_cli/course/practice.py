@@ -117,7 +117,7 @@ def pick(history: dict[str, Any]) -> Pick:
     due = sorted((f for f, st in fams.items() if st["due"] <= n),
                  key=lambda f: (fams[f]["box"], fams[f]["due"], f))
     new = [f for f in CURRICULUM if f not in fams]
-    last = history["sessions"][-1]["family"] if history["sessions"] else None
+    last = str(history["sessions"][-1]["family"]) if history["sessions"] else ""
     # A family failed last time comes first; otherwise reviews and new families take turns,
     # so that the reviews due never hold the next family back for long.
     if due and (fams[due[0]]["box"] == 0 or not new or fams.get(last, {}).get("drills") == 1):
