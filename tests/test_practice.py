@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from backprop_cli.course import practice as pr
-from backprop_cli.course import quiz
+from backprop_cli.course import quiz, quizdraw
 
 from .conftest import invoke
 
@@ -28,8 +28,8 @@ def _session(path: Path, seed: int, slip: bool) -> tuple[pr.Pick, Any]:
     """One `backprop practice` run: every answer right, or (``slip``) the last nonzero one
     with its sign flipped. Returns what was picked and the command's outcome."""
     chosen = pr.pick(pr.load(path))
-    _, made = quiz.draw(chosen.family, seed, chosen.level)
-    answers = [q.truth for q in quiz.questions(made)[1]][:quiz.MAX_QUESTIONS]
+    _, made = quizdraw.draw(chosen.family, seed, chosen.level)
+    answers = [q.truth for q in quiz.questions(made)[1]][:quizdraw.MAX_QUESTIONS]
     if slip:
         k = max(i for i, t in enumerate(answers) if any(x != 0 for x in _flat(t)))
         answers[k] = _negated(answers[k])
@@ -123,3 +123,18 @@ def test_stopping_at_once_records_nothing(tmp_path: Path) -> None:
     path = tmp_path / "p.json"
     r = invoke("practice", "--progress", str(path), "--seed", "1", input="q\n")
     assert r.code == 1 and not path.exists()
+
+
+def test_the_python_api_practises_with_input(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import backprop_cli
+
+    path = tmp_path / "p.json"
+    _, made = quizdraw.draw("add", 7, 1)
+    answers = iter(repr(float(q.truth)) for q in quiz.questions(made)[1])
+    monkeypatch.setattr("builtins.input", lambda: next(answers))
+    score = backprop_cli.practice(path, seed=7)
+    assert score.right == score.asked == 4
+    assert "practice session 1: add" in capsys.readouterr().out
+    assert pr.load(path)["session"] == 1

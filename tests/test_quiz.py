@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 from backprop_cli.course import make as mk
-from backprop_cli.course import quiz
+from backprop_cli.course import quiz, quizdraw
 
 runner = CliRunner()
 
@@ -207,19 +207,19 @@ def test_a_second_hint_gives_the_answer_and_the_question_counts_wrong() -> None:
 @pytest.mark.parametrize("level", [1, 2, 3])
 def test_drawn_drills_are_bounded_and_never_all_dead_relu(level: int) -> None:
     for seed in range(40):
-        family, made = quiz.draw(None, seed, level)
+        family, made = quizdraw.draw(None, seed, level)
         result, qs = quiz.questions(made)
-        assert len(qs) <= quiz.MAX_QUESTIONS, (seed, family)
-        assert quiz.instructive(result), (seed, family)
+        assert len(qs) <= quizdraw.MAX_QUESTIONS, (seed, family)
+        assert quizdraw.instructive(result), (seed, family)
 
 
 def test_a_chosen_mlp_never_has_both_relus_off() -> None:
-    dead = [s for s in range(60) if not quiz.instructive(quiz.questions(
+    dead = [s for s in range(60) if not quizdraw.instructive(quiz.questions(
         mk.make("mlp", seed=s, count=1)[0])[0])]
     assert dead  # make's own draw can have both units off: the quiz redraws those
     for seed in dead:
-        family, made = quiz.draw("mlp", seed, 1)
-        assert family == "mlp" and quiz.instructive(quiz.questions(made)[0])
+        family, made = quizdraw.draw("mlp", seed, 1)
+        assert family == "mlp" and quizdraw.instructive(quiz.questions(made)[0])
 
 
 def test_a_long_drill_is_cut_at_max_questions() -> None:

@@ -183,14 +183,14 @@ def quiz_(
         import secrets
 
         from ..course import make as mk
-        from ..course import quiz
+        from ..course import quiz, quizdraw
         from ..views.picture import to_text
 
         if seed is None:
             seed = secrets.randbelow(10**6)
         # Instructive draws: no layer of ReLUs all off, and (without FAMILY) a drill that
         # fits in --max-questions.
-        family, made = quiz.draw(family, seed, level, max_questions)
+        family, made = quizdraw.draw(family, seed, level, max_questions)
         circuit = to_text(mk._symbolic(made)).plain
     except BackpropError as exc:
         fail(exc)

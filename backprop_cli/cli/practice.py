@@ -50,16 +50,11 @@ def practice_(
     (or stopped early), 2 bad input (such as a --progress file that is not a history).
     """
     try:
-        import secrets
-
-        from ..course import make as mk
         from ..course import practice as pr
-        from ..course import quiz
-        from ..views.picture import to_text
 
         path = Path(progress) if progress else pr.default_path()
-        history = pr.load(path)
         if show_stats:
+            history = pr.load(path)
             if as_json:
                 from ..core import jsonout
 
@@ -67,37 +62,17 @@ def practice_(
             else:
                 _print(pr.stats_view(history))
             raise typer.Exit(0)
-        chosen = pr.pick(history)
-        if seed is None:
-            seed = secrets.randbelow(10**6)
-        family, made = quiz.draw(chosen.family, seed, chosen.level, max_questions)
-        circuit = to_text(mk._symbolic(made)).plain
+
+        def read() -> str | None:
+            line = sys.stdin.readline()
+            return None if line == "" else line
+
+        def write(s: str) -> None:
+            sys.stdout.write(s)
+            sys.stdout.flush()
+
+        score, finished = pr.session(path, read, write, seed=seed,
+                                     max_questions=max_questions, echo=not sys.stdin.isatty())
     except BackpropError as exc:
         fail(exc)
-
-    def read() -> str | None:
-        line = sys.stdin.readline()
-        return None if line == "" else line
-
-    def write(s: str) -> None:
-        sys.stdout.write(s)
-        sys.stdout.flush()
-
-    write(f"practice session {history['session'] + 1}: {family}, level {chosen.level} "
-          f"({chosen.why})\nbackprop quiz {family} --seed {seed} --level {chosen.level}\n\n")
-    score, finished = quiz.run(made, read, write, circuit, chosen.level,
-                               echo=not sys.stdin.isatty(), max_questions=max_questions)
-    if score.asked:
-        try:
-            pr.record(history, family, chosen.level, seed, score.asked, score.right, finished,
-                      score.slips)
-            pr.save(path, history)
-        except BackpropError as exc:
-            fail(exc)
-        st = history["families"][family]
-        later = st["due"] - history["session"]
-        write(f"saved to {path}: {family} is in box {st['box']} of {pr.TOP_BOX}, back in "
-              f"{later} session{'s' if later != 1 else ''}"
-              + ("".join(f"; '{s}' comes back next session" for s in dict.fromkeys(score.slips)))
-              + "\n")
     raise typer.Exit(0 if finished and score.right == score.asked else 1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -235,3 +236,56 @@ def stats_view(history: dict[str, Any]) -> Any:
 
 def _sessions(k: int) -> str:
     return "now" if k <= 0 else f"{k} session{'s' if k != 1 else ''}"
+
+
+def session(path: Path, read: Callable[[], str | None], write: Callable[[str], None], *,
+            seed: int | None = None, max_questions: int = 30,
+            echo: bool = False) -> tuple[Any, bool]:
+    """One practice session: pick the drill from the history at ``path``, run it (quiz.run's
+    ``read``/``write``), record and save it. Returns quiz.run's score and whether the drill
+    ran to its end."""
+    import secrets
+
+    from ..views.picture import to_text
+    from . import make as mk
+    from . import quiz
+    from .quizdraw import draw
+
+    history = load(path)
+    chosen = pick(history)
+    if seed is None:
+        seed = secrets.randbelow(10**6)
+    family, made = draw(chosen.family, seed, chosen.level, max_questions)
+    write(f"practice session {history['session'] + 1}: {family}, level {chosen.level} "
+          f"({chosen.why})\nbackprop quiz {family} --seed {seed} --level {chosen.level}\n\n")
+    score, finished = quiz.run(made, read, write, to_text(mk._symbolic(made)).plain,
+                               chosen.level, echo=echo, max_questions=max_questions)
+    if score.asked:
+        record(history, family, chosen.level, seed, score.asked, score.right, finished,
+               score.slips)
+        save(path, history)
+        st = history["families"][family]
+        later = st["due"] - history["session"]
+        write(f"saved to {path}: {family} is in box {st['box']} of {TOP_BOX}, back in "
+              f"{_sessions(later)}"
+              + "".join(f"; '{s}' comes back next session" for s in dict.fromkeys(score.slips))
+              + "\n")
+    return score, finished
+
+
+def practice(progress: str | Path | None = None, *, seed: int | None = None,
+             max_questions: int = 30) -> Any:
+    """Practise in a notebook or a Python shell: the same session as `backprop practice`,
+    question by question with ``input()`` (Jupyter shows it as a text box). Returns the
+    score."""
+    path = Path(progress) if progress is not None else default_path()
+
+    def read() -> str | None:
+        try:
+            return input()
+        except EOFError:
+            return None
+
+    score, _ = session(path, read, lambda s: print(s, end="", flush=True), seed=seed,
+                       max_questions=max_questions)
+    return score
