@@ -48,8 +48,9 @@ def make_(
     output: Annotated[str | None, output_option(
         "Write the answer key here (default: print it).", metavar="KEY.toml")] = None,
     worksheet: Annotated[str | None, typer.Option(
-        "--worksheet", metavar="FILE.md|FILE.tex",
-        help="Also write a worksheet: each circuit and a blank for every answer.",
+        "--worksheet", metavar="FILE.md|FILE.tex|FILE.html",
+        help="Also write a worksheet: each circuit and a blank for every answer (.html: "
+        "one printable page, the circuits drawn with the blanks on the wires).",
         show_default=False)] = None,
     template: Annotated[str | None, typer.Option(
         "--template", metavar="ANSWERS.toml",
