@@ -19,7 +19,7 @@ from backprop_cli.course.classreport import ClassReport, summarise, to_csv
 from backprop_cli.course.classresults import NO_SLIP, load_results, slips_of
 
 from . import classsim as cs
-from .conftest import invoke
+from .conftest import Backprop, invoke
 
 FORMATS = ("json", "gradescope", "prairielearn")
 
@@ -226,8 +226,10 @@ def _run(klass: dict[str, Any], *args: str) -> Any:
     return invoke("report", str(root / "json"), "--key", str(root / "key.toml"), *args)
 
 
-def test_the_terminal_report_names_each_slip_with_its_students(klass: dict[str, Any]) -> None:
-    r = _run(klass)
+def test_the_terminal_report_names_each_slip_with_its_students(klass: dict[str, Any],
+                                                               backprop: Backprop) -> None:
+    root = klass["root"]
+    r = backprop("report", str(root / "json"), "--key", str(root / "key.toml"))
     assert r.code == 0, r.stderr
     assert "40 students: mean" in r.stdout
     assert "transpose" in r.stdout and "9 of 40" in r.stdout

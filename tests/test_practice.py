@@ -11,7 +11,7 @@ import pytest
 from backprop_cli.course import practice as pr
 from backprop_cli.course import quiz, quizdraw
 
-from .conftest import invoke
+from .conftest import Backprop, invoke
 
 
 def _typed(v: Any) -> str:
@@ -119,9 +119,9 @@ def test_stats_json_counts_per_family_and_slip(tmp_path: Path) -> None:
     assert doc["slips"][0] == {"slip": "sign", "made": 1, "last": 1, "box": 0, "next": 1}
 
 
-def test_stopping_at_once_records_nothing(tmp_path: Path) -> None:
+def test_stopping_at_once_records_nothing(tmp_path: Path, backprop: Backprop) -> None:
     path = tmp_path / "p.json"
-    r = invoke("practice", "--progress", str(path), "--seed", "1", input="q\n")
+    r = backprop("practice", "--progress", str(path), "--seed", "1", input="q\n")
     assert r.code == 1 and not path.exists()
 
 
