@@ -138,3 +138,19 @@ def test_the_python_api_practises_with_input(monkeypatch: pytest.MonkeyPatch,
     assert score.right == score.asked == 4
     assert "practice session 1: add" in capsys.readouterr().out
     assert pr.load(path)["session"] == 1
+
+
+def test_in_a_notebook_the_drill_runs_in_widgets(tmp_path: Path) -> None:
+    pytest.importorskip("ipywidgets", reason="ipywidgets is not installed: pip install "
+                        "-e '.[notebook]'")
+    import backprop_cli
+
+    path = tmp_path / "p.json"
+    _, made = quizdraw.draw("add", 7, 1)
+    ui = backprop_cli.practice(path, seed=7, ui="widgets")
+    for q in quiz.questions(made)[1]:
+        ui.box_in.value = repr(float(q.truth))  # as typed and Enter pressed
+    ui.thread.join(timeout=60)
+    assert ui.score is not None and ui.score.right == ui.score.asked == 4
+    assert "score 4 of 4" in ui.shown.value and ui.box_in.disabled
+    assert pr.load(path)["session"] == 1
