@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .core.errors import BackpropError, DomainError, InputError
     from .core.result import Result
     from .course.batch import BatchReport, ProblemResult, run_problems, write_junit
-    from .course.practice import practice
+    from .course.practice_run import practice
     from .course.problems import ProblemSet, load_problems, parse_problems
 
 # name -> the module that defines it
@@ -37,7 +37,7 @@ _HOME = {
     "ProblemSet": "course.problems",
     "check_formula": "checks.formula", "check_gradient": "checks.formula",
     "FormulaReport": "checks.formula",
-    "practice": "course.practice",
+    "practice": "course.practice_run",
 }
 
 

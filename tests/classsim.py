@@ -72,7 +72,7 @@ def submission_toml(s: Student) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _slipped(slip: str, result: Any, key: str, truth: Any, upstream: Any) -> Any:
+def _slipped(slip: str, result: Any, key: str, truth: Any) -> Any:
     import numpy as np
 
     _, nid = _Keys(result).resolve(key)
@@ -119,7 +119,7 @@ def simulate(pset: ProblemSet, n: int = 40, seed: int = 0,
                 del s.answers[prob][key]
             else:
                 r = results[prob]
-                s.answers[prob][key] = _slipped(slip, r, key, s.answers[prob][key], None)
+                s.answers[prob][key] = _slipped(slip, r, key, s.answers[prob][key])
             s.slips[(prob, key)] = slip
     if carried is not None:
         prob, key, count = carried

@@ -51,6 +51,7 @@ def practice_(
     """
     try:
         from ..course import practice as pr
+        from ..course.practice_run import session
 
         path = Path(progress) if progress else pr.default_path()
         if show_stats:
@@ -71,8 +72,8 @@ def practice_(
             sys.stdout.write(s)
             sys.stdout.flush()
 
-        score, finished = pr.session(path, read, write, seed=seed,
-                                     max_questions=max_questions, echo=not sys.stdin.isatty())
+        score, finished = session(path, read, write, seed=seed, max_questions=max_questions,
+                                  echo=not sys.stdin.isatty())
     except BackpropError as exc:
         fail(exc)
     raise typer.Exit(0 if finished and score.right == score.asked else 1)
