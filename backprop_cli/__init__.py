@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = ["AnswerCheck", "Answers", "BackpropError", "BatchReport", "DomainError",
            "FormulaReport", "InputError", "ProblemResult", "ProblemSet", "Result", "__version__",
            "check_answers", "check_formula", "check_gradient", "evaluate", "load_problems",
-           "parse_problems", "run_problems", "write_junit"]
+           "parse_problems", "practice", "run_problems", "write_junit"]
 
 if TYPE_CHECKING:
     from .checks.answers import AnswerCheck, Answers, check_answers
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .core.errors import BackpropError, DomainError, InputError
     from .core.result import Result
     from .course.batch import BatchReport, ProblemResult, run_problems, write_junit
+    from .course.practice_run import practice
     from .course.problems import ProblemSet, load_problems, parse_problems
 
 # name -> the module that defines it
@@ -36,6 +37,7 @@ _HOME = {
     "ProblemSet": "course.problems",
     "check_formula": "checks.formula", "check_gradient": "checks.formula",
     "FormulaReport": "checks.formula",
+    "practice": "course.practice_run",
 }
 
 

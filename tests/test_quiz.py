@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from backprop_cli.cli import app
 from backprop_cli.course import make as mk
-from backprop_cli.course import quiz
+from backprop_cli.course import quiz, quizdraw
 
 runner = CliRunner()
 
@@ -24,8 +24,8 @@ def _typed(xs: list[float]) -> str:
 @pytest.mark.parametrize("family", quiz.SCALAR_FAMILIES)
 def test_right_answers_piped_in_score_full_marks(family: str) -> None:
     truths = _truths(family, 3, level=2)
-    res = runner.invoke(app, ["quiz", family, "--seed", "3", "--level", "2"],
-                        input=_typed(truths))
+    res = runner.invoke(app, ["quiz", family, "--seed", "3", "--level", "2",
+                              "--max-questions", "100"], input=_typed(truths))
     assert res.exit_code == 0, res.output
     assert f"score {len(truths)} of {len(truths)}" in res.output
 
@@ -174,3 +174,103 @@ def test_array_transpose_slip_is_named() -> None:
     t = [list(r) for r in zip(*dw.truth)]
     ok, lines = quiz.check(dw, _typed_any([t]).strip(), result, 1)
     assert not ok and any("transpose" in ln for ln in lines)
+
+
+# ---------------------------------------------------------------- issue 27: what a new user met
+
+
+def _output_question(family: str, seed: int) -> tuple[quiz.Question, int]:
+    (made,) = mk.make(family, seed=seed, count=1)
+    qs = quiz.questions(made)[1]
+    k = next(k for k, q in enumerate(qs) if q.kind == "upstream")
+    return qs[k], k
+
+
+@pytest.mark.parametrize(("family", "seed"), [("mul", 1), ("circuit", 1), ("add", 4)])
+def test_the_first_hint_of_the_backward_pass_is_the_rule_not_the_answer(family: str,
+                                                                       seed: int) -> None:
+    q, _ = _output_question(family, seed)
+    assert quiz.fmt(q.truth) not in q.hint
+
+
+def test_a_second_hint_gives_the_answer_and_the_question_counts_wrong() -> None:
+    q, k = _output_question("mul", 1)
+    truths = _truths("mul", 1)
+    typed = _typed(truths[:k]) + "?\n?\n" + _typed(truths[k + 1:])
+    res = runner.invoke(app, ["quiz", "mul", "--seed", "1"], input=typed)
+    hint, *after = res.output.split("hint: ", 1)[1].split("\n")
+    assert quiz.fmt(q.truth) not in hint
+    assert any(ln.endswith(f"the upstream is {quiz.fmt(q.truth)}") for ln in after[:3])
+    assert f"score {len(truths) - 1} of {len(truths)}, 1 hint" in res.output
+
+
+@pytest.mark.parametrize("level", [1, 2, 3])
+def test_drawn_drills_are_bounded_and_never_all_dead_relu(level: int) -> None:
+    for seed in range(40):
+        family, made = quizdraw.draw(None, seed, level)
+        result, qs = quiz.questions(made)
+        assert len(qs) <= quizdraw.MAX_QUESTIONS, (seed, family)
+        assert quizdraw.instructive(result), (seed, family)
+
+
+def test_a_chosen_mlp_never_has_both_relus_off() -> None:
+    dead = [s for s in range(60) if not quizdraw.instructive(quiz.questions(
+        mk.make("mlp", seed=s, count=1)[0])[0])]
+    assert dead  # make's own draw can have both units off: the quiz redraws those
+    for seed in dead:
+        family, made = quizdraw.draw("mlp", seed, 1)
+        assert family == "mlp" and quizdraw.instructive(quiz.questions(made)[0])
+
+
+def test_a_long_drill_is_cut_at_max_questions() -> None:
+    res = runner.invoke(app, ["quiz", "mlp", "--seed", "3", "--max-questions", "5"],
+                        input="q\n")
+    assert "the first 5 of its 52 questions" in res.output
+    assert "[1/5]" in res.output
+
+
+def test_a_missed_branch_is_told_in_the_drills_names() -> None:
+    (made,) = mk.make("fanout", seed=1, count=1)  # a = x + y, f = a * x
+    result, qs = quiz.questions(made)
+    q = qs[-1]  # the total at x
+    (c1, p1), _ = result.graph.consumers()[q.nid]
+    one = float(result.nodes[c1].downstream[p1])
+    ok, lines = quiz.check(q, quiz.fmt(one), result, 1)
+    assert not ok and any("alone" in ln and "path" not in ln for ln in lines)
+
+
+def test_array_slips_use_the_drills_names_not_the_graders() -> None:
+    (made,) = mk.make("wx-norm", seed=3, count=1)
+    result, qs = quiz.questions(made)
+    for q in qs:
+        wrong = "[" + ", ".join("0" for _ in quiz._array_value(
+            _typed_any([q.truth]).strip()).ravel()) + "]" if isinstance(q.truth, list) \
+            else "1234"
+        ok, lines = quiz.check(q, wrong, result, 1)
+        assert not ok and all("#" not in ln for ln in lines), lines
+
+
+def _rounding_drill() -> mk.Made:
+    draft = mk.Draft("q = W@x\nf = sum(q^2)", {"W": [[0.123, 0.5], [0.2, 0.3]], "x": [1, 1]})
+    return mk.Made("r", "wx-norm", "rounding", draft, {}, {}, {})
+
+
+def test_an_array_answer_from_the_students_own_rounded_answers_is_right() -> None:
+    # q = [0.623, 0.5] typed [0.62, 0.5] (right); then (q^2) = [0.3844, 0.25] from it:
+    # 0.38 is 0.008 from the true 0.388, but it is what their rounded q gives.
+    typed = ["[0.62, 0.5]", "[0.38, 0.25]", "0.63", "[1, 1]", "[1.24, 1.0]",
+             "[[1.24, 1.24], [1, 1]]", "[0.35, 0.92]"]
+    out: list[str] = []
+    lines = iter(t + "\n" for t in typed)
+    score, finished = quiz.run(_rounding_drill(), lambda: next(lines, None), out.append, "c")
+    assert finished and score.right == score.asked == 7
+    assert "".join(out).count("right from your rounded earlier answers") == 4
+
+
+def test_hide_correct_never_states_a_correct_value() -> None:
+    typed = ["[0.62, 0.5]", "[0.5, 0.25]", "?", "?"]
+    out: list[str] = []
+    lines = iter(t + "\n" for t in typed)
+    quiz.run(_rounding_drill(), lambda: next(lines, None), out.append, "c", show=False)
+    text = "".join(out).split("'q' to stop.")[1]
+    assert "0.388" not in text and "0.638" not in text and "not right" in text

@@ -10,10 +10,14 @@ from .course import register as _register_course
 from .course import register_quiz as _register_quiz
 from .learn import register as _register_learning
 from .platform import register as _register_platform
+from .practice import register as _register_practice
+from .report import register as _register_report
 
 _register_learning(app)
 _register_course(app)
 _register_quiz(app)
 _register_platform(app)
+_register_report(app)
+_register_practice(app)
 
 __all__ = ["app"]

@@ -48,8 +48,9 @@ def make_(
     output: Annotated[str | None, output_option(
         "Write the answer key here (default: print it).", metavar="KEY.toml")] = None,
     worksheet: Annotated[str | None, typer.Option(
-        "--worksheet", metavar="FILE.md|FILE.tex",
-        help="Also write a worksheet: each circuit and a blank for every answer.",
+        "--worksheet", metavar="FILE.md|FILE.tex|FILE.html",
+        help="Also write a worksheet: each circuit and a blank for every answer (.html: "
+        "one printable page, the circuits drawn with the blanks on the wires).",
         show_default=False)] = None,
     template: Annotated[str | None, typer.Option(
         "--template", metavar="ANSWERS.toml",
@@ -183,27 +184,33 @@ def quiz_(
     level: Annotated[int, typer.Option("--level", metavar="1|2|3",
                                        help="1: small integers and exact answers; 2-3: "
                                        "deeper, decimals, answers to 2 decimals.")] = 1,
+    max_questions: Annotated[int, typer.Option(
+        "--max-questions", metavar="N", min=1,
+        help="At most N questions: without FAMILY, a family whose drill fits is drawn; "
+        "a longer drill asks its first N.")] = 30,
+    show_correct: Annotated[bool, typer.Option(
+        "--show-correct/--hide-correct",
+        help="Tell the correct value after a wrong answer (as a key's show_correct).")] = True,
 ) -> None:
     """A drill in the terminal: a circuit, then each forward value and, node by node in
     backward order, each upstream and downstream gradient, checked at once.
 
-    Type '?' for a hint, 'q' to stop; Ctrl-C or the end of piped input stops with the score
-    so far. Exit codes: 0 every answer right, 1 some wrong (or stopped early), 2 bad input.
+    Type '?' for a hint (a second '?' gives the answer), 'q' to stop; Ctrl-C or the end
+    of piped input stops with the score so far. Exit codes: 0 every answer right, 1 some
+    wrong (or stopped early), 2 bad input.
     """
     try:
         import secrets
 
         from ..course import make as mk
-        from ..course import quiz
+        from ..course import quiz, quizdraw
         from ..views.picture import to_text
 
         if seed is None:
             seed = secrets.randbelow(10**6)
-        if family is None:
-            family = quiz.SCALAR_FAMILIES[mk.rng_for(seed, "quiz").randrange(
-                len(quiz.SCALAR_FAMILIES))]
-        (made,) = mk.make(family, seed=seed, count=1, level=level)
-        quiz.questions(made)  # a vectorised family fails here, before anything is shown
+        # Instructive draws: no layer of ReLUs all off, and (without FAMILY) a drill that
+        # fits in --max-questions.
+        family, made = quizdraw.draw(family, seed, level, max_questions)
         circuit = to_text(mk._symbolic(made)).plain
     except BackpropError as exc:
         fail(exc)
@@ -238,7 +245,8 @@ def quiz_(
     write(f"backprop quiz {family} --seed {seed} --level {level}\n\n")
     try:
         score, finished = quiz.run(made, read, write, circuit, level,
-                                   echo=not sys.stdin.isatty())
+                                   echo=not sys.stdin.isatty(), max_questions=max_questions,
+                                   show=show_correct)
     except BackpropError as exc:
         write("\n")
         fail(exc)

@@ -614,11 +614,16 @@ def _verbatim_safe(line: str) -> str:
 
 
 def worksheet(made: Sequence[Made], path: str, title: str) -> str:
-    """The worksheet for ``path``'s suffix: .md (Markdown) or .tex (LaTeX)."""
+    """The worksheet for ``path``'s suffix: .md (Markdown), .tex (LaTeX) or .html (one page
+    with the circuits drawn, worksheet_html.py)."""
     lower = path.lower()
     if lower.endswith((".md", ".markdown")):
         return worksheet_markdown(made, title)
     if lower.endswith(".tex"):
         return worksheet_latex(made, title)
+    if lower.endswith((".html", ".htm")):
+        from .worksheet_html import worksheet_html
+
+        return worksheet_html(made, title, _point_text)
     raise InputError(f"cannot tell the worksheet's format from '{path}'", where="--worksheet",
-                     hint="name it FILE.md (Markdown) or FILE.tex (LaTeX)")
+                     hint="name it FILE.md (Markdown), FILE.tex (LaTeX) or FILE.html")
