@@ -99,6 +99,8 @@ def decide(c: Check, tol: Tolerance, at_kink: bool,
             sym = not bad
             if bad:
                 c.notes.append(f"sympy disagrees at {_where(c, bad)}")
+    if c.sympy_how == "refuted":  # sympy disproved a gate's rule (array_gates.py)
+        sym = False
     num = c.numeric_ok
     kink = at_kink or c.near_kink
     sym_dir = (direction.get("sympy") or {}).get("ok")

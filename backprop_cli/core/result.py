@@ -97,7 +97,8 @@ class Check:
     notes: list[str] = field(default_factory=list)
     proof: str = "none"  # a key of PROOFS: which check proved it (checks/policy.py decides)
     why: str = ""  # why it is not checked (proof "budget" or "none")
-    sympy_how: str | None = None  # "formula" or "gates": how sympy_value was found
+    sympy_how: str | None = None  # "formula" or "gates": how sympy_value was found;
+    # "refuted": sympy disproved the rule of a gate this gradient passes through (arrays)
     numeric_step: float | None = None  # the step h of the finite difference shown
     # (h, central difference, |difference - backprop|) from 1e-2 to 1e-9 (--explain, or a
     # finite difference that disagreed); arrays: for the first entry that disagreed.

@@ -1,0 +1,395 @@
+"""The array gate proof: sympy's rule for every array gate, chained through the graph at the
+point in 30-digit arithmetic, for arrays of any size.
+
+The scalar engine's gate-by-gate pass (sympy_jobs.gates), for the array engine:
+
+1. Every gate's rule is proved by sympy. An elementwise gate (+, *, tanh, relu, ...): its
+   local derivatives are sympy's derivatives of the op's scalar sympy form
+   (symbolic.local_forms), the scalar check's own; a broadcast input's gradient is the copy
+   gate's sum (arrays.unbroadcast), proved per shape class (array_rules.prove_broadcast). An
+   array gate (@, sum, softmax, ...): the op table's np_forward and vjp, proved equal to the
+   op's sympy form and its derivative on a small symbolic instance of the same shape class
+   (array_rules.prove_rule), once per op and shape class per process.
+2. Those rules are applied gate by gate at the point, in decimal arithmetic with 30
+   significant digits (Python's decimal, one object per entry; exp and log correctly
+   rounded, other functions by mpmath at the same precision), from the exact inputs (0.1 is
+   1/10): forward in topological order, then the upstream gradient from the output back,
+   summed at every fan-out. No float64 number of the engine is used, so the result is a
+   reference as the scalar pass's is: the gradient the rules give, to 30 digits.
+
+A rule that sympy disproves makes the gradients through that gate fail (array_verify); one
+it cannot decide leaves them without this proof. The pass stops at the deadline
+(TimeoutError): between gates, every few thousand entries of a function, and before a
+matrix product that would not finish in time.
+"""
+
+from __future__ import annotations
+
+import decimal
+import functools
+import operator
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
+from functools import cache
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from ..core.arrays import Array, ArrayPass, unbroadcast
+from ..core.graph import Graph
+from ..core.ops import CONST, VAR, Op
+from ..core.point import Point
+from ..core.result import Check, Tolerance
+from . import array_rules, symbolic
+from .policy import flat as policy_flat
+from .policy import sympy_stop_notes
+from .worker import Finished
+
+CHUNK = 4096  # entries of a function evaluated between two looks at the deadline
+SECONDS_PER_PRODUCT = 2e-6  # a multiply-add of two decimals in a numpy object array, with
+# room for a busy machine: a matrix product expected to end past the deadline is not begun
+
+CONTEXT = decimal.Context(prec=symbolic.DIGITS, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                          traps=[])  # no traps: 1/0 is Infinity, log(-1) NaN: "undefined"
+
+
+@dataclass
+class GateProof:
+    """The gate proof's outcome: sympy's gradient of each input (a float, or nested lists;
+    None where undefined), and the gates whose rule was disproved or not proved."""
+
+    gradients: dict[str, Any] = field(default_factory=dict)
+    refuted: dict[int, str] = field(default_factory=dict)
+    unproved: dict[int, str] = field(default_factory=dict)
+
+
+def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
+                    names: list[str], seed: Array, deadline: float) -> GateProof:
+    """Every gradient in ``names`` by the gate proof (module docstring); ``shapes``: every
+    node's, from the engine's forward pass."""
+    proof = GateProof()
+    _check_rules(graph, shapes, proof)
+    if proof.refuted or proof.unproved:
+        return proof
+    with decimal.localcontext(CONTEXT), mpmath.workprec(symbolic.PREC + 10):
+        value = _forward(graph, point, deadline)
+        upstream = _backward(graph, value, seed, deadline)
+        for name in names:
+            g = upstream[graph.variables[name]]
+            shape = shapes[graph.variables[name]]
+            g = np.zeros(shape, dtype=object) + Decimal(0) if g is None else g
+            floats = [float(d) if d.is_finite() else None
+                      for d in np.broadcast_to(g, shape).reshape(-1)]
+            proof.gradients[name] = (np.array(floats, dtype=object).reshape(shape).tolist()
+                                     if shape else floats[0])
+    return proof
+
+
+def gates_here(graph: Graph, point: Point, run: ArrayPass, checks: list[Check],
+               notes: list[str], why: str, deadline: float, tol: Tolerance) -> None:
+    """The gate proof in this process (a loop that watches the deadline itself), where the
+    per-entry derivative is too big (``why``): its evidence into ``checks``."""
+    try:
+        proof = prove_gradients(graph, point, [v.shape for v in run.values],
+                                [c.variable for c in checks], run.seed, deadline)
+    except TimeoutError:
+        sympy_stop_notes(Finished([], deadline, finished=False), checks, tol, notes, "inputs")
+        return
+    except (ArithmeticError, TypeError, ValueError, NotImplementedError) as exc:
+        notes.append(f"sympy's gate proof failed to run ({exc}); finite differences only")
+        return
+    for nid, reason in proof.refuted.items():
+        for c in checks:
+            if c.variable in graph.ancestors_vars(nid):
+                c.sympy_how = "refuted"
+                c.notes.append(f"{reason} (gate {graph.label(nid)})")
+    for nid, reason in proof.unproved.items():
+        notes.append(f"sympy's gate proof did not prove gate {graph.label(nid)}: {reason}")
+    for c in checks:
+        if c.variable not in proof.gradients:
+            continue
+        c.sympy_value, c.sympy_how = proof.gradients[c.variable], "gates"
+        if None in policy_flat(c.sympy_value):
+            c.notes.append("sympy's derivative is undefined at some entries")
+    if proof.gradients:
+        notes.append(f"sympy did not differentiate entry by entry ({why}); it proved every "
+                     "gate's rule and chained them through the graph at 30 digits instead "
+                     "(README: What a check proves)")
+
+
+# ---------------------------------------------------------------- 1. the rules
+
+
+def _check_rules(graph: Graph, shapes: list[tuple[int, ...]], proof: GateProof) -> None:
+    """Prove every gate's rule on its shape class (cached)."""
+    needs = graph.needs_grad()
+    for node in graph.nodes:
+        op = node.op
+        if not node.inputs or not needs[node.id]:
+            continue
+        ins = tuple(shapes[j] for j in node.inputs)
+        if op.np_local is not None:
+            out = shapes[node.id]
+            for j, s in zip(node.inputs, ins):
+                if needs[j] and s != out:
+                    small = array_rules.shape_class((s, out))
+                    _record(proof, node.id, array_rules.prove_broadcast(*small))
+            continue
+        inputs = op.arity if op.arity > 0 else len(ins)
+        params = tuple(int(graph.nodes[j].const) for j in node.inputs[inputs:])
+        rule = array_rules.prove_rule(op, array_rules.shape_class(ins[:inputs]), params)
+        _record(proof, node.id, rule)
+
+
+def _record(proof: GateProof, nid: int, rule: array_rules.RuleProof) -> None:
+    if rule.refuted:
+        proof.refuted.setdefault(nid, rule.why)
+    elif not rule.proved:
+        proof.unproved.setdefault(nid, rule.why)
+
+
+# ---------------------------------------------------------------- 2. at the point
+
+
+def _forward(graph: Graph, point: Point, deadline: float) -> list[Any]:
+    value: list[Any] = []
+    for node in graph.nodes:
+        _check(deadline)
+        op = node.op
+        if op is VAR:
+            name = str(node.name)
+            if name in point.arrays:
+                arr = point.arrays[name]
+                value.append(np.array([_exact(f) for f in arr.exact],
+                                      dtype=object).reshape(arr.shape))
+            else:
+                value.append(array_rules.obj(_exact(point.exact[name])))
+            continue
+        if op is CONST:
+            r = symbolic.exact(node.literal)
+            value.append(array_rules.obj(Decimal(int(r.p)) / Decimal(int(r.q))))
+            continue
+        args = [value[j] for j in node.inputs]
+        if op.np_local is not None:
+            forms = _forms(op, len(args))
+            value.append(array_rules.obj(forms[0](args, deadline)))
+        else:
+            assert op.np_forward is not None
+            _check_product(op, args, deadline, 1)
+            value.append(array_rules.obj(op.np_forward(DECIMAL_NUMPY, *args)))
+    return value
+
+
+def _backward(graph: Graph, value: list[Any], seed: Array, deadline: float) -> list[Any]:
+    needs = graph.needs_grad()
+    upstream: list[Any] = [None] * len(graph.nodes)
+    upstream[graph.output] = np.array([Decimal(float(s)) for s in np.ravel(seed)],
+                                      dtype=object).reshape(np.shape(seed))
+    for node in reversed(graph.nodes):
+        _check(deadline)
+        if not node.inputs or not needs[node.id]:
+            continue
+        op = node.op
+        args = [value[j] for j in node.inputs]
+        out = value[node.id]
+        g = upstream[node.id]
+        if g is None:
+            g = np.zeros(out.shape, dtype=object) + Decimal(0)
+        if op.np_local is not None:
+            forms = _forms(op, len(args))
+            down = [unbroadcast(array_rules.obj(g * forms[1 + k](args, deadline)), a.shape)
+                    if needs[j] else None for k, (j, a) in enumerate(zip(node.inputs, args))]
+        else:
+            assert op.vjp is not None
+            _check_product(op, args, deadline, 2)
+            down = list(op.vjp(DECIMAL_NUMPY, tuple(args), out, g))
+        for j, d in zip(node.inputs, down):
+            if needs[j] and d is not None:
+                d = array_rules.obj(np.asarray(d, dtype=object))
+                upstream[j] = d if upstream[j] is None else upstream[j] + d
+    return upstream
+
+
+def _check(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise TimeoutError
+
+
+def _check_product(op: Op, args: list[Any], deadline: float, products: int) -> None:
+    """Do not begin ``products`` matrix products of decimals that would end past the
+    deadline: each is m·n·p multiply-adds (the result's entries times the shared size). Only
+    an op with ``out_shape`` (@) makes more work than entries."""
+    if op.out_shape is None:
+        return
+    a, b = args[0], args[1]
+    work = int(np.prod(op.out_shape((a.shape, b.shape)))) * max(1, a.shape[-1])
+    if time.monotonic() + products * work * SECONDS_PER_PRODUCT > deadline:
+        raise TimeoutError
+
+
+def _exact(f: Fraction) -> Decimal:
+    return Decimal(f.numerator) / Decimal(f.denominator)
+
+
+# ---------------------------------------------------------------- numbers
+
+
+class _DecimalNumpy:
+    """numpy for the op table's array rules on object arrays of Decimals: exp and log
+    entry by entry (correctly rounded), a mean that divides by a Decimal count, and a sum of
+    a mask that counts in Decimals (a router's share, 1/k, stays a Decimal)."""
+
+    def exp(self, a: Any) -> Any:
+        return _each(Decimal.exp, a)
+
+    def log(self, a: Any) -> Any:
+        return _each(Decimal.ln, a)
+
+    def sum(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
+        a = np.asarray(a)
+        if a.dtype == bool:
+            a = np.where(a, Decimal(1), Decimal(0))  # type: ignore[call-overload]
+        return np.sum(a, axis=axis, keepdims=keepdims)
+
+    def mean(self, a: Any, axis: Any = None) -> Any:
+        n = a.size if axis is None else a.shape[axis]
+        return np.sum(a, axis=axis) / Decimal(n)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(np, name)
+
+
+DECIMAL_NUMPY = _DecimalNumpy()
+
+
+def _each(fn: Callable[[Any], Any], a: Any) -> Any:
+    return np.frompyfunc(fn, 1, 1)(a) if isinstance(a, np.ndarray) else fn(a)
+
+
+Form = Callable[[list[Any], float], Any]  # (input arrays, deadline) -> array
+
+
+@cache
+def _forms(op: Op, inputs: int) -> tuple[Form, ...]:
+    """The op's sympy form and its local derivatives (symbolic.local_forms), each as a
+    function of decimal arrays (broadcast as numpy does)."""
+    dummies, derivatives = symbolic.local_forms(op, inputs)
+    value = op.sympy(symbolic.SP, *dummies)
+    return tuple(_compile(e, dummies) for e in (value, *derivatives))
+
+
+def _compile(expr: Any, dummies: tuple[Any, ...]) -> Form:
+    """A sympy expression (an op's local form: a handful of terms) as a function of its
+    inputs' decimal arrays. Arithmetic is numpy's on the Decimal objects; exp, log and
+    square roots are Decimal's; comparisons, Heaviside, sign, max and Piecewise exact; any
+    other function mpmath's at the same precision, entry by entry."""
+    if expr in dummies:
+        k = dummies.index(expr)
+        return lambda args, deadline: args[k]
+    if expr.is_Rational:
+        p, q = int(expr.p), int(expr.q)
+        return lambda args, deadline: Decimal(p) / Decimal(q)
+    if expr.is_Float:
+        r = sp.Rational(expr)
+        return _compile(r, dummies)
+    if expr is sp.true or expr is sp.false:
+        truth = bool(expr)
+        return lambda args, deadline: truth
+    parts = [_compile(a, dummies) for a in expr.args]
+    if expr.is_Add or expr.is_Mul:
+        join = operator.add if expr.is_Add else operator.mul
+        return lambda args, deadline: functools.reduce(join, (p(args, deadline)
+                                                              for p in parts))
+    if expr.is_Pow:
+        base, power = parts
+        exponent = expr.args[1]
+        if exponent.is_Integer:
+            n = int(exponent)
+            return lambda args, deadline: _each(lambda b: b ** n, base(args, deadline))
+        if exponent == sp.Rational(1, 2):
+            return lambda args, deadline: _entrywise(Decimal.sqrt, [base(args, deadline)],
+                                                     deadline)
+        return lambda args, deadline: _entrywise(operator.pow, [base(args, deadline),
+                                                                power(args, deadline)],
+                                                 deadline)
+    if expr.is_Relational:
+        compare = _COMPARE[type(expr)]
+        return lambda args, deadline: compare(parts[0](args, deadline),
+                                              parts[1](args, deadline))
+    if isinstance(expr, sp.Piecewise):
+        pieces = [(_compile(e, dummies), _compile(c, dummies)) for e, c in expr.args]
+        return lambda args, deadline: _piecewise(pieces, args, deadline)
+    fn = _function(expr)
+    return lambda args, deadline: _entrywise(fn, [p(args, deadline) for p in parts], deadline)
+
+
+_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
+    sp.StrictGreaterThan: operator.gt, sp.GreaterThan: operator.ge,
+    sp.StrictLessThan: operator.lt, sp.LessThan: operator.le,
+}
+
+
+def _piecewise(pieces: list[tuple[Form, Form]], args: list[Any], deadline: float) -> Any:
+    result: Any = Decimal("NaN")
+    for e, c in reversed(pieces):
+        result = np.where(c(args, deadline), e(args, deadline), result)
+    return result
+
+
+def _heaviside(x: Decimal, at_zero: Decimal = Decimal("0.5")) -> Decimal:
+    return Decimal(1) if x > 0 else Decimal(0) if x < 0 else at_zero
+
+
+def _sign(x: Decimal) -> Decimal:
+    return Decimal((x > 0) - (x < 0))
+
+
+# Functions with an exact or correctly rounded decimal form; sympy's conventions at the
+# kinks (Heaviside(0) = 1/2 unless given, sign(0) = 0; relu and leaky_relu are the tool's).
+_DECIMAL: dict[Any, Callable[..., Decimal]] = {
+    sp.exp: Decimal.exp, sp.log: Decimal.ln, sp.Abs: abs, sp.sign: _sign,
+    sp.Heaviside: _heaviside, sp.Max: max, sp.Min: min,
+    symbolic.relu: lambda x: x if x > 0 else Decimal(0),
+    symbolic.leaky_relu: lambda x, k: x if x > 0 else k * x,
+}
+# Smooth functions decimal lacks: mpmath's, at the working precision.
+_MPMATH = {sp.tanh: mpmath.tanh, sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan,
+           sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh}
+
+
+def _function(expr: Any) -> Callable[..., Decimal]:
+    if expr.func in _DECIMAL:
+        return _DECIMAL[expr.func]
+    if expr.func in _MPMATH:
+        fn = _MPMATH[expr.func]
+        return lambda *xs: _from_mpf(fn(*(_to_mpf(x) for x in xs)))
+    raise NotImplementedError(f"no 30-digit form for {expr.func}")
+
+
+def _to_mpf(x: Decimal) -> Any:
+    return mpmath.mpf(str(x)) if x.is_finite() else mpmath.nan
+
+
+def _from_mpf(v: Any) -> Decimal:
+    if not mpmath.isfinite(v):
+        return Decimal("NaN")
+    return Decimal(mpmath.libmp.to_str(v._mpf_, symbolic.DIGITS + 5))
+
+
+def _entrywise(fn: Callable[..., Any], arrays: list[Any], deadline: float) -> Any:
+    """``fn`` at every entry of the broadcast arrays, CHUNK entries between two looks at
+    the deadline."""
+    b = np.broadcast_arrays(*(array_rules.obj(a) for a in arrays))
+    shape = b[0].shape
+    flat = [a.reshape(-1) for a in b]
+    ufunc = np.frompyfunc(fn, len(flat), 1)
+    out = np.empty(len(flat[0]) if shape else 1, dtype=object)
+    for start in range(0, out.size, CHUNK):
+        _check(deadline)
+        out[start:start + CHUNK] = ufunc(*(f[start:start + CHUNK] for f in flat))
+    return out.reshape(shape)
