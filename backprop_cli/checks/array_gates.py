@@ -61,7 +61,8 @@ CONTEXT = decimal.Context(prec=symbolic.DIGITS, Emax=decimal.MAX_EMAX, Emin=deci
 @dataclass
 class GateProof:
     """The gate proof's outcome: sympy's gradient of each input (a float, or nested lists;
-    None where undefined), and the gates whose rule was disproved or not proved."""
+    None where undefined), and the gates whose rule was disproved or not proved (the inputs
+    upstream of such a gate get no gradient here)."""
 
     gradients: dict[str, Any] = field(default_factory=dict)
     refuted: dict[int, str] = field(default_factory=dict)
@@ -74,7 +75,11 @@ def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
     node's, from the engine's forward pass."""
     proof = GateProof()
     _check_rules(graph, shapes, proof)
-    if proof.refuted or proof.unproved:
+    # A gate's rule sends gradient only to the inputs upstream of it: the others keep it.
+    doubtful = set().union(*(graph.ancestors_vars(nid)
+                             for nid in (*proof.refuted, *proof.unproved)))
+    names = [name for name in names if name not in doubtful]
+    if not names:
         return proof
     with decimal.localcontext(CONTEXT), mpmath.workprec(symbolic.PREC + 10):
         value = _forward(graph, point, deadline)

@@ -93,7 +93,9 @@ class SymbolicNumpy:
 
     def max(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
         if not self.shift:
-            return np.max(a, axis=axis, keepdims=keepdims)
+            out = np.apply_along_axis(_largest, -1 if axis is None else axis,
+                                      np.reshape(a, -1) if axis is None else a)
+            return np.expand_dims(out, -1 if axis is None else axis) if keepdims else out
         shape = np.max(np.zeros(np.shape(a)), axis=axis, keepdims=keepdims).shape
         out = np.empty(shape, dtype=object)
         for idx in np.ndindex(shape):
@@ -103,6 +105,18 @@ class SymbolicNumpy:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(np, name)
+
+
+def _largest(row: Any) -> Any:
+    """The largest entry, where sympy can tell (on a piece: the row's top); TypeError if
+    it cannot tell that one entry is at least every other."""
+    best = row[0]
+    for x in row[1:]:
+        if (x - best).is_positive:
+            best = x
+    if not all(sp.expand(best - x).is_nonnegative for x in row):
+        raise TypeError("the largest entry is not decided")
+    return best
 
 
 def _each(fn: Callable[[Any], Any], a: Any) -> Any:
@@ -166,24 +180,50 @@ def _prove(op: Op, args: list[Any], consts: list[Any], pieces: list[dict[Any, An
         put = np.frompyfunc(lambda e, piece=piece: e.xreplace(piece), 1, 1)
         at = [obj(put(a)) for a in args]
         sub_out = obj(put(out))
-        forward = obj(op.np_forward(snp, *at, *consts))
-        down = op.vjp(snp, (*at, *consts), sub_out, g)
+        try:
+            forward = obj(op.np_forward(snp, *at, *consts))
+            down = op.vjp(snp, (*at, *consts), sub_out, g)
+        except (TypeError, ValueError, ArithmeticError) as exc:
+            return _undecided(op, args, exc)
         pairs = [("its forward value", e, f) for e, f in
                  zip(sub_out.reshape(-1), np.broadcast_to(forward, out.shape).reshape(-1))]
         for k in range(len(args)):
             d = obj(np.asarray(down[k], dtype=object)).reshape(-1)
-            pairs += [(f"its gradient for input {k + 1}", t.xreplace(piece), r)
+            pairs += [(f"its gradient for input {k + 1}", _settled(t.xreplace(piece), piece), r)
                       for t, r in zip(truth[k], d)]
         for what, expected, got in pairs:
             verdict = is_zero(sp.sympify(expected) - sp.sympify(got))
             if verdict is True:
                 continue
-            shape = " and ".join("×".join(map(str, a.shape)) or "scalar" for a in args)
             if verdict is False:
-                return RuleProof(False, f"sympy disproves {op.name}'s rule on {shape}: "
-                                 f"{what} is {got}, not {expected}", refuted=True)
-            return RuleProof(False, f"sympy could not decide {op.name}'s rule on {shape}")
+                return RuleProof(False, f"sympy disproves {op.name}'s rule on "
+                                 f"{_shapes(args)}: {what} is {got}, not {expected}",
+                                 refuted=True)
+            return RuleProof(False, f"sympy could not decide {op.name}'s rule on "
+                             f"{_shapes(args)}")
     return RuleProof(True)
+
+
+def _undecided(op: Op, args: list[Any], exc: Exception) -> RuleProof:
+    return RuleProof(False, f"sympy could not run {op.name}'s rule on {_shapes(args)} "
+                     f"({exc})")
+
+
+def _shapes(args: list[Any]) -> str:
+    """"2×3 and 3": the instance's shapes, as the tables write them."""
+    return " and ".join("×".join(map(str, a.shape)) or "scalar" for a in args)
+
+
+def _settled(e: Any, piece: dict[Any, Any]) -> Any:
+    """sympy's derivative of a maximum on a piece, its comparisons settled: each Max or Min
+    of entries top - t (t > 0) written as top + Max(-t, ...), which sympy then decides."""
+    tops = {s for v in piece.values() for s in v.free_symbols if not s.is_positive}
+
+    def shift(m: Any) -> Any:
+        top = next((s for s in tops if s in m.free_symbols), None)
+        return m if top is None else top + m.func(*(sp.expand(x - top) for x in m.args))
+
+    return e.replace(lambda x: isinstance(x, (sp.Max, sp.Min)), shift)
 
 
 def is_zero(e: Any) -> bool | None:
