@@ -82,8 +82,8 @@ def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
     if not names:
         return proof
     with decimal.localcontext(CONTEXT), mpmath.workprec(symbolic.PREC + 10):
-        value = _forward(graph, point, deadline)
-        upstream = _backward(graph, value, seed, deadline)
+        value, local = _forward(graph, point, deadline)
+        upstream = _backward(graph, value, local, seed, deadline)
         for name in names:
             g = upstream[graph.variables[name]]
             shape = shapes[graph.variables[name]]
@@ -130,6 +130,12 @@ def gates_here(graph: Graph, point: Point, run: ArrayPass, checks: list[Check],
 # ---------------------------------------------------------------- 1. the rules
 
 
+def warm(graph: Graph, shapes: list[tuple[int, ...]]) -> None:
+    """Prove every gate's rule of the graph now (array_rules caches each proof for the
+    process), so that ``prove_gradients`` finds them done."""
+    _check_rules(graph, shapes, GateProof())
+
+
 def _check_rules(graph: Graph, shapes: list[tuple[int, ...]], proof: GateProof) -> None:
     """Prove every gate's rule on its shape class (cached)."""
     needs = graph.needs_grad()
@@ -161,8 +167,12 @@ def _record(proof: GateProof, nid: int, rule: array_rules.RuleProof) -> None:
 # ---------------------------------------------------------------- 2. at the point
 
 
-def _forward(graph: Graph, point: Point, deadline: float) -> list[Any]:
+def _forward(graph: Graph, point: Point, deadline: float) -> tuple[list[Any], list[Any]]:
+    """Every node's value, and an elementwise gate's local derivatives (computed with its
+    value: sigmoid's exp(-x) once for both)."""
+    needs = graph.needs_grad()
     value: list[Any] = []
+    local: list[Any] = [None] * len(graph.nodes)
     for node in graph.nodes:
         _check(deadline)
         op = node.op
@@ -181,16 +191,19 @@ def _forward(graph: Graph, point: Point, deadline: float) -> list[Any]:
             continue
         args = [value[j] for j in node.inputs]
         if op.np_local is not None:
-            forms = _forms(op, len(args))
-            value.append(array_rules.obj(forms[0](args, deadline)))
+            wanted = tuple(needs[node.id] and needs[j] for j in node.inputs)
+            out, *derivatives = _forms(op, wanted)(args, deadline)
+            local[node.id] = iter(derivatives)
+            value.append(array_rules.obj(out))
         else:
             assert op.np_forward is not None
             _check_product(op, args, deadline, 1)
             value.append(array_rules.obj(op.np_forward(DECIMAL_NUMPY, *args)))
-    return value
+    return value, local
 
 
-def _backward(graph: Graph, value: list[Any], seed: Array, deadline: float) -> list[Any]:
+def _backward(graph: Graph, value: list[Any], local: list[Any], seed: Array,
+              deadline: float) -> list[Any]:
     needs = graph.needs_grad()
     upstream: list[Any] = [None] * len(graph.nodes)
     upstream[graph.output] = np.array([Decimal(float(s)) for s in np.ravel(seed)],
@@ -206,9 +219,8 @@ def _backward(graph: Graph, value: list[Any], seed: Array, deadline: float) -> l
         if g is None:
             g = np.zeros(out.shape, dtype=object) + Decimal(0)
         if op.np_local is not None:
-            forms = _forms(op, len(args))
-            down = [unbroadcast(array_rules.obj(g * forms[1 + k](args, deadline)), a.shape)
-                    if needs[j] else None for k, (j, a) in enumerate(zip(node.inputs, args))]
+            down = [unbroadcast(array_rules.obj(g * next(local[node.id])), a.shape)
+                    if needs[j] else None for j, a in zip(node.inputs, args)]
         else:
             assert op.vjp is not None
             _check_product(op, args, deadline, 2)
@@ -280,12 +292,27 @@ Form = Callable[[list[Any], float], Any]  # (input arrays, deadline) -> array
 
 
 @cache
-def _forms(op: Op, inputs: int) -> tuple[Form, ...]:
-    """The op's sympy form and its local derivatives (symbolic.local_forms), each as a
-    function of decimal arrays (broadcast as numpy does)."""
-    dummies, derivatives = symbolic.local_forms(op, inputs)
-    value = op.sympy(symbolic.SP, *dummies)
-    return tuple(_compile(e, dummies) for e in (value, *derivatives))
+def _forms(op: Op, wanted: tuple[bool, ...]) -> Callable[[list[Any], float], list[Any]]:
+    """The op's sympy form and its local derivatives for the ``wanted`` inputs
+    (symbolic.local_forms), as one function of decimal arrays (broadcast as numpy does);
+    what they share (sympy's cse: sigmoid's exp(-x)) is computed once."""
+    dummies, derivatives = symbolic.local_forms(op, len(wanted))
+    shared, forms = sp.cse([op.sympy(symbolic.SP, *dummies),
+                            *(d for d, w in zip(derivatives, wanted) if w)])
+    names = list(dummies)
+    steps = []
+    for name, expr in shared:
+        steps.append(_compile(expr, tuple(names)))
+        names.append(name)
+    outs = [_compile(expr, tuple(names)) for expr in forms]
+
+    def run(args: list[Any], deadline: float) -> list[Any]:
+        known = list(args)
+        for step in steps:
+            known.append(step(known, deadline))
+        return [out(known, deadline) for out in outs]
+
+    return run
 
 
 def _compile(expr: Any, dummies: tuple[Any, ...]) -> Form:
