@@ -258,6 +258,21 @@ def test_a_wrong_local_gradient_is_caught_by_the_gate_proof() -> None:
     assert proofs(r) == {("sympy-gates", "fail")}
 
 
+def test_a_rule_sympy_cannot_prove_leaves_its_gradients_to_the_other_checks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delitem(array_rules.PROOF_FORMS, "softmax")
+    array_rules.prove_rule.cache_clear()
+    try:
+        r = evaluate("sum(softmax(W@x) * b) + sum(b^2)", at=_mlp_layer(10, 9))
+    finally:
+        array_rules.prove_rule.cache_clear()
+    checks = {c.variable: c for c in r.verification.checks}
+    assert (checks["W"].proof, checks["W"].status) == ("numeric", "pass")
+    assert (checks["b"].proof, checks["b"].status) == ("sympy-gates", "pass")
+    assert any("did not prove gate" in n and "softmax has no array rule proof form" in n
+               for n in r.verification.notes)
+
+
 # ---------------------------------------------------------------- the budget
 
 
