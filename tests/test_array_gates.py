@@ -273,6 +273,17 @@ def test_a_rule_sympy_cannot_prove_leaves_its_gradients_to_the_other_checks(
                for n in r.verification.notes)
 
 
+def test_rowmax_at_a_tie_is_not_claimed_by_the_gate_proof() -> None:
+    # Its rule is proved on the smooth pieces only; at a tie sympy's Max gives 1/2 per tied
+    # entry where the rule shares the upstream: the point is a kink, not a proof.
+    a = np.random.default_rng(3).uniform(-1, 1, (9, 9))
+    a[2, 3] = a[2, 5] = 2.0
+    r = evaluate("sum(rowmax(A)) + sum(tanh(A))", at={"A": a})
+    assert r.verification.checks[0].proof != "sympy-gates"
+    assert any("rowmax at a tie (2 entries of row 2 equal its largest)" in n
+               for n in r.verification.notes)
+
+
 # ---------------------------------------------------------------- the budget
 
 

@@ -75,16 +75,12 @@ def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
     node's, from the engine's forward pass."""
     proof = GateProof()
     _check_rules(graph, shapes, proof)
-    # A gate's rule sends gradient only to the inputs upstream of it: the others keep it.
-    doubtful = set().union(*(graph.ancestors_vars(nid)
-                             for nid in (*proof.refuted, *proof.unproved)))
-    names = [name for name in names if name not in doubtful]
-    if not names:
+    if not _sure(graph, names, proof):
         return proof
     with decimal.localcontext(CONTEXT), mpmath.workprec(symbolic.PREC + 10):
-        value, local = _forward(graph, point, deadline)
+        value, local = _forward(graph, point, deadline, proof)
         upstream = _backward(graph, value, local, seed, deadline)
-        for name in names:
+        for name in _sure(graph, names, proof):
             g = upstream[graph.variables[name]]
             shape = shapes[graph.variables[name]]
             g = np.zeros(shape, dtype=object) + Decimal(0) if g is None else g
@@ -93,6 +89,14 @@ def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
             proof.gradients[name] = (np.array(floats, dtype=object).reshape(shape).tolist()
                                      if shape else floats[0])
     return proof
+
+
+def _sure(graph: Graph, names: list[str], proof: GateProof) -> list[str]:
+    """The inputs whose gradient passes through no refuted or unproved gate (a gate's rule
+    sends gradient only to the inputs upstream of it)."""
+    doubtful = set().union(*(graph.ancestors_vars(nid)
+                             for nid in (*proof.refuted, *proof.unproved)))
+    return [name for name in names if name not in doubtful]
 
 
 def gates_here(graph: Graph, point: Point, run: ArrayPass, checks: list[Check],
@@ -167,9 +171,11 @@ def _record(proof: GateProof, nid: int, rule: array_rules.RuleProof) -> None:
 # ---------------------------------------------------------------- 2. at the point
 
 
-def _forward(graph: Graph, point: Point, deadline: float) -> tuple[list[Any], list[Any]]:
+def _forward(graph: Graph, point: Point, deadline: float,
+             proof: GateProof) -> tuple[list[Any], list[Any]]:
     """Every node's value, and an elementwise gate's local derivatives (computed with its
-    value: sigmoid's exp(-x) once for both)."""
+    value: sigmoid's exp(-x) once for both); an array gate at a point its rule was not
+    proved at (rowmax at a tie) is unproved."""
     needs = graph.needs_grad()
     value: list[Any] = []
     local: list[Any] = [None] * len(graph.nodes)
@@ -199,6 +205,9 @@ def _forward(graph: Graph, point: Point, deadline: float) -> tuple[list[Any], li
             assert op.np_forward is not None
             _check_product(op, args, deadline, 1)
             value.append(array_rules.obj(op.np_forward(DECIMAL_NUMPY, *args)))
+            why = array_rules.off_the_pieces(op, args[0])
+            if why is not None:
+                proof.unproved.setdefault(node.id, why)
     return value, local
 
 

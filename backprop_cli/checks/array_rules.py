@@ -169,6 +169,22 @@ def _row_pieces(z: Any) -> Iterator[dict[Any, Any]]:
         yield piece
 
 
+def off_the_pieces(op: Op, z: Any) -> str | None:
+    """Why the point ``z`` (an op's first input, at the point) lies on none of the pieces
+    its rule was proved on, or None: a row maximum whose largest entry is tied (a kink,
+    where sympy's derivative and the subgradient the rule takes differ)."""
+    if PROOF_FORMS.get(op.name) != "pieces":
+        return None
+    rows = z.reshape(-1, z.shape[-1]) if z.ndim else z.reshape(1, 1)
+    for r, row in enumerate(rows):
+        top = max(row)
+        tied = sum(1 for x in row if x == top)
+        if tied > 1:
+            return (f"{op.name} at a tie ({tied} entries of row {r} equal its largest): its "
+                    "rule is proved off ties only, where it is differentiable")
+    return None
+
+
 def _prove(op: Op, args: list[Any], consts: list[Any], pieces: list[dict[Any, Any]],
            snp: SymbolicNumpy) -> RuleProof:
     assert op.sympy_array is not None and op.np_forward is not None and op.vjp is not None
