@@ -11,9 +11,9 @@ The scalar engine's gate-by-gate pass (sympy_jobs.gates), for the array engine:
    op's sympy form and its derivative on a small symbolic instance of the same shape class
    (array_rules.prove_rule), once per op and shape class per process.
 2. Those rules are applied gate by gate at the point, in decimal arithmetic with 30
-   significant digits (Python's decimal, one object per entry; exp and log correctly
-   rounded, other functions by mpmath at the same precision), from the exact inputs (0.1 is
-   1/10): forward in topological order, then the upstream gradient from the output back,
+   significant digits (decimal_forms.py: Python's decimal, one object per entry; exp and
+   log correctly rounded, other functions by mpmath at the same precision), from the exact
+   inputs (0.1 is 1/10): forward in topological order, then the upstream gradient from the output back,
    summed at every fan-out. No float64 number of the engine is used, so the result is a
    reference as the scalar pass's is: the gradient the rules give, to 30 digits.
 
@@ -26,36 +26,28 @@ matrix product that would not finish in time.
 from __future__ import annotations
 
 import decimal
-import functools
-import operator
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from functools import cache
 from typing import Any
 
 import mpmath
 import numpy as np
-import sympy as sp
 
 from ..core.arrays import Array, ArrayPass, unbroadcast
 from ..core.graph import Graph
 from ..core.ops import CONST, VAR, Op
 from ..core.point import Point
 from ..core.result import Check, Tolerance
-from . import array_rules, symbolic
+from . import array_rules, decimal_forms, symbolic
+from .decimal_forms import check_deadline
 from .policy import flat as policy_flat
 from .policy import sympy_stop_notes
 from .worker import Finished
 
-CHUNK = 4096  # entries of a function evaluated between two looks at the deadline
 SECONDS_PER_PRODUCT = 2e-6  # a multiply-add of two decimals in a numpy object array, with
 # room for a busy machine: a matrix product expected to end past the deadline is not begun
-
-CONTEXT = decimal.Context(prec=symbolic.DIGITS, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
-                          traps=[])  # no traps: 1/0 is Infinity, log(-1) NaN: "undefined"
 
 
 @dataclass
@@ -77,7 +69,7 @@ def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
     _check_rules(graph, shapes, proof)
     if not _sure(graph, names, proof):
         return proof
-    with decimal.localcontext(CONTEXT), mpmath.workprec(symbolic.PREC + 10):
+    with decimal.localcontext(decimal_forms.CONTEXT), mpmath.workprec(symbolic.PREC + 10):
         value, local = _forward(graph, point, deadline, proof)
         upstream = _backward(graph, value, local, seed, deadline)
         for name in _sure(graph, names, proof):
@@ -180,7 +172,7 @@ def _forward(graph: Graph, point: Point, deadline: float,
     value: list[Any] = []
     local: list[Any] = [None] * len(graph.nodes)
     for node in graph.nodes:
-        _check(deadline)
+        check_deadline(deadline)
         op = node.op
         if op is VAR:
             name = str(node.name)
@@ -198,13 +190,13 @@ def _forward(graph: Graph, point: Point, deadline: float,
         args = [value[j] for j in node.inputs]
         if op.np_local is not None:
             wanted = tuple(needs[node.id] and needs[j] for j in node.inputs)
-            out, *derivatives = _forms(op, wanted)(args, deadline)
+            out, *derivatives = decimal_forms.forms(op, wanted)(args, deadline)
             local[node.id] = iter(derivatives)
             value.append(array_rules.obj(out))
         else:
             assert op.np_forward is not None
             _check_product(op, args, deadline, 1)
-            value.append(array_rules.obj(op.np_forward(DECIMAL_NUMPY, *args)))
+            value.append(array_rules.obj(op.np_forward(decimal_forms.DECIMAL_NUMPY, *args)))
             why = array_rules.off_the_pieces(op, args[0])
             if why is not None:
                 proof.unproved.setdefault(node.id, why)
@@ -218,7 +210,7 @@ def _backward(graph: Graph, value: list[Any], local: list[Any], seed: Array,
     upstream[graph.output] = np.array([Decimal(float(s)) for s in np.ravel(seed)],
                                       dtype=object).reshape(np.shape(seed))
     for node in reversed(graph.nodes):
-        _check(deadline)
+        check_deadline(deadline)
         if not node.inputs or not needs[node.id]:
             continue
         op = node.op
@@ -233,17 +225,12 @@ def _backward(graph: Graph, value: list[Any], local: list[Any], seed: Array,
         else:
             assert op.vjp is not None
             _check_product(op, args, deadline, 2)
-            down = list(op.vjp(DECIMAL_NUMPY, tuple(args), out, g))
+            down = list(op.vjp(decimal_forms.DECIMAL_NUMPY, tuple(args), out, g))
         for j, d in zip(node.inputs, down):
             if needs[j] and d is not None:
                 d = array_rules.obj(np.asarray(d, dtype=object))
                 upstream[j] = d if upstream[j] is None else upstream[j] + d
     return upstream
-
-
-def _check(deadline: float) -> None:
-    if time.monotonic() > deadline:
-        raise TimeoutError
 
 
 def _check_product(op: Op, args: list[Any], deadline: float, products: int) -> None:
@@ -260,177 +247,3 @@ def _check_product(op: Op, args: list[Any], deadline: float, products: int) -> N
 
 def _exact(f: Fraction) -> Decimal:
     return Decimal(f.numerator) / Decimal(f.denominator)
-
-
-# ---------------------------------------------------------------- numbers
-
-
-class _DecimalNumpy:
-    """numpy for the op table's array rules on object arrays of Decimals: exp and log
-    entry by entry (correctly rounded), a mean that divides by a Decimal count, and a sum of
-    a mask that counts in Decimals (a router's share, 1/k, stays a Decimal)."""
-
-    def exp(self, a: Any) -> Any:
-        return _each(Decimal.exp, a)
-
-    def log(self, a: Any) -> Any:
-        return _each(Decimal.ln, a)
-
-    def sum(self, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
-        a = np.asarray(a)
-        if a.dtype == bool:
-            a = np.where(a, Decimal(1), Decimal(0))  # type: ignore[call-overload]
-        return np.sum(a, axis=axis, keepdims=keepdims)
-
-    def mean(self, a: Any, axis: Any = None) -> Any:
-        n = a.size if axis is None else a.shape[axis]
-        return np.sum(a, axis=axis) / Decimal(n)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(np, name)
-
-
-DECIMAL_NUMPY = _DecimalNumpy()
-
-
-def _each(fn: Callable[[Any], Any], a: Any) -> Any:
-    return np.frompyfunc(fn, 1, 1)(a) if isinstance(a, np.ndarray) else fn(a)
-
-
-Form = Callable[[list[Any], float], Any]  # (input arrays, deadline) -> array
-
-
-@cache
-def _forms(op: Op, wanted: tuple[bool, ...]) -> Callable[[list[Any], float], list[Any]]:
-    """The op's sympy form and its local derivatives for the ``wanted`` inputs
-    (symbolic.local_forms), as one function of decimal arrays (broadcast as numpy does);
-    what they share (sympy's cse: sigmoid's exp(-x)) is computed once."""
-    dummies, derivatives = symbolic.local_forms(op, len(wanted))
-    shared, forms = sp.cse([op.sympy(symbolic.SP, *dummies),
-                            *(d for d, w in zip(derivatives, wanted) if w)])
-    names = list(dummies)
-    steps = []
-    for name, expr in shared:
-        steps.append(_compile(expr, tuple(names)))
-        names.append(name)
-    outs = [_compile(expr, tuple(names)) for expr in forms]
-
-    def run(args: list[Any], deadline: float) -> list[Any]:
-        known = list(args)
-        for step in steps:
-            known.append(step(known, deadline))
-        return [out(known, deadline) for out in outs]
-
-    return run
-
-
-def _compile(expr: Any, dummies: tuple[Any, ...]) -> Form:
-    """A sympy expression (an op's local form: a handful of terms) as a function of its
-    inputs' decimal arrays. Arithmetic is numpy's on the Decimal objects; exp, log and
-    square roots are Decimal's; comparisons, Heaviside, sign, max and Piecewise exact; any
-    other function mpmath's at the same precision, entry by entry."""
-    if expr in dummies:
-        k = dummies.index(expr)
-        return lambda args, deadline: args[k]
-    if expr.is_Rational:
-        p, q = int(expr.p), int(expr.q)
-        return lambda args, deadline: Decimal(p) / Decimal(q)
-    if expr.is_Float:
-        r = sp.Rational(expr)
-        return _compile(r, dummies)
-    if expr is sp.true or expr is sp.false:
-        truth = bool(expr)
-        return lambda args, deadline: truth
-    parts = [_compile(a, dummies) for a in expr.args]
-    if expr.is_Add or expr.is_Mul:
-        join = operator.add if expr.is_Add else operator.mul
-        return lambda args, deadline: functools.reduce(join, (p(args, deadline)
-                                                              for p in parts))
-    if expr.is_Pow:
-        base, power = parts
-        exponent = expr.args[1]
-        if exponent.is_Integer:
-            n = int(exponent)
-            return lambda args, deadline: _each(lambda b: b ** n, base(args, deadline))
-        if exponent == sp.Rational(1, 2):
-            return lambda args, deadline: _entrywise(Decimal.sqrt, [base(args, deadline)],
-                                                     deadline)
-        return lambda args, deadline: _entrywise(operator.pow, [base(args, deadline),
-                                                                power(args, deadline)],
-                                                 deadline)
-    if expr.is_Relational:
-        compare = _COMPARE[type(expr)]
-        return lambda args, deadline: compare(parts[0](args, deadline),
-                                              parts[1](args, deadline))
-    if isinstance(expr, sp.Piecewise):
-        pieces = [(_compile(e, dummies), _compile(c, dummies)) for e, c in expr.args]
-        return lambda args, deadline: _piecewise(pieces, args, deadline)
-    fn = _function(expr)
-    return lambda args, deadline: _entrywise(fn, [p(args, deadline) for p in parts], deadline)
-
-
-_COMPARE: dict[type, Callable[[Any, Any], Any]] = {
-    sp.StrictGreaterThan: operator.gt, sp.GreaterThan: operator.ge,
-    sp.StrictLessThan: operator.lt, sp.LessThan: operator.le,
-}
-
-
-def _piecewise(pieces: list[tuple[Form, Form]], args: list[Any], deadline: float) -> Any:
-    result: Any = Decimal("NaN")
-    for e, c in reversed(pieces):
-        result = np.where(c(args, deadline), e(args, deadline), result)
-    return result
-
-
-def _heaviside(x: Decimal, at_zero: Decimal = Decimal("0.5")) -> Decimal:
-    return Decimal(1) if x > 0 else Decimal(0) if x < 0 else at_zero
-
-
-def _sign(x: Decimal) -> Decimal:
-    return Decimal((x > 0) - (x < 0))
-
-
-# Functions with an exact or correctly rounded decimal form; sympy's conventions at the
-# kinks (Heaviside(0) = 1/2 unless given, sign(0) = 0; relu and leaky_relu are the tool's).
-_DECIMAL: dict[Any, Callable[..., Decimal]] = {
-    sp.exp: Decimal.exp, sp.log: Decimal.ln, sp.Abs: abs, sp.sign: _sign,
-    sp.Heaviside: _heaviside, sp.Max: max, sp.Min: min,
-    symbolic.relu: lambda x: x if x > 0 else Decimal(0),
-    symbolic.leaky_relu: lambda x, k: x if x > 0 else k * x,
-}
-# Smooth functions decimal lacks: mpmath's, at the working precision.
-_MPMATH = {sp.tanh: mpmath.tanh, sp.sin: mpmath.sin, sp.cos: mpmath.cos, sp.tan: mpmath.tan,
-           sp.sinh: mpmath.sinh, sp.cosh: mpmath.cosh}
-
-
-def _function(expr: Any) -> Callable[..., Decimal]:
-    if expr.func in _DECIMAL:
-        return _DECIMAL[expr.func]
-    if expr.func in _MPMATH:
-        fn = _MPMATH[expr.func]
-        return lambda *xs: _from_mpf(fn(*(_to_mpf(x) for x in xs)))
-    raise NotImplementedError(f"no 30-digit form for {expr.func}")
-
-
-def _to_mpf(x: Decimal) -> Any:
-    return mpmath.mpf(str(x)) if x.is_finite() else mpmath.nan
-
-
-def _from_mpf(v: Any) -> Decimal:
-    if not mpmath.isfinite(v):
-        return Decimal("NaN")
-    return Decimal(mpmath.libmp.to_str(v._mpf_, symbolic.DIGITS + 5))
-
-
-def _entrywise(fn: Callable[..., Any], arrays: list[Any], deadline: float) -> Any:
-    """``fn`` at every entry of the broadcast arrays, CHUNK entries between two looks at
-    the deadline."""
-    b = np.broadcast_arrays(*(array_rules.obj(a) for a in arrays))
-    shape = b[0].shape
-    flat = [a.reshape(-1) for a in b]
-    ufunc = np.frompyfunc(fn, len(flat), 1)
-    out = np.empty(len(flat[0]) if shape else 1, dtype=object)
-    for start in range(0, out.size, CHUNK):
-        _check(deadline)
-        out[start:start + CHUNK] = ufunc(*(f[start:start + CHUNK] for f in flat))
-    return out.reshape(shape)
