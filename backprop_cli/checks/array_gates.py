@@ -13,9 +13,10 @@ The scalar engine's gate-by-gate pass (sympy_jobs.gates), for the array engine:
 2. Those rules are applied gate by gate at the point, in decimal arithmetic with 30
    significant digits (decimal_forms.py: Python's decimal, one object per entry; exp and
    log correctly rounded, other functions by mpmath at the same precision), from the exact
-   inputs (0.1 is 1/10): forward in topological order, then the upstream gradient from the output back,
-   summed at every fan-out. No float64 number of the engine is used, so the result is a
-   reference as the scalar pass's is: the gradient the rules give, to 30 digits.
+   inputs (0.1 is 1/10): forward in topological order, then the upstream gradient from the
+   output back, summed at every fan-out. No float64 number of the engine is used, so the
+   result is a reference as the scalar pass's is: the gradient the rules give, to 30
+   digits.
 
 A rule that sympy disproves makes the gradients through that gate fail (array_verify); one
 it cannot decide leaves them without this proof. The pass stops at the deadline
