@@ -248,8 +248,9 @@ def is_zero(e: Any) -> bool | None:
     e = sp.expand(e, power_exp=True)
     if e == 0:
         return True
-    # log(Σ exp(z - m)) is log(Σ exp z) - m: factor each log's argument and split it.
-    logs = {f: sp.expand_log(sp.log(sp.factor(f.args[0])), force=True)
+    # log(Σ exp(z - m)) is log(Σ exp z) - m: factor each log's argument and split it (only
+    # into factors sympy knows are positive: no force).
+    logs = {f: sp.expand_log(sp.log(sp.factor(f.args[0])))
             for f in e.atoms(sp.log)}
     e = sp.expand(e.xreplace(logs), power_exp=True)
     named: dict[Any, Any] = {}
