@@ -115,6 +115,8 @@ def decide(c: Check, tol: Tolerance, at_kink: bool,
                 sym = None
             elif sym and undefined:
                 sym = None  # defined entries only: the rest is proved by nothing below
+    if c.sympy_how == "refuted":  # sympy disproved a gate's rule (array_gates.py)
+        sym = False
     if undefined and sym is None:
         _singular(c, kink, undefined)
         return

@@ -97,7 +97,8 @@ class Check:
     notes: list[str] = field(default_factory=list)
     proof: str = "none"  # a key of PROOFS: which check proved it (checks/policy.py decides)
     why: str = ""  # why it is not checked (proof "budget" or "none")
-    # "formula" or "gates": how sympy_value was found; "undefined": sympy found none (0/0, ∞)
+    # "formula" or "gates": how sympy_value was found; "undefined": sympy found none (0/0, ∞);
+    # "refuted": sympy disproved the rule of a gate this gradient passes through (arrays)
     sympy_how: str | None = None
     numeric_step: float | None = None  # the step h of the finite difference shown
     # (h, central difference, |difference - backprop|) from 1e-2 to 1e-9 (--explain, or a
