@@ -130,14 +130,18 @@ class _FastLexer(Lexer):
     __future_interface__ = 2
     # The program's own terminals; the ops' terminals (+ * @ .T ...) come from the op table.
     STRUCTURE = ("_SEP", "__IGNORE_1", "COMMENT", "NUMBER", "NAME", "LPAR", "RPAR", "EQUAL",
-                 "COMMA", "TRANSPOSE_T", "SUPERSCRIPT", "ROOT", "BAR", "TIMES")
+                 "COMMA")
+    # The student's notations (W^T, x², √, |x|, ×): after the ops, so that the common
+    # tokens are tried first; ^T before ^ (the longer token wins, as in Lark).
+    NOTATION = ("SUPERSCRIPT", "ROOT", "BAR", "TIMES")
 
     def __init__(self, lark: Lark):
         terminals = {t.name: t for t in lark.terminals}
         ops = {op.token[0] for op in OPS.values() if op.token} - set(self.STRUCTURE)
         # Longest first, as Lark orders them, so that ** is one POW rather than two STARs.
-        order = (*self.STRUCTURE,
-                 *sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n)))
+        by_width = sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n))
+        by_width.insert(by_width.index("POW"), "TRANSPOSE_T")
+        order = (*self.STRUCTURE, *by_width, *self.NOTATION)
         self.ignore = frozenset(lark.lexer_conf.ignore)
         self.regex = re.compile("|".join(
             f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in order))
