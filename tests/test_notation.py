@@ -58,6 +58,7 @@ ACCEPTED = [
     # unicode maths
     ("x × y", "x*y", "x=0.7,y=-3"),
     ("x · y", "x*y", "x=0.7,y=-3"),
+    ("x ⋅ y", "x*y", "x=0.7,y=-3"),
     ("x − y", "x - y", "x=0.7,y=-3"),
     ("−x", "-x", "x=0.7"),
     ("x²", "x^2", "x=0.7"),
@@ -197,7 +198,12 @@ def test_eval_prints_the_reading_first(backprop) -> None:  # type: ignore[no-unt
     ("f(x+1) = x", "x=1", "the parameters of f(...) = ... must be names", "f(x, y) = ..."),
     ("f(x) = x; g = 2", "x=1", "f(x, ...) = ... names the output", "then the output"),
     ("x if y else z", "x=1", "syntax error: unexpected 'if'", "maths, not Python"),
-    ("np.exp(x)", "x=1", "syntax error", "attributes and methods"),
+    ("np.exp(x)", "x=1", "syntax error", "did you mean exp(...)? (no 'np.')"),
+    ("math.log(x)", "x=1", "syntax error", "did you mean log(...)? (no 'math.')"),
+    ("x.real", "x=1", "syntax error", "attributes and methods"),
+    ("∑(x)", "x=1", "syntax error", "sums are written sum(...)"),
+    ("Σ(x)", "x=1", "unknown function 'Σ'", "did you mean sum(x)?"),
+    ("x ÷ 2", "x=1", "syntax error", "division is written /"),
 ])
 def test_a_rejected_notation_says_what_was_meant(expr: str, at: str, message: str,
                                                  hint: str) -> None:

@@ -494,6 +494,8 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             return self._product(v, a, s, rpar.end_pos), s, rpar.end_pos
         if op is None:
             close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=3, cutoff=0.5)
+            if name == "Σ":  # Σ(x): the sum of a vector's entries
+                close = ["sum"]
             # Two letters swapped (tahn) is the likeliest slip: tanh before the nearer tan.
             close.sort(key=lambda c: sorted(c) != sorted(name))
             inner = self.src[args[0][1]:args[-1][2]] if args else ""
@@ -570,15 +572,18 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
 
 def _function(name: str) -> Any:
-    """The op a function name stands for: as written, else in lower case (ReLU, Tanh)."""
+    """The op a function name stands for: as written, else in lower case (ReLU, Tanh); a
+    Greek capital keeps its case (Σ is not σ)."""
     op = FUNCTIONS.get(name)
-    return op if op is not None else FUNCTIONS.get(name.lower())
+    return op if op is not None or not name.isascii() else FUNCTIONS.get(name.lower())
 
 
 def _reads_as_product(name: str, graph: Graph) -> bool:
     """Whether `name(...)`, name not a function, is a product: a variable-like name (one
     letter, maybe with digits: W, x1, w_0) or a name the program already uses; a longer
     unknown name (swish, sigmod) stays an unknown function, with its suggestions."""
+    if name == "Σ":  # the sum sign, not a product
+        return False
     if name in graph.named or name in graph.variables or name in CONSTANTS:
         return True
     if difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.75):
@@ -587,6 +592,15 @@ def _reads_as_product(name: str, graph: Graph) -> bool:
                                                            for ch in name[1:]))
 
 
+# Prefixes of a pasted library call (np.exp) and maths characters the grammar does not read.
+_MODULES = frozenset({"np", "numpy", "math", "torch", "F", "sp", "sympy", "jnp", "tf"})
+_UNICODE_HINTS = {
+    "∑": "sums are written sum(...) (of a vector or matrix) or with +",
+    "∏": "products are written with *",
+    "÷": "division is written /",
+    "∗": "multiplication is written *",
+    "≤": "comparisons are not expressions here", "≥": "comparisons are not expressions here",
+}
 _SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 
 
@@ -725,7 +739,15 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
         if ch in "'\"":
             return "the expression language has no strings; names are plain words like x or w0"
         if ch == ".":
+            # np.exp(x), math.log(x): the function alone is meant.
+            module = before.split()[-1] if before.split() else ""
+            name = source[pos + 1:].split("(", 1)[0].strip()
+            if module in _MODULES and _function(name) is not None:
+                return (f"functions are called by name alone: did you mean {name}(...)? "
+                        f"(no '{module}.')")
             return "attributes and methods are not part of the language (only A.T, the transpose)"
+        if ch in _UNICODE_HINTS:
+            return _UNICODE_HINTS[ch]
         return "operators are + - * / ^ (or **); names use letters, digits and _"
     if ttype == "$END" or isinstance(exc, UnexpectedEOF):
         if source.count("(") > source.count(")"):
