@@ -390,3 +390,18 @@ def test_values_of_a_mixed_expression_match_the_canonical_one() -> None:
     r = evaluate("2x² + e^(−x) − |x|·σ(x)", at="x=0.3", check=())
     x = 0.3
     assert r.value == pytest.approx(2 * x**2 + math.exp(-x) - abs(x) / (1 + math.exp(-x)))
+
+
+def test_a_formula_answer_may_use_the_notation() -> None:
+    out = _invoke("eval", "x^2*y", "--at", "x=3,y=2", "--expect", "dx = 2x y", "--check",
+                  "none", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["answers"]["ok"] is True
+
+
+def test_a_matrix_formula_answer_in_the_lectures_notation() -> None:
+    # The lecture's dW = 2 q xᵀ, with q = W x: juxtaposition and the transpose, read by shapes.
+    out = _invoke("eval", "sum((W@x)^2)", "--at", "W=[[0.1,0.5],[-0.3,0.8]]", "--at",
+                  "x=[0.2,0.4]", "--expect", "dW = 2 (W x) xᵀ", "--check", "none", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["answers"]["ok"] is True
