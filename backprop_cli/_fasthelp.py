@@ -1,4 +1,4 @@
-"""`backprop --help` and `backprop eval --help` without importing typer.
+"""`backprop --help`, `backprop eval --help` and `backprop` alone without importing typer.
 
 typer (with its vendored click, inspect, typing, enum ...) costs 30-60 ms to import, more
 than twice a bare `python -c pass`. The two help texts are saved in ``_help.py`` (made by
@@ -18,7 +18,7 @@ import zlib
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-CACHED = ("--help", "eval --help")
+CACHED = ("--help", "eval --help", "")  # "": `backprop` alone, the "try this" screen
 
 
 def key() -> str | None:

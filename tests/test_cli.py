@@ -293,9 +293,10 @@ def test_every_help_has_a_purpose_an_example_and_readable_metavars() -> None:
     assert "--at X=V,..." in invoke("eval", "--help").stdout
 
 
-def test_no_arguments_shows_help() -> None:
+def test_no_arguments_shows_what_to_try() -> None:
     r = run()
-    assert "Usage" in r.output and "Traceback" not in r.output
+    assert "Try this:" in r.output and "backprop --help" in r.output
+    assert "Traceback" not in r.output
 
 
 # --- bad input: exit 2, one clear message on stderr, no traceback ----------------------------
@@ -304,11 +305,11 @@ BAD_INPUT: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     # syntax errors show the input with a caret and what was expected
     (("x +", "--at", "x=1"), ("syntax error", "expected", "x +\n     ^")),
     (("(x+y", "--at", "x=1,y=2"), ("syntax error", "')'", "never closed")),
-    (("2 x", "--at", "x=1"), ("syntax error", "write the product with '*'")),
+    (("x 2", "--at", "x=1"), ("syntax error", "write the product with '*'")),
     (("__import__('os').system('echo PWNED')", "--at", "x=1"),
      ("syntax error", "unexpected character \"'\"")),
     # unknown function, arity
-    (("sigmod(x)", "--at", "x=1"), ("unknown function 'sigmod'", "did you mean sigmoid?")),
+    (("sigmod(x)", "--at", "x=1"), ("unknown function 'sigmod'", "did you mean sigmoid(x)?")),
     (("max(x)", "--at", "x=1"), ("max takes 2 arguments, got 1",)),
     (("exp(x, y)", "--at", "x=1,y=1"), ("exp takes 1 argument, got 2",)),
     # missing and unused values
@@ -333,7 +334,7 @@ BAD_INPUT: list[tuple[tuple[str, ...], tuple[str, ...]]] = [
     (("x*nan", "--at", "x=1"), ("'nan' is not a number an expression can use",)),
     (("x*inf", "--at", "x=1"), ("'inf' is not a number an expression can use",)),
     (("x*1e309", "--at", "x=1"), ("'1e309' is not a finite number",)),
-    (("x*1_000", "--at", "x=1"), ("syntax error", "'_000'")),
+    (("x*1_000", "--at", "x=1"), ("syntax error", "'1_000' is not a number")),
     (("x*١", "--at", "x=1"), ("syntax error", "unexpected character '١'")),
     # domain errors name the node
     (("log(x)", "--at", "x=0"), ("domain error at node #1 `log(x)`", "non-positive")),

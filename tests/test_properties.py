@@ -44,6 +44,9 @@ UNARY: dict[str, tuple[Callable[[sp.Expr], sp.Expr], Callable[[float], float]]] 
     "ln": (sp.log, math.log),
     "sqrt": (sp.sqrt, math.sqrt),
     "sigmoid": (lambda a: 1 / (1 + sp.exp(-a)), _sigmoid),
+    "σ": (lambda a: 1 / (1 + sp.exp(-a)), _sigmoid),
+    # "log2" is written log(a, 2): the logarithm to a constant base.
+    "log2": (lambda a: sp.log(a) / sp.log(2), math.log2),
     "tanh": (sp.tanh, math.tanh),
     "abs": (sp.Abs, abs),
     "relu": (lambda a: sp.Max(0, a), lambda v: max(0.0, v)),
@@ -60,7 +63,7 @@ UNARY: dict[str, tuple[Callable[[sp.Expr], sp.Expr], Callable[[float], float]]] 
     "step": (lambda a: sp.Heaviside(a, 0), lambda v: 1.0 if v > 0 else 0.0),
 }
 # How a UNARY entry is written, where not name(a).
-CALLS = {"leaky_relu4": "leaky_relu({}, 0.25)"}
+CALLS = {"leaky_relu4": "leaky_relu({}, 0.25)", "log2": "log({}, 2)"}
 BINARY: dict[str, tuple[Callable[[sp.Expr, sp.Expr], sp.Expr], Callable[[float, float], float]]] = {
     "+": (lambda a, b: a + b, lambda a, b: a + b),
     "-": (lambda a, b: a - b, lambda a, b: a - b),
@@ -205,7 +208,8 @@ def away_from_edges(result) -> bool:  # type: ignore[no-untyped-def]
         name = node.op.name
         if abs(values[node.id]) > LIMIT:
             return False
-        if name in ("relu", "abs", "log", "sqrt", "leaky_relu") and abs(args[0]) < MARGIN:
+        if name in ("relu", "abs", "log", "log2", "sqrt", "leaky_relu") and \
+                abs(args[0]) < MARGIN:
             return False
         if name == "tan" and abs(math.cos(args[0])) < MARGIN:
             return False

@@ -272,6 +272,8 @@ _NEXT_KEY = re.compile(r"[\s,;]*[^\s=,;()\[\]]+[ \t]*=")  # where the next `key=
 
 _NUMBER_LIKE = re.compile(r"[+-]?[\w.]+(?:[eE][+-][\w.]*)?")
 _NUMBER_WORDS = ("nan", "inf", "infinity")
+_JUXTAPOSED = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[A-Za-z]\w*")
+_EXPONENT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)[eE][+-]?\w*")
 
 
 def _is_formula(token: str, text: str, end: int) -> bool:
@@ -282,6 +284,8 @@ def _is_formula(token: str, text: str, end: int) -> bool:
         return True
     if _NUMBER_LIKE.fullmatch(token) is None:
         return True
+    if _JUXTAPOSED.fullmatch(token) and not _EXPONENT.fullmatch(token):
+        return True  # 2x, 4x_1: a number times a name (1e5 and 1e999 stay numbers)
     body = token.lstrip("+-")
     return not (body[:1].isdigit() or body[:1] == "." or body.lower() in _NUMBER_WORDS)
 

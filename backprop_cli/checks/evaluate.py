@@ -23,6 +23,7 @@ from ..core.numbers import parse_number
 from ..core.parse import parse, parse_value
 from ..core.point import as_point, match
 from ..core.result import VERIFIERS, Result, Tolerance, known_verifiers, records
+from ..core.written import reading
 from .verify import verify
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         from .worker import prestart
 
         prestart()  # the sympy worker imports sympy while this process parses and runs
-    graph = parse(expression)
+    graph = parse(expression, bound=_bound(at))
     if expand:
         from ..core.expand import expand as expand_graph
 
@@ -78,6 +79,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         raise InputError("an expression with array operations needs --at values: the shapes "
                          "come from them", where="--at",
                          hint='e.g. --at "W=[[0.1,0.5],[-0.3,0.8]]" --at "x=[0.2,0.4]"')
+    _note_constants(result)
     constant = not inputs
     if constant:
         # A constant (2^3^2) has a value and nothing to differentiate: it is evaluated
@@ -87,6 +89,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         at = {}
         result.notes.append("nothing to differentiate: the expression has no inputs")
     if at is None:
+        _read_scalars(result)
         want_symbols = True if symbolic_locals is None else symbolic_locals
         _symbolic(result, want_symbols, (tolerance or Tolerance()).time_budget)
         return result
@@ -102,6 +105,7 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
                                jacobian, explain)
     assert isinstance(seed, float)
     upstream = seed
+    _read_scalars(result)
     match(graph, point.values)
     values = forward(graph, point.values)
     run = backward(graph, values, upstream)
@@ -130,6 +134,43 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     if verifiers:
         result.verification = verify(graph, point, run, targets, verifiers, tolerance, explain)
     return result
+
+
+def _bound(at: Mapping[str, Any] | str | Iterable[str] | None) -> list[str]:
+    """The names --at gives values: e and pi among them are inputs, not constants. An --at
+    that does not parse binds nothing here; its error comes where --at is read."""
+    if at is None:
+        return []
+    if isinstance(at, Mapping):
+        return list(at)
+    try:
+        point = as_point(at)
+    except InputError:
+        return []
+    return [*point.values, *point.arrays]
+
+
+def _note_constants(result: Result) -> None:
+    from ..core.ops import CONSTANTS
+
+    graph = result.graph
+    for name in dict.fromkeys(graph.nodes[nid].literal for nid in graph.named_constants):
+        result.notes.append(f"'{name}' is read as {CONSTANTS[name].says} "
+                            f"({CONSTANTS[name].value:.6g}); to make it an input, give it a "
+                            f"value: --at {name}=...")
+
+
+def _read_scalars(result: Result) -> None:
+    """Every value is a scalar: each juxtaposition is the product *; then the echo."""
+    graph = result.graph
+    if graph.products:
+        from ..core.ops import JUXT
+
+        graph.read_products(lambda nid: ())
+        for nid in graph.products:
+            rec, op = result.nodes[nid], graph.nodes[nid].op
+            rec.op, rec.gate = op.name, rec.gate.replace(JUXT.gate, op.gate)
+    result.read_as = reading(graph)
 
 
 def _upstream(upstream: float | str | Any) -> float | ArrayValue:

@@ -21,6 +21,7 @@ from ..core.graph import Graph
 from ..core.literals import ArrayValue
 from ..core.point import Point, match
 from ..core.result import ArrayResult, Result, Tolerance, records
+from ..core.written import reading
 from .array_verify import verify_arrays
 
 
@@ -40,6 +41,7 @@ def evaluate_arrays(graph: Graph, point: Point, targets: list[str], result: Resu
     grads = {name: _grad(run, graph.variables[name], values[name]) for name in targets}
     res = ArrayResult(result.expression, result.output, result.inputs, targets,
                       records(graph), graph, seed=plain(seed), notes=result.notes)
+    res.read_as = reading(graph)
     res.shapes = {name: list(values[name].shape) for name in result.inputs}
     res.point = {name: plain(values[name]) for name in result.inputs}
     res.value = plain(out)

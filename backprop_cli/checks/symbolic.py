@@ -13,7 +13,7 @@ import sympy as sp
 from sympy.printing.str import StrPrinter
 
 from ..core.graph import Graph
-from ..core.ops import CONST, VAR, Op
+from ..core.ops import CONST, CONSTANTS, VAR, Op
 
 T = TypeVar("T")
 
@@ -116,9 +116,14 @@ def symbol(name: str) -> sp.Symbol:
     return sp.Symbol(name, real=True)
 
 
-def exact(literal: str) -> sp.Rational:
-    """An already validated decimal literal as an exact rational: 0.1 is 1/10."""
+def exact(literal: str) -> sp.Expr:
+    """An already validated decimal literal as an exact rational: 0.1 is 1/10; a named
+    constant (e, pi) as sympy's own (E, pi)."""
     from ..core.numbers import parse_number
+
+    named = CONSTANTS.get(literal)
+    if named is not None:
+        return named.sympy(sp)
 
     # The parser's own reading (Fraction(text) fails past 4,300 digits: 1. and 4,400 zeros).
     f = parse_number(literal, source=literal, pos=0, leading_zeros=True)[1]

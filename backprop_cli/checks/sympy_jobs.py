@@ -113,7 +113,9 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
                 literal = node.literal
                 if literal not in consts:
                     r = symbolic.exact(literal)
-                    consts[literal] = mpf(r.p) / r.q
+                    # A rational divided at the working precision; e and pi at that precision.
+                    consts[literal] = mpf(r.p) / r.q if r.is_Rational else \
+                        r._to_mpmath(mpmath.mp.prec)
                 value[node.id] = consts[literal]
                 continue
             args = [value[j] for j in node.inputs]
@@ -191,7 +193,8 @@ def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
             value[node.id] = at[str(node.name)]  # a VAR always has its name
             continue
         if op is CONST:
-            value[node.id] = sp.Float(symbolic.exact(node.literal), digits)
+            r = symbolic.exact(node.literal)
+            value[node.id] = sp.Float(r, digits) if r.is_Rational else r.evalf(digits)
             continue
         args = [value[j] for j in node.inputs]
         out = op.sympy(symbolic.SP, *args)

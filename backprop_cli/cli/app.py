@@ -116,6 +116,23 @@ class _Backprop(TyperGroup):
                 sys.exit(ExitStatus.PIPE_CLOSED)  # click's own closed-pipe exit, during --help
             raise
 
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not args and not ctx.resilient_parsing:  # `backprop` alone: what to try first
+            typer.echo(TRY_THIS, nl=False)
+            ctx.exit(0)
+        return super().parse_args(ctx, args)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        # `backprop "(x+y)*z" --at ...`: an expression where a command is expected is
+        # evaluated; a word close to a command's name (evl) stays "No such command".
+        import difflib
+
+        word = args[0] if args else ""
+        if word and self.get_command(ctx, word) is None and not word.startswith("-") \
+                and not difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.7):
+            args = ["eval", *args]
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: Any) -> Any:
         try:
             try:
@@ -165,6 +182,19 @@ def _oversized_argument(group: TyperGroup, argv: list[str]) -> InputError | None
                           "- --at ... < expr.txt (see the README's Limits section)")
     return None
 
+
+TRY_THIS = """\
+backprop: backpropagation, node by node, every gradient checked against sympy.
+
+Try this:
+  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4
+  backprop "2x^2 + sin(x)" --at x=1          (eval is the default command)
+  backprop steps "(x+y)*z" --at x=-2,y=5,z=-4
+  backprop eval "(x+y)*z" --at x=-2,y=5,z=-4 --expect dx=-4,dy=-4,dz=3
+  backprop graph "sigmoid(w*x + b)" --at w=2,x=-1,b=-3 -o neuron.svg
+
+backprop --help lists every command; backprop COMMAND --help its options.
+"""
 
 app = typer.Typer(
     cls=_Backprop,

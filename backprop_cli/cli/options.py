@@ -220,6 +220,7 @@ class Command(TyperCommand):
     "unexpected extra argument" and `--jsn` before the expression into a bad expression."""
 
     def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
+        args = join_at_values(args)
         known = {opt for p in self.get_params(ctx) for opt in (*p.opts, *p.secondary_opts)}
         for arg in args:
             if arg == "--":
@@ -228,6 +229,32 @@ class Command(TyperCommand):
             if name.startswith("--") and len(name) > 2 and name not in known:
                 _failing(unknown_option(name, ctx.command_path, known))
         return super().parse_args(ctx, args)
+
+
+# --at x=-2, y=5, z=-4 (a space after each comma, as people type) arrives as three words:
+# a word that continues a value (after a trailing comma or semicolon, a binding `name=`;
+# inside an open [ of an array, anything but an option) is joined back onto it.
+_LETTER = "A-Za-z_\u0391-\u03a9\u03b1-\u03c9"  # the grammar's NAME
+_BINDING = re.compile(f"[{_LETTER}][{_LETTER}0-9]*=")
+
+
+def join_at_values(args: list[str]) -> list[str]:
+    """The command line with each --at value split by spaces joined back into one word."""
+    out: list[str] = []
+    value = False  # whether out[-1] is an --at value
+    for k, arg in enumerate(args):
+        if arg == "--":  # the rest is the expression, as typed
+            return out + args[k:]
+        if value:
+            last = out[-1]
+            open_array = last.count("[") > last.count("]")
+            if (open_array and not arg.startswith("--")) or (
+                    last.endswith((",", ";")) and _BINDING.match(arg)):
+                out[-1] = last + arg
+                continue
+        value = (bool(out) and out[-1] == "--at") or arg.startswith("--at=")
+        out.append(arg)
+    return out
 
 
 def unknown_option(name: str, command: str, known: set[str]) -> BackpropError:

@@ -76,6 +76,9 @@ def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array]:
                 values.append(np.asarray(node.const, dtype=float))
                 continue
             args = tuple(values[j] for j in node.inputs)
+            if op.reads_as is not None:  # juxtaposition: * or @ as the shapes decide
+                graph.read_product(node.id, lambda j: values[j].shape)
+                op = node.op
             _check_shapes(graph, node, args)
             total += _check_size(graph, node, args, total)
             assert op.np_forward is not None

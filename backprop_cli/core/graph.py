@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .errors import InputError
-from .ops import CONST, IDENTITY, VAR, Op
+from .ops import CONST, IDENTITY, OPS, VAR, Op
 
 TEXT_LIMIT = 80  # characters of source text kept per node (tables, JSON, messages)
 
@@ -32,6 +33,12 @@ class Graph:
     named: dict[str, int] = field(default_factory=dict)  # named intermediates
     output: int = -1
     output_name: str = "f"
+    # The student's notations the parser read (2x, Wᵀ, e^x, ...: issue 28), in words, for the
+    # echo of the expression as read; the juxtapositions whose op the shapes decide (juxt
+    # nodes); the constants read from a name (e, pi).
+    notations: list[str] = field(default_factory=list)
+    products: list[int] = field(default_factory=list)
+    named_constants: list[int] = field(default_factory=list)
 
     def add(self, op: Op, inputs: tuple[int, ...], start: int, end: int) -> int:
         node = Node(len(self.nodes), op, inputs, start, end)
@@ -69,6 +76,49 @@ class Graph:
             node = self.nodes[nid]
         node.name = name
         self.named[name] = nid
+
+    def read_products(self, shapes: Callable[[int], tuple[int, ...]]) -> None:
+        """Give each juxtaposition (juxt node) the op its inputs' shapes decide (* @ outer),
+        or raise an InputError naming both readings; ``shapes``: node id -> its shape."""
+        for nid in self.products:
+            self.read_product(nid, shapes)
+
+    def read_product(self, nid: int, shapes: Callable[[int], tuple[int, ...]]) -> None:
+        """read_products for one node, whose inputs' shapes are known."""
+        node = self.nodes[nid]
+        if node.op.reads_as is None:  # read already
+            return
+        a, b = node.inputs
+        transposed = tuple(self.nodes[j].op.name == "transpose" for j in (a, b))
+        name, why = node.op.reads_as((shapes(a), shapes(b)), transposed)
+        if not name:
+            left, right = self.text(a, 30), self.text(b, 30)
+            raise InputError(f"`{self.text(nid, 60)}` could mean two things: "
+                             + why.format(left, right), source=self.source,
+                             pos=node.start, end=node.end,
+                             hint=f"write {left} @ {right} or {left} * {right} (or "
+                             f"outer({left}, {right}) for {left} {right}ᵀ)")
+        node.op = OPS[name]
+
+    def drop(self, ids: list[int]) -> None:
+        """Remove nodes nothing reads (the e of e^x, once read as exp): renumber the rest."""
+        gone = set(ids)
+        new_id: list[int] = []
+        kept: list[Node] = []
+        for node in self.nodes:
+            if node.id in gone:
+                new_id.append(-1)
+                continue
+            new_id.append(len(kept))
+            node.id = len(kept)
+            node.inputs = tuple(new_id[j] for j in node.inputs)
+            kept.append(node)
+        self.nodes = kept
+        self.variables = {k: new_id[v] for k, v in self.variables.items()}
+        self.named = {k: new_id[v] for k, v in self.named.items()}
+        self.output = new_id[self.output]
+        self.products = [new_id[j] for j in self.products if new_id[j] >= 0]
+        self.named_constants = [new_id[j] for j in self.named_constants if new_id[j] >= 0]
 
     def label(self, nid: int) -> str:
         """The lecture's name for a node: its variable or intermediate name, else #id."""

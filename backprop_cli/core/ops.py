@@ -119,6 +119,9 @@ class Op:
     expand: Callable[[Gates, tuple[int, ...]], int] | None = None
     # A hint for a shape mismatch (what to write instead), after ``shapes`` said why not.
     shape_hint: Callable[[Shapes], str] | None = None
+    # An op the inputs' shapes decide (juxtaposition): (shapes, each input written
+    # transposed) -> (the name of the op it reads as, "") or ("", why it is ambiguous).
+    reads_as: Callable[[Shapes, tuple[bool, ...]], tuple[str, str]] | None = None
 
     def __reduce__(self) -> tuple[Callable[[str], Op], tuple[str]]:
         # An op pickles as its name (its fields are functions): a graph sent to the sympy
@@ -548,12 +551,51 @@ def _is_number(literal: str) -> bool:
     return True  # any constant as typed: the parser already made it a number
 
 
+def _log(x: float, base: float | None = None) -> float:
+    return math.log(x) if base is None else math.log(x) / math.log(base)
+
+
+def _log_local(args: Floats, out: float) -> Floats:
+    # d/dx log_b(x) = 1/(x ln b); the base is a constant parameter: local gradient 0.
+    if len(args) == 1:
+        return (1.0 / args[0],)
+    return (1.0 / (args[0] * math.log(args[1])), 0.0)
+
+
+def _log_sympy(sp: Any, x: Any, base: Any = None) -> Any:
+    return sp.log(x) if base is None else sp.log(x) / sp.log(base)
+
+
+def _np_log(np: Any, a: Any, base: Any = None) -> Any:
+    return np.log(a) if base is None else np.log(a) / np.log(base)
+
+
+def _np_log_local(np: Any, x: tuple[Any, ...], o: Any) -> tuple[Any, ...]:
+    if len(x) == 1:
+        return (1.0 / x[0],)
+    return (1.0 / (x[0] * np.log(x[1])), np.zeros(np.shape(x[1])))
+
+
+def _is_base(literal: str) -> bool:
+    # A positive constant other than 1 (log base 1 divides by log 1 = 0); e and pi count.
+    if literal in CONSTANTS:
+        return True
+    try:
+        value = float(literal)
+    except ValueError:
+        return False
+    return value > 0.0 and value != 1.0
+
+
 AXIS = Param("axis", "A, axis", "the constant 0 or 1", lambda lit: lit in ("0", "1"),
              "{name}(A, 0) reduces down the columns (one entry per column), {name}(A, 1) "
              "across each row (one per row); {name}(A) reduces every entry")
 LEAK = Param("slope", "x, slope", "a constant number", _is_number,
              "{name}(x, 0.2) multiplies x < 0 by 0.2; {name}(x) takes the slope "
              f"{SLOPE}")
+BASE = Param("base", "x, base", "a positive constant other than 1", _is_base,
+             "{name}(x, 2) is the logarithm to base 2, {name}(x, 10) to base 10; "
+             "{name}(x) is the natural logarithm")
 
 
 OPS: dict[str, Op] = {
@@ -587,10 +629,11 @@ OPS: dict[str, Op] = {
            "local = its own output",
            domain=lambda x: f"exp({_fmt(x[0])}) overflows a float",
            np_forward=lambda np, a: np.exp(a), np_local=lambda np, x, o: (o,)),
-        Op("log", 1, math.log, lambda x, o: (1.0 / x[0],), lambda sp, a: sp.log(a),
+        # log(x) or log(x, b): the base is a constant, like sum's axis (log(x, 2) = log2).
+        Op("log", 1, _log, _log_local, _log_sympy,
            "local 1/x", domain=lambda x: f"log of a non-positive number ({_fmt(x[0])})",
-           aliases=("ln",),
-           np_forward=lambda np, a: np.log(a), np_local=lambda np, x, o: (1.0 / x[0],)),
+           aliases=("ln",), param=BASE,
+           np_forward=_np_log, np_local=_np_log_local),
         Op("sqrt", 1, math.sqrt,
            lambda x, o: (0.5 / o if o else math.inf,), lambda sp, a: sp.sqrt(a),
            "local 1/(2√x)",
@@ -598,6 +641,7 @@ OPS: dict[str, Op] = {
            np_forward=lambda np, a: np.sqrt(a), np_local=lambda np, x, o: (0.5 / o,)),
         Op("sigmoid", 1, _sigmoid, lambda x, o: (o * (1.0 - o),),
            lambda sp, a: 1 / (1 + sp.exp(-a)), "local (1-σ)σ", expand=_expand_sigmoid,
+           aliases=("σ",),
            np_forward=_np_sigmoid, np_local=lambda np, x, o: (o * (1.0 - o),)),
         Op("tanh", 1, math.tanh, lambda x, o: (1.0 - o * o,), lambda sp, a: sp.tanh(a),
            "local 1-tanh²", expand=_expand_tanh,
@@ -776,9 +820,54 @@ IDENTITY = Op("id", 1, lambda a: a, lambda x, o: (1.0,), lambda sp, a: a,
               np_forward=lambda np, a: a, np_local=lambda np, x, o: (1.0,))
 
 
+
+
+def _juxt_reads(shapes: Shapes, transposed: tuple[bool, ...]) -> tuple[str, str]:
+    """What juxtaposition (2x, W x, q xᵀ) and × · stand for, from the inputs' shapes (and
+    whether each input is written transposed): (op name, "") or ("", the two readings)."""
+    a, b = shapes
+    if not a or not b:
+        return "mul", ""  # a scalar beside anything scales it
+    if len(a) == 1 and len(b) == 1:
+        # The lecture's notation: q xᵀ is the outer product, qᵀ x the dot product.
+        if transposed[1] and not transposed[0]:
+            return "outer", ""
+        if transposed[0] and not transposed[1]:
+            return "matmul", ""
+        return "", "two vectors side by side could be the dot product {0} @ {1} or the " \
+            "entrywise product {0} * {1}"
+    return "matmul", ""  # a matrix beside a vector or a matrix: the matrix product
+
+
+# Juxtaposition and × ·: a product whose op (*, @ or outer) the inputs' shapes decide. The
+# parser makes it (2x, W x) and the engines replace it by the op it reads as before they run
+# it (Graph.read_products, arrays.forward); its scalar fields are mul's, so read on scalars
+# it is mul.
+JUXT = Op("juxt", 2, OPS["mul"].forward, OPS["mul"].local, OPS["mul"].sympy,
+          "product, * or @ by the shapes", "*", commutative=True, swaps=True,
+          reads_as=_juxt_reads)
+
+# The constants a name stands for unless the user binds it (--at e=2, or e = ... in a
+# statement): the value, the exact sympy form, and how the node table names it.
+@dataclass(frozen=True, slots=True)
+class Constant:
+    name: str  # how the echo writes it (π is written pi)
+    value: float
+    sympy: Callable[[Any], Any]  # (sp) -> sympy's exact constant
+    says: str
+
+
+CONSTANTS: dict[str, Constant] = {
+    "e": Constant("e", math.e, lambda sp: sp.E, "Euler's number e"),
+    "pi": Constant("pi", math.pi, lambda sp: sp.pi, "the constant π"),
+    "π": Constant("pi", math.pi, lambda sp: sp.pi, "the constant π"),
+}
+
+
 def op_named(name: str) -> Op:
     """The op of this table called ``name`` (leaves included): how an op is unpickled."""
-    leaf = {VAR.name: VAR, CONST.name: CONST, IDENTITY.name: IDENTITY}.get(name)
+    leaf = {VAR.name: VAR, CONST.name: CONST, IDENTITY.name: IDENTITY,
+            JUXT.name: JUXT}.get(name)
     return leaf if leaf is not None else OPS[name]
 
 

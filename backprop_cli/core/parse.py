@@ -7,9 +7,10 @@ is built and nothing recurses: a 10,000-deep expression parses like a long one.
 from __future__ import annotations
 
 import difflib
+import keyword
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from .gcpause import paused
 from .graph import Graph
 from .literals import ArrayLiteral
 from .numbers import parse_number
-from .ops import CONST, FUNCTIONS, OPS, Param
+from .ops import CONST, CONSTANTS, FUNCTIONS, JUXT, OPS, Param
 
 GRAMMAR_FILE = "backprop.lark"
 
@@ -34,6 +35,8 @@ _TERMINALS = {
     "LPAR": "'('", "RPAR": "')'",
     "_SEP": "';' or a new line", "EQUAL": "'='", "COMMA": "','", "SEMICOLON": "';'",
     "$END": "the end of the input", "LSQB": "'['", "RSQB": "']'",
+    "BAR": "'|'", "ROOT": "'√'", "TIMES": "'×'", "TRANSPOSE_T": "'ᵀ'",
+    "SUPERSCRIPT": "a superscript",
     **{op.token[0]: f"'{op.token[1]}'" for op in OPS.values() if op.token},
 }
 
@@ -128,14 +131,19 @@ class _FastLexer(Lexer):
     # The program's own terminals; the ops' terminals (+ * @ .T ...) come from the op table.
     STRUCTURE = ("_SEP", "__IGNORE_1", "COMMENT", "NUMBER", "NAME", "LPAR", "RPAR", "EQUAL",
                  "COMMA")
+    # The student's notations (W^T, x², √, |x|, ×): after the ops, so that the common
+    # tokens are tried first; ^T before ^ (the longer token wins, as in Lark).
+    NOTATION = ("SUPERSCRIPT", "ROOT", "BAR", "TIMES")
 
     def __init__(self, lark: Lark):
         terminals = {t.name: t for t in lark.terminals}
         ops = {op.token[0] for op in OPS.values() if op.token} - set(self.STRUCTURE)
         # Longest first, as Lark orders them, so that ** is one POW rather than two STARs.
-        # (= after the ops: == is one EQ, an indicator, not two)
-        order = (*(t for t in self.STRUCTURE if t != "EQUAL"),
-                 *sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n)), "EQUAL")
+        # (= after the ops: == is one EQ, an indicator, not two; ^T before ^)
+        by_width = sorted(ops, key=lambda n: (-terminals[n].pattern.max_width, n))
+        by_width.insert(by_width.index("POW"), "TRANSPOSE_T")
+        order = (*(t for t in self.STRUCTURE if t != "EQUAL"), *by_width, "EQUAL",
+                 *self.NOTATION)
         self.ignore = frozenset(lark.lexer_conf.ignore)
         self.regex = re.compile("|".join(
             f"(?P<{name}>{terminals[name].pattern.to_regexp()})" for name in order))
@@ -262,7 +270,7 @@ def _parse_program(lark: Lark, builder: _Builder, source: str) -> Graph:
         return _run_lalr(source)
     except (_FastLexError, NotImplementedError):
         pass
-    builder.reset(source)  # start over: Lark's lexer, Lark's syntax error
+    builder.reset(source, bound=builder.bound)  # start over: Lark's lexer, Lark's syntax error
     return lark.parse(source, start="program")  # type: ignore[return-value]
 
 
@@ -282,12 +290,19 @@ class _Builder(Transformer):  # type: ignore[type-arg]
                                                op.name))
             elif op.token:
                 setattr(self, op.name, partial(self._postfix, op.name))
+        self.pow = self._pow  # e^x is exp(x)
+        self.transpose = self._transpose  # W^T and Wᵀ are noted for the echo
 
-    def reset(self, source: str, where: str = "--at") -> None:
+    def reset(self, source: str, where: str = "--at", bound: frozenset[str] = frozenset()
+              ) -> None:
         self.g = Graph(source)
         self.src = source
         self.numbers: dict[str, float] = {}
         self.where = where
+        self.bound = bound  # names given values (--at e=2): not constants
+        self.unused: list[int] = []  # nodes no longer read (the e of e^x)
+        self.defined = -1  # where f(x, y) = ... starts
+        self.late_vars = False  # a variable made after its right neighbour: x(y+z)
 
     def binding(self, c: list[Any]) -> tuple[str, str | ArrayLiteral, int, int]:
         name, num = c
@@ -330,6 +345,91 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         (a, s, _), tok = c
         return self.g.add(OPS[name], (a,), s, tok.end_pos), s, tok.end_pos
 
+    def _pow(self, c: list[Any]) -> tuple[int, int, int]:
+        (a, s, _), (b, _, e) = c[0], c[-1]
+        if a in self.g.named_constants and self.g.nodes[a].literal == "e":
+            # e^x is exp(x): exp's gate, exp's local gradient, proved as sympy's exp.
+            self.unused.append(a)
+            self.g.notations.append("e^x as exp(x)")
+            return self.g.add(FUNCTIONS["exp"], (b,), s, e), s, e
+        return self.g.add(OPS["pow"], (a, b), s, e), s, e
+
+    def _transpose(self, c: list[Any]) -> tuple[int, int, int]:
+        if c[1].type != "TRANSPOSE":
+            self.g.notations.append(f"{c[1]} as .T")
+        return self._postfix("transpose", c)
+
+    def juxt(self, c: list[Any]) -> tuple[int, int, int]:
+        """2x, W x, (x+y)z and × ·: a product, * or @ as the shapes decide. A constant
+        beside anything scales it (*); otherwise the engines read it once the shapes are
+        known (Graph.read_products)."""
+        (a, s, _), (b, _, e) = c[0], c[-1]
+        for nid in (a, b):  # x if y else z is code, not a product of five names
+            name = self.g.nodes[nid].name
+            if name is not None and keyword.iskeyword(name):
+                node = self.g.nodes[nid]
+                raise InputError(f"expression: syntax error: unexpected '{name}'",
+                                 source=self.src, pos=node.start, end=node.end,
+                                 hint="the expression language is maths, not Python: "
+                                 "operators are + - * / ^ and names are plain words")
+        self._not_a_literal(b)
+        self.g.notations.append("a product written without *")
+        return self._product(a, b, s, e), s, e
+
+    def _not_a_literal(self, b: int) -> None:
+        # 2x is a product, but 1_000, 0x10 and 1j are Python's numbers, not 1*_000, 0*x10.
+        right = self.g.nodes[b]
+        start = right.start
+        while start > 0 and (self.src[start - 1].isdigit() or self.src[start - 1] == "."):
+            start -= 1  # the digits just before the name, if any
+        name = right.name
+        if name is None or start == right.start:
+            return
+        if name[0] == "_" or name in ("j", "J") or (self.src[start:right.start] == "0"
+                                                    and name[0] in "xXbBoO"):
+            text = self.src[start:right.end]
+            raise InputError(f"expression: syntax error: '{text}' is not a number",
+                             source=self.src, pos=start, end=right.end,
+                             hint="use plain ASCII digits such as 2.5, .5 or 1e-3 (no _, "
+                             "no 0x, no j); a product of a number and a name is written 2*x "
+                             "or 2x")
+
+    def _product(self, a: int, b: int, s: int, e: int) -> int:
+        nodes = self.g.nodes
+        if self._constant(nodes[a]) or self._constant(nodes[b]):
+            return self.g.add(OPS["mul"], (a, b), s, e)
+        nid = self.g.add(JUXT, (a, b), s, e)
+        self.g.products.append(nid)
+        return nid
+
+    def _constant(self, node: Any) -> bool:
+        # A literal, or a negated one (-2x): a number beside anything is the scalar product.
+        if node.op is CONST:
+            return True
+        return node.op.name == "neg" and self.g.nodes[node.inputs[0]].op is CONST
+
+    def superscript(self, c: list[Any]) -> tuple[int, int, int]:
+        """x², x⁻¹: the power with the superscript's exponent, as x^2 and x^-1 read."""
+        tok = c[1]
+        text = str(tok).translate(_SUPERSCRIPTS)
+        digits = text.lstrip("+-")
+        power, _, _ = self.number([Token("NUMBER", digits, tok.start_pos, end_pos=tok.end_pos)])
+        if text.startswith("-"):
+            power = self.g.add(OPS["neg"], (power,), tok.start_pos, tok.end_pos)
+        self.g.notations.append(f"{tok} as ^{text}")
+        return self._pow([c[0], (power, tok.start_pos, tok.end_pos)])  # e² is exp(2)
+
+    def root(self, c: list[Any]) -> tuple[int, int, int]:
+        tok, (a, _, e) = c
+        self.g.notations.append("√ as sqrt")
+        return self.g.add(FUNCTIONS["sqrt"], (a,), tok.start_pos, e), tok.start_pos, e
+
+    def bars(self, c: list[Any]) -> tuple[int, int, int]:
+        left, (a, _, _), right = c
+        s, e = left.start_pos, right.end_pos
+        self.g.notations.append("|x| as abs(x)")
+        return self.g.add(FUNCTIONS["abs"], (a,), s, e), s, e
+
     def pos(self, c: list[Any]) -> tuple[int, int, int]:
         plus, (a, _, e) = c
         return a, plus.start_pos, e
@@ -361,10 +461,22 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         tok = c[0]
         name = str(tok)
         self._not_a_number_name(tok)
-        if name in FUNCTIONS and name not in self.g.named:
-            raise InputError(f"'{name}' is a function", source=self.src, pos=tok.start_pos,
-                             end=tok.end_pos, hint=f"call it with parentheses: {name}(...)")
-        return self.g.variable(name, tok.start_pos, tok.end_pos), tok.start_pos, tok.end_pos
+        s, e = tok.start_pos, tok.end_pos
+        g = self.g
+        if name in CONSTANTS and name not in self.bound and name not in g.named:
+            nid = g.constant(CONSTANTS[name].value, name, s, e)
+            g.named_constants.append(nid)
+            g.notations.append(f"{name} as {CONSTANTS[name].says}")
+            return nid, s, e
+        if _function(name) is not None and name not in g.named:
+            # sin x, sqrt x: the argument is the next word, if one follows.
+            after = self.src[e:e + 40].split(maxsplit=1)
+            word = after[0].rstrip(";,)") if after else ""
+            arg = word if word and (word[0].isalnum() or word[0] in "_(") else "..."
+            call = f"{name}({arg.strip('()')})" if arg != "..." else f"{name}(...)"
+            raise InputError(f"'{name}' is a function", source=self.src, pos=s, end=e,
+                             hint=f"call it with parentheses: did you mean {call}?")
+        return g.variable(name, s, e), s, e
 
     def args(self, c: list[Any]) -> list[Any]:
         return c
@@ -372,12 +484,24 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def call(self, c: list[Any]) -> tuple[int, int, int]:
         tok, args, rpar = c
         name = str(tok)
-        op = FUNCTIONS.get(name)
+        op = _function(name)
+        if op is not None and name not in FUNCTIONS:
+            self.g.notations.append(f"{name} as {op.name}")  # ReLU(x) is relu(x)
+        if op is None and len(args) == 1 and _reads_as_product(name, self.g):
+            # x(y+z), W(x+b): a variable beside a parenthesis is a product.
+            a = args[0][0]
+            v, s, _ = self.var([tok])
+            self.late_vars = True
+            self.g.notations.append("a product written without *")
+            return self._product(v, a, s, rpar.end_pos), s, rpar.end_pos
         if op is None:
             close = difflib.get_close_matches(name, sorted(FUNCTIONS), n=3, cutoff=0.5)
+            if name == "Σ":  # Σ(x): the sum of a vector's entries
+                close = ["sum"]
             # Two letters swapped (tahn) is the likeliest slip: tanh before the nearer tan.
             close.sort(key=lambda c: sorted(c) != sorted(name))
-            hint = f"did you mean {close[0]}?" if close else ""
+            inner = self.src[args[0][1]:args[-1][2]] if args else ""
+            hint = f"did you mean {close[0]}({inner})?" if close else ""
             raise InputError(f"unknown function '{name}'", source=self.src, pos=tok.start_pos,
                              end=tok.end_pos, hint=(hint + " " if hint else "")
                              + "known functions: " + ", ".join(sorted(FUNCTIONS)))
@@ -407,25 +531,79 @@ class _Builder(Transformer):  # type: ignore[type-arg]
         self.g.assign(str(tok), a, tok.start_pos)
         return str(tok), a, tok.start_pos
 
+    def define(self, c: list[Any]) -> tuple[str, int, int]:
+        """f(x, y) = ...: the output, named f; its parameters are the inputs, in order."""
+        tok, params, _rpar, body = c
+        for nid, s, e in params:
+            node = self.g.nodes[nid]
+            if node.name is None or node.op.name != "var" or self.src[s:e] != node.name:
+                raise InputError(f"the parameters of {tok}(...) = ... must be names, not "
+                                 f"'{self.src[s:e][:40]}'", source=self.src, pos=s, end=e,
+                                 hint=f"write it as {tok}(x, y) = ... or name the output "
+                                 f"only: {tok} = ...")
+        self.defined = tok.start_pos
+        return self.assign([tok, body])
+
     def bare(self, c: list[Any]) -> tuple[None, int, int]:
         (a, s, _) = c[0]
         return None, a, s
 
     def program(self, c: list[Any]) -> Graph:
         g = self.g
-        *body, (last_name, out, _) = c
+        *body, (last_name, out, last_start) = c
         for name, _, start in body:
             if name is None:
                 raise InputError("only the last statement may be a bare expression",
                                  source=self.src, pos=start,
                                  hint="name it (q = ...) so later statements can use it")
+        if self.defined >= 0 and self.defined != last_start:
+            raise InputError("f(x, ...) = ... names the output: it must be the last statement",
+                             source=self.src, pos=self.defined,
+                             hint="name the intermediates first (q = x + y), then the output")
         g.output = out
         if last_name is not None:
             g.output_name = last_name
         elif "f" in g.variables or "f" in g.named:
             g.output_name = "out"
         _check_all_used(g)
+        if self.unused:
+            g.drop(self.unused)
+        if self.late_vars:  # x(y+z) made x after y and z: inputs in the order written
+            g.variables = dict(sorted(g.variables.items(), key=lambda kv: g.nodes[kv[1]].start))
         return g
+
+
+def _function(name: str) -> Any:
+    """The op a function name stands for: as written, else in lower case (ReLU, Tanh); a
+    Greek capital keeps its case (Σ is not σ)."""
+    op = FUNCTIONS.get(name)
+    return op if op is not None or not name.isascii() else FUNCTIONS.get(name.lower())
+
+
+def _reads_as_product(name: str, graph: Graph) -> bool:
+    """Whether `name(...)`, name not a function, is a product: a variable-like name (one
+    letter, maybe with digits: W, x1, w_0) or a name the program already uses; a longer
+    unknown name (swish, sigmod) stays an unknown function, with its suggestions."""
+    if name == "Σ":  # the sum sign, not a product
+        return False
+    if name in graph.named or name in graph.variables or name in CONSTANTS:
+        return True
+    if difflib.get_close_matches(name, list(FUNCTIONS), n=1, cutoff=0.75):
+        return False
+    return len(name) == 1 or (name[0].isalpha() and all(ch.isdigit() or ch == "_"
+                                                           for ch in name[1:]))
+
+
+# Prefixes of a pasted library call (np.exp) and maths characters the grammar does not read.
+_MODULES = frozenset({"np", "numpy", "math", "torch", "F", "sp", "sympy", "jnp", "tf"})
+_UNICODE_HINTS = {
+    "∑": "sums are written sum(...) (of a vector or matrix) or with +",
+    "∏": "products are written with *",
+    "÷": "division is written /",
+    "∗": "multiplication is written *",
+    "≤": "comparisons are not expressions here", "≥": "comparisons are not expressions here",
+}
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻⁺", "0123456789-+")
 
 
 def _check_all_used(g: Graph) -> None:
@@ -443,14 +621,16 @@ def _check_all_used(g: Graph) -> None:
                              hint="remove the statement, or use it in a later one")
 
 
-def parse(source: str) -> Graph:
-    """Parse a program (statements separated by ';' or new lines) into a graph."""
+def parse(source: str, bound: Iterable[str] = ()) -> Graph:
+    """Parse a program (statements separated by ';' or new lines) into a graph.
+
+    ``bound``: the names given values (--at); e, pi and π are constants unless bound."""
     if not source.strip():
         raise InputError("the expression is empty",
                          hint='try: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4')
     lark, builder = _parser()
     with _LOCK, paused():
-        builder.reset(source)
+        builder.reset(source, bound=frozenset(bound))
         try:
             graph = _parse_program(lark, builder, source)
         except UnexpectedInput as exc:
@@ -545,8 +725,12 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
     if ttype in _COMPARISONS:
         return ("a comparison is an indicator, 1 where it holds and 0 elsewhere, written in "
                 "its own parentheses: (s > 0), (s > 0)*s, ((a < b) < c)")
-    if ttype in ("NAME", "NUMBER", "LPAR") and side_by_side:
-        return "two terms stand side by side: write the product with '*', e.g. 2*x"
+    if ttype in ("NUMBER", "SIGNED_NUMBER") and side_by_side:
+        # 2x is a product, x 2 is not: a number after a term is a slip for x*2 or x^2.
+        return (f"a number after a term: write the product with '*' ({before.split()[-1]}*"
+                f"{token}) or the power with '^' ({before.split()[-1]}^{token})")
+    if ttype in ("NAME", "LPAR", "BAR") and side_by_side:
+        return "two terms stand side by side: write the product with '*', e.g. 2*|x|"
     if pos < len(source) and source[pos] == "=" and _NAMED_ARGUMENT.search(source[:pos]):
         return ("arguments have no names (no axis=0): the axis of sum and mean is the second "
                 "argument, e.g. sum(A, 0)")
@@ -560,7 +744,15 @@ def _suggest(exc: UnexpectedInput, source: str, pos: int, where: str) -> str | N
         if ch in "'\"":
             return "the expression language has no strings; names are plain words like x or w0"
         if ch == ".":
+            # np.exp(x), math.log(x): the function alone is meant.
+            module = before.split()[-1] if before.split() else ""
+            name = source[pos + 1:].split("(", 1)[0].strip()
+            if module in _MODULES and _function(name) is not None:
+                return (f"functions are called by name alone: did you mean {name}(...)? "
+                        f"(no '{module}.')")
             return "attributes and methods are not part of the language (only A.T, the transpose)"
+        if ch in _UNICODE_HINTS:
+            return _UNICODE_HINTS[ch]
         return "operators are + - * / ^ (or **); names use letters, digits and _"
     if ttype == "$END" or isinstance(exc, UnexpectedEOF):
         if source.count("(") > source.count(")"):

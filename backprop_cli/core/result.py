@@ -15,7 +15,7 @@ from typing import Any
 from .errors import InputError
 from .gcpause import paused
 from .graph import TEXT_LIMIT, Graph
-from .ops import CONST, FAN_OUT, VAR
+from .ops import CONST, CONSTANTS, FAN_OUT, VAR
 
 # A float for a scalar, nested lists of floats for a vector or a matrix.
 Value = float | list[Any]
@@ -188,6 +188,9 @@ class Result:
     verification: Verification | None = None
     symbolic: dict[str, str] = field(default_factory=dict)  # input -> sympy's df/dinput
     notes: list[str] = field(default_factory=list)
+    # The expression as it was read (2*x for 2x, W @ x for W x, exp(x) for e^x), when a
+    # notation was read as something else than typed; None otherwise.
+    read_as: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -288,6 +291,7 @@ class Result:
             "check_summary": self.check_summary(),
             "symbolic_gradients": self.symbolic or None,
             "notes": self.notes + (self.verification.notes if self.verification else []),
+            "read_as": self.read_as,
         }
 
 
@@ -357,4 +361,7 @@ def records(graph: Graph) -> list[NodeRecord]:
             rec.fan_out = [(labels[c], None) for c, _ in uses]
             rec.gate = FAN_OUT if nodes[nid].op in (VAR, CONST) \
                 else f"{rec.gate}; fans out: {FAN_OUT}"
+    for nid in graph.named_constants:  # e, pi: the table says a name was read as a constant
+        literal = nodes[nid].literal
+        out[nid].gate = f"constant: {CONSTANTS[literal].says} = {CONSTANTS[literal].value:.6g}"
     return out

@@ -144,8 +144,9 @@ def descend(expression: str | Graph, at: Mapping[str, Any] | str | Iterable[str]
     grows without bound ("diverged", with a hint). Bad input raises an InputError or, at the
     start point, a DomainError.
     """
-    graph = parse(expression) if isinstance(expression, str) else expression
     start = start_point(at)
+    # e and pi are constants unless --at gives them a value
+    graph = parse(expression, bound=start) if isinstance(expression, str) else expression
     match(graph, start)  # names only: for the scalar and the array objective alike
     names = _wrt(graph, wrt)
     if steps < 0:

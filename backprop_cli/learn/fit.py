@@ -251,10 +251,12 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     gives the shape of a parameter drawn by ``init="random"`` (without one it is a scalar); an
     int is a vector (``{"b1": 2}``, as the CLI's ``--shape b1=2``) and "2x2" a matrix.
     """
-    graph = parse(expression) if isinstance(expression, str) else expression
     at = start_point(at) if at else {}  # numbers, and vectors/matrices as ArrayValues
     columns = data.columns
     binds = {k: list(v) for k, v in (bind or {}).items()}
+    # e and pi are constants unless a value, a column or a bound vector names them
+    graph = parse(expression, bound=[*at, *columns, *binds]) if isinstance(expression, str) \
+        else expression
     shapes = _shapes(shape)
     array_job = bool(binds or shapes) or graph.uses_arrays() \
         or any(isinstance(v, ArrayValue) or hasattr(v, "ndim") for v in at.values())

@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..checks.policy import summary_words
+from ..core import limits
 from ..core.formatting import shape_text, value, wrap_code
 from ..core.ops import CONST
 from ..core.result import Check, NodeRecord, Result
@@ -553,6 +554,8 @@ def summary(result: Result) -> Text:
 
 def report(result: Result, max_rows: int = 60, nodes: bool = True) -> Group:
     parts: list[RenderableType] = []
+    if result.read_as is not None:  # 2x, Wᵀ, e^x ...: how the expression was read
+        parts.append(text("read as: " + limits.abbreviate(result.read_as, 400)))
     if nodes:
         parts.append(node_table(result, max_rows))
         jac = jacobian_table(result)
