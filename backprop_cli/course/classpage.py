@@ -17,7 +17,7 @@ from rich.table import Table
 
 from ..views.render import text
 from .classreport import BINS, SHARES, ClassReport, ProblemSummary, SlipSummary
-from .grade import _md
+from .results import _md
 
 SHARE_WORDS = {"correct": "right", "carried": "carried forward", "wrong": "wrong",
                "missing": "missing"}

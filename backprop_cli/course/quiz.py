@@ -295,7 +295,7 @@ def _check_array(q: Question, text: str, result: Any, tol: AnswerTolerance,
     from ..checks.answers import _Keys, match_answers, verdict
     from ..core.formatting import entry
     from ..views.names import node_names
-    from .grade import _within
+    from .carried import _within
 
     assert q.key is not None
     c = match_answers(result, {q.key: text.strip()}, tol).checks[0]
@@ -326,7 +326,7 @@ def own_array(q: Question, result: Any, mine: dict[str, Any]) -> Any:
     import numpy as np
 
     from ..checks.answers import _Keys
-    from .grade import _Arrays, _rerun
+    from .carried import _Arrays, _rerun
 
     resolve = _Keys(result).resolve
     theirs = {k: (*resolve(k), v) for k, v in mine.items() if k != q.key}

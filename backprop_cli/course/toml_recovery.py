@@ -123,9 +123,10 @@ def _read(text: str, n_lines: int) -> dict[str, Any] | tuple[str, int]:
     if deep is not None:  # tomllib would exhaust the stack: refused before it runs
         return f"brackets nested more than {MAX_NESTING} levels deep", deep
     try:
-        return tomllib.loads(text, parse_float=Decimal)
+        doc: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         return toml_error(exc, n_lines)
+    return doc
     except RecursionError:  # the scan above should make this unreachable
         return "nested too deeply to read", 1
     except ValueError:
