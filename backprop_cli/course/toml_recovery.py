@@ -126,11 +126,11 @@ def _read(text: str, n_lines: int) -> dict[str, Any] | tuple[str, int]:
         doc: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         return toml_error(exc, n_lines)
-    return doc
     except RecursionError:  # the scan above should make this unreachable
         return "nested too deeply to read", 1
     except ValueError:
         raise _TooManyDigitsError from None
+    return doc
 
 
 def read_toml(text: str) -> Recovered:
