@@ -34,7 +34,7 @@ from .. import worker
 from . import proof
 from .claims import Claim, Shape, dims, infer_shapes, parse_claim, parse_shapes
 from .points import PointFinder, Trial, claim_env, claim_value, close, run_expression, trial_seconds
-from .report import ClaimCheck, Counterexample, FormulaReport, Slip
+from .report import ClaimCheck, Counterexample, FormulaReport, Slip, echoed_text
 from .slips import SLIPS, VALUE_SLIPS, SlipRule, _Context, diagnose
 
 DEFAULT_TRIALS = 24  # random shapes and points per claim: "a few dozen"
@@ -233,8 +233,8 @@ def _find_claims_domain(graph: Graph, claim: Claim, res: ClaimCheck,
     except DomainError as exc:
         if res.trials:
             return
-        why = (f"the claim '{claim.text}' cannot be computed at any point of the expression's "
-               f"domain found in {finder.draws} random draws: "
+        why = (f"the claim '{echoed_text(claim.text)}' cannot be computed at any point of "
+               f"the expression's domain found in {finder.draws} random draws: "
                f"{exc.message.rsplit(': ', 1)[-1]}")
         if not grading:
             raise DomainError(why, where="claim",
