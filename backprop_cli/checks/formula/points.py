@@ -34,7 +34,7 @@ NOISE = 64 * float(np.finfo(float).eps)  # float noise, relative to the largest 
 DOMAIN_RETRIES = 8  # draws at the usual scale before other scales are tried
 MAX_DRAWS = 256  # draws for one point before the domain is called empty
 SCALE = 2.0  # the usual draw: uniform in [-2, 2], three significant digits
-OTHER_SCALES = (1.0, 0.1, 10.0, 0.01, 100.0, 0.001, 1000.0)
+OTHER_SCALES = (1.0, 0.1, 10.0, 0.01, 100.0, 0.001, 1000.0, 1e4, 1e6)
 # Work one second buys, for the estimate of a trial's cost (numpy on one core of a laptop,
 # halved: an estimate that refuses a check must not refuse one that fits).
 PRODUCTS_PER_SECOND = 5e9
