@@ -217,13 +217,12 @@ class PointFinder:
                           "--shape")
 
     def candidates(self, count: int) -> list[dict[str, Array]]:
-        """Points for sympy to try a difference at (not run here): near the points found,
-        and at every scale, both signs."""
+        """Points for sympy to try a difference at (not run here): one in three at the usual
+        scale, the others in turn near the points found and at each other scale."""
         out = []
         for k in range(count):
-            sizes = draw_sizes(self.shapes, self.rng)
-            out.append(self.point(k % (2 * len(OTHER_SCALES)) + DOMAIN_RETRIES
-                                  if k % 3 else 0, sizes))
+            attempt = 0 if k % 3 == 0 else DOMAIN_RETRIES + (k - k // 3 - 1)
+            out.append(self.point(attempt, draw_sizes(self.shapes, self.rng)))
         return out
 
 
