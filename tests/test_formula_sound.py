@@ -320,3 +320,10 @@ def test_a_scalar_claim_off_by_less_than_the_tolerance_differs_by_sympy() -> Non
     c = one("x^2", "dx = 2*x + 1e-9")
     assert c.verdict == "differs" and c.counterexample is not None
     assert "sympy's values at 30 digits" in c.counterexample.note
+
+
+def test_a_point_of_many_inputs_is_echoed_capped() -> None:
+    expr = " + ".join(f"x{i}*y" for i in range(ECHO_ENTRIES + 500))
+    ce = one(expr, "dy = 0", trials=2).counterexample
+    assert ce is not None and len(ce.point) == len(ce.shapes) == ECHO_ENTRIES
+    assert "the point's other 501 inputs are left out" in ce.note

@@ -30,10 +30,11 @@ from ...core.graph import Graph
 from ...core.parse import parse
 from ...core.point import as_point
 from ...core.result import TIME_BUDGET
+from .. import worker
 from . import proof
 from .claims import Claim, Shape, dims, infer_shapes, parse_claim, parse_shapes
 from .points import PointFinder, Trial, claim_env, claim_value, close, run_expression, trial_seconds
-from .report import ClaimCheck, Counterexample, FormulaReport, Slip
+from .report import ClaimCheck, Counterexample, FormulaReport, Slip, echoed_text
 from .slips import SLIPS, VALUE_SLIPS, SlipRule, _Context, diagnose
 
 DEFAULT_TRIALS = 24  # random shapes and points per claim: "a few dozen"
@@ -96,6 +97,8 @@ def _run(expression: str, graph: Graph, parsed: list[Claim], declared: dict[str,
                              "the expression", where="--shape", hint=hint)
     all_shapes, notes = infer_shapes(graph, declared)
     _affordable(graph, parsed, all_shapes, budget)
+    if not all_shapes and not graph.uses_arrays():  # a proof will follow: sympy's import
+        worker.prestart()  # runs in the worker meanwhile, on another core (as evaluate's)
     rng = np.random.default_rng(seed)
     finder = PointFinder(graph, all_shapes, rng, deadline)
     results = [ClaimCheck(c.text, c.target, c.formula) for c in parsed]
@@ -242,8 +245,8 @@ def _find_claims_domain(graph: Graph, claim: Claim, res: ClaimCheck,
     except DomainError as exc:
         if res.trials:
             return
-        why = (f"the claim '{claim.text}' cannot be computed at any point of the expression's "
-               f"domain found in {finder.draws} random draws: "
+        why = (f"the claim '{echoed_text(claim.text)}' cannot be computed at any point of "
+               f"the expression's domain found in {finder.draws} random draws: "
                f"{exc.message.rsplit(': ', 1)[-1]}")
         if not grading:
             raise DomainError(why, where="claim",

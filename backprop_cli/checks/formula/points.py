@@ -34,7 +34,7 @@ NOISE = 64 * float(np.finfo(float).eps)  # float noise, relative to the largest 
 DOMAIN_RETRIES = 8  # draws at the usual scale before other scales are tried
 MAX_DRAWS = 256  # draws for one point before the domain is called empty
 SCALE = 2.0  # the usual draw: uniform in [-2, 2], three significant digits
-OTHER_SCALES = (1.0, 0.1, 10.0, 0.01, 100.0, 0.001, 1000.0)
+OTHER_SCALES = (1.0, 0.1, 10.0, 0.01, 100.0, 0.001, 1000.0, 1e4, 1e6)
 # Work one second buys, for the estimate of a trial's cost (numpy on one core of a laptop,
 # halved: an estimate that refuses a check must not refuse one that fits).
 PRODUCTS_PER_SECOND = 5e9
@@ -217,13 +217,12 @@ class PointFinder:
                           "--shape")
 
     def candidates(self, count: int) -> list[dict[str, Array]]:
-        """Points for sympy to try a difference at (not run here): near the points found,
-        and at every scale, both signs."""
+        """Points for sympy to try a difference at (not run here): one in three at the usual
+        scale, the others in turn near the points found and at each other scale."""
         out = []
         for k in range(count):
-            sizes = draw_sizes(self.shapes, self.rng)
-            out.append(self.point(k % (2 * len(OTHER_SCALES)) + DOMAIN_RETRIES
-                                  if k % 3 else 0, sizes))
+            attempt = 0 if k % 3 == 0 else DOMAIN_RETRIES + (k - k // 3 - 1)
+            out.append(self.point(attempt, draw_sizes(self.shapes, self.rng)))
         return out
 
 

@@ -61,8 +61,12 @@ class Counterexample:
     @classmethod
     def at(cls, point: dict[str, Array], yours: Array | None, correct: Array,
            note: str = "") -> Counterexample:
-        return cls({name: list(v.shape) for name, v in point.items()},
-                   {name: echoed(v) for name, v in point.items()},
+        names = list(point)[:ECHO_ENTRIES]  # an expression of 100,000 inputs: the first
+        if len(point) > len(names):
+            note = " ".join([note, f"(the point's other {len(point) - len(names):,} inputs "
+                             "are left out)"]).strip()
+        return cls({name: list(point[name].shape) for name in names},
+                   {name: echoed(point[name]) for name in names},
                    echoed(None if yours is None else np.asarray(yours)),
                    echoed(np.asarray(correct)), note)
 

@@ -437,9 +437,13 @@ def _matching(rules: Iterable[SlipRule], contexts: list[_Context],
     for rule in rules:
         if any(f.name in rule.unless for f in (*found, *out)):
             continue
-        details = [rule.detect(c) for c in contexts]
+        details: list[str | None] = []
+        for c in contexts:  # the first context it does not explain ends the rule's search
+            details.append(rule.detect(c))
+            if details[-1] is None:
+                break
         if rule.consistent and (len(contexts) < 2 or len(set(details)) > 1):
             continue
-        if all(d is not None for d in details):
+        if len(details) == len(contexts) and all(d is not None for d in details):
             out.append(Slip(rule.name, rule.sentence.format(detail=details[0], target=target)))
     return out
