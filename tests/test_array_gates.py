@@ -295,6 +295,17 @@ def test_budget_exhaustion_says_not_checked_budget() -> None:
     assert any("sympy stopped at the budget" in n for n in r.verification.notes)
 
 
+def test_a_graph_too_big_for_decimals_is_said_and_left_to_the_other_checks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from backprop_cli.checks import array_gates
+
+    monkeypatch.setattr(array_gates, "MAX_ENTRIES", 1000)
+    r = evaluate("sum(tanh(W@x + b)^2)", at=_mlp_layer(40, 30))
+    assert proofs(r) == {("numeric", "pass")}
+    assert any("sympy's gate proof skipped: 1," in n and "> limit 1,000" in n
+               for n in r.verification.notes)
+
+
 def test_the_cli_says_proved_by_sympy_gate_by_gate_for_an_8_by_8_matrix() -> None:
     rng = np.random.default_rng(0)
     w = np.round(rng.uniform(-1, 1, (8, 8)), 3).tolist()
