@@ -14,9 +14,9 @@ The scalar engine's gate-by-gate pass (sympy_jobs.gates), for the array engine:
    significant digits (decimal_forms.py: Python's decimal, one object per entry; exp and
    log correctly rounded, other functions by mpmath at the same precision), from the exact
    inputs (0.1 is 1/10): forward in topological order, then the upstream gradient from the
-   output back, summed at every fan-out. No float64 number of the engine is used, so the
-   result is a reference as the scalar pass's is: the gradient the rules give, to 30
-   digits.
+   output back, summed at every fan-out. No value or gradient of the engine's float64 pass
+   is used (only the upstream seed, as the scalar pass uses it), so the result is a
+   reference as the scalar pass's is: the gradient the rules give, to 30 digits.
 
 A rule that sympy disproves makes the gradients through that gate fail (array_verify); one
 it cannot decide leaves them without this proof. The pass stops at the deadline
