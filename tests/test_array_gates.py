@@ -119,6 +119,23 @@ def test_gate_proof_agrees_with_the_per_entry_formula_below_the_limit() -> None:
         assert np.allclose(gates.gradients[c.variable], c.sympy_value, rtol=1e-12, atol=0)
 
 
+ELEMENTWISE_OPS = sorted(name for name, op in OPS.items() if op.np_local is not None)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE_OPS)
+def test_every_elementwise_op_is_proved_by_gates_with_broadcasting(name: str) -> None:
+    # A 9×9 matrix and a vector of 9 broadcast as its rows, all in log's and sqrt's domain.
+    op = OPS[name]
+    if op.arity == 2:
+        expr = f"sum(A {op.symbol} v)" if op.symbol else f"sum({name}(A, v))"
+    else:
+        expr = f"sum({op.symbol}A)" if op.symbol else f"sum({name}(A))"
+    rng = np.random.default_rng(4)
+    r = evaluate(expr, at={"A": rng.uniform(0.5, 1.5, (9, 9)), "v": rng.uniform(0.5, 1.5, 9)}
+                 if op.arity == 2 else {"A": rng.uniform(0.5, 1.5, (9, 9))}, check=("sympy",))
+    assert proofs(r) == {("sympy-gates", "pass")}, (expr, r.verification.notes)
+
+
 # Random expressions over arrays: each step applies one op, drawn from every array op and
 # the elementwise ones, to terms already built whose shapes fit; the loss sums the last
 # few terms and tanh(A). Inputs: A, C m×n, B n×p, u of n, v of m, with m, n, p >= 9, so A
