@@ -136,6 +136,31 @@ def test_every_elementwise_op_is_proved_by_gates_with_broadcasting(name: str) ->
     assert proofs(r) == {("sympy-gates", "pass")}, (expr, r.verification.notes)
 
 
+# One expression per array op, over 64 entries (A, C 9×10, B 10×8, u, w of 70).
+ARRAY_CASES = {
+    "matmul": "sum(tanh(A @ B))", "transpose": "sum(sin(A.T) * C.T)",
+    "sum": "sum(sum(A, 0)^2) + sum(sum(A, 1)^2) + sum(A)", "mean": "sum(mean(A, 0)^2)",
+    "dot": "dot(u, w)^2", "softmax": "sum(softmax(A) * C)",
+    "log_softmax": "sum(log_softmax(A) * C)", "cross_entropy": "cross_entropy(A, C)",
+    "outer": "sum(tanh(outer(u, w)))", "rowmax": "sum(rowmax(A) * C)",
+    "rowsum": "sum(rowsum(A)^2)",
+}
+
+
+def test_every_array_op_has_a_case() -> None:
+    assert set(ARRAY_OPS) <= set(ARRAY_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(ARRAY_CASES))
+def test_every_array_op_is_proved_by_gates_at_the_point(name: str) -> None:
+    rng = np.random.default_rng(6)
+    shapes = {"A": (9, 10), "C": (9, 10), "B": (10, 8), "u": (70,), "w": (70,)}
+    expr = ARRAY_CASES[name]
+    at = {k: rng.uniform(-1, 1, s) for k, s in shapes.items() if re.search(rf"\b{k}\b", expr)}
+    r = evaluate(expr, at=at, check=("sympy",))
+    assert proofs(r) == {("sympy-gates", "pass")}, (expr, r.verification.notes)
+
+
 # Random expressions over arrays: each step applies one op, drawn from every array op and
 # the elementwise ones, to terms already built whose shapes fit; the loss sums the last
 # few terms and tanh(A). Inputs: A, C m×n, B n×p, u of n, v of m, with m, n, p >= 9, so A
