@@ -119,6 +119,48 @@ def test_gate_proof_agrees_with_the_per_entry_formula_below_the_limit() -> None:
         assert np.allclose(gates.gradients[c.variable], c.sympy_value, rtol=1e-12, atol=0)
 
 
+ELEMENTWISE_OPS = sorted(name for name, op in OPS.items() if op.np_local is not None)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE_OPS)
+def test_every_elementwise_op_is_proved_by_gates_with_broadcasting(name: str) -> None:
+    # A 9×9 matrix and a vector of 9 broadcast as its rows, all in log's and sqrt's domain.
+    op = OPS[name]
+    if op.arity == 2:
+        expr = f"sum(A {op.symbol} v)" if op.symbol else f"sum({name}(A, v))"
+    else:
+        expr = f"sum({op.symbol}A)" if op.symbol else f"sum({name}(A))"
+    rng = np.random.default_rng(4)
+    r = evaluate(expr, at={"A": rng.uniform(0.5, 1.5, (9, 9)), "v": rng.uniform(0.5, 1.5, 9)}
+                 if op.arity == 2 else {"A": rng.uniform(0.5, 1.5, (9, 9))}, check=("sympy",))
+    assert proofs(r) == {("sympy-gates", "pass")}, (expr, r.verification.notes)
+
+
+# One expression per array op, over 64 entries (A, C 9×10, B 10×8, u, w of 70).
+ARRAY_CASES = {
+    "matmul": "sum(tanh(A @ B))", "transpose": "sum(sin(A.T) * C.T)",
+    "sum": "sum(sum(A, 0)^2) + sum(sum(A, 1)^2) + sum(A)", "mean": "sum(mean(A, 0)^2)",
+    "dot": "dot(u, w)^2", "softmax": "sum(softmax(A) * C)",
+    "log_softmax": "sum(log_softmax(A) * C)", "cross_entropy": "cross_entropy(A, C)",
+    "outer": "sum(tanh(outer(u, w)))", "rowmax": "sum(rowmax(A) * C)",
+    "rowsum": "sum(rowsum(A)^2)",
+}
+
+
+def test_every_array_op_has_a_case() -> None:
+    assert set(ARRAY_OPS) <= set(ARRAY_CASES)
+
+
+@pytest.mark.parametrize("name", sorted(ARRAY_CASES))
+def test_every_array_op_is_proved_by_gates_at_the_point(name: str) -> None:
+    rng = np.random.default_rng(6)
+    shapes = {"A": (9, 10), "C": (9, 10), "B": (10, 8), "u": (70,), "w": (70,)}
+    expr = ARRAY_CASES[name]
+    at = {k: rng.uniform(-1, 1, s) for k, s in shapes.items() if re.search(rf"\b{k}\b", expr)}
+    r = evaluate(expr, at=at, check=("sympy",))
+    assert proofs(r) == {("sympy-gates", "pass")}, (expr, r.verification.notes)
+
+
 # Random expressions over arrays: each step applies one op, drawn from every array op and
 # the elementwise ones, to terms already built whose shapes fit; the loss sums the last
 # few terms and tanh(A). Inputs: A, C m×n, B n×p, u of n, v of m, with m, n, p >= 9, so A
@@ -293,6 +335,17 @@ def test_budget_exhaustion_says_not_checked_budget() -> None:
     assert proofs(r) == {("budget", "unchecked")}
     assert r.verification.counts() == {"budget": 3}
     assert any("sympy stopped at the budget" in n for n in r.verification.notes)
+
+
+def test_a_graph_too_big_for_decimals_is_said_and_left_to_the_other_checks(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from backprop_cli.checks import array_gates
+
+    monkeypatch.setattr(array_gates, "MAX_ENTRIES", 1000)
+    r = evaluate("sum(tanh(W@x + b)^2)", at=_mlp_layer(40, 30))
+    assert proofs(r) == {("numeric", "pass")}
+    assert any("sympy's gate proof skipped: 1," in n and "> limit 1,000" in n
+               for n in r.verification.notes)
 
 
 def test_the_cli_says_proved_by_sympy_gate_by_gate_for_an_8_by_8_matrix() -> None:

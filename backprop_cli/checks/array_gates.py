@@ -14,9 +14,9 @@ The scalar engine's gate-by-gate pass (sympy_jobs.gates), for the array engine:
    significant digits (decimal_forms.py: Python's decimal, one object per entry; exp and
    log correctly rounded, other functions by mpmath at the same precision), from the exact
    inputs (0.1 is 1/10): forward in topological order, then the upstream gradient from the
-   output back, summed at every fan-out. No float64 number of the engine is used, so the
-   result is a reference as the scalar pass's is: the gradient the rules give, to 30
-   digits.
+   output back, summed at every fan-out. No value or gradient of the engine's float64 pass
+   is used (only the upstream seed, as the scalar pass uses it), so the result is a
+   reference as the scalar pass's is: the gradient the rules give, to 30 digits.
 
 A rule that sympy disproves makes the gradients through that gate fail (array_verify); one
 it cannot decide leaves them without this proof. The pass stops at the deadline
@@ -49,6 +49,9 @@ from .worker import Finished
 
 SECONDS_PER_PRODUCT = 2e-6  # a multiply-add of two decimals in a numpy object array, with
 # room for a busy machine: a matrix product expected to end past the deadline is not begun
+SECONDS_PER_ENTRY = 1e-6  # at least this per entry of every node (measured: 5-10 µs), so a
+# pass that cannot end by the deadline is not begun
+MAX_ENTRIES = 2_000_000  # entries over all nodes held as decimals (about 110 bytes each)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class GateProof:
     gradients: dict[str, Any] = field(default_factory=dict)
     refuted: dict[int, str] = field(default_factory=dict)
     unproved: dict[int, str] = field(default_factory=dict)
+    skipped: str = ""  # why the pass at the point was not run (too many entries)
 
 
 def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
@@ -67,9 +71,16 @@ def prove_gradients(graph: Graph, point: Point, shapes: list[tuple[int, ...]],
     """Every gradient in ``names`` by the gate proof (module docstring); ``shapes``: every
     node's, from the engine's forward pass."""
     proof = GateProof()
+    entries = sum(int(np.prod(s)) for s in shapes)
+    if entries > MAX_ENTRIES:
+        proof.skipped = (f"{entries:,} entries over all nodes > limit {MAX_ENTRIES:,} (30-digit "
+                         "decimals take about 110 bytes an entry)")
+        return proof
     _check_rules(graph, shapes, proof)
     if not _sure(graph, names, proof):
         return proof
+    if time.monotonic() + entries * SECONDS_PER_ENTRY > deadline:
+        raise TimeoutError
     with decimal.localcontext(decimal_forms.CONTEXT), mpmath.workprec(symbolic.PREC + 10):
         value, local = _forward(graph, point, deadline, proof)
         upstream = _backward(graph, value, local, seed, deadline)
@@ -105,6 +116,8 @@ def gates_here(graph: Graph, point: Point, run: ArrayPass, checks: list[Check],
     except (ArithmeticError, TypeError, ValueError, NotImplementedError) as exc:
         notes.append(f"sympy's gate proof failed to run ({exc}); finite differences only")
         return
+    if proof.skipped:
+        notes.append(f"sympy's gate proof skipped: {proof.skipped}")
     for nid, reason in proof.refuted.items():
         for c in checks:
             if c.variable in graph.ancestors_vars(nid):

@@ -113,6 +113,9 @@ def _compile(expr: Any, dummies: tuple[Any, ...]) -> Form:
     if expr is sp.true or expr is sp.false:
         truth = bool(expr)
         return lambda args, deadline: truth
+    if isinstance(expr, sp.Piecewise):  # its arguments are (value, condition) pairs
+        pieces = [(_compile(e, dummies), _compile(c, dummies)) for e, c in expr.args]
+        return lambda args, deadline: _piecewise(pieces, args, deadline)
     parts = [_compile(a, dummies) for a in expr.args]
     if expr.is_Add or expr.is_Mul:
         join = operator.add if expr.is_Add else operator.mul
@@ -134,9 +137,6 @@ def _compile(expr: Any, dummies: tuple[Any, ...]) -> Form:
         compare = _COMPARE[type(expr)]
         return lambda args, deadline: compare(parts[0](args, deadline),
                                               parts[1](args, deadline))
-    if isinstance(expr, sp.Piecewise):
-        pieces = [(_compile(e, dummies), _compile(c, dummies)) for e, c in expr.args]
-        return lambda args, deadline: _piecewise(pieces, args, deadline)
     fn = _function(expr)
     return lambda args, deadline: _entrywise(fn, [p(args, deadline) for p in parts], deadline)
 
@@ -144,6 +144,7 @@ def _compile(expr: Any, dummies: tuple[Any, ...]) -> Form:
 _COMPARE: dict[type, Callable[[Any, Any], Any]] = {
     sp.StrictGreaterThan: operator.gt, sp.GreaterThan: operator.ge,
     sp.StrictLessThan: operator.lt, sp.LessThan: operator.le,
+    sp.Equality: operator.eq, sp.Unequality: operator.ne,
 }
 
 
@@ -158,6 +159,11 @@ def _heaviside(x: Decimal, at_zero: Decimal = Decimal("0.5")) -> Decimal:
     return Decimal(1) if x > 0 else Decimal(0) if x < 0 else at_zero
 
 
+def _dirac(x: Decimal, order: Decimal = Decimal(0)) -> Decimal:
+    # A step's derivative: 0 away from the step, undefined on it.
+    return Decimal(0) if x != 0 else Decimal("NaN")
+
+
 def _sign(x: Decimal) -> Decimal:
     return Decimal((x > 0) - (x < 0))
 
@@ -166,7 +172,7 @@ def _sign(x: Decimal) -> Decimal:
 # kinks (Heaviside(0) = 1/2 unless given, sign(0) = 0; relu and leaky_relu are the tool's).
 _DECIMAL: dict[Any, Callable[..., Decimal]] = {
     sp.exp: Decimal.exp, sp.log: Decimal.ln, sp.Abs: abs, sp.sign: _sign,
-    sp.Heaviside: _heaviside, sp.Max: max, sp.Min: min,
+    sp.Heaviside: _heaviside, sp.DiracDelta: _dirac, sp.Max: max, sp.Min: min,
     symbolic.relu: lambda x: x if x > 0 else Decimal(0),
     symbolic.leaky_relu: lambda x, k: x if x > 0 else k * x,
 }
