@@ -322,6 +322,8 @@ def _grade_problem(problem: Problem, sub: Submission,
     _carry_forward(problem, result, pg, checks, show=show)
     if not show:
         _conceal(pg, checks)
+    for ag in pg.answers:
+        ag.tidy()
     if extra:
         names = [echo(k, WORD_CHARS) for k in extra[:MAX_NAMES]]
         pg.note = "ignored, not asked: " + ", ".join(names) + (
