@@ -66,21 +66,23 @@ def _neuron_file(answers: dict[str, float]) -> str:
 
 
 def test_the_issues_neuron_gets_full_carried_credit() -> None:
-    # s = 1 is wrong (the truth is 1.13); from s = 1 at full precision ds = 0.19661 and
-    # dw0 = -1.9 * 0.19661 = -0.3736, written -0.37. From the written ds = 0.20, -0.38:
-    # only the interval of ds (0.195 to 0.205) makes -0.37 follow.
-    p = {"w0": -2.7, "x0": -1.9, "w1": -2, "x1": 1, "w2": -2}
-    got = _grade(NEURON.format(**p), _neuron_file(_neuron_student(p, 1.0)))
+    # The issue's case: s = 1 is wrong (the truth is 1.4); from s = 1 at full precision
+    # ds = 0.19661 and dw0 = -2 * 0.19661 = -0.3932, written -0.39. From the written
+    # ds = 0.20, -0.40: only the interval of ds (0.195 to 0.205) makes -0.39 follow.
+    p = {"w0": -2.7, "x0": -2, "w1": -2, "x1": 1, "w2": -2}
+    answers = _neuron_student(p, 1.0)
+    assert (_w(answers["ds"]), _w(answers["dw0"])) == ("0.20", "-0.39")
+    got = _grade(NEURON.format(**p), _neuron_file(answers))
     assert got["s"].status == "wrong"
     assert {k: (a.status, a.points) for k, a in got.items() if k != "s"} == {
         k: ("carried", a.max_points) for k, a in got.items() if k != "s"}
-    assert "-0.37" in got["dw0"].feedback[0] and "from" in got["dw0"].feedback[0]
+    assert "-0.39" in got["dw0"].feedback[0] and "-0.4 follows" in got["dw0"].feedback[0]
 
 
 def test_an_answer_outside_what_the_rounding_allows_is_wrong() -> None:
-    p = {"w0": -2.7, "x0": -1.9, "w1": -2, "x1": 1, "w2": -2}
+    p = {"w0": -2.7, "x0": -2, "w1": -2, "x1": 1, "w2": -2}
     answers = _neuron_student(p, 1.0)
-    answers["dw0"] = -0.41  # from ds in [0.195, 0.205]: -0.39 at most, written -0.39
+    answers["dw0"] = -0.43  # from ds in [0.195, 0.205]: -0.39 to -0.41
     got = _grade(NEURON.format(**p), _neuron_file(answers))
     assert (got["dw0"].status, got["dw0"].points) == ("wrong", 0)
 

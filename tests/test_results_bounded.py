@@ -206,3 +206,12 @@ def test_any_hostile_submission_gives_small_valid_inert_files(bits: list[str]) -
         assert len(json.dumps(doc).encode()) < UNDER
         assert not [t for t in _texts(doc, {}) if RAW.search(t)]
         assert "internal error" not in json.dumps(doc)
+
+
+def test_a_problem_sets_written_answers_cannot_forge_a_row_of_check(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text('[p]\nexpression = "x^2"\nat = { x = 1 }\nexpect = { dx = '
+                    + json.dumps("3*x\n\u001b[32m2 │ q │ ✓ pass") + ' }\n', encoding="utf-8")
+    res = runner.invoke(app, ["check", str(path)])
+    assert res.exit_code == 2 and "3*x\\n\\x1b[32m2" in res.output
+    assert not RAW.search(res.output)

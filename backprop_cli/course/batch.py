@@ -19,6 +19,7 @@ from typing import Any
 from ..checks.answers import AnswerCheck, AnswerTolerance, fmt, match_answers
 from ..core import limits
 from ..core.errors import BackpropError, ExitStatus
+from ..core.limits import visible
 from ..core.result import VERIFIERS, Value, known_verifiers
 from .problems import Invalid, Problem, ProblemSet, load_problems
 
@@ -55,8 +56,11 @@ class ProblemResult:
         """One line per thing that differed (or why the problem could not run)."""
         if self.status == "error":
             where = f"line {self.line}: " if self.line else ""
-            return [f"{where}{self.error}" + (f" (hint: {self.hint})" if self.hint else "")]
-        lines = [c.verdict() + (f" ({'; '.join(c.hints)})" if c.hints else "")
+            return [visible(f"{where}{self.error}" + (f" (hint: {self.hint})" if self.hint
+                                                      else ""))]
+        # A written answer may hold a newline or a control (a TOML string's escapes): shown
+        # as an escape, so that it cannot forge a line of the table or drive the terminal.
+        lines = [visible(c.verdict() + (f" ({'; '.join(c.hints)})" if c.hints else ""))
                  for c in self.answers if not c.ok]
         return lines + self.failed_checks
 

@@ -1,5 +1,5 @@
 """Grading a student's answers against an answer key: points, partial credit, error carried
-forward, and the results files of Gradescope and PrairieLearn.
+forward, and writing the results files of Gradescope and PrairieLearn whatever happens.
 
 The student's file holds answers only, one table per problem (`[neuron] dw0 = -0.20`);
 the problems, points and rounding rules come from the key alone. Reading never stops at the
@@ -11,11 +11,12 @@ the same rounding rules and slip diagnoses as `--expect` (checks/answers.py).
 Error carried forward: a wrong answer is also compared with what it would be if the
 student's own earlier (wrong) answers were right: the forward pass is rerun with their
 forward values in place of the true ones, and the backward pass with their upstream
-gradients (and local gradients taken at their forward values). An answer that matches that
-gets the share of its points the key's `carried_forward` allows (1 when the key does not
-say). Vectors and matrices the same way, with the array engine's rules (numpy): an array
-answer is carried forward when every entry matches the rerun within its own rounding
-allowance; an answer of the wrong shape is never carried, nor used to carry others.
+gradients (and local gradients taken at their forward values). An answer that matches that,
+within what the rounding of the earlier written answers allows (course/carried.py), gets
+the share of its points the key's `carried_forward` allows (1 when the key does not say).
+Vectors and matrices the same way, with the array engine's rules (numpy), entry by entry;
+an answer of the wrong shape is never carried, nor used to carry others. The grade and its
+results files (Gradescope, PrairieLearn) are in results.py.
 
 Answers that are text but not numbers (a formula such as `dx = "2*x"`) go to a pluggable
 checker (``grade(..., formula=...)``); without one they score 0 with a message saying so.
@@ -321,6 +322,8 @@ def _grade_problem(problem: Problem, sub: Submission,
     _carry_forward(problem, result, pg, checks, show=show)
     if not show:
         _conceal(pg, checks)
+    for ag in pg.answers:
+        ag.tidy()
     if extra:
         names = [echo(k, WORD_CHARS) for k in extra[:MAX_NAMES]]
         pg.note = "ignored, not asked: " + ", ".join(names) + (

@@ -38,10 +38,14 @@ class AnswerGrade:
     feedback: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # The student's text, echoed in tables, feedback and the platforms' files: cut when
-        # long (issue 16: a 900,000-character answer printed 4.5 MB).
-        # Controls, bidi characters and newlines become visible escapes: a student's text
-        # can neither drive a terminal or an ANSI-to-HTML view nor forge the lines after it.
+        self.tidy()
+
+    def tidy(self) -> None:
+        """The student's text, echoed in tables, feedback and the platforms' files: cut when
+        long (issue 16: a 900,000-character answer printed 4.5 MB); controls, bidi
+        characters and newlines as visible escapes, so that it can neither drive a terminal
+        or an ANSI-to-HTML view nor forge the lines after it; each sentence once. Run again
+        after feedback is rewritten (carried forward, concealed): it changes nothing twice."""
         self.written = abbreviate(visible(self.written))
         self.feedback = [abbreviate_message(visible(f)) for f in _once(self.feedback)]
 
