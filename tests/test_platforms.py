@@ -329,7 +329,9 @@ def test_results_are_cut_to_fit_whatever_the_notes(tmp_path: Path) -> None:
     results = root / "results" / "results.json"
     assert results.stat().st_size < autograde.MAX_RESULTS
     doc = json.loads(results.read_text())
-    assert doc["score"] == 0 and "more characters" in doc["message"]
+    # grade.py's own caps come first ("... more tables"); the size guard cuts what is left
+    assert doc["score"] == 0 and ("more tables" in doc["message"]
+                                  or "more characters" in doc["message"])
 
 
 def test_gradescope_build_never_writes_over_the_key(tmp_path: Path) -> None:

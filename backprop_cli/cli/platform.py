@@ -20,7 +20,9 @@ VARIANTS_HELP = ("Each student their own numbers: the `backprop make` arguments 
 course_app = typer.Typer(
     name="course",
     help="Put a key on a platform: Gradescope's autograder zip, a PrairieLearn question, "
-    "a sheet per student.\n\n\b\nExample: backprop course gradescope key.toml -o autograder.zip",
+    "a sheet per student.",
+    epilog=examples("backprop course gradescope key.toml -o autograder.zip",
+                    "backprop course prairielearn key.toml -o course/questions/backprop"),
     no_args_is_help=True, rich_markup_mode=None)
 
 
