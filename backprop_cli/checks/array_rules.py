@@ -188,7 +188,11 @@ def off_the_pieces(op: Op, z: Any) -> str | None:
 def _prove(op: Op, args: list[Any], consts: list[Any], pieces: list[dict[Any, Any]],
            snp: SymbolicNumpy) -> RuleProof:
     assert op.sympy_array is not None and op.np_forward is not None and op.vjp is not None
-    out = obj(op.sympy_array(symbolic.SP, np, *args, *consts))
+    # On a piece no row is tied, so the tool's tie convention (symbolic.rowmax) is sympy's Max
+    # there, whose derivative _settled decides.
+    plain_max = np.frompyfunc(lambda e: sp.sympify(e).replace(
+        lambda x: isinstance(x, symbolic.rowmax), lambda x: sp.Max(*x.args)), 1, 1)
+    out = obj(plain_max(obj(op.sympy_array(symbolic.SP, np, *args, *consts))))
     g = symbols("_g", out.shape)
     loss = sp.Add(*obj(g * out).reshape(-1))
     truth = [[loss.diff(s) for s in a.reshape(-1)] for a in args]

@@ -164,6 +164,12 @@ def _dirac(x: Decimal, order: Decimal = Decimal(0)) -> Decimal:
     return Decimal(0) if x != 0 else Decimal("NaN")
 
 
+def _share(i: int, xs: tuple[Decimal, ...]) -> Decimal:
+    """d rowmax / d x_i with the tool's convention: 1/k to each of k entries tied on top."""
+    top = max(xs)
+    return Decimal(1) / sum(1 for x in xs if x == top) if xs[i] == top else Decimal(0)
+
+
 def _sign(x: Decimal) -> Decimal:
     return Decimal((x > 0) - (x < 0))
 
@@ -173,6 +179,9 @@ def _sign(x: Decimal) -> Decimal:
 _DECIMAL: dict[Any, Callable[..., Decimal]] = {
     sp.exp: Decimal.exp, sp.log: Decimal.ln, sp.Abs: abs, sp.sign: _sign,
     sp.Heaviside: _heaviside, sp.DiracDelta: _dirac, sp.Max: max, sp.Min: min,
+    symbolic.step: lambda x, at_zero=Decimal("0.5"): _heaviside(x, at_zero),
+    symbolic.rowmax: lambda *xs: max(xs),
+    symbolic.rowmax_share: lambda i, *xs: _share(int(i), xs),
     symbolic.relu: lambda x: x if x > 0 else Decimal(0),
     symbolic.leaky_relu: lambda x, k: x if x > 0 else k * x,
 }
