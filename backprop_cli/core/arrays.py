@@ -263,6 +263,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
     upstream[graph.output] = seed
     # The first non-finite gradient: an error only if it reaches a variable (see engine.py).
     bad: tuple[Node, int, tuple[Array, ...]] | None = None
+    consumers: list[list[tuple[int, int]]] = []
     for node in reversed(nodes):
         nid = node.id
         if not node.inputs or not needs[nid]:
@@ -292,9 +293,10 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
                 and any(np.any(flat_entries(op, args, loc, k) & ~np.isfinite(g))
                         for k, j in enumerate(node.inputs) if needs[j]):
             why = masked(op.name, graph.label(bad[0].id))
-        elif why is not None and not op.jump and _unreached(graph, nid, g, upstream, local,
-                                                            downstream):
-            why = None
+        elif why is not None and not op.jump:
+            consumers = consumers or graph.consumers()  # made at the first kink: rare
+            if _unreached(consumers[nid], g, upstream, local, downstream):
+                why = None
         if why is not None:
             kinks[nid] = why
     if bad is not None and not all(
@@ -304,23 +306,23 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
     return ArrayPass(values, local, upstream, downstream, kinks, seed, needs)
 
 
-def _unreached(graph: Graph, nid: int, g: Array, upstream: list[Array | None],
+def _unreached(uses: list[tuple[int, int]], g: Array, upstream: list[Array | None],
                local: list[tuple[Array, ...] | None],
                downstream: list[tuple[Array | None, ...]]) -> bool:
     """engine._unreached for arrays: the upstream is 0, or terms that cancel to 0 up to
-    rounding (softmax's shift z - rowmax(z), whose branches add up to 0), at every entry.
-    Only asked at a kink (a scan of the graph)."""
+    rounding (softmax's shift z - rowmax(z), whose branches add up to 0), at every entry;
+    ``uses``: the node's (consumer, input position) pairs."""
     if not np.any(g):
         return True
     size = np.zeros_like(g)  # the magnitudes of the terms summed into g
-    for c, pos in graph.consumers()[nid]:
+    for c, pos in uses:
         down = downstream[c][pos] if pos < len(downstream[c]) else None
         loc, up = local[c], upstream[c]
         if loc is not None and up is not None:  # elementwise: before broadcasting sums it
             size = size + unbroadcast(np.abs(up * loc[pos]), g.shape)
         elif down is not None:
             size = size + np.abs(down)
-    return bool(np.all(np.abs(g) <= CANCEL * size))
+    return bool(np.isfinite(size).all() and np.all(np.abs(g) <= CANCEL * size))
 
 
 def kink(op: Op, args: tuple[Array, ...]) -> str | None:

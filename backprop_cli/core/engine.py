@@ -149,7 +149,7 @@ def _unreached(upstream: list[float], local: list[tuple[float, ...]], nid: int,
     if g == 0:
         return True
     size = sum(abs(upstream[c] * local[c][pos]) for c, pos in uses)
-    return abs(g) <= CANCEL * size
+    return math.isfinite(size) and abs(g) <= CANCEL * size
 
 
 def masked(op: str, source: str) -> str:
