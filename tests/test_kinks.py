@@ -240,3 +240,38 @@ def test_sympys_disagreement_at_the_engines_kink_neither_proves_nor_fails() -> N
     assert any("sympy's convention differs" in n for n in c.notes)
     # Away from a kink the same disagreement is a failure.
     assert decided(Check("b", 1.0, 0.25, sympy_value=0.5, sympy_how="formula")).status == "fail"
+
+
+# ---------------------------------------------------------------- kinks no gradient reaches
+
+
+@pytest.mark.parametrize("args", [
+    ("relu(x)^2", "--at", "x=0"),
+    ("y*relu(x)", "--at", "x=0,y=0"),
+    ("cross_entropy(z, y)", "--at", "z=[0,0,0]", "--at", "y=[1,0,0]", "--expand"),
+    ("sum(w * softmax(z))", "--at", "z=[1,1,0.5]", "--at", "w=[1,-2,0.5]", "--expand"),
+])
+def test_a_kink_no_gradient_reaches_is_not_named(args: tuple[str, ...]) -> None:
+    # Its upstream is 0, or cancels to 0 (softmax's shift by rowmax): whichever share the
+    # gate takes, nothing flows on, and the function is smooth there.
+    code, doc = run_json("eval", *args)
+    assert code == 0
+    assert not kinks(doc)
+    assert {c["status"] for c in doc["checks"]} == {"pass"}
+
+
+def test_a_tiny_gradient_through_a_kink_is_still_a_kink() -> None:
+    # Small is not cancelled: 1e-20 * relu(x) is not differentiable at 0.
+    _, doc = run_json("eval", "1e-20*relu(x)", "--at", "x=0")
+    assert kinks(doc) == ["relu at 0: took subgradient 0"]
+    assert doc["checks"][0]["status"] == "kink"
+
+
+@pytest.mark.parametrize("expr,at", [("s*(s >= 0)", "s=0"), ("s*step(s)", "s=0"),
+                                     ("sum(s*(s > 0))", "s=[0, 1]")])
+def test_an_indicators_jump_is_named_even_where_no_gradient_reaches_it(expr: str,
+                                                                       at: str) -> None:
+    # s*(s >= 0) is relu(s): the indicator's upstream s is 0 at 0, but its value jumps.
+    code, doc = run_json("eval", expr, "--at", at)
+    assert code == 0 and kinks(doc)
+    assert doc["checks"][0]["status"] == "kink"

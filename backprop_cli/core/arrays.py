@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from . import limits
-from .engine import FLAT_STEP, masked
+from .engine import CANCEL, FLAT_STEP, masked
 from .errors import DomainError, InputError
 from .formatting import describe, entry
 from .graph import Graph, Node
@@ -310,6 +310,7 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
     upstream[graph.output] = seed
     # The first non-finite gradient: an error only if it reaches a variable (see engine.py).
     bad: tuple[Node, int, tuple[Array, ...]] | None = None
+    consumers: list[list[tuple[int, int]]] = []
     for node in reversed(nodes):
         nid = node.id
         if not node.inputs or not needs[nid]:
@@ -339,6 +340,10 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
                 and any(np.any(flat_entries(op, args, loc, k) & ~np.isfinite(g))
                         for k, j in enumerate(node.inputs) if needs[j]):
             why = masked(op.name, graph.label(bad[0].id))
+        elif why is not None and not op.jump:
+            consumers = consumers or graph.consumers()  # made at the first kink: rare
+            if _unreached(consumers[nid], g, upstream, local, downstream):
+                why = None
         if why is not None:
             kinks[nid] = why
     if bad is not None and not all(
@@ -346,6 +351,25 @@ def backward(graph: Graph, values: list[Array], seed: Array) -> ArrayPass:
             for u in (upstream[v] for v in graph.variables.values())):
         raise _gradient_error(graph, bad[0], bad[1], bad[2])
     return ArrayPass(values, local, upstream, downstream, kinks, seed, needs)
+
+
+def _unreached(uses: list[tuple[int, int]], g: Array, upstream: list[Array | None],
+               local: list[tuple[Array, ...] | None],
+               downstream: list[tuple[Array | None, ...]]) -> bool:
+    """engine._unreached for arrays: the upstream is 0, or terms that cancel to 0 up to
+    rounding (softmax's shift z - rowmax(z), whose branches add up to 0), at every entry;
+    ``uses``: the node's (consumer, input position) pairs."""
+    if not np.any(g):
+        return True
+    size = np.zeros_like(g)  # the magnitudes of the terms summed into g
+    for c, pos in uses:
+        down = downstream[c][pos] if pos < len(downstream[c]) else None
+        loc, up = local[c], upstream[c]
+        if loc is not None and up is not None:  # elementwise: before broadcasting sums it
+            size = size + unbroadcast(np.abs(up * loc[pos]), g.shape)
+        elif down is not None:
+            size = size + np.abs(down)
+    return bool(np.isfinite(size).all() and np.all(np.abs(g) <= CANCEL * size))
 
 
 def kink(op: Op, args: tuple[Array, ...]) -> str | None:

@@ -66,6 +66,7 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
     # it reaches a variable: a local gradient of 0 further down stops it, as in PyTorch's
     # masked backward (sqrt(relu(y)) at y < 0 has gradient 0, not inf * 0).
     bad: tuple[int, tuple[float, ...], int] | None = None
+    consumers: list[list[tuple[int, int]]] = []  # made at the first kink: kinks are rare
     for node in reversed(nodes):
         inputs = node.inputs
         if not inputs:
@@ -90,7 +91,9 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
         if op.kink is not None and not (op.tie and inputs[0] == inputs[-1]):
             why = op.kink(args)
             if why is not None:
-                kinks[nid] = why
+                consumers = consumers or graph.consumers()
+                if op.jump or not _unreached(upstream, local, nid, consumers[nid]):
+                    kinks[nid] = why
         g = upstream[nid]
         if not isfinite(sum(loc)) and bad is None:  # rare: some local gradient is inf or nan
             for pos, j in enumerate(inputs):
@@ -129,6 +132,24 @@ def _backward(graph: Graph, values: list[float], seed: float) -> Pass:
     if bad is not None and not all(isfinite(upstream[v]) for v in graph.variables.values()):
         raise _domain_error(graph, bad[0], bad[1], gradient_of=bad[2])
     return Pass(values, local, upstream, downstream, kinks, seed)
+
+
+# How many roundings a sum may lose before "0 to rounding": its terms' magnitudes times this.
+CANCEL = 64 * 2.0**-52
+
+
+def _unreached(upstream: list[float], local: list[tuple[float, ...]], nid: int,
+               uses: list[tuple[int, int]]) -> bool:
+    """No gradient reaches node ``nid``: its upstream is 0, or terms that cancel to 0 up to
+    rounding. Whichever subgradient a kink there takes then sends nothing on, and the
+    function is as smooth there as the gates above it (relu(x)^2 at 0), provided the gate is
+    continuous (not an indicator: ``Op.jump``): the kink is not named. (arrays.py asks the
+    same, entry by entry.)"""
+    g = upstream[nid]
+    if g == 0:
+        return True
+    size = sum(abs(upstream[c] * local[c][pos]) for c, pos in uses)
+    return math.isfinite(size) and abs(g) <= CANCEL * size
 
 
 def masked(op: str, source: str) -> str:

@@ -73,6 +73,9 @@ class Op:
     # The kink is a tie between the two inputs (max, min): none when both inputs are one node,
     # since max(x, x) = x is smooth (the 0.5/0.5 split then adds up to the gradient, 1).
     tie: bool = False
+    # The value itself jumps at the kink (an indicator): named even where no gradient reaches
+    # it, since s*(s > 0) is relu however small the upstream of the indicator.
+    jump: bool = False
     # (args) -> why the forward value does not exist, for a domain error message.
     domain: Callable[[Floats], str] | None = None
     aliases: tuple[str, ...] = ()
@@ -536,7 +539,7 @@ def _indicator(name: str, symbol: str, token: str, holds: Callable[[float, float
 
     return Op(name, 2, lambda a, b: 1.0 if holds(a, b) else 0.0, lambda x, o: (0.0, 0.0),
               sympy_form, "indicator: local gradient 0 (no gradient flows)", symbol,
-              token=(token, symbol), kink=kink, branch=_tie, tie=True,
+              token=(token, symbol), kink=kink, branch=_tie, tie=True, jump=True,
               np_forward=lambda np, a, b: np.where(holds(a, b), 1.0, 0.0),
               np_local=lambda np, x, o: (0.0, 0.0),
               np_branch=lambda np, a, b: np.sign(a - b),
@@ -715,7 +718,7 @@ OPS: dict[str, Op] = {
            lambda sp, a: sp.step(a, 0), "indicator: local gradient 0 (no gradient flows)",
            kink=lambda x: "step at 0: took local gradient 0 (step(0) = 0)" if x[0] == 0.0
            else None,
-           branch=lambda x: _sign(x[0]),
+           branch=lambda x: _sign(x[0]), jump=True,
            np_forward=lambda np, a: np.where(a > 0.0, 1.0, 0.0),
            np_local=lambda np, x, o: (0.0,), np_branch=lambda np, a: np.sign(a),
            words=("0: step({0}) is 1 or 0, flat on either side",)),
