@@ -126,7 +126,9 @@ ELEMENTWISE_OPS = sorted(name for name, op in OPS.items() if op.np_local is not 
 def test_every_elementwise_op_is_proved_by_gates_with_broadcasting(name: str) -> None:
     # A 9×9 matrix and a vector of 9 broadcast as its rows, all in log's and sqrt's domain.
     op = OPS[name]
-    if op.arity == 2:
+    if op.arity == 2 and op.jump:  # an indicator is written in its own parentheses
+        expr = f"sum((A {op.symbol} v) * A)"
+    elif op.arity == 2:
         expr = f"sum(A {op.symbol} v)" if op.symbol else f"sum({name}(A, v))"
     else:
         expr = f"sum({op.symbol}A)" if op.symbol else f"sum({name}(A))"

@@ -78,8 +78,10 @@ def forms(op: Op, wanted: tuple[bool, ...]) -> Callable[[list[Any], float], list
     (symbolic.local_forms), as one function of decimal arrays (broadcast as numpy does);
     what they share (sympy's cse: sigmoid's exp(-x)) is computed once."""
     dummies, derivatives = symbolic.local_forms(op, len(wanted))
+    # powsimp: sympy writes d(a^b)/da as b*a^b/a, which is 0/0 at a = 0 (relu(x)^2 below 0);
+    # b*a^(b-1) is the same where a != 0 and its limit at 0.
     shared, forms = sp.cse([op.sympy(symbolic.SP, *dummies),
-                            *(d for d, w in zip(derivatives, wanted) if w)])
+                            *(sp.powsimp(d) for d, w in zip(derivatives, wanted) if w)])
     names = list(dummies)
     steps = []
     for name, expr in shared:
