@@ -18,8 +18,8 @@ from typing import Any
 from backprop_cli.checks.answers import _Keys, chain_rule
 from backprop_cli.checks.evaluate import evaluate
 from backprop_cli.course import make as mk
-from backprop_cli.course.formulas import grade_formula
 from backprop_cli.course.carried import _Arrays, _Numbers, _rerun
+from backprop_cli.course.formulas import grade_formula
 from backprop_cli.course.grade import (
     GradeReport,
     grade,

@@ -434,7 +434,8 @@ def match_answers(result: Result, expect: Mapping[str, Any] | str | Iterable[str
 
 def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str, label: str,
                   shapes: Mapping[str, Any] | Iterable[str] | None = None,
-                  grading: bool = False, where: str = "--expect") -> AnswerCheck:
+                  grading: bool = False, where: str = "--expect",
+                  time_budget: float | None = None) -> AnswerCheck:
     """A formula answer (`dx = 2*x`): checks/formula.py at the evaluated point first, then at
     random points and shapes (sympy proves it for scalars); wrong ones get its slip names."""
     from .formula import check_formula, parse_shapes
@@ -451,7 +452,7 @@ def formula_check(result: Result, nid: int, kind: str, a: Answer, quantity: str,
     point = result.value is not None  # without one (checks/pointfree.py): in general only
     try:  # the general check leaves the point out: a square point hides a transpose's name
         report = check_formula(result.expression, {f"d{label}": a.formula}, shapes=declared,
-                               grading=grading)
+                               grading=grading, time_budget=time_budget)
         yours = _value_at(result, a.formula or "", parse_shapes(declared)) if point else None
     except InputError as exc:  # name the answer, as the user wrote it, not "claim"
         if exc.where == "claim":
@@ -491,14 +492,16 @@ def _slip_hint(name: str, sentence: str) -> str:
 
 def check_formula_answer(result: Result, key: str, formula: str, *,
                          shapes: Mapping[str, Any] | Iterable[str] | None = None,
-                         grading: bool = False, where: str = "--expect") -> AnswerCheck:
-    """One formula answer (`dx`, `2*x`) against an evaluated Result: the grader's entry."""
+                         grading: bool = False, where: str = "--expect",
+                         time_budget: float | None = None) -> AnswerCheck:
+    """One formula answer (`dx`, `2*x`) against an evaluated Result: the grader's entry.
+    ``time_budget``: seconds for its check (default: the check's budget)."""
     keys = _Keys(result)
     kind, nid = keys.resolve(key)
     quantity = f"d{keys.out_name}/d{keys.label(nid)}"
     return formula_check(result, nid, kind, Answer(key, math.nan, formula, None,
                                                    formula=formula),
-                         quantity, keys.label(nid), shapes, grading, where)
+                         quantity, keys.label(nid), shapes, grading, where, time_budget)
 
 
 def _point_shapes(result: Result) -> dict[str, str]:

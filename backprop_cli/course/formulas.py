@@ -18,5 +18,5 @@ from .problems import Problem
 def grade_formula(problem: Problem, result: Any, key: str, text: str) -> tuple[bool, list[str]]:
     """(right?, feedback lines) for the student's formula ``text`` answering ``key``."""
     c = check_formula_answer(result, key, text, shapes=problem.shape, grading=True,
-                             where="answer")
+                             where="answer", time_budget=problem.budget)
     return c.ok, [c.verdict()] + [f"hint: {h}" for h in c.hints] + c.explanation

@@ -24,10 +24,11 @@ checker (``grade(..., formula=...)``); without one they score 0 with a message s
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,12 @@ from .toml_recovery import read_toml
 # A formula checker: (problem, the key's evaluated Result, answer key, the student's text)
 # -> (right?, feedback lines). Issue 13's formula answers plug in here.
 FormulaChecker = Callable[[Problem, Any, str, str], tuple[bool, list[str]]]
+
+# Seconds for all the formula answers of one file: PrairieLearn's external grader stops a job
+# at 20 s by default, and start-up, the sympy import and the writing need the rest.
+GRADING_BUDGET = 12.0
+DEFAULT_FORMULA_SECONDS = 3.0  # a formula answer's check when its problem sets no budget
+MIN_FORMULA_SECONDS = 0.25  # less than this proves nothing: the answer says it was not checked
 
 MAX_SUBMISSION_BYTES = 1_000_000  # a page of answers is a few kB; more is not a submission
 # What a results file echoes of a submission: the platforms fail a job past 1 MB (PrairieLearn)
@@ -242,14 +249,15 @@ def grade(pset: ProblemSet, sub: Submission, *,
                      "assignment and were ignored")
     report = GradeReport(pset.source, sub.source, pset.title, [], gradable=sub.readable,
                          notes=[abbreviate_message(visible(n)) for n in notes])
+    deadline = time.monotonic() + GRADING_BUDGET
     for problem in pset.problems:
-        report.problems.append(_grade_problem(problem, sub, formula))
+        report.problems.append(_grade_problem(problem, sub, formula, deadline))
     report.seconds = time.perf_counter() - start
     return report
 
 
-def _grade_problem(problem: Problem, sub: Submission,
-                   formula: FormulaChecker | None) -> ProblemGrade:
+def _grade_problem(problem: Problem, sub: Submission, formula: FormulaChecker | None,
+                   deadline: float = math.inf) -> ProblemGrade:
     from ..checks.evaluate import evaluate
 
     try:
@@ -293,7 +301,7 @@ def _grade_problem(problem: Problem, sub: Submission,
             continue
         if g.formula is not None:
             pg.answers.append(_grade_formula(problem, result, k, g.formula, what[k], full,
-                                             formula))
+                                             formula, deadline))
             continue
         if result.value is None:  # a problem without a point asks for formulas
             pg.answers.append(AnswerGrade(k, what[k], "wrong", 0.0, full, str(g.raw), [
@@ -389,13 +397,23 @@ def _what(result: Any, key: str) -> str:
 
 
 def _grade_formula(problem: Problem, result: Any, key: str, text: str, what: str,
-                   full: float, formula: FormulaChecker | None) -> AnswerGrade:
+                   full: float, formula: FormulaChecker | None,
+                   deadline: float = math.inf) -> AnswerGrade:
     if formula is None:
         return AnswerGrade(key, what, "invalid", 0.0, full, text,
                            [f"'{text}' is not a number: this assignment grades numbers "
                             "(write the value, e.g. -0.20)"])
+    # A file of slow formulas must still be graded within the platform's time: each formula
+    # gets at most half of what is left of the file's budget (so all of them fit), and the
+    # checker honours it (checks/formula: "sympy could not finish the proof in the budget").
+    left = deadline - time.monotonic()
+    if left < MIN_FORMULA_SECONDS:
+        return AnswerGrade(key, what, "invalid", 0.0, full, text, [
+            f"not checked: the grader's time for this file ({GRADING_BUDGET:g} s) ran out "
+            "before this formula; ask your teacher to grade it by hand"])
+    share = min(problem.budget or DEFAULT_FORMULA_SECONDS, left / 2)
     try:
-        ok, lines = formula(problem, result, key, text)
+        ok, lines = formula(replace(problem, budget=share), result, key, text)
     except BackpropError as exc:
         return AnswerGrade(key, what, "invalid", 0.0, full, text, [exc.message])
     return AnswerGrade(key, what, "correct" if ok else "wrong", full if ok else 0.0, full,
