@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import args as api_args
 from ..core.arrays import Array, backward, forward, local_gradients, plain, unbroadcast, vjp
 from ..core.errors import BackpropError, DomainError, InputError
 from ..core.formatting import describe
@@ -30,6 +31,7 @@ from ..core.graph import Graph
 from ..core.ops import CONST, VAR
 from ..core.parse import parse
 from ..core.point import as_point
+from .timeout import call_within
 
 DEFAULT_TRIALS = 24  # random shapes and points per claim: "a few dozen"
 MIN_TRIALS = 4  # at least this many even past the time budget
@@ -136,7 +138,7 @@ def parse_shapes(texts: Iterable[str] | Mapping[str, Any] | None) -> dict[str, S
     if isinstance(texts, Mapping):
         items = list(texts.items())
     else:
-        for text in texts:
+        for text in api_args.strings(texts, "--shape"):
             name, eq, dims = text.partition("=")
             if not eq:
                 raise InputError(f"--shape '{text}' has no '='", where="--shape",
@@ -844,13 +846,13 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
     ``grading``: a claim that cannot be computed at any point tried (log of a negative) is a
     claim that differs, not an error, so a grader still grades the other answers.
     """
-    if trials < 1:
+    if api_args.whole(trials, "trials", minimum=0) < 1:
         raise InputError("--trials must be at least 1", where="--trials")
     graph = parse(expression)
     declared = parse_shapes(shapes)
     letters = {d for s in declared.values() for d in s if isinstance(d, str)}
-    if isinstance(claims, str):
-        claims = [claims]
+    if not isinstance(claims, Mapping):
+        claims = api_args.strings(claims, "claims")
     parsed = [parse_claim(k, graph, v, letters) for k, v in claims.items()] \
         if isinstance(claims, Mapping) else [parse_claim(t, graph, None, letters) for t in claims]
     if not parsed:
@@ -863,6 +865,8 @@ def _run(expression: str, graph: Graph, parsed: list[_Claim], declared: dict[str
          at: Mapping[str, Any] | str | Iterable[str] | None, trials: int, seed: int,
          time_budget: float, grading: bool = False) -> FormulaReport:
     """The trials shared by every claim, then each claim's verdict, diagnosis or proof."""
+    seed = api_args.whole(seed, "seed")  # numpy's generators: a whole number from 0
+    time_budget = api_args.number(time_budget, "time_budget", positive=True)
     for name in declared:
         if name not in graph.variables:
             hint = "only inputs have shapes; " + (f"did you mean {c[0]}?" if (
@@ -1004,8 +1008,10 @@ def check_gradient(expression: str, fn: Callable[..., Any], *,
     for scalars) returns {name: gradient} (or one gradient when ``wrt`` names one input), at
     random shapes and points as for ``check_formula``; the same verdicts and slips (those of
     a formula's structure, which a function does not have, are not tried)."""
-    if trials < 1:
+    if api_args.whole(trials, "trials", minimum=0) < 1:
         raise InputError("trials must be at least 1", where="trials")
+    if not callable(fn):
+        raise InputError(f"fn must be a function, not a {type(fn).__name__}", where="fn")
     graph = parse(expression)
     targets = list(wrt) if wrt is not None else list(graph.variables)
     for name in targets:
@@ -1018,8 +1024,9 @@ def check_gradient(expression: str, fn: Callable[..., Any], *,
     def value(name: str) -> Callable[[_Trial], Array]:
         def at_trial(trial: _Trial) -> Array:
             if last[0] is not trial:
-                args = {n: float(v) if v.ndim == 0 else v.copy() for n, v in trial.point.items()}
-                out = fn(**args)
+                inputs = {n: float(v) if v.ndim == 0 else v.copy()
+                          for n, v in trial.point.items()}
+                out = call_within(time_budget, fn, label, **inputs)
                 if not isinstance(out, Mapping):
                     if len(targets) != 1:
                         raise InputError(f"{label} returned one value; with several inputs it "
@@ -1029,7 +1036,12 @@ def check_gradient(expression: str, fn: Callable[..., Any], *,
             if name not in last[1]:
                 raise InputError(f"{label} returned no gradient for '{name}'", where="fn",
                                  hint="return a dict with one entry per input, or pass wrt=")
-            return np.asarray(last[1][name], dtype=float)
+            try:
+                return np.asarray(last[1][name], dtype=float)
+            except (TypeError, ValueError):
+                raise InputError(f"{label} returned {type(last[1][name]).__name__} for "
+                                 f"'{name}', not a number or an array of numbers",
+                                 where="fn") from None
 
         return at_trial
 
