@@ -29,7 +29,10 @@ def text(value: Any, what: str) -> str:
 
 
 def number(value: Any, what: str, *, positive: bool = False) -> float:
-    """A finite real number (an int, float, Decimal, Fraction or numpy scalar; not a bool)."""
+    """A finite real number (an int, float, Decimal, Fraction, numpy scalar or 0-d array;
+    not a bool)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):  # np.array(2.5)
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, (Real, Decimal)):
         raise InputError(f"{what} must be a number, not {_kind(value)}", where=what)
     try:
@@ -69,4 +72,6 @@ def exact(value: Any, what: str) -> tuple[float, Fraction]:
     """A scalar input's value from Python: the float backprop uses and the exact number
     sympy does (an int, Decimal or Fraction exactly as given)."""
     f = number(value, what)
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
     return f, Fraction(value) if isinstance(value, (int, Decimal, Fraction)) else Fraction(f)
