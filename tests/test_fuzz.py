@@ -352,3 +352,84 @@ def test_output_paths_never_crash_and_never_lose_the_input(tmp_path, where: str,
         assert r.code == 0 and os.path.getsize(target) > 0, r.output
     else:
         assert r.code == 2 and r.stderr.startswith("error: "), r.output
+
+
+# --- issue 30's surfaces: a student's file, a --variant id, quiz input ------------------------
+
+TOML_TOKENS = ["[p]", "[p.expect]", "[q]", "[[r]]", "[", "]", "{", "}", "x", "dx", "=", " = ",
+               "1", "-0.20", '"2*x"', '"""', "'''", "#", ",", "\n", "\n", "\n", "\r", "\u2028",
+               "\x00", "a.b", "true", "[1, 2]", "{a = 1}", "1e400", "9" * 40, "[" * 40]
+toml_soup = st.lists(st.sampled_from(TOML_TOKENS), max_size=60).map("".join)
+
+
+@settings(FUZZ, max_examples=200)
+@given(toml_soup)
+def test_a_student_file_is_always_read_or_refused_by_message(text: str) -> None:
+    from backprop_cli.course.grade import read_submission
+
+    sub = read_submission("s.toml", text)  # never raises
+    assert sub.readable or sub.errors
+
+
+GOOD_LINES = ["x = 1", "dx = -0.20", 'f = "2*x"', "at = {x = 1, y = [1, 2]}",
+              'd = """\n[not a table]\n"""', "m = [\n  [1, 2],\n  [3, 4],\n]", "# note"]
+BAD_LINES = ["x = = 1", "x = [1, 2", "= 3", 'y = "open', "z = 1 2", "n = " + "[" * 40 + "1",
+             "w = {a = " * 40, "v = {a = 1"]
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[str, str, list[str], list[str]]:
+    """A file of tables t0, t1, ..., each whole or with one broken line: the text, the text
+    of its whole tables alone, and the names of the whole ones and of the broken ones."""
+    good: list[str] = []
+    bad: list[str] = []
+    parts: list[str] = []
+    whole: list[str] = []
+    for k in range(draw(st.integers(1, 12))):
+        lines = draw(st.lists(st.sampled_from(GOOD_LINES), max_size=3, unique=True))
+        if draw(st.booleans()):
+            at = draw(st.integers(0, len(lines)))
+            lines.insert(at, draw(st.sampled_from(BAD_LINES)))
+            bad.append(f"t{k}")
+        else:
+            good.append(f"t{k}")
+            whole.append("\n".join([f"[t{k}]", *lines]))
+        parts.append("\n".join([f"[t{k}]", *lines]))
+    return "\n".join(parts) + "\n", "\n".join(whole), good, bad
+
+
+@settings(FUZZ, max_examples=200)
+@given(tables())
+def test_toml_recovery_keeps_every_whole_table_and_names_every_broken_one(
+        drawn: tuple[str, str, list[str], list[str]]) -> None:
+    from decimal import Decimal
+
+    import tomllib
+
+    from backprop_cli.course.toml_recovery import read_toml
+
+    text, whole, good, bad = drawn
+    got = read_toml(text)
+    assert got.fatal is None and got.doc is not None
+    assert sorted(got.doc) == sorted(good)
+    assert sorted(b.name for b in got.broken) == sorted(bad)
+    assert got.doc == tomllib.loads(whole, parse_float=Decimal)
+
+
+@settings(FUZZ, max_examples=30)
+@given(weird_text.filter(bool) | random_text.filter(bool))
+def test_any_variant_id_makes_a_key_that_reads_back(variant: str) -> None:
+    from backprop_cli.course import make as mk
+
+    made = mk.make("mul", seed=1, variant=variant)
+    key = mk.key_toml(made, command=f"backprop make --variant {variant}", title=variant)
+    assert all(line.isprintable() for line in key.split("\n"))
+
+
+@settings(FUZZ, max_examples=40)
+@given(st.lists(st.sampled_from(["2", "-6", "?", "q", "", "[1, 2]", "\x1b[2J", "1e400",
+                                 "x" * 300, "nan", " 3 ", "١"]), max_size=12))
+def test_quiz_takes_any_lines(lines: list[str]) -> None:
+    out = invoke("quiz", "circuit", "--seed", "1", input="\n".join(lines))
+    no_crash(out)
+    assert out.code in (0, 1)

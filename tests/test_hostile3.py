@@ -366,9 +366,12 @@ def test_a_worker_of_the_fork_server_is_stopped_at_the_deadline(
     worker.retire()
     monkeypatch.setattr(worker, "START", "server")
     try:
+        # The server's first worker waits for sympy's import (seconds on a busy machine):
+        # a first job with time to spare, then one stopped at its deadline, then one more.
+        assert list(worker.Job(two, (), time.monotonic() + 120).results()) == [("x", 2)]
         job = worker.Job(first_then_forever, (), time.monotonic() + 0.5)
         assert list(job.results()) == [("first", 1)] and not job.finished
-        assert list(worker.Job(two, (), time.monotonic() + 60).results()) == [("x", 2)]
+        assert list(worker.Job(two, (), time.monotonic() + 120).results()) == [("x", 2)]
         assert worker._server is not None and worker._server.alive()
     finally:
         worker.retire()
@@ -465,3 +468,109 @@ def test_graph_refuses_too_many_nodes_for_graphviz(tmp_path: Path) -> None:
     out = invoke("graph", expr, "-o", str(tmp_path / "g.svg"))
     assert_bad_input(out, "too many for Graphviz", f"at most {GRAPHVIZ_MAX_NODES}")
     assert not (tmp_path / "g.svg").exists()
+
+
+# --- 17. the Python API: a wrong type is the documented InputError ------------------------
+
+def _api_cases() -> dict[str, Callable[[], object]]:
+    import numpy as np
+
+    from backprop_cli import (
+        check_answers,
+        check_formula,
+        check_gradient,
+        evaluate,
+        load_problems,
+        parse_problems,
+        run_problems,
+        write_junit,
+    )
+
+    one = {"x": 1}
+    lecture = str(REPO / "examples" / "lecture.toml")
+    return {
+        "expression None": lambda: evaluate(None, at=one),  # type: ignore[arg-type]
+        "expression int": lambda: evaluate(123),  # type: ignore[arg-type]
+        "expression bytes": lambda: evaluate(b"x", at=one),  # type: ignore[arg-type]
+        "expression list": lambda: evaluate(["x"]),  # type: ignore[arg-type]
+        "at int": lambda: evaluate("x", at=5),  # type: ignore[arg-type]
+        "at list of ints": lambda: evaluate("x", at=[1, 2]),
+        "at [None]": lambda: evaluate("x", at=[None]),  # type: ignore[list-item]
+        "value None": lambda: evaluate("x", at={"x": None}),
+        "value object": lambda: evaluate("x", at={"x": object()}),
+        "value dict": lambda: evaluate("x", at={"x": {}}),
+        "value 10**400": lambda: evaluate("x", at={"x": 10**400}),
+        "value complex": lambda: evaluate("x", at={"x": 1j}),
+        "value a huge view": lambda: evaluate("x", at={"x": np.broadcast_to(
+            np.zeros(1), (10**5, 10**5))}),
+        "value 3-d": lambda: evaluate("x", at={"x": np.zeros((2, 2, 2))}),
+        "wrt int": lambda: evaluate("x", at=one, wrt=5),  # type: ignore[arg-type]
+        "wrt [1]": lambda: evaluate("x", at=one, wrt=[1]),  # type: ignore[list-item]
+        "upstream None": lambda: evaluate("x", at=one, upstream=None),
+        "upstream object": lambda: evaluate("x", at=one, upstream=object()),
+        "upstream 10**400": lambda: evaluate("x", at=one, upstream=10**400),
+        "check int": lambda: evaluate("x", at=one, check=5),  # type: ignore[arg-type]
+        "check [None]": lambda: evaluate("x", at=one, check=[None]),  # type: ignore[list-item]
+        "tolerance int": lambda: evaluate("x", at=one, tolerance=5),  # type: ignore[arg-type]
+        "budget text": lambda: evaluate("x", at=one, budget="a"),  # type: ignore[arg-type]
+        "budget 10**400": lambda: evaluate("x", at=one, budget=10**400),
+        "answers expression None": lambda: check_answers(
+            None, one, {"dx": 1}),  # type: ignore[arg-type]
+        "answers expect int": lambda: check_answers("x", one, 5),  # type: ignore[arg-type]
+        "answers expect 10**400": lambda: check_answers("x", one, {"dx": 10**400}),
+        "answers rtol text": lambda: check_answers(
+            "x", one, {"dx": 1}, rtol="a"),  # type: ignore[arg-type]
+        "problems int": lambda: run_problems(5),  # type: ignore[arg-type]
+        "problems None": lambda: run_problems(None),  # type: ignore[arg-type]
+        "problems [1]": lambda: run_problems([1]),  # type: ignore[list-item]
+        "jobs text": lambda: run_problems(lecture, jobs="a"),  # type: ignore[arg-type]
+        "problems check int": lambda: run_problems(lecture, check=5),  # type: ignore[arg-type]
+        "parse None": lambda: parse_problems(None),  # type: ignore[arg-type]
+        "parse bytes": lambda: parse_problems(b"[a]"),  # type: ignore[arg-type]
+        "parse fmt int": lambda: parse_problems("[a]", fmt=5),  # type: ignore[arg-type]
+        "load None": lambda: load_problems(None),  # type: ignore[arg-type]
+        "formula expression None": lambda: check_formula(
+            None, "dx = 1"),  # type: ignore[arg-type]
+        "formula claims int": lambda: check_formula("x", 5),  # type: ignore[arg-type]
+        "formula claims None": lambda: check_formula("x", None),  # type: ignore[arg-type]
+        "formula trials text": lambda: check_formula(
+            "x", "dx = 1", trials="a"),  # type: ignore[arg-type]
+        "formula seed -1": lambda: check_formula("x", "dx = 1", seed=-1),
+        "formula seed text": lambda: check_formula(
+            "x", "dx = 1", seed="a"),  # type: ignore[arg-type]
+        "formula shapes int": lambda: check_formula(
+            "x", "dx = 1", shapes=5),  # type: ignore[arg-type]
+        "formula budget text": lambda: check_formula(
+            "x", "dx = 1", time_budget="a"),  # type: ignore[arg-type]
+        "gradient fn int": lambda: check_gradient("x*y", 5),  # type: ignore[arg-type]
+        "gradient fn returns text": lambda: check_gradient(
+            "x*y", lambda **k: {"x": "a", "y": 1}),
+        "gradient fn takes other arguments": lambda: check_gradient("x*y", lambda a: a),
+        "junit of None": lambda: write_junit(None, "j.xml"),  # type: ignore[arg-type]
+    }
+
+
+@pytest.mark.parametrize("case", list(_api_cases()))
+def test_a_wrong_type_in_the_python_api_is_an_input_error(case: str) -> None:
+    from backprop_cli import InputError
+
+    with pytest.raises(InputError):
+        _api_cases()[case]()
+
+
+def test_check_gradient_stops_a_function_that_never_returns() -> None:
+    from backprop_cli import InputError, check_gradient
+
+    def spin(x: float, y: float) -> dict[str, float]:
+        while True:
+            pass
+
+    with pytest.raises(InputError, match="did not return within the time budget"):
+        check_gradient("x*y", spin, time_budget=0.5)
+
+
+def test_check_gradient_lets_the_functions_own_error_through() -> None:
+    from backprop_cli import check_gradient
+
+    with pytest.raises(ZeroDivisionError):
+        check_gradient("x*y", lambda x, y: 1 / 0)

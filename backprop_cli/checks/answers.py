@@ -863,8 +863,12 @@ def check_answers(expression: str, at: Mapping[str, float | str] | str | Iterabl
     Other text is a formula ({"dW": "2*(W@x)@x.T"}), checked at ``at`` and in general, with
     ``shapes`` ({"W": "m,n", "x": "n,1"}) for the dimensions (default: the sizes at ``at``).
     """
+    from ..core import args
     from .evaluate import evaluate
 
+    rtol, atol = args.number(rtol, "rtol"), args.number(atol, "atol")
+    if not isinstance(expect, Mapping):
+        expect = args.strings(expect, "expect")
     tol = AnswerTolerance.from_option(digits, rtol, atol, where="digits")
     result = evaluate(expression, at, upstream=upstream, check=check, tolerance=tolerance)
     return match_answers(result, expect, tol, shapes=shapes)

@@ -14,6 +14,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..core import args
 from ..core.engine import Pass, backward, forward
 from ..core.errors import DomainError, InputError
 from ..core.gcpause import paused
@@ -48,14 +49,15 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     3 s); sympy is stopped there and says "not checked (budget)" for what it did not prove.
     ``explain=True`` keeps the finite differences' step sweep for the gradients (--explain).
     """
+    if tolerance is not None and not isinstance(tolerance, Tolerance):
+        raise InputError(f"tolerance must be a Tolerance, not a {type(tolerance).__name__}",
+                         where="tolerance")
     if budget is not None:
-        if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
-            raise InputError(f"the budget must be a positive number of seconds, not {budget!r}",
-                             where="--budget", hint="e.g. --budget 3")
+        seconds = args.number(budget, "the budget (seconds)", positive=True)
         from dataclasses import replace
 
-        tolerance = replace(tolerance or Tolerance(), time_budget=float(budget))
-    check = tuple(check)
+        tolerance = replace(tolerance or Tolerance(), time_budget=seconds)
+    check = args.strings(check, "check")
     if "sympy" in check:
         from .worker import prestart
 
@@ -182,13 +184,13 @@ def _upstream(upstream: float | str | Any) -> float | ArrayValue:
         return lit.resolve(upstream, "--upstream")
     if isinstance(upstream, (list, tuple)) or getattr(upstream, "ndim", None):
         return from_python("--upstream", upstream, where="--upstream")
-    return float(upstream)
+    return args.number(upstream, "--upstream")
 
 
 def _wrt(graph: Graph, wrt: Iterable[str] | None) -> list[str]:
     if wrt is None:
         return list(graph.variables)
-    names = list(dict.fromkeys(wrt))  # x,x checks x once
+    names = list(dict.fromkeys(args.strings(wrt, "--wrt")))  # x,x checks x once
     if not names:
         inputs = ", ".join(graph.variables) or "none"
         raise InputError("--wrt names no input", where="--wrt",

@@ -63,6 +63,19 @@ class ArrayValue:
 def from_python(name: str, value: Any, where: str = "at") -> ArrayValue:
     """A list, nested list or numpy array given through the Python API."""
     if hasattr(value, "tolist"):
+        # Its size from its shape, before tolist() copies it: a broadcast view of 10^10
+        # entries takes no memory until then.
+        from .limits import size, too_many_entries
+
+        shape_of = tuple(int(d) for d in getattr(value, "shape", ()))
+        if len(shape_of) > 2:
+            raise InputError(f"the value of '{name}' has {len(shape_of)} dimensions: a vector "
+                             "or a matrix has at most 2", where=where)
+        why = too_many_entries(shape_of, size(shape_of), 0)
+        if why is not None:
+            raise InputError(f"array too large: the value of '{name}': "
+                             + why.replace("its result would be", "it would be", 1),
+                             where=where)
         value = value.tolist()
     if not isinstance(value, (list, tuple)) or not value:
         raise InputError(f"the value of '{name}' is not a non-empty vector or matrix",

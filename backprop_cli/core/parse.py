@@ -625,6 +625,10 @@ def parse(source: str, bound: Iterable[str] = ()) -> Graph:
     """Parse a program (statements separated by ';' or new lines) into a graph.
 
     ``bound``: the names given values (--at); e, pi and π are constants unless bound."""
+    if not isinstance(source, str):  # the Python API's callers: one InputError, named
+        raise InputError(f"the expression must be a string, not "
+                         f"{'None' if source is None else 'a ' + type(source).__name__}",
+                         where="expression")
     if not source.strip():
         raise InputError("the expression is empty",
                          hint='try: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4')

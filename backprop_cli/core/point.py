@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from . import args
 from .errors import InputError
 from .graph import Graph
 from .literals import ArrayValue, from_python
@@ -89,9 +89,6 @@ def as_point(at: Mapping[str, float | str] | str | Iterable[str]) -> Point:
             elif isinstance(v, str):
                 values[name], exact[name] = parse_number(v, source=v, pos=0, where="--at")
             else:
-                f = float(v)
-                if not math.isfinite(f):
-                    raise InputError(f"the value of '{name}' is not a finite number", where="at")
-                values[name], exact[name] = f, Fraction(f)
+                values[name], exact[name] = args.exact(v, f"the value of '{name}'")
         return Point(values, exact, arrays)
-    return parse_point(list(at))
+    return parse_point(args.strings(at, "at"))

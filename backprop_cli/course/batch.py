@@ -11,14 +11,14 @@ import os
 import signal
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..checks.answers import AnswerCheck, AnswerTolerance, fmt, match_answers
-from ..core import limits
-from ..core.errors import BackpropError, ExitStatus
+from ..core import args, limits
+from ..core.errors import BackpropError, ExitStatus, InputError
 from ..core.limits import visible
 from ..core.result import VERIFIERS, Value, known_verifiers
 from .problems import Invalid, Problem, ProblemSet, load_problems
@@ -268,8 +268,21 @@ def run_problems(problems: ProblemSet | str | Path | Iterable[Problem | Invalid]
         problems = load_problems(problems)
     if isinstance(problems, ProblemSet):
         source, title, items = problems.source, problems.title, list(problems.items)
-    else:
+    elif isinstance(problems, Iterable) and not isinstance(problems, (bytes, Mapping)):
         source, title, items = "<problems>", "", list(problems)
+    else:
+        raise InputError("problems must be a ProblemSet, a path or a list of problems, not "
+                         f"{'None' if problems is None else 'a ' + type(problems).__name__}",
+                         where="problems")
+    for item in items:
+        if not isinstance(item, (Problem, Invalid)):
+            raise InputError(f"problems must hold Problem entries, not a "
+                             f"{type(item).__name__}", where="problems",
+                             hint="read them with load_problems or parse_problems")
+    check = args.strings(check, "check")
+    if isinstance(jobs, bool) or not isinstance(jobs, int):  # 0 or less: one process
+        raise InputError(f"jobs must be a whole number, not a {type(jobs).__name__}",
+                         where="jobs")
     known_verifiers(check)
     AnswerTolerance.from_option(digits)  # a bad default fails once, up front
     total = len(items)
@@ -395,6 +408,10 @@ def _details(r: ProblemResult) -> list[str]:
 def write_junit(report: BatchReport, path: str | Path) -> None:
     """JUnit XML to ``path``, written atomically (the old file stays whole on failure)."""
     from ..core.fileio import write_atomic
+
+    if not isinstance(report, BatchReport):
+        raise InputError(f"write_junit needs the BatchReport of run_problems, not a "
+                         f"{type(report).__name__}", where="report")
 
     root = junit_xml(report)
     ET.indent(ET.ElementTree(root))

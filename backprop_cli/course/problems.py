@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..core import args
 from ..core.errors import InputError
 from ..core.limits import MAX_NESTING, too_deep
 from ..core.result import CHECK_CHOICES, VERIFIERS, known_verifiers
@@ -147,7 +148,8 @@ def load_problems(path: str | Path, text: str | None = None, fmt: str = "auto") 
 
 def parse_problems(text: str, fmt: str = "auto", source: str = "<text>") -> ProblemSet:
     """Parse problem-set text; ``fmt`` is toml, jsonl or auto (sniffed from the content)."""
-    fmt = _format(fmt, source, text)
+    text = args.text(text, "the problem set's text")
+    fmt = _format(args.text(fmt, "fmt"), source, text)
     pset = _parse_toml(text, source) if fmt == "toml" else _parse_jsonl(text, source)
     if not pset.items:
         raise InputError(f"{source} has no problems", where="FILE",

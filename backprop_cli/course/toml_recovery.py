@@ -3,13 +3,13 @@ error is set aside and reported against its problem, the rest is read, in one pa
 
 tomllib stops at the first error and cannot resume. Reading the whole file again after
 setting each broken table aside is quadratic: 9,000 broken tables in 98 KB took 221 s.
-Here the file is cut at its table headers into chunks, and after the first error the
-chunks are read in windows that double while they read cleanly and shrink to one chunk
-at an error; tomllib stops at the error, so each chunk is read a bounded number of times
-and the whole takes time about linear in the file. The windows only find syntax errors
-(a table declared twice is an error of the whole file); one full read at the end, with
-the broken chunks blanked, is what the callers get, and each error it still finds costs
-one more full read, at most MAX_FULL_READS of them.
+Here the file is cut at its table headers into chunks, and when the whole does not read,
+the chunks are read on their own, in windows that double while they read cleanly and
+shrink to one chunk at an error; tomllib stops at the error, so each chunk is read a
+bounded number of times and the whole takes time about linear in the file. The windows
+only find what is wrong in a table itself (a table declared twice is an error of the
+whole file); one full read at the end, with the broken chunks blanked, is what the callers
+get, and each error it still finds costs one more full read, at most MAX_FULL_READS.
 
 Every text handed to tomllib is first scanned for brackets nested past MAX_NESTING
 (core/limits.py): tomllib recurses per level and would exhaust the stack.
@@ -103,25 +103,68 @@ def _is_header(line: str) -> bool:
     return line.lstrip().startswith("[")
 
 
+_KEY = r"""(?:[A-Za-z0-9_-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
+_STRICT_HEADER = re.compile(rf"^\s*\[\[?\s*{_KEY}(?:\s*\.\s*{_KEY})*\s*\]\]?\s*(?:#.*)?$")
+
+
 def _chunk_starts(lines: list[str]) -> list[int]:
-    """0-based indices of the lines that start a table, outside multi-line strings."""
+    """0-based indices of the lines that start a table: a line that starts with `[` outside
+    strings and brackets (a malformed header too), or inside brackets one that is a table
+    header whole (an unclosed `[` in a broken table must not swallow the tables after it);
+    the rows of a matrix written one per line (`  [1, 2],`) are not headers."""
     starts: list[int] = []
+    depth = 0
     in_string: str | None = None
     for k, line in enumerate(lines):
-        if in_string is None and _is_header(line):
+        if in_string is None and _is_header(line) and (depth == 0
+                                                         or _STRICT_HEADER.match(line)):
             starts.append(k)
-        for quote in ('"""', "'''"):
-            if in_string in (None, quote) and line.count(quote) % 2 == 1:
-                in_string = None if in_string == quote else quote
-                break
+            depth = 0
+            continue
+        depth, in_string = _brackets(line, depth, in_string)
     return starts
+
+
+def _brackets(line: str, depth: int, in_string: str | None) -> tuple[int, str | None]:
+    """The bracket depth after ``line`` (strings and comments skipped), and the multi-line
+    string it leaves open, if any."""
+    i, n = 0, len(line)
+    while i < n:
+        if in_string is not None:
+            end = line.find(in_string, i)
+            if end < 0:
+                return depth, in_string
+            i, in_string = end + 3, None
+            continue
+        ch = line[i]
+        if ch == "#":
+            break
+        if line.startswith(('"""', "'''"), i):
+            in_string = line[i:i + 3]
+            i += 3
+            continue
+        if ch in "\"'":
+            j = i + 1
+            while j < n and line[j] != ch:
+                j += 2 if ch == '"' and line[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return depth, in_string
+
+
+_DEEP = f"brackets nested more than {MAX_NESTING} levels deep"
 
 
 def _read(text: str, n_lines: int) -> dict[str, Any] | tuple[str, int]:
     """The document, or (message, 1-based line) of its first error."""
     deep = too_deep(text)
     if deep is not None:  # tomllib would exhaust the stack: refused before it runs
-        return f"brackets nested more than {MAX_NESTING} levels deep", deep
+        return _DEEP, deep
     try:
         doc: dict[str, Any] = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
@@ -187,8 +230,11 @@ def read_toml(text: str) -> Recovered:
                 c, width = last, width * 2
                 continue
             message, line = got
-            if line == n_lines and width > 1:  # "at end of document": whose chunk?
-                width = 1
+            if width > 1:  # whose error? tomllib may name the next table's header (an
+                # unclosed array) or the end: one chunk at a time decides, from the chunk
+                # before the one named (tomllib reads in order: those before it were read)
+                named = chunk_of(starts[c] + line) if message != _DEEP else None
+                c, width = max(c, (named if named is not None else c) - 1), 1
                 continue
             found = set_aside(starts[c] + line, message)
             if found is None:
@@ -197,14 +243,22 @@ def read_toml(text: str) -> Recovered:
         return True
 
     try:
-        for _ in range(MAX_FULL_READS):
+        got = _read(text_of(0, n_chunks, preamble=True), len(lines))
+        if isinstance(got, dict):  # the common case: one read
+            out.doc = got
+            return out
+        # Each table on its own: the syntax errors, from the table before the one named
+        # (the tables before it were read).
+        named = chunk_of(got[1]) if got[0] != _DEEP else None  # the scan reads it all
+        if not windows(max((named or 0) - 1, 0)):
+            return out
+        for _ in range(MAX_FULL_READS):  # what only the whole file shows (a table twice)
             got = _read(text_of(0, n_chunks, preamble=True), len(lines))
             if isinstance(got, dict):
                 out.doc = got
                 return out
             message, line = got
-            found = set_aside(line, message)
-            if found is None or not windows(found + 1):
+            if set_aside(line, message) is None:
                 return out
         out.fatal, out.fatal_line = (f"{message} (and more than {MAX_FULL_READS} tables "
                                      "before it could not be read)"), line

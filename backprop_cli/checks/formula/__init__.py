@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core import args as api_args
 from ...core.arrays import Array, plain
 from ...core.errors import DomainError, InputError
 from ...core.formatting import describe
@@ -31,6 +32,7 @@ from ...core.parse import parse
 from ...core.point import as_point
 from ...core.result import TIME_BUDGET
 from .. import worker
+from ..timeout import call_within
 from . import proof
 from .claims import Claim, Shape, dims, infer_shapes, parse_claim, parse_shapes
 from .points import PointFinder, Trial, claim_env, claim_value, close, run_expression, trial_seconds
@@ -60,13 +62,13 @@ def check_formula(expression: str, claims: Mapping[str, str] | Iterable[str] | s
     (log of a negative) is a claim that differs, not an error, so a grader still grades
     the other answers.
     """
-    if trials < 1:
+    if api_args.whole(trials, "trials", minimum=0) < 1:
         raise InputError("--trials must be at least 1", where="--trials")
     graph = parse(expression)
     declared = parse_shapes(shapes)
     letters = {d for s in declared.values() for d in s if isinstance(d, str)}
-    if isinstance(claims, str):
-        claims = [claims]
+    if not isinstance(claims, Mapping):
+        claims = api_args.strings(claims, "claims")
     parsed = [parse_claim(k, graph, v, letters) for k, v in claims.items()] \
         if isinstance(claims, Mapping) else [parse_claim(t, graph, None, letters) for t in claims]
     if not parsed:
@@ -81,7 +83,7 @@ def _run(expression: str, graph: Graph, parsed: list[Claim], declared: dict[str,
     """The trials shared by every claim, then each claim's verdict, diagnosis or proof."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be a whole number, 0 or more, not {seed!r}", where="--seed")
-    budget = TIME_BUDGET if time_budget is None else float(time_budget)
+    budget = TIME_BUDGET if time_budget is None else api_args.number(time_budget, "time_budget")
     if not budget > 0:
         raise InputError("the budget must be a positive number of seconds", where="--budget")
     start = time.monotonic()
@@ -326,8 +328,10 @@ def check_gradient(expression: str, fn: Callable[..., Any], *,
     for scalars) returns {name: gradient} (or one gradient when ``wrt`` names one input), at
     random shapes and points as for ``check_formula``; the same verdicts and slips (those of
     a formula's structure, which a function does not have, are not tried)."""
-    if trials < 1:
+    if api_args.whole(trials, "trials", minimum=0) < 1:
         raise InputError("trials must be at least 1", where="trials")
+    if not callable(fn):
+        raise InputError(f"fn must be a function, not a {type(fn).__name__}", where="fn")
     graph = parse(expression)
     targets = list(wrt) if wrt is not None else list(graph.variables)
     for name in targets:
@@ -340,8 +344,10 @@ def check_gradient(expression: str, fn: Callable[..., Any], *,
     def value(name: str) -> Callable[[Trial], Array]:
         def at_trial(trial: Trial) -> Array:
             if last[0] is not trial:
-                args = {n: float(v) if v.ndim == 0 else v.copy() for n, v in trial.point.items()}
-                out = fn(**args)
+                inputs = {n: float(v) if v.ndim == 0 else v.copy()
+                          for n, v in trial.point.items()}
+                out = call_within(TIME_BUDGET if time_budget is None else time_budget, fn,
+                                  label, **inputs)
                 if not isinstance(out, Mapping):
                     if len(targets) != 1:
                         raise InputError(f"{label} returned one value; with several inputs it "
@@ -351,7 +357,12 @@ def check_gradient(expression: str, fn: Callable[..., Any], *,
             if name not in last[1]:
                 raise InputError(f"{label} returned no gradient for '{name}'", where="fn",
                                  hint="return a dict with one entry per input, or pass wrt=")
-            return np.asarray(last[1][name], dtype=float)
+            try:
+                return np.asarray(last[1][name], dtype=float)
+            except (TypeError, ValueError):
+                raise InputError(f"{label} returned {type(last[1][name]).__name__} for "
+                                 f"'{name}', not a number or an array of numbers",
+                                 where="fn") from None
 
         return at_trial
 

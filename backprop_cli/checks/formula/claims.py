@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ...core import args as api_args
 from ...core.errors import InputError
 from ...core.graph import Graph
 from ...core.limits import LIMIT_HINT, size, too_many_entries
@@ -31,7 +32,7 @@ def parse_shapes(texts: Iterable[str] | Mapping[str, Any] | None) -> dict[str, S
     if isinstance(texts, Mapping):
         items = list(texts.items())
     else:
-        for text in texts:
+        for text in api_args.strings(texts, "--shape"):
             name, eq, dims = text.partition("=")
             if not eq:
                 raise InputError(f"--shape '{text}' has no '='", where="--shape",
