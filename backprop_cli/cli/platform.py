@@ -21,8 +21,10 @@ course_app = typer.Typer(
     name="course",
     help="Put a key on a platform: Gradescope's autograder zip, a PrairieLearn question, "
     "a sheet per student.",
-    epilog=examples("backprop course gradescope key.toml -o autograder.zip",
-                    "backprop course prairielearn key.toml -o course/questions/backprop"),
+    epilog=examples(
+        "backprop course gradescope key.toml -o autograder.zip",
+        "backprop course prairielearn key.toml -o mycourse/questions/backprop-week3",
+        "backprop course sheets roster.csv -o sheets --variants \"circuit --seed 1\""),
     no_args_is_help=True, rich_markup_mode=None)
 
 
@@ -36,7 +38,7 @@ def _key(key: str) -> Path:
 
 
 @course_app.command(
-    "gradescope", cls=Command,
+    "gradescope", cls=Command, short_help="Gradescope's autograder zip for a key, checked.",
     epilog=examples(
         "backprop course gradescope key.toml -o autograder.zip",
         ("each student their own numbers, results shown after the due date",
@@ -71,7 +73,7 @@ def gradescope_(
 
 
 @course_app.command(
-    "prairielearn", cls=Command,
+    "prairielearn", cls=Command, short_help="A PrairieLearn question folder for a key.",
     epilog=examples(
         "backprop course prairielearn key.toml -o mycourse/questions/backprop-week3",
         ("a fresh problem for every variant", "backprop course prairielearn key.toml -o "
@@ -112,7 +114,7 @@ def prairielearn_(
 
 
 @course_app.command(
-    "sheets", cls=Command,
+    "sheets", cls=Command, short_help="A worksheet per roster row: each student's numbers.",
     epilog=examples("backprop course sheets roster.csv -o sheets --variants "
                     "\"circuit,fanout --seed 2026 --count 4\""))
 def sheets_(
