@@ -254,6 +254,11 @@ def test_a_misspelt_command_is_still_no_such_command() -> None:
     assert "No such command 'evl'" in out.output
 
 
+def test_a_file_where_a_command_is_expected_is_not_an_expression() -> None:
+    out = _invoke("lecture.toml")
+    assert out.exit_code == 2 and "No such command 'lecture.toml'" in out.output
+
+
 def test_backprop_alone_prints_what_to_try() -> None:
     out = _invoke()
     assert out.exit_code == 0
