@@ -254,6 +254,11 @@ def test_a_misspelt_command_is_still_no_such_command() -> None:
     assert "No such command 'evl'" in out.output
 
 
+def test_a_file_where_a_command_is_expected_is_not_an_expression() -> None:
+    out = _invoke("lecture.toml")
+    assert out.exit_code == 2 and "No such command 'lecture.toml'" in out.output
+
+
 def test_backprop_alone_prints_what_to_try() -> None:
     out = _invoke()
     assert out.exit_code == 0
@@ -405,3 +410,11 @@ def test_a_matrix_formula_answer_in_the_lectures_notation() -> None:
                   "x=[0.2,0.4]", "--expect", "dW = 2 (W x) xᵀ", "--check", "none", "--json")
     assert out.exit_code == 0, out.output
     assert json.loads(out.stdout)["answers"]["ok"] is True
+
+
+def test_expand_keeps_the_reading() -> None:
+    r = evaluate("x y + pi*sigmoid(x)", at="x=1,y=2", check=(), expand=True)
+    assert r.read_as is not None and r.read_as.startswith("x * y + pi * ")
+    assert "juxt" not in [n.op for n in r.nodes]
+    assert r.nodes[next(n.id for n in r.nodes if n.op == "const" and n.expression == "pi")] \
+        .gate.startswith("constant: the constant π")

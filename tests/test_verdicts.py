@@ -128,7 +128,7 @@ def test_gate_by_gate_proof_catches_a_wrong_local_gradient(
     for node in graph.nodes:
         if node.op is tanh:
             node.op = wrong
-    monkeypatch.setattr("backprop_cli.checks.evaluate.parse", lambda text, **kw: graph)
+    monkeypatch.setattr("backprop_cli.checks.evaluate.parse", lambda text, bound=(): graph)
     r = evaluate("ignored", at={"x": 0.3}, check=("sympy",))
     assert ops.OPS  # the table itself is untouched
     assert r.verification.checks[0].status == "fail"

@@ -128,7 +128,9 @@ class _Backprop(TyperGroup):
         import difflib
 
         word = args[0] if args else ""
+        file = word.lower().endswith((".toml", ".jsonl", ".json", ".csv"))  # check FILE?
         if word and self.get_command(ctx, word) is None and not word.startswith("-") \
+                and not file \
                 and not difflib.get_close_matches(word, list(self.commands), n=1, cutoff=0.7):
             args = ["eval", *args]
         return super().resolve_command(ctx, args)

@@ -62,4 +62,8 @@ def expand(graph: Graph) -> Graph:
     new.variables = {name: remap[nid] for name, nid in graph.variables.items()}
     new.named = {name: remap[nid] for name, nid in graph.named.items()}
     new.output = remap[graph.output]
+    # How the notation was read (2x, e, pi): the echo and the constants' labels stay.
+    new.notations = list(graph.notations)
+    new.products = [remap[nid] for nid in graph.products]
+    new.named_constants = [remap[nid] for nid in graph.named_constants]
     return new

@@ -460,7 +460,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def var(self, c: list[Any]) -> tuple[int, int, int]:
         tok = c[0]
         name = str(tok)
-        self._not_a_number_name(tok)
+        lower = name.lower()  # one lower() for both checks: this runs once per name
+        if lower in NOT_NUMBERS:
+            self._not_a_number_name(tok)
         s, e = tok.start_pos, tok.end_pos
         g = self.g
         if name in CONSTANTS and name not in self.bound and name not in g.named:
@@ -468,7 +470,9 @@ class _Builder(Transformer):  # type: ignore[type-arg]
             g.named_constants.append(nid)
             g.notations.append(f"{name} as {CONSTANTS[name].says}")
             return nid, s, e
-        if _function(name) is not None and name not in g.named:
+        # A function's name in any case (_function), inlined: Σ is not σ.
+        if lower in FUNCTIONS and (name in FUNCTIONS or name.isascii()) \
+                and name not in g.named:
             # sin x, sqrt x: the argument is the next word, if one follows.
             after = self.src[e:e + 40].split(maxsplit=1)
             word = after[0].rstrip(";,)") if after else ""
@@ -484,9 +488,11 @@ class _Builder(Transformer):  # type: ignore[type-arg]
     def call(self, c: list[Any]) -> tuple[int, int, int]:
         tok, args, rpar = c
         name = str(tok)
-        op = _function(name)
-        if op is not None and name not in FUNCTIONS:
-            self.g.notations.append(f"{name} as {op.name}")  # ReLU(x) is relu(x)
+        op = FUNCTIONS.get(name)
+        if op is None:  # _function(name), inlined: one call per function call counts
+            op = _function(name)
+            if op is not None:
+                self.g.notations.append(f"{name} as {op.name}")  # ReLU(x) is relu(x)
         if op is None and len(args) == 1 and _reads_as_product(name, self.g):
             # x(y+z), W(x+b): a variable beside a parenthesis is a product.
             a = args[0][0]
