@@ -268,7 +268,7 @@ def _grade_upload(course: Path, tmp_path: Path, answers: bytes) -> dict[str, Any
 def test_upload_question_grades_in_the_stock_python_image(course: Path,
                                                            tmp_path: Path) -> None:
     doc = _grade_upload(course, tmp_path, _answers(KEY.read_text()).encode())
-    assert doc["gradable"] is True and doc["score"] == 1
+    assert doc["gradable"] is True and doc["score"] == 1, doc
 
 
 def test_upload_question_of_an_exam_sends_a_syntax_error_back_ungraded(
