@@ -48,9 +48,10 @@ def make_(
     output: Annotated[str | None, output_option(
         "Write the answer key here (default: print it).", metavar="KEY.toml")] = None,
     worksheet: Annotated[str | None, typer.Option(
-        "--worksheet", metavar="FILE.md|FILE.tex|FILE.html",
+        "--worksheet", metavar="FILE.md|FILE.tex|FILE.html|FILE.pdf",
         help="Also write a worksheet: each circuit and a blank for every answer (.html: "
-        "one printable page, the circuits drawn with the blanks on the wires).",
+        "one printable page, the circuits drawn with the blanks on the wires; .pdf: the "
+        "same in TikZ, through pdflatex).",
         show_default=False)] = None,
     template: Annotated[str | None, typer.Option(
         "--template", metavar="ANSWERS.toml",
@@ -93,11 +94,15 @@ def make_(
         fail(exc)
 
 
-def _save(path: str | None, text: str, option: str) -> None:
+def _save(path: str | None, text: str | bytes, option: str) -> None:
     from ..core.fileio import write_atomic
 
     if path is None or path == "-":
-        sys.stdout.write(text)
+        if isinstance(text, bytes):  # a PDF
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
         return
     write_atomic(path, text, where=option)
     sys.stderr.write(f"wrote {path}\n")
