@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..core.errors import BackpropError
+from ..core.errors import BackpropError, InputError
 from .app import fail
 from .options import Command, examples, output_option, seed_option
 
@@ -48,9 +49,10 @@ def make_(
     output: Annotated[str | None, output_option(
         "Write the answer key here (default: print it).", metavar="KEY.toml")] = None,
     worksheet: Annotated[str | None, typer.Option(
-        "--worksheet", metavar="FILE.md|FILE.tex|FILE.html",
+        "--worksheet", metavar="FILE.md|FILE.tex|FILE.html|FILE.pdf",
         help="Also write a worksheet: each circuit and a blank for every answer (.html: "
-        "one printable page, the circuits drawn with the blanks on the wires).",
+        "one printable page, the circuits drawn with the blanks on the wires; .pdf: the "
+        "same in TikZ, through pdflatex).",
         show_default=False)] = None,
     template: Annotated[str | None, typer.Option(
         "--template", metavar="ANSWERS.toml",
@@ -63,6 +65,10 @@ def make_(
         show_default=False)] = None,
     list_: Annotated[bool, typer.Option("--list", help="Name the families, one line each, "
                                         "and stop.")] = False,
+    roster: Annotated[str | None, typer.Option(
+        "--roster", metavar="ROSTER.csv",
+        help="One key (and worksheet, template) per student: each row's id is its "
+        "--variant; -o, --worksheet and --template hold {id}.", show_default=False)] = None,
 ) -> None:
     """Generate backprop problems from the lecture's families, with numbers workable by hand.
 
@@ -78,31 +84,62 @@ def make_(
             sys.stdout.write("\n".join(mk.family_lines()) + "\n")
             raise typer.Exit(0)
         check_outputs([("-o", output), ("--worksheet", worksheet), ("--template", template)])
-        made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
-        if variant is not None:  # the key says the id the numbers were drawn for
-            variant = mk.normalise_id(variant)
-        words = ["backprop", "make"] + ([family] if family else []) + [
-            "--seed", str(seed), "--count", str(count), "--level", str(level)]
+        if roster is None:
+            _make_set(family, seed, count, level, variant, output, worksheet, template)
+            return
+        from ..course.roster import per_student, read_roster
+
+        for path, option in ((output, "-o"), (worksheet, "--worksheet"),
+                             (template, "--template")):
+            per_student(path, option)
+        if output is None:
+            per_student("", "-o")  # a key per student: printing them all would mix them
         if variant is not None:
-            words += ["--variant", variant]
-        title = f"Backprop practice, level {level}, seed {seed}" + (
-            f", variant {mk.visible(variant)}" if variant is not None else "")
-        key = mk.key_toml(made, command=" ".join(shlex.quote(w) for w in words), title=title)
-        sheet = mk.worksheet(made, worksheet, title) if worksheet else None
-        _save(output, key, "-o")
-        if worksheet and sheet is not None:
-            _save(worksheet, sheet, "--worksheet")
-        if template:
-            _save(template, mk.answers_template(made, title), "--template")
+            raise InputError("--variant and --roster both name the students: give one",
+                             where="--variant")
+        for ident in read_roster(roster):
+            paths = [p.replace("{id}", ident) if p is not None else None
+                     for p in (output, worksheet, template)]
+            for p in paths:
+                if p is not None:
+                    Path(p).parent.mkdir(parents=True, exist_ok=True)
+            _make_set(family, seed, count, level, ident, *paths)
     except BackpropError as exc:
         fail(exc)
 
 
-def _save(path: str | None, text: str, option: str) -> None:
+def _make_set(family: str | None, seed: int, count: int, level: int, variant: str | None,
+              output: str | None, worksheet: str | None, template: str | None) -> None:
+    """One student's (or the class's) key, worksheet and answer template."""
+    from ..course import make as mk
+
+    made = mk.make(family, seed=seed, count=count, level=level, variant=variant)
+    if variant is not None:  # the key says the id the numbers were drawn for
+        variant = mk.normalise_id(variant)
+    words = ["backprop", "make"] + ([family] if family else []) + [
+        "--seed", str(seed), "--count", str(count), "--level", str(level)]
+    if variant is not None:
+        words += ["--variant", variant]
+    title = f"Backprop practice, level {level}, seed {seed}" + (
+        f", variant {mk.visible(variant)}" if variant is not None else "")
+    key = mk.key_toml(made, command=" ".join(shlex.quote(w) for w in words), title=title)
+    sheet = mk.worksheet(made, worksheet, title) if worksheet else None
+    _save(output, key, "-o")
+    if worksheet and sheet is not None:
+        _save(worksheet, sheet, "--worksheet")
+    if template:
+        _save(template, mk.answers_template(made, title), "--template")
+
+
+def _save(path: str | None, text: str | bytes, option: str) -> None:
     from ..core.fileio import write_atomic
 
     if path is None or path == "-":
-        sys.stdout.write(text)
+        if isinstance(text, bytes):  # a PDF
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+        else:
+            sys.stdout.write(text)
         return
     write_atomic(path, text, where=option)
     sys.stderr.write(f"wrote {path}\n")

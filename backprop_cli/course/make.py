@@ -613,9 +613,10 @@ def _verbatim_safe(line: str) -> str:
     return line.replace(r"\end{verbatim}", r"\end {verbatim}")
 
 
-def worksheet(made: Sequence[Made], path: str, title: str) -> str:
-    """The worksheet for ``path``'s suffix: .md (Markdown), .tex (LaTeX) or .html (one page
-    with the circuits drawn, worksheet_html.py)."""
+def worksheet(made: Sequence[Made], path: str, title: str) -> str | bytes:
+    """The worksheet for ``path``'s suffix: .md (Markdown), .tex (LaTeX), .html (one page
+    with the circuits drawn, worksheet_html.py) or .pdf (TikZ through pdflatex,
+    worksheet_pdf.py)."""
     lower = path.lower()
     if lower.endswith((".md", ".markdown")):
         return worksheet_markdown(made, title)
@@ -625,5 +626,10 @@ def worksheet(made: Sequence[Made], path: str, title: str) -> str:
         from .worksheet_html import worksheet_html
 
         return worksheet_html(made, title, _point_text)
+    if lower.endswith(".pdf"):
+        from .worksheet_pdf import worksheet_pdf
+
+        return worksheet_pdf(made, title, _point_text)
     raise InputError(f"cannot tell the worksheet's format from '{path}'", where="--worksheet",
-                     hint="name it FILE.md (Markdown), FILE.tex (LaTeX) or FILE.html")
+                     hint="name it FILE.md (Markdown), FILE.tex (LaTeX), FILE.html or "
+                     "FILE.pdf")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 _CSS = """
@@ -49,41 +50,66 @@ def _answer_nodes(result: Any, keys: Sequence[str]) -> dict[tuple[str, int], str
     return {resolve(k): k for k in keys}
 
 
-def circuit_with_blanks(result: Any, keys: Sequence[str], prefix: str) -> str:
-    """The circuit as SVG, no numbers, a labelled dashed box where each answer goes."""
-    from ..views.replay import LINE_H, _wire_lines, replay_data, svg
+@dataclass
+class Blank:
+    """Where an answer goes on the circuit: a box (top left, width) and the answer's name."""
 
-    data = replay_data(result)
+    x: float
+    y: float
+    width: float
+    name: str
+
+
+def blanks(data: Any, result: Any, keys: Sequence[str]) -> list[Blank]:
+    """A box above a wire whose forward value is asked (over its name, if it has one), below
+    it for its gradient; a fan-out input's gradient (the sum of its branches) under it."""
+    from ..views.replay import LINE_H, _wire_lines, wire_path
+
     c = data.circuit
-    c.numeric = False  # laid out with the numbers (their room kept), drawn without them
-    for p in c.parts:
-        p.note = None  # a fan-out's sum is an answer too
-    data.sum_from = {}
-    drawing = svg(data, prefix=prefix)
     asked = _answer_nodes(result, keys)
     wires_out: dict[str, int] = {}
     for w in c.wires:
         wires_out[w.source] = wires_out.get(w.source, 0) + 1
-    boxes = []
+    out: list[Blank] = []
     for k, w in enumerate(c.wires):
         if not w.source.startswith("n"):
             continue
         nid = int(w.source[1:])
-        a, b = data.boxes[w.source], data.boxes[w.target]
-        x1 = a.x + a.half
-        sx = min(x1 + a.stubs[k], b.x - b.half - 12)
-        width = max(36.0, sx - x1 - 8)
-        mx, y = (x1 + sx) / 2, data.wire_y[k]
-        above = y - 6 - BLANK_H - (LINE_H if _wire_lines(c, k)[2] else 0)  # over its name
+        a = data.boxes[w.source]
+        corners, (mx, y) = wire_path(data, k)
+        width = max(36.0, 2 * (mx - corners[0][0]) - 8)
+        above = y - 6 - BLANK_H - (LINE_H if _wire_lines(c, k)[2] else 0)
         for kind, top in (("value", above), ("gradient", y + 4)):
             name = asked.pop((kind, nid), None)
             if name is None:
                 continue
             if kind == "gradient" and wires_out[w.source] > 1:
-                # A fan-out: the gradient asked is the sum of its branches, under the part.
-                boxes.append(_blank(a.x - 24, a.y + 10, 48, name))
-                continue
-            boxes.append(_blank(mx - width / 2, top, width, name))
+                out.append(Blank(a.x - 24, a.y + 10, 48, name))
+            else:
+                out.append(Blank(mx - width / 2, top, width, name))
+    return out
+
+
+def laid_out(result: Any) -> Any:
+    """The replay's layout of the circuit, made with its numbers (so each wire keeps their
+    room) and then stripped of them: values, gradients and fan-out sums are answers."""
+    from ..views.replay import replay_data
+
+    data = replay_data(result)
+    data.circuit.numeric = False
+    for p in data.circuit.parts:
+        p.note = None
+    data.sum_from = {}
+    return data
+
+
+def circuit_with_blanks(result: Any, keys: Sequence[str], prefix: str) -> str:
+    """The circuit as SVG, no numbers, a labelled dashed box where each answer goes."""
+    from ..views.replay import svg
+
+    data = laid_out(result)
+    drawing = svg(data, prefix=prefix)
+    boxes = [_blank(b.x, b.y, b.width, b.name) for b in blanks(data, result, keys)]
     head, sep, tail = drawing.rpartition("</svg>")
     return head + "".join(boxes) + sep + tail
 

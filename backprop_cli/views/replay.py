@@ -372,6 +372,24 @@ def _text_block(x: float, y: float, lines: list[str], cls: str, step: int | None
 _FILL = {"value": "#1a7f37", "grad": "#cf222e", "name": "#424a53"}
 
 
+def wire_path(r: Replay, k: int) -> tuple[list[tuple[float, float]], tuple[float, float]]:
+    """Wire ``k``'s corners, from its source's edge along its stub (and through its slot in
+    each column a long wire crosses) to its target's edge; and the middle of its stub, where
+    its labels go (the worksheets put their blanks there too)."""
+    w = r.circuit.wires[k]
+    a, b = r.boxes[w.source], r.boxes[w.target]
+    x1, y0, x2, y2 = a.x + a.half, a.y, b.x - b.half, b.y
+    y1 = r.wire_y[k]
+    sx = min(x1 + a.stubs[k], x2 - 12)  # the stub's end
+    middle = ((x1 + sx) / 2, y1)
+    if r.points[k]:  # a long wire: through its slot in each column it crosses
+        sx = min(sx, r.points[k][0][0] - r.points[k][0][2] - 12)
+    corners = [(x1, y0)] + ([(x1 + 6, y1)] if y1 != y0 else []) + [(sx, y1)]
+    for px, py, hw in r.points[k]:
+        corners += [(px - hw, py), (px + hw, py)]
+    return [*corners, (x2, y2)], middle
+
+
 def svg(r: Replay, prefix: str | None = None) -> str:
     """The circuit as SVG: wires with their labels (values above, gradients below), then parts.
 
@@ -399,19 +417,10 @@ def svg(r: Replay, prefix: str | None = None) -> str:
     def step(k: int | None) -> int | None:
         return k if page else None
 
-    for k, w in enumerate(c.wires):
-        a, b = r.boxes[w.source], r.boxes[w.target]
+    for k in range(len(c.wires)):
         vals, grads, head = _wire_lines(c, k)
-        x1, y0, x2, y2 = a.x + a.half, a.y, b.x - b.half, b.y
-        y1 = r.wire_y[k]
-        sx = min(x1 + a.stubs[k], x2 - 12)  # the stub's end
-        mx, my = (x1 + sx) / 2, y1
-        if r.points[k]:  # a long wire: through its slot in each column it crosses
-            sx = min(sx, r.points[k][0][0] - r.points[k][0][2] - 12)
-        path = f"M{x1:.1f},{y0:.1f} " + (f"L{x1 + 6:.1f},{y1:.1f} " if y1 != y0 else "") + \
-            f"L{sx:.1f},{y1:.1f} " + "".join(f"L{px - hw:.1f},{py:.1f} L{px + hw:.1f},{py:.1f} "
-                                             for px, py, hw in r.points[k]) + \
-            f"L{x2:.1f},{y2:.1f}"
+        corners, (mx, my) = wire_path(r, k)
+        path = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in corners)
         wid = f' id="w{k}"' if page else ""
         out.append(f'<g class="wire"{wid}><path d="{path}" marker-end="url(#{arrow})" '
                    'fill="none" stroke="#57606a" stroke-width="1.3"/>')
