@@ -83,8 +83,9 @@ def make_(
         if list_:
             sys.stdout.write("\n".join(mk.family_lines()) + "\n")
             raise typer.Exit(0)
-        check_outputs([("-o", output), ("--worksheet", worksheet), ("--template", template)])
-        if roster is None:
+        if roster is None:  # (a roster's {id} paths are checked, and their folders made, below)
+            check_outputs([("-o", output), ("--worksheet", worksheet),
+                           ("--template", template)])
             _make_set(family, seed, count, level, variant, output, worksheet, template)
             return
         from ..course.roster import per_student, read_roster
