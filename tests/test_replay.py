@@ -15,6 +15,7 @@ from backprop_cli import evaluate
 from backprop_cli.core.errors import InputError
 from backprop_cli.core.fileio import write_atomic
 from backprop_cli.views import replay as rp
+from backprop_cli.views.names import short_names
 from backprop_cli.views.steps import backward_steps, forward_steps, render_lines
 
 from .conftest import assert_bad_input, invoke
@@ -50,8 +51,21 @@ def test_the_captions_are_the_lines_of_backprop_steps() -> None:
                      ("sum((W@x)^2)", "W=[[0.1,0.5],[-0.3,0.8]] x=[0.2,0.4]")):
         r = evaluate(expr, at=at, check=())
         shown = [line for stage in data(rp.replay_html(r))["steps"] for line in stage["caption"]]
-        want = [t for _, t in render_lines(r, backward_steps(r), forward_steps(r)) if t]
+        names, _ = short_names(r)  # long unnamed gates are g1, g2, ... on the page
+        want = [t for _, t in render_lines(r, backward_steps(r, names=names),
+                                           forward_steps(r, names)) if t]
         assert shown == want, expr
+
+
+def test_a_long_unnamed_gate_is_a_short_label_with_its_text_on_hover() -> None:
+    r = evaluate("sigmoid(w0*x0 + w1*x1 + w2)", at="w0=2,x0=-1,w1=-3,x1=-2,w2=-3", check=())
+    doc = data(rp.replay_html(r))
+    assert doc["labels"] == {"g1": "(w0*x0 + w1*x1)", "g2": "(w0*x0 + w1*x1 + w2)"}
+    captions = "\n".join(line for stage in doc["steps"] for line in stage["caption"])
+    assert "∂f/∂g2 = 0.196612" in captions and "(w0*x0 + w1*x1 + w2)" not in captions
+    named = evaluate("q = w0*x0 + w1*x1 + w2; f = sigmoid(q)",
+                     at="w0=2,x0=-1,w1=-3,x1=-2,w2=-3", check=())
+    assert data(rp.replay_html(named))["labels"] == {"g1": "(w0*x0 + w1*x1)"}  # q stays q
 
 
 def test_one_step_per_gate_forward_then_backward() -> None:

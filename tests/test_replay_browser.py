@@ -341,3 +341,13 @@ def test_a_small_circuit_opens_fitted_with_legible_labels(browser: Any, tmp_path
     assert label_h >= 14  # 12 px labels at zoom >= 14/12
     assert svg_w >= 0.5 * stage_w  # the circuit fills its frame, not a corner of it
     page.close()
+
+
+def test_a_short_label_shows_its_gates_text_on_hover(browser: Any, tmp_path: Path) -> None:
+    path, _ = make(tmp_path, NEURON[0], NEURON[1][:2])  # not expanded: two long sums
+    page = Page(browser, path, "#step-7")
+    hover = page.page.eval_on_selector_all(
+        "#caption abbr", "els => els.map(e => [e.textContent, e.title])")
+    assert ["g2", "(w0*x0 + w1*x1 + w2)"] in hover and ["g1", "(w0*x0 + w1*x1)"] in hover
+    assert page.caption().startswith("Step 2: g2 = g1 + w2")
+    page.close()

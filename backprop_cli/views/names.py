@@ -49,6 +49,32 @@ def node_names(result: Result) -> list[str]:
     return names
 
 
+SHORT_WIDTH = 12  # the replay's captions: longer names of unnamed gates get a short label
+
+
+def short_names(result: Result) -> tuple[list[str], dict[str, str]]:
+    """node_names, with each unnamed gate whose name is longer than SHORT_WIDTH (its whole
+    source text, `(-(w0*x0 + w1*x1 + w2))`) called g1, g2, ... in forward order; and each
+    label's full text, for the reader to see on hover. A name the user gave is kept."""
+    graph = result.graph
+    names = node_names(result)
+    taken = set(names)
+    labels: dict[str, str] = {}
+    k = 0
+    for node in graph.nodes:
+        nid = node.id
+        if node.name is not None or not node.inputs or nid == graph.output \
+                or len(names[nid]) <= SHORT_WIDTH:
+            continue
+        k += 1
+        while f"g{k}" in taken:
+            k += 1
+        labels[f"g{k}"] = " ".join(graph.text(nid).split()) if names[nid].startswith("#") \
+            else names[nid]
+        names[nid] = f"g{k}"
+    return names, labels
+
+
 def formula(graph: Graph, nid: int, args: list[str]) -> str:
     """The gate applied to its inputs: `q * z`, `exp(s)`, `-x`."""
     op = graph.nodes[nid].op

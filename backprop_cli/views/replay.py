@@ -29,7 +29,7 @@ from typing import Any
 
 from ..core.errors import InputError
 from ..core.result import Result
-from .names import node_names
+from .names import short_names
 from .picture import Circuit, Part, circuit, shape_text, value_lines
 from .render import fmt
 from .steps import backward_steps, forward_steps, render_lines
@@ -86,6 +86,7 @@ class Replay:
     sum_from: dict[str, tuple[int, str]]  # part id -> (step, text) of a fan-out's sum
     width: float
     height: float
+    labels: dict[str, str] = field(default_factory=dict)  # g1 -> the gate's source text
 
 
 # --- layout ---------------------------------------------------------------------------------
@@ -288,13 +289,18 @@ def replay_data(result: Result) -> Replay:
                          hint="use `backprop steps` for the text replay, or `backprop graph "
                          "--format dot` for the whole picture")
     c = circuit(result)
-    names = node_names(result)
+    # Captions call a long unnamed gate g1, g2, ... (its text on hover), and its wire says so.
+    names, labels = short_names(result)
+    for w in c.wires:
+        nid = int(w.source[1:]) if w.source.startswith("n") else -1
+        if w.name is None and 0 <= nid < len(names) and names[nid] in labels:
+            w.name = names[nid]
     part_of: dict[str, str] = {}  # a step's node name -> its picture id
     for node in graph.nodes:
         if node.inputs or node.name is not None:
             part_of.setdefault(names[node.id], f"n{node.id}")
-    fwd = forward_steps(result)
-    back = backward_steps(result)
+    fwd = forward_steps(result, names)
+    back = backward_steps(result, names=names)
     start, fwd_lines, back_lines = _caption_groups(render_lines(result, back, fwd),
                                                    len(fwd), len(back))
     from_wires: dict[str, list[int]] = {}
@@ -335,7 +341,7 @@ def replay_data(result: Result) -> Replay:
         stages.append(Stage(s.kind, pid, cap, lit, f"backward step {i} of {len(back)}"))
     boxes, wire_y, points, width, height = layout(c, {pid: t for pid, (_, t) in sum_from.items()})
     return Replay(result, c, boxes, wire_y, points, stages, value_from, grad_from, sum_from, width,
-                  height)
+                  height, labels)
 
 
 # --- HTML -----------------------------------------------------------------------------------
@@ -522,7 +528,8 @@ def page_html(r: Replay, *, title: str | None = None) -> str:
     """The page of laid-out replay data."""
     result = r.result
     data = {"steps": [{"kind": s.kind, "node": s.node, "caption": s.caption,
-                       "wires": s.wires, "label": s.label} for s in r.stages]}
+                       "wires": s.wires, "label": s.label} for s in r.stages],
+            "labels": r.labels}
     point = ", ".join(f"{k} = {''.join(_lines(v, result.shaped))}"
                       for k, v in (result.point or {}).items())
     heading = title or f"Backprop replay: {_clip(' '.join(result.expression.split()))}"

@@ -87,12 +87,14 @@ def symbolic_locals(result: Result, names: list[str]) -> list[list[str] | None]:
     return run_deep(work)
 
 
-def backward_steps(result: Result, *, symbolic: bool = True) -> list[Step]:
-    """One step per gate from the output back to the inputs; a fan-out input adds its branches."""
+def backward_steps(result: Result, *, symbolic: bool = True,
+                   names: list[str] | None = None) -> list[Step]:
+    """One step per gate from the output back to the inputs; a fan-out input adds its branches.
+    ``names``: what each node is called (default: names.node_names)."""
     graph = result.graph
     if result.value is None:
         raise ValueError("backward_steps needs an evaluated Result (give --at)")
-    names = node_names(result)
+    names = node_names(result) if names is None else names
     syms = symbolic_locals(result, names) if symbolic else [None] * len(graph.nodes)
     uses = graph.consumers()
     rec = result.nodes
@@ -162,10 +164,10 @@ class ForwardStep:
     value: Any
 
 
-def forward_steps(result: Result) -> list[ForwardStep]:
+def forward_steps(result: Result, names: list[str] | None = None) -> list[ForwardStep]:
     """One step per gate in topological order: the gate applied to its input values."""
     graph = result.graph
-    names = node_names(result)
+    names = node_names(result) if names is None else names
     arrays = result.shaped
     out = []
     for node in graph.nodes:

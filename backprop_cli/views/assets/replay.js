@@ -50,6 +50,28 @@
     }
   }
 
+  // A short label (g1) in a caption shows the gate's whole source text on hover. Text nodes
+  // and spans only: no caption text is ever parsed as markup.
+  var shortLabels = data.labels || {};
+  var labelNames = Object.keys(shortLabels).sort(function (a, b) { return b.length - a.length; });
+  var labelRe = labelNames.length ? new RegExp("\\b(" + labelNames.join("|") + ")\\b", "g")
+    : null;
+  function showCaption(text) {
+    while (caption.firstChild) { caption.removeChild(caption.firstChild); }
+    if (labelRe === null) { caption.textContent = text; return; }
+    var at = 0, m;
+    labelRe.lastIndex = 0;
+    while ((m = labelRe.exec(text)) !== null) {
+      caption.appendChild(document.createTextNode(text.slice(at, m.index)));
+      var span = document.createElement("abbr");
+      span.textContent = m[1];
+      span.setAttribute("title", shortLabels[m[1]]);
+      caption.appendChild(span);
+      at = m.index + m[1].length;
+    }
+    caption.appendChild(document.createTextNode(text.slice(at)));
+  }
+
   function show(k) {
     k = Math.max(0, Math.min(last, k));
     current = k;
@@ -68,7 +90,7 @@
       var wire = svg.querySelector("#w" + s.wires[w]);
       if (wire) { wire.classList.add("lit"); }
     }
-    caption.textContent = s.caption.join("\n");
+    showCaption(s.caption.join("\n"));
     slider.value = String(k);
     // The caption counts forward and backward steps apart ("Step 2" of the backward pass):
     // the counter says the same count, never the slider's position.
