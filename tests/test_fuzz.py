@@ -405,7 +405,7 @@ def test_toml_recovery_keeps_every_whole_table_and_names_every_broken_one(
         drawn: tuple[str, str, list[str], list[str]]) -> None:
     from decimal import Decimal
 
-    import tomllib
+    from backprop_cli.core.tomlcompat import tomllib
 
     from backprop_cli.course.toml_recovery import read_toml
 
