@@ -406,7 +406,6 @@ def test_toml_recovery_keeps_every_whole_table_and_names_every_broken_one(
     from decimal import Decimal
 
     from backprop_cli.core.tomlcompat import tomllib
-
     from backprop_cli.course.toml_recovery import read_toml
 
     text, whole, good, bad = drawn
