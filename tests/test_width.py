@@ -146,6 +146,13 @@ def test_piped_default_is_120_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     assert out == invoke(*EVALS["headline"], "--width", "120").stdout
 
 
+def test_piped_lines_end_without_spaces() -> None:
+    # rich pads centred captions and chart rows to the width; piped, nothing trails.
+    for args in (EVALS["headline"], ["descend", "(w-3)^2", "--at", "w=0", "--max-rows", "4"]):
+        out = invoke(*args).stdout
+        assert out.strip() and all(line == line.rstrip() for line in out.splitlines()), out
+
+
 def test_columns_is_honoured_and_width_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "70")
     lines_fit(invoke(*EVALS["headline"]).stdout, 70)

@@ -317,7 +317,15 @@ def _print(renderable: object) -> None:
         def on_broken_pipe(self) -> None:  # rich would exit 1 ("a check failed"): let
             raise BrokenPipeError  # the one handler give the closed pipe its own code
 
-    Stdout(highlight=False, width=console_width()).print(renderable)
+    console = Stdout(highlight=False, width=console_width())
+    if console.is_terminal:
+        console.print(renderable)
+        return
+    # Piped or redirected: rich pads centred captions and chart rows with spaces to the
+    # width; a file or a diff should not carry them, so each line ends at its last mark.
+    with console.capture() as captured:
+        console.print(renderable)
+    sys.stdout.write("\n".join(line.rstrip() for line in captured.get().split("\n")))
 
 
 @contextmanager
