@@ -153,6 +153,13 @@ def test_piped_lines_end_without_spaces() -> None:
         assert out.strip() and all(line == line.rstrip() for line in out.splitlines()), out
 
 
+def test_one_runs_width_is_not_the_next_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # In one process (a test, a notebook): --width of one command is forgotten by the next.
+    monkeypatch.delenv("COLUMNS", raising=False)
+    invoke(*EVALS["headline"], "--width", "60")
+    assert invoke(*EVALS["headline"]).stdout == invoke(*EVALS["headline"], "--width", "120").stdout
+
+
 def test_columns_is_honoured_and_width_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "70")
     lines_fit(invoke(*EVALS["headline"]).stdout, 70)

@@ -106,6 +106,7 @@ class _Backprop(TyperGroup):
         too_big = _oversized_argument(self, list(sys.argv[1:] if argv is None else argv))
         if too_big is not None:  # before parsing: no option's value is ever held twice
             sys.exit(handle(too_big))
+        remember_width(None)  # a command without --width never inherits the last run's
         try:
             return super().main(*args, **kwargs)
         except OSError as exc:  # writing --help or a usage error to a full stdout
