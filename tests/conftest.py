@@ -24,7 +24,7 @@ from backprop_cli.cli import app
 
 # The property tests draw the same examples on every run and machine (a failure in CI fails
 # again for whoever reruns it); BACKPROP_EXPLORE=1 draws new ones and keeps what fails in
-# .hypothesis/ (README: Tests).
+# .hypothesis/ (CONTRIBUTING.md: Tests).
 settings.register_profile("fixed", derandomize=True, print_blob=True)
 if not os.environ.get("BACKPROP_EXPLORE"):
     settings.load_profile("fixed")

@@ -110,7 +110,7 @@ def test_early_stopping_restores_the_best_epoch() -> None:
 
 
 def test_xor_mlp_reaches_100_percent() -> None:
-    # The README's example: the lecture's 2-2-1 MLP, unrolled into scalars, with Adam.
+    # docs/guides/learning.md's example: the lecture's 2-2-1 MLP, unrolled, with Adam.
     r = fit(XOR_MLP, read_csv(XOR_CSV), init="random", seed=2, optimizer="adam", lr=0.1,
             epochs=150, batch_size=8, val_split=0.25, predict="yhat", target="y")
     assert r.status == "finished"

@@ -1,7 +1,8 @@
 """`backprop formula`: claimed gradient formulas checked at random shapes and points (issue 13).
 
 The lecture's examples, one slip per test (named exactly), the shapes and domains of the
-random points, bad input (exit 2, one message), the JSON, the README's commands, outer(u, v).
+random points, bad input (exit 2, one message), the JSON, docs/guides/formulas.md's commands,
+outer(u, v).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .conftest import assert_bad_input, invoke, no_crash, squash
 
 WX = {"W": "m,n", "x": "n,1"}
 BIAS = {"X": "B,d", "W": "d,h", "b": "h", "G": "B,h"}
-README = Path(__file__).resolve().parent.parent / "README.md"
+PAGE = Path(__file__).resolve().parent.parent / "docs" / "guides" / "formulas.md"
 
 
 def one(expr: str, claim: str, **kw: object):  # type: ignore[no-untyped-def]
@@ -297,9 +298,8 @@ def test_exit_0_when_every_claim_holds() -> None:
 
 
 def _readme_commands() -> list[tuple[str, int, str]]:
-    """Each `backprop formula ...   # exit N[: what]` line of the README's section."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Checking a formula", 1)[1].split("\n## ", 1)[0]
+    """Each `backprop formula ...   # exit N[: what]` line of docs/guides/formulas.md."""
+    section = PAGE.read_text(encoding="utf-8")
     found = []
     for line in section.splitlines():
         m = re.match(r"backprop formula (.*?)\s+# exit (\d)(?:: (.*))?$", line)
@@ -309,15 +309,14 @@ def _readme_commands() -> list[tuple[str, int, str]]:
 
 
 def _readme_python() -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    section = text.split("## Checking a formula", 1)[1].split("\n## ", 1)[0]
+    section = PAGE.read_text(encoding="utf-8")
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
 @pytest.mark.parametrize("block", _readme_python())
 def test_each_readme_python_example_runs_and_holds(block: str) -> None:
     namespace: dict[str, object] = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # our own README, not user input
+    exec(compile(block, "formulas.md", "exec"), namespace)  # our own docs, not user input
     assert namespace["report"].ok  # type: ignore[attr-defined]
 
 

@@ -1,6 +1,6 @@
 """Formula answers everywhere answers go (issue 13): `eval --expect "dx = 2*x"`, problem sets
 (`expect = { dW = "2*(W@x)@x.T" }` with `shape = {...}`, TOML and JSON Lines), the grader,
-and the README's commands for them.
+and the commands of docs/guides/formulas.md for them.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from backprop_cli.course.problems import Invalid, parse_problems
 from .conftest import assert_bad_input, invoke, no_crash, squash
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "guides" / "formulas.md"
 W = "W=[[0.1,0.5],[-0.3,0.8]]"
 X = "x=[[0.2],[0.4]]"
 WX_SHAPES = ("--shape", "W=m,n", "--shape", "x=n,1")
@@ -308,12 +308,11 @@ def test_a_students_formula_for_a_problem_without_a_point(tmp_path: Path) -> Non
     assert "shape" in " ".join(dx["feedback"]) and "asks for a formula" in ds["feedback"][0]
 
 
-# --- the README ------------------------------------------------------------------------------
+# --- docs/guides/formulas.md --------------------------------------------------------------
 
 
 def _readme_commands() -> list[tuple[str, int]]:
-    section = README.read_text(encoding="utf-8").split("## Checking a formula", 1)[1]
-    section = section.split("\n## ", 1)[0]
+    section = PAGE.read_text(encoding="utf-8")
     return [(m.group(1), int(m.group(2))) for m in
             re.finditer(r"^backprop ((?:eval|check) .*?)\s+# exit (\d)", section, re.M)]
 

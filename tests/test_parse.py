@@ -281,7 +281,7 @@ def test_1e309_says_it_is_not_finite() -> None:
 
 @pytest.mark.parametrize("word", ["nan", "inf", "NaN", "infinity"])
 def test_nan_and_inf_are_neither_numbers_nor_names(word: str) -> None:
-    # Rejected as the README says (issue 16): never a NaN, an infinity, or a variable.
+    # Rejected as docs/guides/expressions.md says (issue 16): no NaN, infinity or variable.
     exc = error(f"x * {word}", at="x=1")
     assert exc.message == f"'{word}' is not a number an expression can use"
 
