@@ -134,7 +134,7 @@ def gates_here(graph: Graph, point: Point, run: ArrayPass, checks: list[Check],
     if proof.gradients:
         notes.append(f"sympy did not differentiate entry by entry ({why}); it proved every "
                      "gate's rule and chained them through the graph at 30 digits instead "
-                     "(README: What a check proves)")
+                     "(docs/concepts/what-a-check-proves.md)")
 
 
 # ---------------------------------------------------------------- 1. the rules

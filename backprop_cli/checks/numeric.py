@@ -122,8 +122,7 @@ def difference(probe: Probe, x0: float, expected: float, tol: Tolerance, seed: f
         if kink_steps:
             out.kink = out.kink or "a non-differentiable point"
             out.note = (f"every step crosses {out.kink}: the one-sided differences need not "
-                        "equal the subgradient backprop takes (see README: subgradient "
-                        "conventions)")
+                        "equal the subgradient backprop takes (see docs/concepts/kinks.md)")
         elif all(d is None for _, d, _ in rows) and any(r[1] is None and r[2] is None
                                                         for r in rows):
             out.outside = True

@@ -199,7 +199,7 @@ def note_kinks(graph: Graph, kinks: Mapping[int, str], checks: list[Check]
     for c in checks:
         if c.variable in found:
             c.notes.append("not differentiable here: " + "; ".join(found[c.variable])
-                           + " (see README: subgradient conventions)")
+                           + " (see docs/concepts/kinks.md)")
     return found
 
 

@@ -72,7 +72,7 @@ def handle(exc: BaseException, debug: bool = False) -> int:
         return ExitStatus.BAD_INPUT
     if isinstance(exc, MemoryError):
         _stderr_line("error: out of memory: the input needs more memory than this machine "
-                     "gives (see the README's Limits)")
+                     "gives (see docs/reference/limits.md)")
         return ExitStatus.BAD_INPUT
     from ..core.limits import abbreviate
 
@@ -182,7 +182,7 @@ def _oversized_argument(group: TyperGroup, argv: list[str]) -> InputError | None
         return InputError(f"{name} is larger than {megabytes(ARGUMENT_BYTES)}, the limit for a "
                           "value given on the command line", where=name,
                           hint="put a long expression in a file and pipe it in: backprop eval "
-                          "- --at ... < expr.txt (see the README's Limits section)")
+                          "- --at ... < expr.txt (see docs/reference/limits.md)")
     return None
 
 
@@ -206,7 +206,7 @@ app = typer.Typer(
     "run the forward and backward pass, and prove every gradient against sympy.\n\n"
     '\b\nExample: backprop eval "(x+y)*z" --at x=-2,y=5,z=-4',
     no_args_is_help=True,
-    add_completion=True,  # --install-completion, --show-completion (README: Shell completion)
+    add_completion=True,  # --install-completion, --show-completion (docs/guides/install.md)
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
@@ -219,7 +219,7 @@ def main(debug: Annotated[bool, typer.Option(
         max_entries: Annotated[int, typer.Option(
             "--max-entries", min=1, metavar="N",
             help="Largest array node, in entries, checked before it is computed (8 times "
-            "that for all nodes together); see README: Limits.")] = 4_000_000) -> None:
+            "that for all nodes together); see docs/reference/limits.md.")] = 4_000_000) -> None:
     """Backpropagation, node by node, checked against sympy."""
     from ..core.limits import set_max_entries
 

@@ -185,7 +185,7 @@ def check_(
     = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, metavar="N",
                                       help="Worker processes; pays "
-                                      "for large sets (see README).")] = 1,
+                                      "for large sets (see docs/guides/problem-sets.md).")] = 1,
     check: Checks = "sympy,numeric",
     digits: Annotated[str, typer.Option(
         "--digits", metavar="N|auto|exact",

@@ -132,8 +132,8 @@ MaxRows = Annotated[int, typer.Option(
     "--max-rows", min=2, metavar="N",
     help="Longer tables show their first and last rows (eval) or evenly spaced ones "
     "(descend, fit); --json has every row.")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object (see README) "
-                                    "instead of tables.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables "
+                                    "(see docs/reference/json.md).")]
 
 # descend and fit
 Lr = Annotated[float, _number("--lr", "ETA", "Learning rate eta0.", 0.1)]

@@ -1,5 +1,5 @@
 """The Python API's arguments, checked at the door: a wrong type is an InputError that names
-the argument, as the README promises, never a TypeError or an AttributeError from deep
+the argument, as the Python API guide promises, never a TypeError or an AttributeError from deep
 inside (issue 30: 20 of 68 wrong-type calls escaped that way).
 
 Each helper returns the value in the type the code below it expects.

@@ -8,7 +8,7 @@ from .limits import abbreviate_message
 
 
 class ExitStatus(IntEnum):
-    """Every exit code of `backprop`, in one place (the README's table lists the same)."""
+    """Every exit code of `backprop`, in one place (docs/reference/exit-codes.md lists the same)."""
 
     OK = 0  # every check passed
     CHECK_FAILED = 1  # a gradient (or an expected answer) did not match

@@ -89,7 +89,7 @@ def read_bytes(name: str, *, limit: int, what: str, where: str,
                          hint=f"give {what} that exists and can be read") from None
     if len(raw) > limit:
         raise InputError(f"{label} is larger than {megabytes(limit)}, the limit for {what}",
-                         where=where, hint="see the README's Limits section")
+                         where=where, hint="see docs/reference/limits.md")
     return raw
 
 

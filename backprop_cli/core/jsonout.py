@@ -1,7 +1,7 @@
 """The one JSON encoder of every `--json` output: strict JSON, whatever the numbers.
 
 JSON has no inf or nan (``json.dumps`` would write the non-standard ``Infinity``, or with
-``allow_nan=False`` refuse). The policy, stated in the README ("JSON format"): a non-finite
+``allow_nan=False`` refuse). The policy, stated in docs/reference/json.md: a non-finite
 number is written as ``null``, and the document's top-level ``non_finite`` object says what
 each such ``null`` was, by its JSON Pointer (RFC 6901): ``{"/checks/0/numeric": "inf"}``
 (``"inf"``, ``"-inf"`` or ``"nan"``, which Python's ``float()`` reads back). The object is

@@ -2,7 +2,7 @@
 
 Each bound is checked before the work (or the allocation) it protects, from sizes alone,
 so that hostile input ends in one clear message (exit 2) instead of a MemoryError or a
-machine out of memory. The numbers are stated in the README's "Limits" section.
+machine out of memory. The numbers are stated in docs/reference/limits.md.
 """
 
 from __future__ import annotations

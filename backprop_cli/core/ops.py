@@ -4,7 +4,7 @@ Adding an op is adding one entry to ``OPS``; the parser, the fast lexer, both en
 the checker, --expand and the renderers only read this table. (An infix, prefix or postfix
 op also needs its rule in grammars/backprop.lark, aliased to the op's name, and its
 ``token``: the parser's callback for it is made from this table.) tests/test_ops.py walks
-the table and names any entry's missing field; README "Adding an op" lists the fields.
+the table and names any entry's missing field; CONTRIBUTING.md "Adding an op" lists the fields.
 Functions here take and return plain floats; sympy forms receive
 sympy objects and the module ``sp`` (so that this module does not import sympy itself:
 `backprop --help` must stay fast).

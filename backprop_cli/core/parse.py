@@ -450,7 +450,7 @@ class _Builder(Transformer):  # type: ignore[type-arg]
 
     def _not_a_number_name(self, tok: Any) -> None:
         # Python's float() reads these words as numbers; here they are neither numbers nor
-        # names, so that `x + nan` is never a variable called nan (README: Expressions).
+        # names, so that `x + nan` is never a variable called nan (docs/guides/expressions.md).
         if str(tok).lower() in NOT_NUMBERS:
             raise InputError(f"'{tok}' is not a number an expression can use", source=self.src,
                              pos=tok.start_pos, end=tok.end_pos,

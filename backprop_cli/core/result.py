@@ -252,7 +252,7 @@ class Result:
         return any(n.shape is not None for n in self.nodes)
 
     def to_dict(self) -> dict[str, Any]:
-        """The `--json` document (see README: JSON format)."""
+        """The `--json` document (see docs/reference/json.md)."""
         checks = []
         if self.verification is not None:
             for c in self.verification.checks:

@@ -117,7 +117,7 @@ def _settings(folder: Path) -> VariantSettings | None:
 
 def grade_variants(settings: VariantSettings, ids: list[str], sub: g.Submission) -> Graded:
     """Grade against each id's key and keep the best: a group answers the sheet of any one
-    of its members (README, For teachers), and the note says whose numbers were used."""
+    of its members (docs/guides/platforms.md), and the note says whose numbers were used."""
     best: Graded | None = None
     for vid in ids:
         key = parse_problems(settings.key_text(vid), "toml", source=f"the key of {vid}")

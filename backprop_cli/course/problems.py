@@ -31,7 +31,7 @@ PROBLEM_KEYS = ("expression", "at", "expect", "upstream", "digits", "rtol", "ato
 SETTING_KEYS = ("digits", "rtol", "atol", "check", "title", "points",
                 "carried_forward", "budget", "show_correct",  # TOML file-wide defaults
                 "visibility", "exam", "malformed")  # and the platforms' settings
-# Platform settings of a key (README: For teachers): when Gradescope shows the results, and
+# Platform settings of a key (docs/guides/platforms.md): when Gradescope shows the results, and
 # whether PrairieLearn grades a file with a syntax error (`gradable: false` costs no attempt).
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 MALFORMED = ("graded", "not gradable")
@@ -154,7 +154,7 @@ def parse_problems(text: str, fmt: str = "auto", source: str = "<text>") -> Prob
     if not pset.items:
         raise InputError(f"{source} has no problems", where="FILE",
                          hint="a TOML problem is a table: [name] with expression = \"...\" "
-                         "and at = {...}; see README: Problem sets")
+                         "and at = {...}; see docs/guides/problem-sets.md")
     return pset
 
 
@@ -186,7 +186,7 @@ def _parse_toml(text: str, source: str) -> ProblemSet:
                          "ordinary decimals, such as x = 0.5")
     if got.fatal is not None or got.doc is None:
         raise InputError(f"{source}: bad TOML at line {got.fatal_line}: {got.fatal}",
-                         where="FILE", hint="see README: Problem sets")
+                         where="FILE", hint="see docs/guides/problem-sets.md")
     doc = got.doc
     bad = [Invalid(b.name, 0, b.line, f"bad TOML at line {b.line}: {b.message}",
                    "the rest of the file was read without this problem") for b in got.broken]

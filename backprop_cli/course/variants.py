@@ -106,7 +106,7 @@ class VariantSettings:
 
 def gradescope_ids(metadata: Any) -> list[str]:
     """The ids of a Gradescope submission (submission_metadata.json): every member's email,
-    normalised, in a stable order. A group submission has several: README, For teachers."""
+    normalised, in a stable order. A group submission has several: docs/guides/platforms.md."""
     users = metadata.get("users") if isinstance(metadata, dict) else None
     out: set[str] = set()
     for user in users if isinstance(users, list) else []:

@@ -246,7 +246,7 @@ def fit(expression: str | Graph, data: Dataset, *, at: Mapping[str, Any] | None 
     fraction of the shuffled rows. ``predict``/``target`` name a node (the output or a named
     intermediate) and a column for accuracy: a prediction >= 0.5 means class 1.
 
-    Vectors and matrices (learn_arrays.py): ``bind={"x": ["x1", "x2"]}`` makes the input x
+    Vectors and matrices (array_model.py): ``bind={"x": ["x1", "x2"]}`` makes the input x
     the vector of those columns of each row; ``at`` may give arrays; ``shape={"W": (2, 2)}``
     gives the shape of a parameter drawn by ``init="random"`` (without one it is a scalar); an
     int is a vector (``{"b1": 2}``, as the CLI's ``--shape b1=2``) and "2x2" a matrix.

@@ -45,7 +45,7 @@ PROOF_MARK = {
 
 def verdict_mark(c: Check) -> tuple[str, str]:
     """(label, style) of a check's verdict: "✗ FAIL", "✓ pass (sympy)", "– not checked
-    (budget)"; see README "What a check proves"."""
+    (budget)"; see docs/concepts/what-a-check-proves.md."""
     label, style = STATUS[c.status]
     if c.status == "fail":
         return label, style

@@ -472,7 +472,7 @@ def _asset(name: str) -> str:
 
 
 def _checked(result: Result) -> str:
-    """What was proved about each gradient shown, in the words of the README."""
+    """What was proved about each gradient, in the words of concepts/what-a-check-proves.md."""
     v = result.verification
     if v is None:
         return "Gradients not checked (--check none)."
