@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import typer.main
@@ -172,6 +173,14 @@ def test_help_examples_are_verbatim(columns: str, monkeypatch: pytest.MonkeyPatc
         out = invoke(name, "--help").stdout
         for line in lines:
             assert line.strip() in [row.strip() for row in out.splitlines()], (name, line)
+
+
+def test_help_shows_numbers_and_words_not_internal_names() -> None:
+    # A default computed from a constant (the piped width) once printed as `app.PIPED_WIDTH`.
+    group = typer.main.get_command(app)
+    for name in group.commands:  # type: ignore[attr-defined]
+        out = invoke(name, "--help").stdout
+        assert not re.search(r"\b[a-z_]+\.[A-Z][A-Z_]{2,}\b", out), name  # module.CONSTANT
 
 
 def test_example_commands_fit_80_columns_and_continue_with_backslash() -> None:
