@@ -159,3 +159,12 @@ def test_relative_links_point_at_files(page: Path) -> None:
         if not os.path.exists(path) and name not in PLANNED:
             broken.append(target)
     assert not broken, f"{_name(page)}: {broken}"
+
+
+@pytest.mark.parametrize("page", sorted((REPO / "docs").rglob("*.md")), ids=_name)
+def test_docs_link_only_inside_docs(page: Path) -> None:
+    # The site is built from docs/ alone: a link out of it would break the strict build.
+    docs = os.path.normpath(REPO / "docs")
+    outside = [t for t in _links(page)
+               if not os.path.normpath(page.parent / t.split("#", 1)[0]).startswith(docs)]
+    assert not outside, f"{_name(page)}: {outside}"
