@@ -197,6 +197,8 @@ PICTURES_PAGE = """# Live pictures (test page)
 ```backprop-replay
 "(x+y)*z" --at x=-2,y=5,z=-4 --title "The lecture's first circuit"
 ```
+
+See [backprop eval](reference/cli.md#backprop-eval) for its options.
 """
 
 
@@ -365,3 +367,30 @@ def test_marker_becomes_the_picture_through_markdown() -> None:
     html = markdown.markdown(live_pictures.on_page_markdown(text, page, None, None))
     html = live_pictures.on_page_content(html, page, None, None)
     assert '<figure class="backprop-circuit"><svg' in html and "data-backprop" not in html
+
+
+@NEEDS_DOCS
+def test_site_pages_link_to_a_command_of_the_generated_reference(site: Path) -> None:
+    # --strict validates anchors: the build passing means the link was found; here, its form.
+    page = (site / "test-pictures.html").read_text(encoding="utf-8")
+    assert 'href="reference/cli.html#backprop-eval"' in page
+
+
+@NEEDS_DOCS
+def test_a_hand_written_cli_reference_is_replaced_and_warned_about(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from mkdocs.config.defaults import MkDocsConfig
+    from mkdocs.structure.files import File, Files
+
+    config = MkDocsConfig()
+    config.load_dict({"site_name": "t", "docs_dir": str(tmp_path), "site_dir": str(tmp_path)})
+    config.validate()
+    config.plugins._current_plugin = "cli_reference"  # as mkdocs sets it around each hook
+    (tmp_path / "reference").mkdir()
+    (tmp_path / cli_reference.PAGE).write_text("# by hand\n", encoding="utf-8")
+    files = Files([File(cli_reference.PAGE, str(tmp_path), str(tmp_path), False)])
+    with caplog.at_level("WARNING"):
+        files = cli_reference.on_files(files, config)
+    assert "is generated from the typer app" in caplog.text
+    page = files.get_file_from_path(cli_reference.PAGE)
+    assert page is not None and page.content_string.startswith("# Command line")
