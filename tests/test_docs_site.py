@@ -198,7 +198,8 @@ PICTURES_PAGE = """# Live pictures (test page)
 "(x+y)*z" --at x=-2,y=5,z=-4 --title "The lecture's first circuit"
 ```
 
-See [backprop eval](reference/cli.md#backprop-eval) for its options.
+See [backprop eval](reference/cli.md#backprop-eval) for its options, or
+[the playground](playground/index.html).
 """
 
 
@@ -233,6 +234,17 @@ def build_copy(tmp: Path) -> subprocess.CompletedProcess[str]:
             path.write_text(f"# {page}\n\nNot written yet (a stub of the test).\n",
                             encoding="utf-8")
     (docs / "test-pictures.md").write_text(PICTURES_PAGE, encoding="utf-8")
+    # The built playground (docs/hooks/playground.py) if there is one, else a stand-in.
+    dist = tmp / "playground" / "dist"
+    dist.parent.mkdir()
+    if (REPO / "playground" / "dist" / "index.html").is_file():
+        dist.symlink_to(REPO / "playground" / "dist", target_is_directory=True)
+    else:
+        (dist / "js").mkdir(parents=True)
+        (dist / "index.html").write_text("<!DOCTYPE html><title>stand-in</title>\n",
+                                         encoding="utf-8")
+        (dist / "js" / "app.js").write_text("// stand-in\n", encoding="utf-8")
+        (dist / "README.md").write_text("# not a page of the site\n", encoding="utf-8")
     config["nav"].append({"Test pictures": "test-pictures.md"})
     config["docs_dir"] = str(docs)
     config["site_dir"] = str(tmp / "site")
@@ -394,3 +406,16 @@ def test_a_hand_written_cli_reference_is_replaced_and_warned_about(
     assert "is generated from the typer app" in caplog.text
     page = files.get_file_from_path(cli_reference.PAGE)
     assert page is not None and page.content_string.startswith("# Command line")
+
+
+@NEEDS_DOCS
+def test_site_has_the_built_playground(site: Path) -> None:
+    assert (site / "playground" / "index.html").is_file()
+    page = (site / "test-pictures.html").read_text(encoding="utf-8")
+    assert 'href="playground/index.html"' in page  # checked by --strict: the file is there
+
+
+@NEEDS_DOCS
+def test_site_leaves_markdown_of_the_playground_out(site: Path) -> None:
+    assert not (site / "playground" / "README.html").exists()
+    assert not (site / "playground" / "README.md").exists()
