@@ -39,6 +39,7 @@ def _hook(name: str) -> ModuleType:
 
 cli_reference = _hook("cli_reference")
 live_pictures = _hook("live_pictures")
+repo_files = _hook("repo_files")
 
 
 def _missing_docs_extra() -> list[str]:
@@ -199,7 +200,11 @@ PICTURES_PAGE = """# Live pictures (test page)
 ```
 
 See [backprop eval](reference/cli.md#backprop-eval) for its options, or
-[the playground](playground/index.html).
+[the playground](playground/index.html), or [a problem set](../examples/lecture.toml).
+
+## One graph or many: `--expand`
+
+[This heading, as GitHub names it](#one-graph-or-many---expand).
 """
 
 
@@ -234,6 +239,7 @@ def build_copy(tmp: Path) -> subprocess.CompletedProcess[str]:
             path.write_text(f"# {page}\n\nNot written yet (a stub of the test).\n",
                             encoding="utf-8")
     (docs / "test-pictures.md").write_text(PICTURES_PAGE, encoding="utf-8")
+    (tmp / "examples").symlink_to(REPO / "examples", target_is_directory=True)
     # The built playground (docs/hooks/playground.py) if there is one, else a stand-in.
     dist = tmp / "playground" / "dist"
     dist.parent.mkdir()
@@ -419,3 +425,37 @@ def test_site_has_the_built_playground(site: Path) -> None:
 def test_site_leaves_markdown_of_the_playground_out(site: Path) -> None:
     assert not (site / "playground" / "README.html").exists()
     assert not (site / "playground" / "README.md").exists()
+
+
+@NEEDS_DOCS
+def test_site_has_the_examples_a_page_links_to(site: Path) -> None:
+    page = (site / "test-pictures.html").read_text(encoding="utf-8")
+    assert 'href="examples/lecture.toml"' in page
+    assert (site / "examples" / "lecture.toml").read_bytes() == \
+        (REPO / "examples" / "lecture.toml").read_bytes()
+
+
+@NEEDS_DOCS
+def test_site_heading_ids_are_githubs(site: Path) -> None:
+    page = (site / "test-pictures.html").read_text(encoding="utf-8")
+    assert 'id="one-graph-or-many---expand"' in page
+
+
+@pytest.mark.parametrize("target, page, want", [
+    ("../../examples/lecture.toml", "guides/problem-sets.md", "../examples/lecture.toml"),
+    ("../examples/xor.csv#L2", "index.md", "examples/xor.csv#L2"),
+    ("../concepts/kinks.md", "guides/eval.md", None),  # a page: MkDocs's own
+    ("../../README.md", "guides/eval.md", None),  # out of docs/, not a shared folder
+    ("https://example.org/x", "index.md", None),
+    ("#anchor", "index.md", None),
+])
+def test_links_out_of_docs_into_examples_are_rewritten(target: str, page: str,
+                                                       want: str | None) -> None:
+    docs = REPO / "docs"
+    assert repo_files.site_link(target, page, docs, REPO) == want
+
+
+def test_shared_files_leave_markdown_out() -> None:
+    uris = [uri for uri, _ in repo_files.shared_files(REPO)]
+    assert "examples/lecture.toml" in uris
+    assert not [u for u in uris if u.endswith(".md")]
