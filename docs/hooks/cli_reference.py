@@ -4,7 +4,8 @@ Each command and subcommand of the click tree that typer builds (`typer.main.get
 in the order of `backprop --help`: its help, its usage line, its arguments and options
 (the name and value as --help shows them, the default, what it does) and the examples of
 its epilog. Nothing here is written by hand, so the page cannot drift from the tool: change
-a help text in backprop_cli/cli/ and the next build shows it.
+a help text in backprop_cli/cli/, run this file, and commit the page (a test and the strict
+build fail on a stale copy).
 
 Help texts are the tool's own, but they are escaped all the same: they hold `<`, `|` and `*`
 (`|a-b| <= atol + rtol*|b|`) that Markdown or HTML would read as markup. Prose and tables are
@@ -19,6 +20,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 PAGE = "reference/cli.md"
@@ -212,16 +214,31 @@ def cli_markdown(root: Any | None = None) -> str:
 # --- the mkdocs hook ----------------------------------------------------------------------
 
 def on_files(files: Any, config: Any) -> Any:
-    """Add the generated page to the build; a hand-written one in docs/ is an error (it
-    would be the page written twice), reported as a warning that --strict turns fatal."""
+    """Serve the page written from the app. docs/reference/cli.md is committed too (so that
+    links to it work on GitHub), and must be what the app writes today: a stale copy is a
+    warning that --strict turns fatal (`python docs/hooks/cli_reference.py` writes it)."""
     import logging
 
     from mkdocs.structure.files import File
 
+    text = cli_markdown()
     existing = files.get_file_from_path(PAGE)
     if existing is not None:
-        logging.getLogger("mkdocs.hooks.cli_reference").warning(
-            "docs/%s is generated from the typer app: delete the hand-written file", PAGE)
+        if existing.content_string != text:
+            logging.getLogger("mkdocs.hooks.cli_reference").warning(
+                "docs/%s is stale: write it again with `python docs/hooks/cli_reference.py`",
+                PAGE)
         files.remove(existing)
-    files.append(File.generated(config, PAGE, content=cli_markdown()))
+    files.append(File.generated(config, PAGE, content=text))
     return files
+
+
+def write_page(docs: Path | None = None) -> Path:
+    """Write docs/reference/cli.md from the app (run after any change to a help text)."""
+    path = (docs or Path(__file__).resolve().parents[1]) / PAGE
+    path.write_text(cli_markdown(), encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":
+    print(f"wrote {write_page()}")
