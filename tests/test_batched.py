@@ -141,7 +141,7 @@ def test_batched_pass_equals_the_rows(name: str, text: str, shapes: Any, data: s
     values = batched.forward(graph, point)
     assert values is not None
     close(values[graph.output], want_out, float(np.abs(want_out).max(initial=0.0)))
-    upstream = batched.backward(graph, values, seeds, graph.needs_grad())
+    upstream = batched.backward(graph, values, seeds)
     assert upstream is not None
     for v in names:
         nid = graph.variables[v]
@@ -162,7 +162,7 @@ def test_a_gradient_that_is_not_finite_gives_none() -> None:
     graph = parse("sqrt(A)")  # d/dA at 0 is infinite
     values = batched.forward(graph, {"A": np.array([0.0, 4.0])})
     assert values is not None
-    assert batched.backward(graph, values, np.ones(2), graph.needs_grad()) is None
+    assert batched.backward(graph, values, np.ones(2)) is None
 
 
 def test_batchable_names_an_op_without_a_batched_rule(monkeypatch: pytest.MonkeyPatch) -> None:

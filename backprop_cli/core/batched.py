@@ -20,6 +20,7 @@ arrays.forward or arrays.backward raises, for the first row that has it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -43,88 +44,130 @@ def _has_rule(op: Op) -> bool:
                                        and op.vjp_batched is not None)
 
 
-def _aligned(args: tuple[Array, ...]) -> tuple[Array, ...]:
+def _aligned(args: list[Array]) -> list[Array]:
     """Each argument with 1s inserted after its batch axis, up to the largest row rank:
     a row's scalar (B,) against a row's vector (B, n) becomes (B, 1)."""
     rank = max(a.ndim for a in args)
-    return tuple(a if a.ndim == rank else
-                 np.reshape(a, a.shape[:1] + (1,) * (rank - a.ndim) + a.shape[1:])
-                 for a in args)
+    if all(a.ndim == rank for a in args):
+        return args
+    return [a if a.ndim == rank else
+            np.reshape(a, a.shape[:1] + (1,) * (rank - a.ndim) + a.shape[1:]) for a in args]
 
 
-def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array] | None:
-    """Values of every node, each with its batch axis; ``point``: each input's value with
-    its batch axis (B for a column, 1 for a parameter). None: a value is not finite."""
-    values: list[Array] = []
-    with np.errstate(all="ignore"):
+def _finite(arrays: list[Array]) -> bool:
+    """Whether every entry of every array is finite: one check for a whole pass (a value
+    that is not finite stays so in every value computed from it, or is caught here)."""
+    if not arrays:
+        return True
+    return bool(np.isfinite(np.concatenate([a.ravel() for a in arrays])).all())
+
+
+_VAR, _CONST, _UNARY, _ELEMENTWISE, _ARRAY = range(5)
+
+
+class Plan:
+    """A graph read once for batched passes: each node's kind, rule and inputs, so that a
+    mini-batch's pass is a plain loop over them. Made after the first row's pass, which
+    decided every juxtaposition; ``batchable(graph)`` must be empty."""
+
+    def __init__(self, graph: Graph) -> None:
+        self.output = graph.output
+        self.variables = list(graph.variables.values())
+        self.steps: list[tuple[int, Any, tuple[int, ...]]] = []
         for node in graph.nodes:
             op = node.op
             if op is VAR:
-                values.append(point[node.name])  # type: ignore[index]
-                continue
-            if op is CONST:
-                values.append(np.asarray(node.const, dtype=float)[None])
-                continue
-            args = tuple(values[j] for j in node.inputs)
-            if op.np_local is not None:
-                assert op.np_forward is not None
-                out = op.np_forward(np, *_aligned(args))
+                self.steps.append((_VAR, node.name, ()))
+            elif op is CONST:
+                self.steps.append((_CONST, np.asarray(node.const, dtype=float)[None], ()))
+            elif op.np_local is not None:
+                kind = _UNARY if len(node.inputs) == 1 else _ELEMENTWISE
+                self.steps.append((kind, op, node.inputs))
             else:
-                assert op.np_batched is not None
-                out = op.np_batched(np, *args)
-            out = np.asarray(out, dtype=float)
-            if not np.isfinite(out).all():
-                return None
-            values.append(out)
-    return values
+                self.steps.append((_ARRAY, op, node.inputs))
+        needs = graph.needs_grad()
+        # Backward: the nodes a gradient must pass, last first, each input flagged if it
+        # needs a gradient (a variable feeds it).
+        self.back = [(nid, kind, op, ins, tuple(needs[j] for j in ins))
+                     for nid, (kind, op, ins) in reversed(list(enumerate(self.steps)))
+                     if ins and needs[nid]]
 
-
-def backward(graph: Graph, values: list[Array], seed: Array,
-             needs: list[bool]) -> list[Array | None] | None:
-    """d (the sum of the rows' outputs, each weighted by ``seed``) / d node, per node id,
-    each of its node's shape (a shared node's: summed over the batch); ``needs``: which
-    nodes a gradient must reach (graph.needs_grad()). None: a gradient is not finite."""
-    upstream: list[Array | None] = [None] * len(graph.nodes)
-    upstream[graph.output] = seed
-    with np.errstate(all="ignore"):
-        for node in reversed(graph.nodes):
-            nid = node.id
-            if not node.inputs or not needs[nid]:
-                continue
-            g = upstream[nid]
-            if g is None:  # nothing reaches it (a --predict branch): 0, as arrays.backward
-                g = np.zeros_like(values[nid])
-            if not np.isfinite(g).all():
-                return None  # arrays.vjp's 0·∞ rule and its error: the row-by-row pass
-            op = node.op
-            args = tuple(values[j] for j in node.inputs)
-            down: tuple[Array, ...]
-            if op.np_local is not None:
-                padded = _aligned(args)
-                out = values[nid]
-                loc = op.np_local(np, padded, out)
-                down = tuple(np.reshape(unbroadcast(g * np.asarray(d, dtype=float), p.shape),
-                                        a.shape)
-                             for d, p, a in zip(loc, padded, args))
-            else:
-                assert op.vjp_batched is not None
-                down = tuple(np.asarray(d, dtype=float)
-                             for d in op.vjp_batched(np, args, values[nid], g))
-            if len(down) != len(args):
-                raise AssertionError(f"op {op.name}: its batched rule returned {len(down)} "
-                                     f"downstream gradients for {len(args)} inputs")
-            for j, d, a in zip(node.inputs, down, args):
-                if not needs[j]:
+    def forward(self, point: Mapping[str, Array]) -> list[Array] | None:
+        """Values of every node, each with its batch axis; ``point``: each input's value
+        with its batch axis (B for a column, 1 for a parameter). None: a value is not
+        finite somewhere."""
+        values: list[Array] = []
+        computed: list[Array] = []
+        with np.errstate(all="ignore"):
+            for kind, rule, ins in self.steps:
+                if kind == _VAR:
+                    values.append(point[rule])
                     continue
-                if d.shape != a.shape:
-                    d = unbroadcast(d, a.shape)  # a shared input: summed over the batch
-                if d.shape != a.shape:
-                    raise AssertionError(f"op {op.name}: its batched rule gave a gradient "
-                                         f"of shape {d.shape} for an input of {a.shape}")
-                prev = upstream[j]
-                upstream[j] = d if prev is None else prev + d
-    for v in graph.variables.values():
-        u = upstream[v]
-        if u is not None and not np.isfinite(u).all():
-            return None
-    return upstream
+                if kind == _CONST:
+                    values.append(rule)
+                    continue
+                if kind == _UNARY:
+                    out = rule.np_forward(np, *[values[j] for j in ins])
+                elif kind == _ELEMENTWISE:
+                    out = rule.np_forward(np, *_aligned([values[j] for j in ins]))
+                else:
+                    out = rule.np_batched(np, *[values[j] for j in ins])
+                if not (isinstance(out, np.ndarray) and out.dtype == np.float64):
+                    out = np.asarray(out, dtype=float)
+                values.append(out)
+                computed.append(out)
+        return values if _finite(computed) else None
+
+    def backward(self, values: list[Array], seed: Array) -> list[Array | None] | None:
+        """d (the sum of the rows' outputs, each weighted by ``seed``) / d node, per node,
+        each of its node's shape (a shared node's: summed over the batch). None: a gradient
+        is not finite somewhere (arrays.vjp's 0·∞ rule and its error are the row-by-row
+        pass's to apply)."""
+        upstream: list[Array | None] = [None] * len(values)
+        upstream[self.output] = seed
+        with np.errstate(all="ignore"):
+            for nid, kind, op, ins, wanted in self.back:
+                g = upstream[nid]
+                if g is None:  # nothing reaches it (a --predict branch): 0, as arrays does
+                    g = upstream[nid] = np.zeros_like(values[nid])
+                args = [values[j] for j in ins]
+                down: list[Array]
+                if kind == _ARRAY:
+                    down = [np.asarray(d, dtype=float)
+                            for d in op.vjp_batched(np, args, values[nid], g)]
+                    if len(down) != len(args):
+                        raise AssertionError(f"op {op.name}: its batched rule returned "
+                                             f"{len(down)} downstream gradients for "
+                                             f"{len(args)} inputs")
+                else:
+                    padded = _aligned(args)
+                    down = []
+                    for d, p, a in zip(op.np_local(np, padded, values[nid]), padded, args):
+                        # a local gradient of exactly 1 (+, the copy) passes g on as it is
+                        d = g if isinstance(d, float) and d == 1.0 else g * d
+                        if d.shape != p.shape:
+                            d = unbroadcast(d, p.shape)
+                        down.append(d if p is a else np.reshape(d, a.shape))
+                for j, d, a, want in zip(ins, down, args, wanted):
+                    if not want:
+                        continue
+                    if d.shape != a.shape:
+                        d = unbroadcast(d, a.shape)  # a shared input: summed over the batch
+                        if d.shape != a.shape:
+                            raise AssertionError(f"op {op.name}: its batched rule gave a "
+                                                 f"gradient of shape {d.shape} for an input "
+                                                 f"of {a.shape}")
+                    prev = upstream[j]
+                    upstream[j] = d if prev is None else prev + d
+        reached = [u for u in upstream if u is not None]
+        return upstream if _finite(reached) else None
+
+
+def forward(graph: Graph, point: Mapping[str, Array]) -> list[Array] | None:
+    """Plan(graph).forward(point), for a graph run once."""
+    return Plan(graph).forward(point)
+
+
+def backward(graph: Graph, values: list[Array], seed: Array) -> list[Array | None] | None:
+    """Plan(graph).backward(values, seed), for a graph run once."""
+    return Plan(graph).backward(values, seed)

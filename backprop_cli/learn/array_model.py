@@ -218,8 +218,8 @@ class ArrayModel(BoundLoss):
         super().__init__(graph, columns, params, predict)
         self.bind_index = [(name, [columns.index(c) for c in cols])
                            for name, cols in binds.items()]
-        self.needs = graph.needs_grad()
         self._per_pass: int | None = None  # rows per batched pass; 0: row by row
+        self._plan: batched.Plan | None = None
 
     def _point(self, theta: Sequence[Any], row: list[float]) -> dict[str, Array]:
         point = {p: np.asarray(w, dtype=float) for p, w in zip(self.params, theta)}
@@ -248,6 +248,8 @@ class ArrayModel(BoundLoss):
             _loss_value(self.graph, values[self.graph.output])
             entries = sum(v.size for v in values)
             self._per_pass = 0 if batchable(self.graph) else max(1, CHUNK_ENTRIES // entries)
+            if self._per_pass:
+                self._plan = batched.Plan(self.graph)
         return self._per_pass
 
     def _chunks(self, theta: Sequence[Any], rows: list[list[float]]
@@ -288,13 +290,14 @@ class ArrayModel(BoundLoss):
 
     def _batch_grad(self, theta: Sequence[Any], rows: list[list[float]]
                     ) -> tuple[Array, list[Array]] | None:
-        values = batched.forward(self.graph, self._batch_point(theta, np.array(rows)))
+        assert self._plan is not None
+        values = self._plan.forward(self._batch_point(theta, np.array(rows)))
         if values is None:
             return None
         losses = values[self.graph.output]
         if losses.shape != (len(rows),):  # a loss no row changes (lead 1): row by row
             return None
-        upstream = batched.backward(self.graph, values, np.ones(len(rows)), self.needs)
+        upstream = self._plan.backward(values, np.ones(len(rows)))
         if upstream is None:
             return None
         grads = []
@@ -309,8 +312,8 @@ class ArrayModel(BoundLoss):
         right = 0
         scored = target is not None and self.predict_id is not None
         for chunk, at_once in self._chunks(theta, rows):
-            values = batched.forward(self.graph, self._batch_point(theta, np.array(chunk))) \
-                if at_once else None
+            values = self._plan.forward(self._batch_point(theta, np.array(chunk))) \
+                if at_once and self._plan is not None else None
             n = len(chunk)
             losses = None if values is None else values[self.graph.output]
             guess = None if values is None or not scored else values[self.predict_id or 0]
@@ -344,5 +347,7 @@ class ArrayModel(BoundLoss):
 
 def _add_in_order(total: float, values: Array) -> float:
     """total + values[0] + values[1] + ..., left to right as the row-by-row loop adds them
-    (np.cumsum adds in order; np.sum would add pairwise, a different rounding)."""
-    return float(np.cumsum(np.concatenate(([total], values)))[-1])
+    (np.sum would add pairwise: another rounding)."""
+    for v in values.tolist():
+        total += v
+    return total
