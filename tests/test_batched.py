@@ -3,7 +3,8 @@ op by op: for every op of the table with a batched rule (array ops: np_batched/v
 elementwise ops: their own rules over the batch axis), at shapes and values drawn by
 hypothesis, batch sizes 1 to 5, each input either one per row or shared by the rows, the
 batched forward values equal the rows' and the batched gradients equal the rows' (a row's
-input) or their sum (a shared input), to rtol 1e-12."""
+input) or their sum (a shared input), to rtol 1e-12. Then each array op's batched rules proved
+by sympy on a batch of two symbolic rows, as checks/array_rules.py proves the row rules."""
 
 from __future__ import annotations
 
@@ -173,3 +174,67 @@ def test_batchable_names_an_op_without_a_batched_rule(monkeypatch: pytest.Monkey
     monkeypatch.setattr(node, "op", dataclasses.replace(node.op, np_batched=None))
     assert batched.batchable(graph) == ["matmul"]
     assert batched.batchable(parse("sum(A @ B)")) == []
+
+
+# --- the batched rules proved by sympy, as checks/array_rules.py proves the row rules -------
+# Every array op whose row rule is proved as an identity (PROOF_FORMS): on a batch of 2
+# symbolic rows (each input per row, or shared: a batch axis of 1), the batched forward value
+# equals the op's sympy form row by row, and the batched vjp equals sympy's derivative of
+# Σ_rows Σ G ⊙ sympy_array(row), summed over the rows for a shared input. (rowmax's rule is
+# proved piece by piece; its batched rule is held to the row rule by the float test above.)
+PROVED_SHAPES = (2, 3, 4)
+
+
+def sympy_cases() -> list[tuple[str, str, Any, tuple[bool, ...]]]:
+    from backprop_cli.checks.array_rules import PROOF_FORMS
+
+    out = []
+    for name, forms in ARRAY_CASES.items():
+        if PROOF_FORMS.get(name) != "identity":
+            continue
+        for text, shapes in forms:
+            arity = len(shapes(*PROVED_SHAPES))
+            for shared in ([(False,)] if arity == 1 else
+                           [(False, False), (True, False), (False, True)]):
+                out.append((name, text, shapes, shared))
+    return out
+
+
+@pytest.mark.parametrize(("name", "text", "shapes", "shared"), sympy_cases(),
+                         ids=[f"{n}:{t}:{s}" for n, t, _, s in sympy_cases()])
+def test_batched_rule_proved_by_sympy(name: str, text: str, shapes: Any,
+                                      shared: tuple[bool, ...]) -> None:
+    import sympy as sp
+
+    from backprop_cli.checks import symbolic
+    from backprop_cli.checks.array_rules import SymbolicNumpy, is_zero, obj, symbols
+
+    op = OPS[name]
+    assert op.np_batched is not None and op.vjp_batched is not None
+    assert op.sympy_array is not None
+    graph = parse(text)
+    params = [n.const for n in graph.nodes if n.op.name == "const"]
+    batch = 2
+    args = [symbols(f"_a{k}_", (1 if sh else batch, *s))
+            for k, (s, sh) in enumerate(zip(shapes(*PROVED_SHAPES), shared))]
+    consts = [obj(np.array([sp.Integer(int(p))], dtype=object)) for p in params]
+    rows = [obj(op.sympy_array(symbolic.SP, np,
+                               *[obj(a[0 if a.shape[0] == 1 else b]) for a in args],
+                               *[obj(sp.Integer(int(p))) for p in params]))
+            for b in range(batch)]
+    want = np.stack(rows)
+    g = symbols("_g", want.shape)
+    loss = sp.Add(*obj(g * want).reshape(-1))
+    snp = SymbolicNumpy(shift=True)
+    got = obj(np.asarray(op.np_batched(snp, *args, *consts), dtype=object))
+    assert got.shape == want.shape
+    for e, f in zip(got.reshape(-1), want.reshape(-1)):
+        assert is_zero(sp.sympify(e) - sp.sympify(f)) is True
+    down = op.vjp_batched(snp, (*args, *consts), want, g)
+    for k, a in enumerate(args):
+        d = obj(np.asarray(down[k], dtype=object))
+        if d.shape != a.shape:  # a shared input: summed over the rows (the engine's step)
+            d = d.sum(axis=0, keepdims=True)
+        assert d.shape == a.shape
+        for s, r in zip(a.reshape(-1), d.reshape(-1)):
+            assert is_zero(loss.diff(s) - sp.sympify(r)) is True, (name, k, s)

@@ -1,9 +1,11 @@
 """Learning with vector and matrix parameters: `descend` and `fit` on the array engine.
 
-The graph is parsed once; every step runs the array engine's forward and backward passes
-(arrays.forward / arrays.backward) on it with the current parameters. Parameters are numpy
-arrays (a scalar parameter is a 0-d array); the optimizers in optim.py update them entry by
-entry. Trajectories and final parameters leave this module as plain floats and nested lists.
+The graph is parsed once; every step of descend runs the array engine's forward and backward
+passes (arrays.forward / arrays.backward) on it with the current parameters; fit runs each
+mini-batch as one pass of the batched engine (core/batched.py), the rows as a leading axis.
+Parameters are numpy arrays (a scalar parameter is a 0-d array); the optimizers in optim.py
+update them entry by entry. Trajectories and final parameters leave this module as plain
+floats and nested lists.
 
 Two things only array jobs need:
 
