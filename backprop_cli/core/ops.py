@@ -97,6 +97,14 @@ class Op:
     np_forward: Callable[..., Any] | None = None  # (np, *arrays) -> array
     np_local: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out): entrywise
     vjp: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out, upstream)
+    # The same two rules over a batch of rows (fit's mini-batches, core/batched.py): every
+    # argument has a leading batch axis (size 1 for a value all rows share, a parameter),
+    # then its row's shape; a downstream may keep the batch axis of a shared input (the
+    # engine sums it: the copy gate). Elementwise ops need neither: np_forward and np_local
+    # broadcast over the batch axis as they are. An array op without them makes fit run
+    # that graph row by row.
+    np_batched: Callable[..., Any] | None = None  # (np, *arrays) -> array
+    vjp_batched: Callable[..., tuple[Any, ...]] | None = None  # (np, args, out, upstream)
     np_branch: Callable[..., Any] | None = None  # (np, *args) -> sign; 0 marks a kink
     sympy_array: Callable[..., Any] | None = None  # (sp, np, *object arrays) -> object array
     shapes: Callable[[Shapes], str | None] | None = None  # why not
@@ -302,6 +310,15 @@ def _np_log_softmax(np: Any, z: Any) -> Any:
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
+def _softmax_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    # Over the last axis: the same rule for one row's softmax and for a batch of rows.
+    return (o * (g - np.sum(g * o, axis=-1, keepdims=True)),)
+
+
+def _log_softmax_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    return (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),)
+
+
 def _rows(np: Any, a: Any, fn: Callable[[list[Any]], list[Any]]) -> Any:
     """Apply ``fn`` to each row (last axis) of an object array of sympy entries."""
     out = np.empty(a.shape, dtype=object)
@@ -405,6 +422,97 @@ def _sympy_reduce(sp: Any, np: Any, a: Any, ax: Any, mean: bool) -> Any:
 
 def _relu_sympy(sp: Any, x: Any) -> Any:
     return sp.relu(x)
+
+
+# --- the array rules over a batch of rows (np_batched, vjp_batched) ---------------------------
+# Each is its op's rule above with a leading batch axis on every argument (a.ndim - 1 is the
+# row's rank): the same products and reductions over the row's axes, numpy's broadcasting of
+# the leading axis sharing a parameter (size 1) among the rows. Checked against the row-by-row
+# rules at random shapes and values in tests/test_batched.py.
+
+
+def _batch_matmul(np: Any, a: Any, b: Any) -> Any:
+    if a.ndim == 3 and a.shape[0] == 1 and b.ndim == 2:  # W @ x, W shared: one product
+        return b @ a[0].T
+    a2 = a if a.ndim == 3 else a[:, None, :]  # as _matmul_vjp: a vector is a row on the left,
+    b2 = b if b.ndim == 3 else b[:, :, None]  # a column on the right
+    out = np.matmul(a2, b2)
+    out = out if b.ndim == 3 else out[:, :, 0]
+    return out if a.ndim == 3 else out[:, 0]
+
+
+def _batch_matmul_vjp(np: Any, args: tuple[Any, ...], out: Any, g: Any) -> tuple[Any, ...]:
+    a, b = args
+    if a.ndim == 3 and a.shape[0] == 1 and b.ndim == 2:  # dW = Σ_rows g xᵀ, dx = Wᵀ g
+        return ((g.T @ b)[None], g @ a[0])
+    a2 = a if a.ndim == 3 else a[:, None, :]
+    b2 = b if b.ndim == 3 else b[:, :, None]
+    g2 = np.reshape(g, (g.shape[0], a2.shape[1], b2.shape[2]))
+    da = np.matmul(g2, np.swapaxes(b2, 1, 2))
+    db = np.matmul(np.swapaxes(a2, 1, 2), g2)
+    return (np.reshape(da, (da.shape[0], *a.shape[1:])),
+            np.reshape(db, (db.shape[0], *b.shape[1:])))
+
+
+def _batch_transpose(np: Any, a: Any) -> Any:
+    return np.swapaxes(a, 1, 2) if a.ndim == 3 else a  # a vector's .T is itself, as a.T
+
+
+def _batch_reduce(np: Any, a: Any, ax: Any, mean: bool) -> Any:
+    k = _axis(ax)
+    if k is None:  # every entry of the row
+        a = np.reshape(a, (a.shape[0], -1))
+        k = 0
+    return (np.mean if mean else np.sum)(a, axis=k + 1)
+
+
+def _batch_reduce_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any,
+                      mean: bool) -> tuple[Any, ...]:
+    a = x[0]
+    k = _axis(x[1]) if len(x) > 1 else None
+    n = math.prod(a.shape[1:]) if k is None else a.shape[k + 1]
+    g = np.reshape(g, (g.shape[0],) + (1,) * (a.ndim - 1)) if k is None \
+        else np.expand_dims(g, k + 1)
+    down = np.broadcast_to(g / n if mean else g, (g.shape[0], *a.shape[1:])).copy()
+    return (down,) if len(x) == 1 else (down, np.zeros(np.shape(x[1])))
+
+
+def _batch_rows(np: Any, z: Any, reduce: Any) -> Any:
+    return reduce(z, axis=-1, keepdims=z.ndim > 2)  # as _np_rows, one axis further in
+
+
+def _batch_rowmax_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    z = x[0]
+    top = z == np.max(z, axis=-1, keepdims=True)
+    share = top / np.sum(top, axis=-1, keepdims=True)
+    return (share * (g if z.ndim > 2 else g[:, None]),)
+
+
+def _batch_rowsum_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    z = x[0]
+    return (np.broadcast_to(g if z.ndim > 2 else g[:, None], z.shape).copy(),)
+
+
+def _batch_dot_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    return (g[:, None] * x[1], g[:, None] * x[0])
+
+
+def _batch_cross_entropy(np: Any, z: Any, y: Any) -> Any:
+    each = y * _np_log_softmax(np, z)
+    return -np.sum(np.reshape(each, (each.shape[0], -1)), axis=1)
+
+
+def _batch_cross_entropy_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    z, y = x
+    g = np.reshape(g, (g.shape[0],) + (1,) * (max(z.ndim, y.ndim) - 1))
+    return (g * (_np_softmax(np, z) * np.sum(y, axis=-1, keepdims=True) - y),
+            -g * _np_log_softmax(np, z))
+
+
+def _batch_outer_vjp(np: Any, x: tuple[Any, ...], o: Any, g: Any) -> tuple[Any, ...]:
+    a, b = x
+    return (np.matmul(g, b[:, :, None])[:, :, 0],
+            np.matmul(np.swapaxes(g, 1, 2), a[:, :, None])[:, :, 0])
 
 
 # --- expansions into primitive gates (--expand); each entry's ``expand`` ---------------------
@@ -727,13 +835,15 @@ OPS: dict[str, Op] = {
            "matrix multiply", "@", token=("AT", "@"), shape_hint=_matmul_hint,
            np_forward=lambda np, a, b: a @ b, vjp=_matmul_vjp,
            sympy_array=lambda sp, np, a, b: np.matmul(a, b), shapes=_matmul_shapes,
-           out_shape=_matmul_out,
+           out_shape=_matmul_out, np_batched=_batch_matmul, vjp_batched=_batch_matmul_vjp,
            implicit=("upstream @ {1}ᵀ", "{0}ᵀ @ upstream"),
            words=("upstream · {1}ᵀ", "{0}ᵀ · upstream"), array_only=True),
         Op("transpose", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "transposes the gradient back", token=("TRANSPOSE", ".T"),
            np_forward=lambda np, a: a.T, vjp=lambda np, x, o, g: (g.T,),
-           sympy_array=lambda sp, np, a: a.T, implicit=("upstreamᵀ",), array_only=True),
+           sympy_array=lambda sp, np, a: a.T, implicit=("upstreamᵀ",), array_only=True,
+           np_batched=_batch_transpose,
+           vjp_batched=lambda np, x, o, g: (_batch_transpose(np, g),)),
         # sum(A) and mean(A) reduce every entry; sum(A, 0) / sum(A, 1) down the columns /
         # across the rows (numpy's axis), upstream then copied back along that axis.
         Op("sum", 1, _needs_arrays, _needs_arrays, _needs_arrays,
@@ -742,7 +852,9 @@ OPS: dict[str, Op] = {
            vjp=lambda np, x, o, g: _reduce_vjp(np, x, o, g, False),
            sympy_array=lambda sp, np, a, ax=None: _sympy_reduce(sp, np, a, ax, False),
            implicit=("upstream copied to every entry",),
-           words=("upstream copied to every entry of {0}",), array_only=True, param=AXIS),
+           words=("upstream copied to every entry of {0}",), array_only=True, param=AXIS,
+           np_batched=lambda np, a, ax=None: _batch_reduce(np, a, ax, False),
+           vjp_batched=lambda np, x, o, g: _batch_reduce_vjp(np, x, o, g, False)),
         Op("mean", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "distributor, scaled by 1/n",
            np_forward=lambda np, a, ax=None: _np_reduce(np, a, ax, True),
@@ -751,16 +863,19 @@ OPS: dict[str, Op] = {
            implicit=("upstream / n to every entry",),
            words=("upstream / n copied to every entry of {0} (n: the number of entries "
                   "averaged)",),
-           array_only=True, param=AXIS),
+           array_only=True, param=AXIS,
+           np_batched=lambda np, a, ax=None: _batch_reduce(np, a, ax, True),
+           vjp_batched=lambda np, x, o, g: _batch_reduce_vjp(np, x, o, g, True)),
         Op("dot", 2, _needs_arrays, _needs_arrays, _needs_arrays,
            "swap multiplier, vector form",
            np_forward=lambda np, a, b: np.dot(a, b), vjp=lambda np, x, o, g: (g * x[1], g * x[0]),
            sympy_array=lambda sp, np, a, b: sp.Add(*(a * b).flat), shapes=_vectors("dot"),
-           implicit=("upstream · {1}", "upstream · {0}"), array_only=True),
+           implicit=("upstream · {1}", "upstream · {0}"), array_only=True,
+           np_batched=lambda np, a, b: np.sum(a * b, axis=-1), vjp_batched=_batch_dot_vjp),
         Op("softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "Jacobian diag(s) - s sᵀ, applied implicitly",
            np_forward=_np_softmax,
-           vjp=lambda np, x, o, g: (o * (g - np.sum(g * o, axis=-1, keepdims=True)),),
+           vjp=_softmax_vjp, np_batched=_np_softmax, vjp_batched=_softmax_vjp,
            sympy_array=_sympy_softmax, shapes=_last_axis("softmax"), expand=_expand_softmax,
            implicit=("s ⊙ (upstream - Σ upstream ⊙ s)",),
            words=("s ⊙ (upstream - Σ upstream ⊙ s) with s = softmax({0}): the Jacobian "
@@ -768,7 +883,7 @@ OPS: dict[str, Op] = {
         Op("log_softmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "log-sum-exp; upstream - softmax·Σupstream",
            np_forward=_np_log_softmax,
-           vjp=lambda np, x, o, g: (g - np.exp(o) * np.sum(g, axis=-1, keepdims=True),),
+           vjp=_log_softmax_vjp, np_batched=_np_log_softmax, vjp_batched=_log_softmax_vjp,
            sympy_array=_sympy_log_softmax, shapes=_last_axis("log_softmax"),
            expand=_expand_log_softmax,
            implicit=("upstream - softmax({0}) Σ upstream",),
@@ -784,7 +899,8 @@ OPS: dict[str, Op] = {
            implicit=("upstream · (softmax({0})·Σ{1} - {1}), = softmax({0}) - {1} if one-hot",
                      "upstream · (-log_softmax({0}))"),
            words=("upstream · (softmax({0}) - {1}) for one-hot {1}",
-                  "upstream · (-log_softmax({0}))"), array_only=True),
+                  "upstream · (-log_softmax({0}))"), array_only=True,
+           np_batched=_batch_cross_entropy, vjp_batched=_batch_cross_entropy_vjp),
         # outer(u, v) = u vᵀ for 1-D vectors (the tool's vectors have no orientation), so a
         # 1-D formula can write the lecture's 2q xᵀ as outer(2*q, x); m×n from vectors m, n.
         Op("outer", 2, _needs_arrays, _needs_arrays, _needs_arrays,
@@ -792,11 +908,14 @@ OPS: dict[str, Op] = {
            vjp=lambda np, x, o, g: (g @ x[1], g.T @ x[0]),
            sympy_array=lambda sp, np, a, b: np.multiply.outer(a, b), shapes=_outer_shapes,
            implicit=("upstream @ {1}", "upstreamᵀ @ {0}"),
-           words=("upstream · {1} (row by row)", "upstreamᵀ · {0}"), array_only=True),
+           words=("upstream · {1} (row by row)", "upstreamᵀ · {0}"), array_only=True,
+           np_batched=lambda np, a, b: a[:, :, None] * b[:, None, :],
+           vjp_batched=_batch_outer_vjp),
         # Row reductions: the primitive gates that --expand writes softmax with.
         Op("rowmax", 1, _needs_arrays, _needs_arrays, _needs_arrays,
            "gradient router (to the largest entry)",
            np_forward=lambda np, z: _np_rows(np, z, np.max), vjp=_np_rowmax_vjp,
+           np_batched=lambda np, z: _batch_rows(np, z, np.max), vjp_batched=_batch_rowmax_vjp,
            kink=_rowmax_kink, np_branch=_np_rowmax_branch,
            sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.rowmax),
            shapes=_last_axis("rowmax"),
@@ -807,6 +926,7 @@ OPS: dict[str, Op] = {
            "gradient distributor (to every entry of the row)",
            np_forward=lambda np, z: _np_rows(np, z, np.sum),
            vjp=lambda np, x, o, g: (np.broadcast_to(g, x[0].shape).copy(),),
+           np_batched=lambda np, z: _batch_rows(np, z, np.sum), vjp_batched=_batch_rowsum_vjp,
            sympy_array=lambda sp, np, z: _sympy_rows(sp, np, z, sp.Add),
            shapes=_last_axis("rowsum"),
            implicit=("upstream copied to every entry of {0} (per row)",),

@@ -1,9 +1,11 @@
 """Learning with vector and matrix parameters: `descend` and `fit` on the array engine.
 
-The graph is parsed once; every step runs the array engine's forward and backward passes
-(arrays.forward / arrays.backward) on it with the current parameters. Parameters are numpy
-arrays (a scalar parameter is a 0-d array); the optimizers in optim.py update them entry by
-entry. Trajectories and final parameters leave this module as plain floats and nested lists.
+The graph is parsed once; every step of descend runs the array engine's forward and backward
+passes (arrays.forward / arrays.backward) on it with the current parameters; fit runs each
+mini-batch as one pass of the batched engine (core/batched.py), the rows as a leading axis.
+Parameters are numpy arrays (a scalar parameter is a 0-d array); the optimizers in optim.py
+update them entry by entry. Trajectories and final parameters leave this module as plain
+floats and nested lists.
 
 Two things only array jobs need:
 
@@ -19,12 +21,14 @@ from __future__ import annotations
 import math
 import random
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from ..core import batched
 from ..core.arrays import Array, backward, forward, plain, to_array
+from ..core.batched import batchable
 from ..core.errors import InputError
 from ..core.formatting import describe
 from ..core.graph import Graph
@@ -33,6 +37,10 @@ from .common import BoundLoss
 
 MAX_ENTRIES = 1_000_000  # --shape: at most this many entries per parameter
 ONE = np.asarray(1.0)
+# fit runs each mini-batch as one batched pass (core/batched.py); False: row by row, as
+# before (tests and benchmarks/fit_epoch.py compare the two). Read at each call.
+BATCHED = True
+CHUNK_ENTRIES = 1 << 20  # a batched pass holds about this many entries of values at most
 
 Shape = tuple[int, ...]
 
@@ -197,13 +205,23 @@ def shape_hint(exc: InputError, graph: Graph, drawn: Sequence[str]) -> None:
 # --- fit: the model ---------------------------------------------------------------------------
 
 class ArrayModel(BoundLoss):
-    """The loss graph with columns (scalars), bound vectors and parameters (arrays)."""
+    """The loss graph with columns (scalars), bound vectors and parameters (arrays).
+
+    A mini-batch runs as one batched pass (core/batched.py: the rows as a leading axis),
+    in chunks of at most about CHUNK_ENTRIES entries; a graph with an op that has no batched
+    rule (none of today's ops) runs row by row, and so does a chunk whose batched pass meets
+    a value or gradient that is not finite, so that the row-by-row engine raises its error
+    (naming the node) or applies its 0·∞ rule exactly as before. The loss of a batch is the
+    mean of its rows' losses, added in row order; its gradient the sum of the rows'
+    gradients (summed inside the pass, in another order: equal to rounding) over n."""
 
     def __init__(self, graph: Graph, columns: list[str], params: list[str],
                  predict: str | None, binds: Mapping[str, Sequence[str]]):
         super().__init__(graph, columns, params, predict)
         self.bind_index = [(name, [columns.index(c) for c in cols])
                            for name, cols in binds.items()]
+        self._per_pass: int | None = None  # rows per batched pass; 0: row by row
+        self._plan: batched.Plan | None = None
 
     def _point(self, theta: Sequence[Any], row: list[float]) -> dict[str, Array]:
         point = {p: np.asarray(w, dtype=float) for p, w in zip(self.params, theta)}
@@ -213,10 +231,55 @@ class ArrayModel(BoundLoss):
             point[name] = np.array([row[j] for j in idx])
         return point
 
+    def _batch_point(self, theta: Sequence[Any], table: Array) -> dict[str, Array]:
+        point = {p: np.asarray(w, dtype=float)[None] for p, w in zip(self.params, theta)}
+        for name, j in self.col_index:
+            point[name] = table[:, j]
+        for name, idx in self.bind_index:
+            point[name] = table[:, idx]
+        return point
+
+    def _rows_per_pass(self, theta: Sequence[Any], row: list[float]) -> int:
+        """How many rows one batched pass takes; 0: row by row. The first call runs one row
+        through the row-by-row engine, which raises every shape error as it always has
+        and decides each juxtaposition (2x, W x) once for all rows."""
+        if not BATCHED:
+            return 0
+        if self._per_pass is None:
+            values = forward(self.graph, self._point(theta, row))
+            _loss_value(self.graph, values[self.graph.output])
+            entries = sum(v.size for v in values)
+            self._per_pass = 0 if batchable(self.graph) else max(1, CHUNK_ENTRIES // entries)
+            if self._per_pass:
+                self._plan = batched.Plan(self.graph)
+        return self._per_pass
+
+    def _chunks(self, theta: Sequence[Any], rows: list[list[float]]
+                ) -> Iterator[tuple[list[list[float]], bool]]:
+        per = self._rows_per_pass(theta, rows[0])
+        if not per:
+            yield rows, False
+            return
+        for lo in range(0, len(rows), per):
+            yield rows[lo:lo + per], True
+
     def loss_grad(self, theta: Sequence[Any], rows: list[list[float]]
                   ) -> tuple[float, list[Array]]:
         total = 0.0
         grad: list[Array] = [np.zeros(np.shape(w)) for w in theta]
+        for chunk, at_once in self._chunks(theta, rows):
+            done = self._batch_grad(theta, chunk) if at_once else None
+            if done is None:
+                total, grad = self._rows_grad(theta, chunk, total, grad)
+                continue
+            losses, summed = done
+            total = _add_in_order(total, losses)
+            grad = [g + d for g, d in zip(grad, summed)]
+        n = len(rows)
+        return total / n, [g / n for g in grad]
+
+    def _rows_grad(self, theta: Sequence[Any], rows: list[list[float]], total: float,
+                   grad: list[Array]) -> tuple[float, list[Array]]:
         for row in rows:
             point = self._point(theta, row)
             values = forward(self.graph, point)
@@ -225,13 +288,50 @@ class ArrayModel(BoundLoss):
             current = [point[p] for p in self.params]
             for k, g in enumerate(_grads(run, self.param_ids, current)):
                 grad[k] = grad[k] + g
-        n = len(rows)
-        return total / n, [g / n for g in grad]
+        return total, grad
+
+    def _batch_grad(self, theta: Sequence[Any], rows: list[list[float]]
+                    ) -> tuple[Array, list[Array]] | None:
+        assert self._plan is not None
+        values = self._plan.forward(self._batch_point(theta, np.array(rows)))
+        if values is None:
+            return None
+        losses = values[self.graph.output]
+        if losses.shape != (len(rows),):  # a loss no row changes (lead 1): row by row
+            return None
+        upstream = self._plan.backward(values, np.ones(len(rows)))
+        if upstream is None:
+            return None
+        grads = []
+        for nid, w in zip(self.param_ids, theta):
+            g = upstream[nid]
+            grads.append(np.zeros(np.shape(w)) if g is None else g[0])
+        return losses, grads
 
     def loss_acc(self, theta: Sequence[Any], rows: list[list[float]],
                  target: int | None) -> tuple[float, float | None]:
         total = 0.0
         right = 0
+        scored = target is not None and self.predict_id is not None
+        for chunk, at_once in self._chunks(theta, rows):
+            values = self._plan.forward(self._batch_point(theta, np.array(chunk))) \
+                if at_once and self._plan is not None else None
+            n = len(chunk)
+            losses = None if values is None else values[self.graph.output]
+            guess = None if values is None or not scored else values[self.predict_id or 0]
+            if losses is None or losses.shape != (n,) or (
+                    guess is not None and guess.shape not in ((n,), (1,))):
+                total, right = self._rows_acc(theta, chunk, target, total, right)
+                continue
+            total = _add_in_order(total, losses)
+            if guess is not None:
+                assert target is not None
+                truth = np.array([row[target] for row in chunk]) >= 0.5
+                right += int(np.sum((guess >= 0.5) == truth))
+        return total / len(rows), (right / len(rows) if scored else None)
+
+    def _rows_acc(self, theta: Sequence[Any], rows: list[list[float]], target: int | None,
+                  total: float, right: int) -> tuple[float, int]:
         scored = target is not None and self.predict_id is not None
         for row in rows:
             values = forward(self.graph, self._point(theta, row))
@@ -244,4 +344,12 @@ class ArrayModel(BoundLoss):
                                      f"{describe(guess.shape)}; accuracy needs a scalar "
                                      "probability of class 1", where="--predict")
                 right += bool(guess >= 0.5) == (row[target] >= 0.5)
-        return total / len(rows), (right / len(rows) if scored else None)
+        return total, right
+
+
+def _add_in_order(total: float, values: Array) -> float:
+    """total + values[0] + values[1] + ..., left to right as the row-by-row loop adds them
+    (np.sum would add pairwise: another rounding)."""
+    for v in values.tolist():
+        total += v
+    return total
