@@ -39,13 +39,20 @@ async function get(path, how) {
 }
 
 async function boot() {
+  if (location.protocol === "file:") { // fetch() of the interpreter and wheels needs HTTP
+    say("The playground needs a web server, even a local one: browsers do not let a page " +
+      "opened from a file load its own WebAssembly. In this folder run " +
+      "`python -m http.server`, then open http://localhost:8000/");
+    return;
+  }
   try {
     say("Loading the Python interpreter (Pyodide)…");
     manifest = JSON.parse(await get("manifest.json", "text"));
     // The wheels download while the interpreter starts; they are unpacked in order after.
     const wheels = manifest.wheels.map((w) => get("wheels/" + encodeURIComponent(w.name)));
     const source = get("play.py", "text");
-    py = await loadPyodide({ indexURL: "./pyodide/" });
+    // packageBaseUrl too: Pyodide's fallback for packages is its CDN, never wanted here.
+    py = await loadPyodide({ indexURL: "./pyodide/", packageBaseUrl: "./pyodide/" });
     marks.interpreter = performance.now();
     say("Installing backprop, sympy, lark and rich…");
     for (const buffer of await Promise.all(wheels)) py.unpackArchive(buffer, "wheel");
@@ -129,6 +136,7 @@ function showResult(out) {
   const frame = $("replay");
   if (out.replay) {
     frame.srcdoc = out.replay; // a property, not markup: nothing to escape
+    frame.style.height = out.replay_height + "px";
     frame.hidden = false;
   } else {
     frame.hidden = true;

@@ -19,10 +19,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -70,6 +72,51 @@ def dependency_wheels(into: Path, python: str) -> list[Path]:
         return [Path(shutil.copy2(w, into / w.name)) for w in found]
 
 
+def _cpython(version: str) -> str | None:
+    """A CPython ``version`` ("3.13") that runs: on PATH, or pyenv's (whose shim on PATH may
+    point at another version)."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which(f"python{version}"),
+                  *map(str, sorted(root.glob(f"versions/{version}.*/bin/python{version}")))]
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        done = subprocess.run([candidate, "-c", "import sys; print(*sys.version_info[:2], "
+                               "sep='.')"], capture_output=True, text=True)
+        if done.returncode == 0 and done.stdout.strip() == version:
+            return candidate
+    return None
+
+
+SKIP = {"tests", "benchmarks"}  # folders no import reaches: half of sympy's wheel
+
+
+def repack(wheel: Path, python: str, compile_: bool) -> bool:
+    """Rewrite ``wheel`` for the browser: without its test suites (SKIP), and with its modules
+    compiled (a .pyc where each .py was, the .py dropped, as Pyodide ships its own packages),
+    so that the browser does not compile sympy's thousand modules at every page load. The
+    bytecode is version-specific: it needs a CPython of Pyodide's version; where there is
+    none, the .py files stay. Whether it compiled."""
+    interpreter = _cpython(python) if compile_ else None
+    with tempfile.TemporaryDirectory() as tmp:
+        tree = Path(tmp) / "tree"
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(tree, [n for n in z.namelist() if not SKIP & set(n.split("/")[:-1])])
+        if interpreter is not None:
+            # A module that does not compile (none should) keeps its .py: status not checked.
+            subprocess.run([interpreter, "-m", "compileall", "-q", "-b", "-j", "0",
+                            "--invalidation-mode", "unchecked-hash", str(tree)],
+                           stdout=subprocess.DEVNULL)
+            for source in tree.rglob("*.py"):
+                if source.with_suffix(".pyc").exists():
+                    source.unlink()
+        with zipfile.ZipFile(wheel, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+            for f in sorted(tree.rglob("*")):
+                if f.is_file():
+                    z.write(f, f.relative_to(tree).as_posix())
+    return interpreter is not None
+
+
 def numpy_wheel(lock: dict[str, object], wheel: Path, into: Path) -> Path:
     """numpy's Pyodide wheel, checked against pyodide-lock.json (loadPackage checks it too)."""
     entry = lock["packages"]["numpy"]  # type: ignore[index]
@@ -80,7 +127,7 @@ def numpy_wheel(lock: dict[str, object], wheel: Path, into: Path) -> Path:
     return Path(shutil.copy2(wheel, into / wheel.name))
 
 
-def build(out: Path, numpy: Path | None = None) -> dict[str, object]:
+def build(out: Path, numpy: Path | None = None, compile_: bool = True) -> dict[str, object]:
     source = pyodide_dir()
     if out.exists():
         shutil.rmtree(out)
@@ -97,6 +144,7 @@ def build(out: Path, numpy: Path | None = None) -> dict[str, object]:
     ours = project_wheel(wheels)
     # The project's wheel last: its modules import the others'.
     order = [*dependency_wheels(wheels, python), ours]
+    bytecode = all([repack(w, python, compile_) for w in order])
     for name in PAGE:
         shutil.copy2(HERE / name, out / name)
     files = sorted(p for p in out.rglob("*") if p.is_file())
@@ -104,6 +152,7 @@ def build(out: Path, numpy: Path | None = None) -> dict[str, object]:
         "pyodide": json.loads((source / "package.json").read_text(encoding="utf-8"))["version"],
         "python": lock["info"]["python"],
         "numpy": has_numpy,
+        "compiled": bytecode,
         "wheels": [{"name": w.name, "bytes": w.stat().st_size} for w in order],
         "files": [{"path": p.relative_to(out).as_posix(), "bytes": p.stat().st_size}
                   for p in files],
@@ -120,8 +169,14 @@ def main() -> None:
     parser.add_argument("--numpy-wheel", type=Path, default=None, metavar="WHL",
                         help="numpy's Pyodide wheel (the file pyodide-lock.json names), for "
                         "arrays; without it the page runs scalar expressions only")
+    parser.add_argument("--no-compile", action="store_true",
+                        help="ship the wheels' .py files (by default they are compiled with "
+                        "the python3.X of Pyodide's version, where there is one)")
     args = parser.parse_args()
-    manifest = build(args.out, args.numpy_wheel)
+    manifest = build(args.out, args.numpy_wheel, not args.no_compile)
+    if not manifest["compiled"] and not args.no_compile:
+        print("note: no CPython of Pyodide's version here: the wheels ship as source, and "
+              "the browser compiles them at each load (slower)")
     for f in manifest["files"]:  # type: ignore[attr-defined]
         print(f"{f['bytes']:>11,}  {f['path']}")
     print(f"{manifest['bytes']:>11,}  in all, into {args.out}")

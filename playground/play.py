@@ -8,7 +8,7 @@ loaded in the browser. `--at` and `--expect` are read by the project's own parse
 evaluates user text. Every answer is one JSON document for the page (app.js), so no Python
 object crosses into JavaScript:
 
-- ``{"ok": bool, "report": html, "replay": html | null, "seconds": float}``;
+- ``{"ok": bool, "report": html, "replay": html | null, "replay_height": px, "seconds": float}``;
 - ``{"error": {"message", "context", "hint"}}``: the one message `backprop eval` prints, as text
   (the page puts it in with textContent);
 - ``{"needs": "numpy"}``: arrays, where numpy is not loaded (the page loads it, or says so).
@@ -71,6 +71,7 @@ def warm() -> None:
     import backprop_cli.checks.answers
     import backprop_cli.checks.evaluate
     import backprop_cli.course.report
+    import backprop_cli.views.notebook
     import backprop_cli.views.render
     import backprop_cli.views.replay  # noqa: F401
     from backprop_cli.core.parse import parse
@@ -111,10 +112,10 @@ def _run(expression: str, at: str, expect: str, begun: float) -> dict[str, Any]:
             parts.append(answers_table(answers))
         replay = None
         if result.value is not None:
-            from backprop_cli.views.replay import page_html, replay_data
+            from backprop_cli.views.notebook import ReplayFrame
 
             try:
-                replay = page_html(replay_data(result))
+                replay = ReplayFrame(result)  # the page, and the height Jupyter gives it
             except BackpropError:  # too large a circuit for the replay: the table still shows
                 replay = None
     except BackpropError as exc:
@@ -131,4 +132,6 @@ def _run(expression: str, at: str, expect: str, begun: float) -> dict[str, Any]:
                           "(the browser's console shows the traceback)", "context": "",
                           "hint": ""}}
     return {"ok": result.ok and (answers is None or answers.ok), "report": _html(*parts),
-            "replay": replay, "seconds": time.monotonic() - begun}
+            "replay": replay.html if replay else None,
+            "replay_height": replay.height if replay else 0,
+            "seconds": time.monotonic() - begun}
