@@ -16,6 +16,7 @@ object crosses into JavaScript:
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import traceback
@@ -46,20 +47,10 @@ def _html(*renderables: Any) -> str:
     from rich.console import Console
 
     console = Console(record=True, width=WIDTH, highlight=False, force_terminal=True,
-                      color_system="truecolor", file=_Null())
+                      color_system="truecolor", file=io.StringIO())  # printed nowhere
     for r in renderables:
         console.print(r)
     return console.export_html(inline_styles=True, code_format='<pre class="report">{code}</pre>')
-
-
-class _Null:
-    """Where the recording console writes while it records (nothing is printed)."""
-
-    def write(self, s: str) -> int:
-        return len(s)
-
-    def flush(self) -> None:
-        """Nothing to flush."""
 
 
 def warm() -> None:
