@@ -215,12 +215,17 @@ def sympy_stop_notes(job: Any, checks: list[Check], tol: Tolerance, notes: list[
     missing = [c for c in checks if c.sympy_how is None]
     for c in missing:
         c.why = f"budget: sympy did not finish within {tol.time_budget:g} s"
+    # A job run in this process (worker.py's "inline": Windows, the browser) is not stopped
+    # at the deadline, only looked at between its results.
+    soft = "" if getattr(job, "hard", True) else (
+        "; it ran in this process (no worker can be forked here), so the budget was checked "
+        "between its results and could not cut one long sympy call short")
     if missing:
         notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget): "
-                     f"{len(missing)} of {len(checks)} {what} without its proof")
+                     f"{len(missing)} of {len(checks)} {what} without its proof{soft}")
     else:
         notes.append(f"sympy stopped at the budget ({tol.time_budget:g} s, --budget) "
-                     "before differentiating the whole formula")
+                     f"before differentiating the whole formula{soft}")
 
 
 def summary_words(counts: Mapping[str, int]) -> str:

@@ -347,7 +347,8 @@ def run_deep(fn: Callable[[], T], recursion_limit: int = 20_000) -> T:
     """Run a sympy call (sympy recurses over expression depth) with room to recurse.
 
     A thread with a large stack and a raised recursion limit: the graph walks of this tool
-    are iterative, but sympy's diff, xreplace and printers are not.
+    are iterative, but sympy's diff, xreplace and printers are not. Where no thread can start
+    (Pyodide), ``fn`` runs here, within this stack's own recursion limit.
     """
     box: dict[str, Any] = {}
 
@@ -361,13 +362,19 @@ def run_deep(fn: Callable[[], T], recursion_limit: int = 20_000) -> T:
         finally:
             sys.setrecursionlimit(old)
 
-    old_size = threading.stack_size()
-    threading.stack_size(512 * 1024 * 1024)
+    try:
+        old_size = threading.stack_size()
+        threading.stack_size(512 * 1024 * 1024)
+    except (RuntimeError, ValueError):  # no stack size to set: no threads either, as a rule
+        old_size = None
     try:
         worker = threading.Thread(target=target, name="sympy")
         worker.start()
+    except RuntimeError:  # "can't start new thread": a RecursionError here says "too deep"
+        return fn()
     finally:
-        threading.stack_size(old_size)
+        if old_size is not None:
+            threading.stack_size(old_size)
     worker.join()
     if "error" in box:
         raise box["error"]

@@ -25,9 +25,11 @@ child (a lock held by another thread at the fork is never released in it), and P
 warns about it. "fork" always forks this process (a test that patches the checks needs
 that: the child sees the patch); "server" always asks the server. A child forked from this
 process points every descriptor it inherited at /dev/null. Where the server cannot run (no
-descriptor passing) this process is forked; where os.fork does not exist (Windows) the work
-runs in this process, in a thread, and the deadline is only checked between results
-(``Job.hard`` is False then).
+descriptor passing) this process is forked. "inline" runs each job in this process, in the
+calling thread (run_deep's thread where threads exist), and the deadline is only checked between
+results (``Job.hard`` is False then: a long sympy call runs to its end). "auto" chooses it where
+no process can be forked: Windows (no os.fork) and the browser (Pyodide, where os.fork exists
+but fails, and no thread can start either).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ from .child import HEADER, Send, Work, drop_inherited, serve_jobs, write_message
 __all__ = ["IMPORT_GRACE", "START", "Finished", "Job", "Send", "Work", "prestart", "retire"]
 
 IMPORT_GRACE = 5.0  # seconds the deadline may move while this process imports sympy
-START = "auto"  # "auto", "fork" or "server": how a worker is made (see above)
+START = "auto"  # "auto", "fork", "server" or "inline": how a worker is made (see above)
 
 
 class _Worker:
@@ -141,6 +143,11 @@ _lock = threading.Lock()
 _server_lock = threading.Lock()
 
 
+def _inline() -> bool:
+    """Whether jobs run in this process (see START): asked, or no fork to be had."""
+    return START == "inline" or not hasattr(os, "fork") or sys.platform in ("emscripten", "wasi")
+
+
 def _fork_server() -> forkserver.Server | None:
     """The running fork server (started now if there is none, or it died); None where
     workers are forked from this process (see START)."""
@@ -202,8 +209,8 @@ def _release(worker: _Worker, finished: bool) -> None:
 
 def prestart() -> None:
     """Fork the warm worker now, if there is none, so that it imports sympy while this
-    process goes on (``evaluate`` calls it before parsing). Nothing where os.fork is missing."""
-    if not hasattr(os, "fork"):
+    process goes on (``evaluate`` calls it before parsing). Nothing where jobs run inline."""
+    if _inline():
         return
     with _lock:
         _warm()
@@ -236,14 +243,14 @@ class Job:
         self._nodes = nodes  # the size of the graph in ``args`` (see _take)
         self.finished = False
         self.error: str | None = None
-        self.hard = hasattr(os, "fork")
+        self.hard = not _inline()
         self._worker: _Worker | None = None
         self._fresh = True
         self._job: tuple[Work, tuple[Any, ...]] = (work, args)
         self._inline: list[Any] | None = None
         if self.hard:
             self._submit()
-        else:  # pragma: no cover - Windows
+        else:
             self._inline = []
             self._run_inline(work, args)
 
@@ -273,7 +280,7 @@ class Job:
         self._fresh = True
         return self._worker
 
-    def _run_inline(self, work: Work, args: tuple[Any, ...]) -> None:  # pragma: no cover
+    def _run_inline(self, work: Work, args: tuple[Any, ...]) -> None:
         from .symbolic import run_deep
 
         box = self._inline
@@ -297,7 +304,7 @@ class Job:
             box.append(("__error__", "the expression is too deeply nested for sympy"))
 
     def results(self) -> Iterator[Any]:
-        if self._inline is not None:  # pragma: no cover
+        if self._inline is not None:
             for message in self._inline:
                 if not self._control(message):
                     yield message
