@@ -94,6 +94,12 @@ def main() -> None:
             sys.stderr.write(f"error: cannot write to standard output: {exc.strerror}\n")
             sys.exit(2)
         return
+    if sys.argv[1:2] == ["eval"] and not any(a.startswith("--check") for a in sys.argv):
+        # `eval` proves with sympy by default: its worker imports sympy (a third of a second)
+        # while this process imports the CLI (evaluate would start it only after that).
+        from .checks.worker import prestart
+
+        prestart()
     from .cli import app
 
     app(prog_name="backprop")
