@@ -26,7 +26,7 @@ from typing import Any, cast
 
 from ..core.engine import Pass, forward
 from ..core.errors import DomainError
-from ..core.graph import Graph
+from ..core.graph import Graph, Node
 from ..core.point import Point
 from ..core.result import VERIFIERS, Check, Tolerance, Verification
 from . import sympy_jobs
@@ -215,25 +215,33 @@ def _sympy_unaffordable(graph: Graph) -> str | None:
     return None
 
 
-def _forward_at(graph: Graph, values: dict[str, float]) -> tuple[float, tuple[int, ...]] | None:
+def _kinked(graph: Graph) -> list[Node]:
+    """The kink-capable nodes (relu, abs, max, ...), whose smooth piece a probe records."""
+    return [node for node in graph.nodes if node.op.branch is not None]
+
+
+def _branches(kinked: list[Node], vals: list[float]) -> tuple[int, ...]:
+    return tuple([node.op.branch(tuple([vals[j] for j in node.inputs]))  # type: ignore[misc]
+                  for node in kinked])
+
+
+def _forward_at(graph: Graph, kinked: list[Node], values: dict[str, float]
+                ) -> tuple[float, tuple[int, ...]] | None:
     """Output value and the smooth piece of every kink-capable node, or None off the domain."""
     try:
         vals = forward(graph, values)
     except DomainError:
         return None
-    branches = tuple(node.op.branch(tuple(vals[j] for j in node.inputs))
-                     for node in graph.nodes if node.op.branch is not None)
-    return vals[graph.output], branches
+    return vals[graph.output], _branches(kinked, vals)
 
 
-def _kink_namer(graph: Graph, base: tuple[int, ...] | None, probe: Any) -> Any:
+def _kink_namer(graph: Graph, kinked: list[Node], base: tuple[int, ...], probe: Any) -> Any:
     """crossed(h): the gate whose smooth piece a step h changes, by name."""
-    kinked = [node for node in graph.nodes if node.op.branch is not None]
 
     def crossed(h: float) -> str | None:
         for t in (h, -h):
             run = probe(t)
-            if run is None or base is None:
+            if run is None:
                 continue
             for node, a, b in zip(kinked, run[1], base):
                 if a != b:
@@ -258,6 +266,9 @@ def apply(c: Check, d: Difference) -> None:
 
 def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list[Check],
                           tol: Tolerance, deadline: float, explain: bool) -> None:
+    kinked = _kinked(graph)
+    # At the point itself every probe's run is the forward pass already made: not made again.
+    base = (result.values[graph.output], _branches(kinked, result.values))
     for k, c in enumerate(checks):
         if time.monotonic() > deadline:
             for rest in checks[k:]:
@@ -267,12 +278,11 @@ def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list
         x = point.values[name]
 
         def probe(v: float, name: str = name) -> tuple[float, tuple[int, ...]] | None:
-            return _forward_at(graph, {**point.values, name: v})
+            return _forward_at(graph, kinked, {**point.values, name: v})
 
-        base = probe(x)
-        crossed = _kink_namer(graph, base[1] if base else None, lambda t, x=x: probe(x + t))
+        crossed = _kink_namer(graph, kinked, base[1], lambda t, x=x: probe(x + t))
         d = difference(probe, x, cast(float, c.backprop), tol, result.seed,
-                       explain=explain and k < EXPLAIN_MAX, crossed=crossed)
+                       explain=explain and k < EXPLAIN_MAX, crossed=crossed, at_x0=base)
         apply(c, d)
 
 
@@ -282,11 +292,14 @@ def _numeric_direction(graph: Graph, point: Point, result: Pass, grads: dict[str
     projected = sum(v[name] * g for name, g in grads.items())
     scale = max([1.0, *(abs(point.values[n]) for n in v)])
 
-    def probe(t: float) -> tuple[float, tuple[int, ...]] | None:
-        return _forward_at(graph, {k: x + t * scale * v.get(k, 0.0)
-                                   for k, x in point.values.items()})
+    kinked = _kinked(graph)
 
-    d = difference(probe, 0.0, projected * scale, tol, result.seed)
+    def probe(t: float) -> tuple[float, tuple[int, ...]] | None:
+        return _forward_at(graph, kinked, {k: x + t * scale * v.get(k, 0.0)
+                                           for k, x in point.values.items()})
+
+    at_x0 = (result.values[graph.output], _branches(kinked, result.values))
+    d = difference(probe, 0.0, projected * scale, tol, result.seed, at_x0=at_x0)
     return direction_outcome(d, projected, scale)
 
 
