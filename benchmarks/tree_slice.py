@@ -1,6 +1,8 @@
-"""The whole-formula slice of the budget (issue 26): the tree family at 1,000 nodes, seeded.
+"""The whole-formula derivative never decides (issue 26): the tree family at 1,000 nodes, seeded.
 
-Each instance is issue 12's tree (a balanced binary tree over 8 inputs ``a``..``h``, ``+``
+Past verify.FORMULA_WAIT (inputs x terms) the formula is not waited for once sympy's
+gate-by-gate pass proved every input: what it finished by then is kept. Each instance is
+issue 12's tree (a balanced binary tree over 8 inputs ``a``..``h``, ``+``
 and ``*`` alternating with the height) with its leaves and values drawn by a seed; each is
 checked in a fresh interpreter, after the imports and one warm-up call on a small, different
 expression, then the timed ``evaluate`` (parse included) at the default budget (3 s). It
