@@ -1,6 +1,6 @@
 """The gate-by-gate proof in the warm worker (issue 26): the graph travels packed, the worker
 makes each op's sympy rules while it waits, the check starts before the passes, and a large
-whole formula is never waited for once the gates proved every input."""
+whole formula is never started."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from backprop_cli.core.parse import parse
 from backprop_cli.core.point import as_point
 
 from .worker_jobs import forever as _forever
-from .worker_jobs import formula_first as _formula_first
 
 TEXT = "q = x*y + e; q*tanh(q) - 0.1*x/y + pi"
 AT = {"x": 0.5, "y": -2}
@@ -87,35 +86,23 @@ def test_the_idle_worker_runs_every_step_while_no_job_comes() -> None:
         os.close(write)
 
 
-def test_a_large_formula_is_not_waited_for_once_the_gates_proved_every_input(
+def test_past_the_per_input_budget_the_whole_formula_is_not_started(
         monkeypatch: pytest.MonkeyPatch, fresh_worker: None) -> None:
-    # FORMULA_WAIT 0: every formula is "large"; it never finishes, yet the check does not
-    # wait for it (not even its slice) and every input stands proved gate by gate.
+    # A formula that never finishes: not started, it neither costs its slice nor the budget,
+    # and every input stands proved gate by gate.
     monkeypatch.setattr(sympy_jobs, "formula", _forever)
-    monkeypatch.setattr(verify, "FORMULA_WAIT", 0)
+    monkeypatch.setattr(verify, "SYMPY_PER_VARIABLE_BUDGET", 0)
     v = evaluate("x*y + sin(x)", at={"x": 0.5, "y": 2}, check=("sympy",),
                  budget=60.0).verification
     assert [(c.variable, c.status, c.proof) for c in v.checks] == [
         ("x", "pass", "sympy-gates"), ("y", "pass", "sympy-gates")]
-    assert any("stopped once the gates had proved every input" in n
-               and "2 of 2 gradients proved gate by gate" in n for n in v.notes), v.notes
-    assert not any("slice of the budget" in n or "stopped at the budget" in n
-                   for n in v.notes)
+    assert any("2 inputs x 6 terms is past its budget (0)" in n for n in v.notes), v.notes
+    assert not any("slice" in n or "stopped" in n for n in v.notes)
 
 
-def test_a_large_formula_that_arrived_first_is_kept(
-        monkeypatch: pytest.MonkeyPatch, fresh_worker: None) -> None:
-    monkeypatch.setattr(sympy_jobs, "plan", _formula_first)
-    monkeypatch.setattr(verify, "FORMULA_WAIT", 0)
-    v = evaluate("x*y + sin(x)", at={"x": 0.5, "y": 2}, check=("sympy",),
-                 budget=60.0).verification
-    assert [c.proof for c in v.checks] == ["sympy", "sympy"]
-    assert all(c.sympy_derivative for c in v.checks)
-
-
-def test_a_formula_within_formula_wait_is_waited_for() -> None:
+def test_a_formula_within_the_per_input_budget_proves_every_input() -> None:
     graph = parse("x*y + sin(x)")
-    assert 2 * graph.tree_size(10**6) <= verify.FORMULA_WAIT
+    assert 2 * graph.tree_size(10**6) <= verify.SYMPY_PER_VARIABLE_BUDGET
     v = evaluate("x*y + sin(x)", at={"x": 0.5, "y": 2}, check=("sympy",)).verification
     assert [c.proof for c in v.checks] == ["sympy", "sympy"]
 

@@ -25,12 +25,3 @@ def two(send: Send) -> None:
 def boom(send: Send) -> None:
     raise ValueError("boom")
 
-
-def formula_first(graph: object, point: object, wrt: list[str], seed: float,
-                  per_input: bool, affordable: bool, send: Send) -> None:
-    """verify's plan with the whole formula sent before the gates (it arrived first)."""
-    from backprop_cli.checks import sympy_jobs
-
-    sympy_jobs.formula(graph, point, wrt, seed, send)  # type: ignore[arg-type]
-    sympy_jobs.gates(graph, point, wrt, seed, send)  # type: ignore[arg-type]
-    forever()

@@ -9,10 +9,9 @@ What each check proved, and what the budget cut, is decided by policy.py, the sa
 for arrays. Nothing is skipped silently.
 
 - sympy: every gradient gate by gate in one pass over the graph (sympy_jobs.gates), then,
-  where the formula is small enough, the whole formula differentiated per input (exact).
-  Once the gates proved every input the formula is a display, and a proof only where it
-  comes cheap: a small formula (FORMULA_WAIT) has a slice of the budget (FORMULA_SLICE),
-  a larger one what it finished by the time the gates and this process's checks are done.
+  where the formula is small (SYMPY_PER_VARIABLE_BUDGET), the whole formula differentiated
+  per input (exact): a display, and a proof only where it comes cheap, with a slice of the
+  budget (FORMULA_SLICE) once the gates proved every input.
 - finite differences: per input (numeric.difference: a step sweep when the first step
   disagrees); past a budget (inputs x nodes), along one random direction, as gradcheck's
   fast mode does.
@@ -39,18 +38,18 @@ __all__ = ["Begun", "begin", "close", "note_kinks", "verify"]
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; sigmoid nested 50 deep already takes seconds
 SYMPY_MAX_NODES = 20_000
 SYMPY_MAX_TREE = 50_000  # terms with shared subexpressions written out: sympy walks trees
-SYMPY_PER_VARIABLE_BUDGET = 50_000  # inputs x terms for one sympy derivative per input
+# inputs x terms up to which the whole formula is differentiated per input (the README's
+# examples, a lecture's: milliseconds). Past it the cost is unpredictable from the shape (2 s
+# of 3 on some trees of 1,000 nodes, 0.2 s on others) and the gates' proof, linear in the
+# nodes, stands alone: the formula is not started, so it never decides how long a check
+# takes, nor whether it ends proved before the budget.
+SYMPY_PER_VARIABLE_BUDGET = 2_000
 PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which differences go by direction
 EXPLAIN_MAX = 8  # sweeps shown by --explain (each costs 2 x 16 forward passes)
 # The whole-formula derivative is a display, and a proof only where it comes cheap: once the
-# gate-by-gate pass has proved every input, a formula of at most FORMULA_WAIT inputs x terms
-# (milliseconds: the README's examples, a lecture's) may run until FORMULA_SLICE of the
-# budget has passed (from the start of the check); a larger one (2 s of 3 on some trees of
-# 1,000 nodes, unpredictable from the shape) is not waited for at all: what it finished by
-# the time the gates and the finite differences are done is kept, and the gates' proof
-# stands for the rest. Its cost never decides how long a check takes, nor whether it ends
-# before the budget.
-FORMULA_WAIT = 2_000
+# gate-by-gate pass has proved every input, the formula may run until this fraction of the
+# budget has passed (from the start of the check), then it is stopped and the gates' proof
+# stands.
 FORMULA_SLICE = 0.25
 
 
@@ -60,7 +59,6 @@ class Begun:
     worker runs the gates while this process runs the passes and the finite differences."""
 
     job: Job | None
-    wait: bool  # the formula, once the gates proved every input, has its slice (_collect)
     notes: list[str]
     start: float  # time.monotonic(): the check's clock and budget start here
     deadline: float
@@ -79,9 +77,10 @@ def begin(graph: Graph, point: Point, wrt: list[str], seed: float,
     deadline = start + tol.time_budget
     notes: list[str] = []
     if not wrt or "sympy" not in verifiers:
-        return Begun(None, True, notes, start, deadline)
-    work, wait = _sympy_work(graph, point, wrt, seed, notes)
-    return Begun(Job(work[0], work[1], deadline), wait, notes, start, deadline)
+        return Begun(None, notes, start, deadline)
+    work = _sympy_work(graph, point, wrt, seed, notes)
+    # The graph travels packed: the warm worker takes it at any size.
+    return Begun(Job(work[0], work[1], deadline), notes, start, deadline)
 
 
 def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
@@ -113,7 +112,7 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
                              "one random direction (gradcheck's fast mode)")
                 direction = {"numeric": _numeric_direction(graph, point, result, grads, tol)}
         if job is not None:
-            direction = _collect(job, checks, direction, notes, tol, begun.wait)
+            direction = _collect(job, checks, direction, notes, tol)
     finally:
         if begun is not None:
             begun.stop()
@@ -124,10 +123,9 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
 
 
 def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
-                notes: list[str]) -> tuple[Any, bool]:
+                notes: list[str]) -> Any:
     """The worker's plan: gates, then the formula per input where affordable (else along a
-    direction if the gates could not be done); and whether the formula, once the gates
-    proved every input, is waited for (FORMULA_WAIT)."""
+    direction if the gates could not be done)."""
     why_not = _sympy_unaffordable(graph)
     terms = graph.tree_size(SYMPY_MAX_TREE + 1) if why_not is None else 0
     per_input = why_not is None and len(wrt) * terms <= SYMPY_PER_VARIABLE_BUDGET
@@ -142,13 +140,13 @@ def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
 
     work = (sympy_jobs.plan_packed, (sympy_jobs.pack(graph, point), wrt, seed, per_input,
                                      why_not is None))
-    return work, not per_input or len(wrt) * terms <= FORMULA_WAIT
+    return work
 
 
 def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
-             notes: list[str], tol: Tolerance, wait: bool) -> dict[str, Any] | None:
+             notes: list[str], tol: Tolerance) -> dict[str, Any] | None:
     """The worker's messages into the checks, until it finishes or its deadline passes;
-    once the gates proved every input, the formula has its slice (``wait``) or none."""
+    once the gates proved every input, the formula has its slice."""
     by_name = {c.variable: c for c in checks}
     sliced = False
     for message in job.results():
@@ -161,12 +159,8 @@ def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
                     c.sympy_value, c.sympy_how = v, "gates" if v is not None else "undefined"
             if not sliced and all(c.sympy_how in ("gates", "formula") for c in checks):
                 # Every input proved gate by gate: the formula that follows has its slice
-                # (the job's deadline already holds the worker's import grace, if any), or
-                # past FORMULA_WAIT only what it has sent already.
-                if wait:
-                    job.deadline -= (1 - FORMULA_SLICE) * tol.time_budget
-                else:
-                    job.deadline, job.drain = min(job.deadline, time.monotonic()), True
+                # (the job's deadline already holds the worker's import grace, if any).
+                job.deadline -= (1 - FORMULA_SLICE) * tol.time_budget
                 sliced = True
         elif kind == "formula":
             _, name, printed, v = message
@@ -188,12 +182,9 @@ def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
             notes.append(message[1])
     if sliced and not job.finished and job.error is None:
         rest = sum(c.sympy_how != "formula" for c in checks)
-        slice_ = (f"at its slice of the budget ({FORMULA_SLICE * tol.time_budget:g} s of "
-                  f"{tol.time_budget:g} s)" if wait else
-                  f"once the gates had proved every input (a formula past {FORMULA_WAIT:,} "
-                  "inputs x terms is not waited for)")
-        notes.append(f"sympy's whole-formula derivative stopped {slice_}: {rest} of "
-                     f"{len(checks)} gradients proved gate by gate instead")
+        notes.append(f"sympy's whole-formula derivative stopped at its slice of the budget "
+                     f"({FORMULA_SLICE * tol.time_budget:g} s of {tol.time_budget:g} s): "
+                     f"{rest} of {len(checks)} gradients proved gate by gate instead")
     else:
         sympy_stop_notes(job, checks, tol, notes)
     return direction

@@ -228,9 +228,7 @@ def retire() -> None:
 class Job:
     """``work(*args, send)`` running in the worker; ``results()`` yields what it sent until
     it ends or ``deadline`` (time.monotonic()) passes. ``finished`` then says whether it
-    ended by itself, ``error`` what it raised (text). ``drain``: at the deadline, what the
-    worker has sent already is still read (a caller that moved the deadline to now, to
-    take what has arrived and wait no more)."""
+    ended by itself, ``error`` what it raised (text)."""
 
     def __init__(self, work: Work, args: tuple[Any, ...], deadline: float,
                  nodes: int = 0) -> None:
@@ -238,7 +236,6 @@ class Job:
         self._nodes = nodes  # the size of the graph in ``args`` (see _take)
         self.finished = False
         self.error: str | None = None
-        self.drain = False
         self.hard = hasattr(os, "fork")
         self._worker: _Worker | None = None
         self._fresh = True
@@ -315,9 +312,9 @@ class Job:
                 left = self.deadline - time.monotonic()
                 if self._fresh and not heard:  # a new worker may be importing sympy: the
                     left += IMPORT_GRACE       # deadline moves once it says how long it took
-                if left <= 0 and not self.drain:
+                if left <= 0:
                     break
-                ready, _, _ = select.select([worker.results], [], [], max(left, 0.0))
+                ready, _, _ = select.select([worker.results], [], [], left)
                 if not ready:
                     break
                 chunk = os.read(worker.results, 1 << 16)
