@@ -312,7 +312,7 @@ def warm_rules() -> Iterator[None]:
     gate-by-gate pass meets every rule made, and stops at once when a job comes."""
     from ..core.ops import OPS
 
-    first = ("add", "mul", "sub", "neg", "div", "tanh", "sigmoid", "exp", "log", "pow", "relu")
+    first = ("add", "mul", "tanh", "sigmoid", "sub", "neg", "div", "exp", "log", "pow", "relu")
     for op in sorted(OPS.values(), key=lambda op: (op.name not in first, first.index(op.name)
                                                    if op.name in first else 0)):
         if op.array_only or not op.arity:
