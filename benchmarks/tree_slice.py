@@ -1,7 +1,7 @@
 """The whole-formula derivative never decides (issue 26): the tree family at 1,000 nodes, seeded.
 
-Past verify.FORMULA_WAIT (inputs x terms) the formula is not waited for once sympy's
-gate-by-gate pass proved every input: what it finished by then is kept. Each instance is
+Past verify.SYMPY_PER_VARIABLE_BUDGET (inputs x terms) the whole formula is not started:
+sympy's gate-by-gate proof stands alone, whatever the shape. Each instance is
 issue 12's tree (a balanced binary tree over 8 inputs ``a``..``h``, ``+``
 and ``*`` alternating with the height) with its leaves and values drawn by a seed; each is
 checked in a fresh interpreter, after the imports and one warm-up call on a small, different
