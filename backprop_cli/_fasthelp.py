@@ -78,6 +78,11 @@ def write_help(path: Path | None = None) -> Path:
     return path
 
 
+def proves_by_default(argv: list[str]) -> bool:
+    """Whether the command is an `eval` with the default check (sympy's proof among it)."""
+    return argv[:1] == ["eval"] and not any(a.startswith("--check") for a in argv)
+
+
 def main() -> None:
     """The `backprop` command (the console script and `python -m backprop_cli`)."""
     text = cached(sys.argv[1:])
@@ -94,6 +99,12 @@ def main() -> None:
             sys.stderr.write(f"error: cannot write to standard output: {exc.strerror}\n")
             sys.exit(2)
         return
+    if proves_by_default(sys.argv[1:]):
+        # Its sympy worker imports sympy (a third of a second) while this process imports
+        # the CLI (evaluate would start it only after that).
+        from .checks.worker import prestart
+
+        prestart()
     from .cli import app
 
     app(prog_name="backprop")

@@ -1,6 +1,8 @@
-"""The whole-formula slice of the budget (issue 26): the tree family at 1,000 nodes, seeded.
+"""The whole-formula derivative never decides (issue 26): the tree family at 1,000 nodes, seeded.
 
-Each instance is issue 12's tree (a balanced binary tree over 8 inputs ``a``..``h``, ``+``
+Past verify.SYMPY_PER_VARIABLE_BUDGET (inputs x terms) the whole formula is not started:
+sympy's gate-by-gate proof stands alone, whatever the shape. Each instance is
+issue 12's tree (a balanced binary tree over 8 inputs ``a``..``h``, ``+``
 and ``*`` alternating with the height) with its leaves and values drawn by a seed; each is
 checked in a fresh interpreter, after the imports and one warm-up call on a small, different
 expression, then the timed ``evaluate`` (parse included) at the default budget (3 s). It

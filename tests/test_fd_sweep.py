@@ -94,3 +94,22 @@ def test_a_problem_with_a_right_answer_is_not_failed_by_a_false_alarm() -> None:
     pset = parse_problems('[big-power]\nexpression = "x^99999999"\nat = "x=1"\n'
                           'expect = { dx = 99999999 }\n')
     assert [r.status for r in run_problems(pset).results] == ["pass"]
+
+
+def test_finite_differences_reuse_the_forward_pass_at_the_point(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two probes (x0 +- h) per input where the first step agrees: the run at x0 itself is
+    # the forward pass evaluate made already.
+    from backprop_cli.checks import verify
+
+    calls: list[object] = []
+    forward = verify.forward
+
+    def counted(*args: object) -> object:
+        calls.append(args)
+        return forward(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(verify, "forward", counted)
+    v = evaluate("x*y + relu(x)", at={"x": 0.5, "y": 2}, check=("numeric",)).verification
+    assert v is not None and [c.proof for c in v.checks] == ["numeric", "numeric"]
+    assert len(calls) == 4

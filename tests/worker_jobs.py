@@ -24,3 +24,4 @@ def two(send: Send) -> None:
 
 def boom(send: Send) -> None:
     raise ValueError("boom")
+

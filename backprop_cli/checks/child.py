@@ -12,10 +12,11 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import select
 import signal
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 Send = Callable[[Any], None]
@@ -90,11 +91,15 @@ def serve_jobs(jobs: int, results: int, first: tuple[Work, tuple[Any, ...]] | No
     # What is here now (the parent's objects, sympy) is never collected: a collection would
     # touch, and so copy, every page of it.
     gc.freeze()
+    from .symbolic import warm_rules
+
+    idle = warm_rules()  # each op's sympy rules, made while no job waits
 
     while True:
         job, first = first, None
         data = b""
         if job is None:
+            _idle_until_job(jobs, idle)
             header = read_exactly(jobs, HEADER.size)
             if header is None:
                 return  # the parent has gone
@@ -110,6 +115,13 @@ def serve_jobs(jobs: int, results: int, first: tuple[Work, tuple[Any, ...]] | No
             send(("__error__", "the expression is too deeply nested for sympy"))
         except Exception as exc:  # reported by the parent as a note, never a crash
             send(("__error__", f"{type(exc).__name__}: {exc}"))
+
+
+def _idle_until_job(jobs: int, idle: Iterator[None]) -> None:
+    """Run ``idle``'s steps (each tens of milliseconds at most) until a job can be read."""
+    while not select.select([jobs], [], [], 0)[0]:
+        if next(idle, True):  # the steps are done: the read blocks
+            return
 
 
 def _die_with_parent() -> None:

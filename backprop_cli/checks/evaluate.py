@@ -22,10 +22,10 @@ from ..core.graph import Graph
 from ..core.literals import ArrayValue, from_python
 from ..core.numbers import parse_number
 from ..core.parse import parse, parse_value
-from ..core.point import as_point, match
+from ..core.point import Point, as_point, match
 from ..core.result import VERIFIERS, Result, Tolerance, known_verifiers, records
 from ..core.written import reading
-from .verify import verify
+from .verify import Begun, begin, verify
 
 if TYPE_CHECKING:
     from .worker import Send
@@ -109,6 +109,23 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
     upstream = seed
     _read_scalars(result)
     match(graph, point.values)
+    # sympy's gates start in the worker now, while this process runs the passes (not with
+    # --symbolic, whose own job takes the worker first).
+    begun = begin(graph, point, targets, seed, verifiers, tolerance) \
+        if verifiers and not symbolic_locals else None
+    try:
+        return _scalar(result, graph, point, targets, seed, verifiers, tolerance,
+                       symbolic_locals, explain, begun)
+    finally:
+        if begun is not None:
+            begun.stop()
+
+
+def _scalar(result: Result, graph: Graph, point: Point, targets: list[str], upstream: float,
+            verifiers: tuple[str, ...], tolerance: Tolerance | None,
+            symbolic_locals: bool | None, explain: bool, begun: Begun | None) -> Result:
+    """The scalar passes and their check (``begun``: sympy's part, already running)."""
+    inputs = list(graph.variables)
     values = forward(graph, point.values)
     run = backward(graph, values, upstream)
     grads = {name: run.upstream[graph.variables[name]] for name in inputs}
@@ -129,12 +146,13 @@ def evaluate(expression: str, at: Mapping[str, Any] | str | Iterable[str] | None
         from dataclasses import replace
 
         tolerance = tolerance or Tolerance()
-        begun = time.monotonic()
+        started = time.monotonic()
         _fill_symbolic_locals(result, tolerance.time_budget)
         tolerance = replace(tolerance, time_budget=max(
-            0.05, tolerance.time_budget - (time.monotonic() - begun)))
+            0.05, tolerance.time_budget - (time.monotonic() - started)))
     if verifiers:
-        result.verification = verify(graph, point, run, targets, verifiers, tolerance, explain)
+        result.verification = verify(graph, point, run, targets, verifiers, tolerance, explain,
+                                     begun)
     return result
 
 

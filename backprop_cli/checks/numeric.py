@@ -71,12 +71,13 @@ def _estimate(probe: Probe, x0: float, h: float, base: Any, seed: float
 
 
 def difference(probe: Probe, x0: float, expected: float, tol: Tolerance, seed: float = 1.0,
-               explain: bool = False, crossed: Callable[[float], str | None] | None = None
-               ) -> Difference:
+               explain: bool = False, crossed: Callable[[float], str | None] | None = None,
+               at_x0: tuple[float, Any] | None = None) -> Difference:
     """The central difference of ``probe`` at ``x0`` against backprop's ``expected``.
 
-    ``crossed(h)`` names the kink a step h crosses (for the note), if the caller can tell."""
-    base_run = probe(x0)
+    ``crossed(h)`` names the kink a step h crosses (for the note), if the caller can tell;
+    ``at_x0``: probe(x0), where the caller has it already (the forward pass at the point)."""
+    base_run = probe(x0) if at_x0 is None else at_x0
     if base_run is None:
         return Difference(outside=True, note="the point is outside the domain")
     base = base_run[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from functools import cache
 from typing import Any, TypeVar
@@ -305,6 +305,26 @@ def local_forms(op: Op, inputs: int | None = None) -> tuple[tuple[Any, ...], tup
     return dummies, tuple(sp.diff(form, d) for d in dummies)
 
 
+def warm_rules() -> Iterator[None]:
+    """Make each scalar op's local_forms and numeric_forms (about 0.4 s for the table, a
+    tenth of it sympy's own imports on the first diff), one op at a time, yielding after
+    each: the worker runs this while it waits for a job (child.serve_jobs), so that the
+    gate-by-gate pass meets every rule made, and stops at once when a job comes."""
+    from ..core.ops import OPS
+
+    first = ("add", "mul", "tanh", "sigmoid", "sub", "neg", "div", "exp", "log", "pow", "relu")
+    for op in sorted(OPS.values(), key=lambda op: (op.name not in first, first.index(op.name)
+                                                   if op.name in first else 0)):
+        if op.array_only or not op.arity:
+            continue
+        try:
+            local_forms(op, op.arity)
+            numeric_forms(op, op.arity)
+        except Exception:  # a job that needs this op says what went wrong
+            pass
+        yield
+
+
 # The functions an op's sympy forms may use for numeric_forms to compile them: smooth ones,
 # where mpmath and sympy agree wherever both give a finite real number. Kinks (Heaviside,
 # sign, Piecewise, Max) have conventions at 0 (relu'(0) = 0, Heaviside(0) = 1/2 for ties)
@@ -315,17 +335,18 @@ _NUMERIC_FUNCTIONS = frozenset({sp.exp, sp.log, sp.tanh, sp.sin, sp.cos, sp.tan}
 @cache
 def numeric_forms(op: Op, inputs: int | None = None) -> tuple[Callable[..., Any],
                                                               Callable[..., Any]] | None:
-    """(value, local gradients) of an op as mpmath functions of its inputs: its sympy form
-    and local_forms compiled once by sympy.lambdify, to evaluate a gate at the precision of
-    the caller's mpmath context; None for an op outside _NUMERIC_FUNCTIONS."""
+    """(value, gate) of an op as mpmath functions of its inputs: its sympy form, and the
+    list [form, *local_forms] with their common subexpressions computed once (tanh's in
+    1 - tanh(x)**2), compiled once by sympy.lambdify, to evaluate a gate at the precision
+    of the caller's mpmath context; None for an op outside _NUMERIC_FUNCTIONS."""
     dummies, derivatives = local_forms(op, inputs)
     form = op.sympy(SP, *dummies)
     for expr in (form, *derivatives):
         if any(f.func not in _NUMERIC_FUNCTIONS for f in expr.atoms(sp.Function)):
             return None
     value = sp.lambdify(dummies, form, modules="mpmath")
-    local = sp.lambdify(dummies, list(derivatives), modules="mpmath")
-    return value, local
+    gate = sp.lambdify(dummies, [form, *derivatives], modules="mpmath", cse=True)
+    return value, gate
 
 
 def local_symbolic(graph: Graph, nid: int) -> list[Any]:

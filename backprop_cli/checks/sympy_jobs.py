@@ -10,8 +10,8 @@ proved:
   shares (a formula written out would grow as width ** layers), and no recursion. The
   numbers are mpmath's at the same precision (symbolic.numeric_forms: each op's sympy forms
   lambdified once), sympy's own Floats wherever mpmath's cannot say the value (a pole, a
-  complex number). verify runs it in its own process when it is the whole plan
-  (``plain_gates``, which watches the deadline itself).
+  complex number). The worker warms each op's forms while it waits for a job
+  (symbolic.warm_rules), so a job meets them made; the graph travels packed (``pack``).
 - ``formula``: the whole output formula differentiated by sympy, one input at a time, and
   evaluated at the point: the exact derivative, printed in the table. Only where the formula
   is affordable (verify._sympy_unaffordable); stronger than ``gates`` where it finishes.
@@ -21,8 +21,9 @@ proved:
 
 from __future__ import annotations
 
+import operator
 import random
-import time
+from collections.abc import Callable
 from typing import Any
 
 from ..core.graph import Graph
@@ -30,18 +31,50 @@ from ..core.ops import CONST, VAR
 from ..core.point import Point
 from .worker import Send
 
+# A graph and a point as the worker's job carries them: plain tuples, about 0.1 µs a node
+# to pickle (the Graph itself, with its Node objects, costs 2-3 µs a node each way, and a
+# 10,000-node graph was forked a worker of its own rather than sent).
+Packed = tuple[tuple[str, ...], tuple[tuple[int, ...], ...], dict[int, str], dict[int, str],
+               int, dict[str, tuple[int, int]]]
 
-def warm(graph: Graph) -> None:
-    """Differentiate each op of the graph once in this process (symbolic.local_forms caches
-    it) and compile its mpmath forms (symbolic.numeric_forms), importing sympy if need be:
-    before the gate-by-gate pass that runs here (verify._gates_here), so that the pass, timed
-    against the budget, is the chain rule alone."""
-    from . import symbolic
 
-    for node in graph.nodes:
-        if node.inputs:
-            symbolic.local_forms(node.op, len(node.inputs))
-            symbolic.numeric_forms(node.op, len(node.inputs))
+def pack(graph: Graph, point: Point) -> Packed:
+    """What the sympy work reads of ``graph`` and ``point``: each node's op (by name), its
+    inputs, the names (inputs and named intermediates), the constants as typed, the output;
+    the point's exact values."""
+    nodes = graph.nodes
+    return (tuple([n.op.name for n in nodes]), tuple([n.inputs for n in nodes]),
+            {n.id: n.name for n in nodes if n.name is not None},
+            {n.id: n.literal for n in nodes if n.op is CONST}, graph.output,
+            {k: (v.numerator, v.denominator) for k, v in point.exact.items()})
+
+
+def unpack(packed: Packed) -> tuple[Graph, Point]:
+    """The graph and point ``pack`` took apart (no source text: spans are empty)."""
+    from fractions import Fraction
+
+    from ..core.graph import Node
+    from ..core.ops import op_named
+
+    ops, inputs, names, literals, output, exact = packed
+    by_name = {name: op_named(name) for name in set(ops)}
+    graph = Graph("", output=output)
+    graph.nodes = [Node(k, by_name[name], ins, 0, 0, names.get(k), 0.0, literals.get(k, ""))
+                   for k, (name, ins) in enumerate(zip(ops, inputs))]
+    for k, name in names.items():
+        if graph.nodes[k].op is VAR:
+            graph.variables[name] = k
+        else:
+            graph.named[name] = k
+    fractions = {k: Fraction(p, q) for k, (p, q) in exact.items()}
+    return graph, Point({k: float(v) for k, v in fractions.items()}, fractions)
+
+
+def plan_packed(packed: Packed, wrt: list[str], seed: float, per_input: bool,
+                affordable: bool, send: Send) -> None:
+    """``plan`` on a graph and point sent as ``pack`` made them."""
+    graph, point = unpack(packed)
+    plan(graph, point, wrt, seed, per_input, affordable, send)
 
 
 def plan(graph: Graph, point: Point, wrt: list[str], seed: float, per_input: bool,
@@ -80,32 +113,25 @@ class NotPlainError(Exception):
     """A value or derivative of the mpmath pass that only sympy's numbers can say."""
 
 
-def plain_gates(graph: Graph, point: Point, wrt: list[str], seed: float,
-                deadline: float) -> dict[str, float | None]:
-    """The mpmath pass of ``gates`` in this process, for a caller that needs no worker: it
-    raises TimeoutError past ``deadline`` (time.monotonic()), checked every 256 nodes, and
-    NotPlainError where only sympy's numbers (``gates`` in a worker) can say the value."""
-    return _gates_mpmath(graph, point, wrt, seed, deadline)
-
-
-def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
-                  deadline: float | None = None) -> dict[str, float | None]:
+def _gates_mpmath(graph: Graph, point: Point, wrt: list[str],
+                  seed: float) -> dict[str, float | None]:
     import mpmath
+    from mpmath.libmp import finf, fnan, fninf
 
     from . import symbolic
 
-    mpf, isfinite = mpmath.mpf, mpmath.isfinite
+    mpf = mpmath.mpf
+    special = {finf, fninf, fnan}  # mpmath's own infinities and nan (x._mpf_)
     nodes = graph.nodes
     needs = graph.needs_grad()
+    forms: dict[tuple[str, int], Any] = {}  # numeric_forms by op name (hashing an Op costs)
     with mpmath.workprec(symbolic.PREC):
         at = {k: mpf(v.numerator) / v.denominator for k, v in point.exact.items()}
         value: list[Any] = [None] * len(nodes)
         local: list[Any] = [None] * len(nodes)
         consts: dict[str, Any] = {}  # a literal read once however often it is written ("+ 1")
         for node in nodes:
-            if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
-                raise TimeoutError
-            op = node.op
+            op, ins = node.op, node.inputs
             if op is VAR:
                 value[node.id] = at[str(node.name)]  # a VAR always has its name
                 continue
@@ -118,29 +144,38 @@ def _gates_mpmath(graph: Graph, point: Point, wrt: list[str], seed: float,
                         r._to_mpmath(mpmath.mp.prec)
                 value[node.id] = consts[literal]
                 continue
-            args = [value[j] for j in node.inputs]
-            numeric = symbolic.numeric_forms(op, len(node.inputs))
+            key = (op.name, len(ins))
+            numeric = forms.get(key, False)
+            if numeric is False:
+                numeric = forms[key] = symbolic.numeric_forms(op, len(ins))
+            args = [value[j] for j in ins]
+            needed = needs[node.id]
             try:
                 if numeric is None:  # kinks (relu, abs, max, ...): sympy's forms, gate by gate
-                    out, row = _sympy_gate(op, args, needs[node.id])
+                    out, row = _sympy_gate(op, args, needed)
+                elif needed:
+                    out, *row = numeric[1](*args)
                 else:
-                    out = numeric[0](*args)
-                    row = numeric[1](*args) if needs[node.id] else None
+                    out, row = numeric[0](*args), None
             except (ArithmeticError, TypeError, ValueError) as exc:
                 raise NotPlainError from exc
-            if type(out) is not mpf or not isfinite(out):
+            if type(out) is not mpf or out._mpf_ in special:
                 raise NotPlainError
             value[node.id] = out
             if row is None:
                 continue
-            for j, d in zip(node.inputs, row):
-                if needs[j] and type(d) is not int and (type(d) is not mpf or not isfinite(d)):
+            every = True
+            for j, d in zip(ins, row):
+                if not needs[j]:
+                    every = False
+                elif type(d) is not int and (type(d) is not mpf or d._mpf_ in special):
                     raise NotPlainError
             # A gradient no variable needs is None (d/db a^b at a < 0 is never used).
-            local[node.id] = [d if needs[j] else None for j, d in zip(node.inputs, row)]
-        upstream = _chain(graph, local, 0, mpf(seed), deadline)
+            local[node.id] = row if every else [d if needs[j] else None
+                                                for j, d in zip(ins, row)]
+        upstream = _chain(graph, local, 0, mpf(seed), operator.not_)
         grads = [upstream[graph.variables[name]] for name in wrt]
-        if not all(isfinite(g) for g in grads):
+        if not all(mpmath.isfinite(g) for g in grads):
             raise NotPlainError
         return {name: float(g) for name, g in zip(wrt, grads)}
 
@@ -214,30 +249,32 @@ def _gates_sympy(graph: Graph, point: Point, wrt: list[str],
             else:
                 row.append(d.xreplace(names).evalf(digits))
         local[node.id] = row
-    upstream = _chain(graph, local, sp.S.Zero, sp.Float(seed, digits))
+    upstream = _chain(graph, local, sp.S.Zero, sp.Float(seed, digits), lambda u: u == 0)
     return {name: symbolic.to_float(upstream[graph.variables[name]]) for name in wrt}
 
 
 def _chain(graph: Graph, local: list[list[Any] | None], zero: Any, seed: Any,
-           deadline: float | None = None) -> list[Any]:
+           is_zero: Callable[[Any], bool]) -> list[Any]:
     """The chain rule from the output back, shared by both gate passes: each node's
     upstream times its local gradients, summed into its inputs. A local gradient of None
-    is one no variable needs (a constant's: d/db a^b at a < 0 is never used)."""
+    is one no variable needs (a constant's: d/db a^b at a < 0 is never used); nothing
+    flows back from a node whose upstream ``is_zero`` (its local gradients may be
+    undefined there)."""
     nodes = graph.nodes
     upstream: list[Any] = [zero] * len(nodes)
     upstream[graph.output] = seed
     for node in reversed(nodes):
-        if deadline is not None and not node.id & 255 and time.monotonic() > deadline:
-            raise TimeoutError
         row = local[node.id]
         if row is None:
             continue
         u = upstream[node.id]
-        if u == 0:
+        if u is zero or is_zero(u):
             continue
         for j, d in zip(node.inputs, row):
-            if d is not None:
-                upstream[j] = upstream[j] + u * d
+            if d is None:
+                continue
+            part = u if type(d) is int and d == 1 else u * d  # + passes its upstream on
+            upstream[j] = part if upstream[j] is zero else upstream[j] + part
     return upstream
 
 

@@ -3,14 +3,15 @@
 Tolerances follow PyTorch's gradcheck: a gradient passes when |a - b| <= atol + rtol * |b|.
 One wall-clock budget (Tolerance.time_budget) bounds the whole check: sympy runs in a worker
 process that is stopped at the deadline (worker.py), while finite differences run here at
-the same time; where sympy's plan is the gate-by-gate pass alone, that pass runs here
-(a linear loop in mpmath numbers that stops itself at the deadline: no fork). What each
-check proved, and what the budget cut, is decided by policy.py,
-the same code as for arrays. Nothing is skipped silently.
+the same time (the worker is started, and imports sympy, before this process parses, and
+makes each op's sympy rules while it waits: the gate-by-gate pass costs it a linear loop).
+What each check proved, and what the budget cut, is decided by policy.py, the same code as
+for arrays. Nothing is skipped silently.
 
 - sympy: every gradient gate by gate in one pass over the graph (sympy_jobs.gates), then,
-  where the formula is small enough, the whole formula differentiated per input (exact),
-  stopped at its slice of the budget (FORMULA_SLICE) once the gates proved every input.
+  where the formula is small (SYMPY_PER_VARIABLE_BUDGET), the whole formula differentiated
+  per input (exact): a display, and a proof only where it comes cheap, with a slice of the
+  budget (FORMULA_SLICE) once the gates proved every input.
 - finite differences: per input (numeric.difference: a step sweep when the first step
   disagrees); past a budget (inputs x nodes), along one random direction, as gradcheck's
   fast mode does.
@@ -19,71 +20,92 @@ the same code as for arrays. Nothing is skipped silently.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any, cast
 
 from ..core.engine import Pass, forward
 from ..core.errors import DomainError
-from ..core.graph import Graph
+from ..core.graph import Graph, Node
 from ..core.point import Point
 from ..core.result import VERIFIERS, Check, Tolerance, Verification
 from . import sympy_jobs
 from .numeric import Difference, difference
 from .policy import close, decide, note_kinks, sympy_stop_notes
-from .worker import IMPORT_GRACE, Finished, Job
+from .worker import Job
 
-__all__ = ["close", "note_kinks", "verify"]
+__all__ = ["Begun", "begin", "close", "note_kinks", "verify"]
 
 SYMPY_MAX_DEPTH = 40  # sympy's diff recurses; sigmoid nested 50 deep already takes seconds
 SYMPY_MAX_NODES = 20_000
 SYMPY_MAX_TREE = 50_000  # terms with shared subexpressions written out: sympy walks trees
-SYMPY_PER_VARIABLE_BUDGET = 50_000  # inputs x terms for one sympy derivative per input
+# inputs x terms up to which the whole formula is differentiated per input (the README's
+# examples, a lecture's: milliseconds). Past it the cost is unpredictable from the shape (2 s
+# of 3 on some trees of 1,000 nodes, 0.2 s on others) and the gates' proof, linear in the
+# nodes, stands alone: the formula is not started, so it never decides how long a check
+# takes, nor whether it ends proved before the budget.
+SYMPY_PER_VARIABLE_BUDGET = 2_000
 PER_VARIABLE_BUDGET = 200_000  # inputs x nodes above which differences go by direction
-# The gate-by-gate pass alone (no whole formula) runs in this process up to this many nodes:
-# in mpmath numbers it is a linear loop that checks the deadline itself (about 10 µs a
-# node), cheaper than forking a worker (15-30 ms) and shipping the result back.
-INLINE_MAX_NODES = 20_000
 EXPLAIN_MAX = 8  # sweeps shown by --explain (each costs 2 x 16 forward passes)
 # The whole-formula derivative is a display, and a proof only where it comes cheap: once the
 # gate-by-gate pass has proved every input, the formula may run until this fraction of the
 # budget has passed (from the start of the check), then it is stopped and the gates' proof
-# stands. Its cost (2 s of 3 on some trees of 1,000 nodes, unpredictable from the shape)
-# then never decides how long a check takes, nor whether it ends before the budget.
+# stands.
 FORMULA_SLICE = 0.25
+
+
+@dataclass
+class Begun:
+    """sympy's job, begun (``begin``) as soon as the graph and the point are known: the
+    worker runs the gates while this process runs the passes and the finite differences."""
+
+    job: Job | None
+    notes: list[str]
+    start: float  # time.monotonic(): the check's clock and budget start here
+    deadline: float
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.stop()
+
+
+def begin(graph: Graph, point: Point, wrt: list[str], seed: float,
+          verifiers: tuple[str, ...] = VERIFIERS, tol: Tolerance | None = None) -> Begun:
+    """Start sympy's part of ``verify`` (nothing to start without sympy or inputs); the
+    caller hands the result to ``verify``, or stops it if it never gets there."""
+    tol = tol or Tolerance()
+    start = time.monotonic()
+    deadline = start + tol.time_budget
+    notes: list[str] = []
+    if not wrt or "sympy" not in verifiers:
+        return Begun(None, notes, start, deadline)
+    work = _sympy_work(graph, point, wrt, seed, notes)
+    # The graph travels packed: the warm worker takes it at any size.
+    return Begun(Job(work[0], work[1], deadline), notes, start, deadline)
 
 
 def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
            verifiers: tuple[str, ...] = VERIFIERS, tol: Tolerance | None = None,
-           explain: bool = False) -> Verification:
+           explain: bool = False, begun: Begun | None = None) -> Verification:
     tol = tol or Tolerance()
-    start = time.monotonic()
     if not wrt:  # a constant, or --wrt of nothing: no gradient, so nothing to check
+        if begun is not None:
+            begun.stop()
         return Verification([], "per-variable", [], None, budget=tol.time_budget, seconds=0.0)
-    deadline = start + tol.time_budget
     grads = {name: result.upstream[graph.variables[name]] for name in wrt}
     checks = [Check(name, point.values[name], grads[name]) for name in wrt]
-    notes: list[str] = []
     n = len(graph.nodes)
     per_variable = len(wrt) * n <= PER_VARIABLE_BUDGET
     mode = "per-variable" if per_variable else "random direction"
     direction: dict[str, Any] | None = None
     kink_vars = note_kinks(graph, result.kinks, checks)
-    job: Job | Finished | None = None
     try:
-        if "sympy" in verifiers:
-            work, gates_only = _sympy_work(graph, point, wrt, result.seed, notes)
-            if gates_only and n <= INLINE_MAX_NODES:
-                before = time.monotonic()
-                sympy_jobs.warm(graph)  # imports sympy here; the worker's jobs need none
-                # The first import of sympy (a fixed cost, whatever the expression) is not
-                # counted against the budget, at most IMPORT_GRACE seconds of it.
-                deadline += min(IMPORT_GRACE, time.monotonic() - before)
-                job = _gates_here(graph, point, wrt, result.seed, deadline)
-            if job is None:
-                job = Job(work[0], work[1], deadline, nodes=n)
+        if begun is None:
+            begun = begin(graph, point, wrt, result.seed, verifiers, tol)
+        job, notes = begun.job, begun.notes
         if "numeric" in verifiers:
             if per_variable:
                 _numeric_per_variable(graph, point, result, checks, tol,
-                                      job.deadline if job else deadline, explain)
+                                      job.deadline if job else begun.deadline, explain)
             else:
                 notes.append(f"{len(wrt)} inputs x {n} nodes is past the per-variable budget "
                              f"for finite differences ({PER_VARIABLE_BUDGET:,}): they checked "
@@ -92,31 +114,18 @@ def verify(graph: Graph, point: Point, result: Pass, wrt: list[str],
         if job is not None:
             direction = _collect(job, checks, direction, notes, tol)
     finally:
-        if job is not None:
-            job.stop()
+        if begun is not None:
+            begun.stop()
     for c in checks:
         decide(c, tol, c.variable in kink_vars, direction)
     return Verification(checks, mode, notes, direction, budget=tol.time_budget,
-                        seconds=time.monotonic() - start)
-
-
-def _gates_here(graph: Graph, point: Point, wrt: list[str], seed: float,
-                deadline: float) -> Finished | None:
-    """The gate-by-gate pass in this process (sympy_jobs.plain_gates), or None where it
-    needs sympy's own numbers: the worker then runs ``gates`` as before."""
-    try:
-        values = sympy_jobs.plain_gates(graph, point, wrt, seed, deadline)
-    except TimeoutError:
-        return Finished([], deadline, finished=False)
-    except Exception:  # anything odd: the worker's pass, which reports it as before
-        return None
-    return Finished([("gates", values)], deadline)
+                        seconds=time.monotonic() - begun.start)
 
 
 def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
-                notes: list[str]) -> tuple[Any, bool]:
+                notes: list[str]) -> Any:
     """The worker's plan: gates, then the formula per input where affordable (else along a
-    direction if the gates could not be done); and whether the plan is the gates alone."""
+    direction if the gates could not be done)."""
     why_not = _sympy_unaffordable(graph)
     terms = graph.tree_size(SYMPY_MAX_TREE + 1) if why_not is None else 0
     per_input = why_not is None and len(wrt) * terms <= SYMPY_PER_VARIABLE_BUDGET
@@ -129,12 +138,15 @@ def _sympy_work(graph: Graph, point: Point, wrt: list[str], seed: float,
                      f"({SYMPY_PER_VARIABLE_BUDGET:,}); it checked every gate's derivative "
                      "through the graph instead")
 
-    work = (sympy_jobs.plan, (graph, point, wrt, seed, per_input, why_not is None))
-    return work, not per_input
+    work = (sympy_jobs.plan_packed, (sympy_jobs.pack(graph, point), wrt, seed, per_input,
+                                     why_not is None))
+    return work
 
 
-def _collect(job: Job | Finished, checks: list[Check], direction: dict[str, Any] | None,
+def _collect(job: Job, checks: list[Check], direction: dict[str, Any] | None,
              notes: list[str], tol: Tolerance) -> dict[str, Any] | None:
+    """The worker's messages into the checks, until it finishes or its deadline passes;
+    once the gates proved every input, the formula has its slice."""
     by_name = {c.variable: c for c in checks}
     sliced = False
     for message in job.results():
@@ -145,8 +157,7 @@ def _collect(job: Job | Finished, checks: list[Check], direction: dict[str, Any]
                 if c.sympy_how != "formula":
                     # "undefined": sympy finished and found no value (policy.decide says why).
                     c.sympy_value, c.sympy_how = v, "gates" if v is not None else "undefined"
-            if isinstance(job, Job) and not sliced and all(
-                    c.sympy_how in ("gates", "formula") for c in checks):
+            if not sliced and all(c.sympy_how in ("gates", "formula") for c in checks):
                 # Every input proved gate by gate: the formula that follows has its slice
                 # (the job's deadline already holds the worker's import grace, if any).
                 job.deadline -= (1 - FORMULA_SLICE) * tol.time_budget
@@ -195,25 +206,33 @@ def _sympy_unaffordable(graph: Graph) -> str | None:
     return None
 
 
-def _forward_at(graph: Graph, values: dict[str, float]) -> tuple[float, tuple[int, ...]] | None:
+def _kinked(graph: Graph) -> list[Node]:
+    """The kink-capable nodes (relu, abs, max, ...), whose smooth piece a probe records."""
+    return [node for node in graph.nodes if node.op.branch is not None]
+
+
+def _branches(kinked: list[Node], vals: list[float]) -> tuple[int, ...]:
+    return tuple([node.op.branch(tuple([vals[j] for j in node.inputs]))  # type: ignore[misc]
+                  for node in kinked])
+
+
+def _forward_at(graph: Graph, kinked: list[Node], values: dict[str, float]
+                ) -> tuple[float, tuple[int, ...]] | None:
     """Output value and the smooth piece of every kink-capable node, or None off the domain."""
     try:
         vals = forward(graph, values)
     except DomainError:
         return None
-    branches = tuple(node.op.branch(tuple(vals[j] for j in node.inputs))
-                     for node in graph.nodes if node.op.branch is not None)
-    return vals[graph.output], branches
+    return vals[graph.output], _branches(kinked, vals)
 
 
-def _kink_namer(graph: Graph, base: tuple[int, ...] | None, probe: Any) -> Any:
+def _kink_namer(graph: Graph, kinked: list[Node], base: tuple[int, ...], probe: Any) -> Any:
     """crossed(h): the gate whose smooth piece a step h changes, by name."""
-    kinked = [node for node in graph.nodes if node.op.branch is not None]
 
     def crossed(h: float) -> str | None:
         for t in (h, -h):
             run = probe(t)
-            if run is None or base is None:
+            if run is None:
                 continue
             for node, a, b in zip(kinked, run[1], base):
                 if a != b:
@@ -238,6 +257,9 @@ def apply(c: Check, d: Difference) -> None:
 
 def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list[Check],
                           tol: Tolerance, deadline: float, explain: bool) -> None:
+    kinked = _kinked(graph)
+    # At the point itself every probe's run is the forward pass already made: not made again.
+    base = (result.values[graph.output], _branches(kinked, result.values))
     for k, c in enumerate(checks):
         if time.monotonic() > deadline:
             for rest in checks[k:]:
@@ -247,12 +269,11 @@ def _numeric_per_variable(graph: Graph, point: Point, result: Pass, checks: list
         x = point.values[name]
 
         def probe(v: float, name: str = name) -> tuple[float, tuple[int, ...]] | None:
-            return _forward_at(graph, {**point.values, name: v})
+            return _forward_at(graph, kinked, {**point.values, name: v})
 
-        base = probe(x)
-        crossed = _kink_namer(graph, base[1] if base else None, lambda t, x=x: probe(x + t))
+        crossed = _kink_namer(graph, kinked, base[1], lambda t, x=x: probe(x + t))
         d = difference(probe, x, cast(float, c.backprop), tol, result.seed,
-                       explain=explain and k < EXPLAIN_MAX, crossed=crossed)
+                       explain=explain and k < EXPLAIN_MAX, crossed=crossed, at_x0=base)
         apply(c, d)
 
 
@@ -262,11 +283,14 @@ def _numeric_direction(graph: Graph, point: Point, result: Pass, grads: dict[str
     projected = sum(v[name] * g for name, g in grads.items())
     scale = max([1.0, *(abs(point.values[n]) for n in v)])
 
-    def probe(t: float) -> tuple[float, tuple[int, ...]] | None:
-        return _forward_at(graph, {k: x + t * scale * v.get(k, 0.0)
-                                   for k, x in point.values.items()})
+    kinked = _kinked(graph)
 
-    d = difference(probe, 0.0, projected * scale, tol, result.seed)
+    def probe(t: float) -> tuple[float, tuple[int, ...]] | None:
+        return _forward_at(graph, kinked, {k: x + t * scale * v.get(k, 0.0)
+                                           for k, x in point.values.items()})
+
+    at_x0 = (result.values[graph.output], _branches(kinked, result.values))
+    d = difference(probe, 0.0, projected * scale, tol, result.seed, at_x0=at_x0)
     return direction_outcome(d, projected, scale)
 
 
