@@ -39,6 +39,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -70,7 +71,10 @@ SMALL = ("(p+q)*r", {"p": 1.0, "q": 2.0, "r": 3.0})
 
 def instance(family: str, n: int, seed: int) -> Case:
     """The family's expression of about n nodes whose leaves and values are drawn by seed."""
-    return FAMILIES[family](n, seed)
+    text, point = FAMILIES[family](n, seed)
+    # A small tree may not draw every one of its 8 inputs: the point gives only those used.
+    used = set(re.findall(r"[A-Za-z_]\w*", text))
+    return text, {name: v for name, v in point.items() if name in used}
 
 
 # Each child reads [text, point] on stdin (before its clock) and prints one JSON line.
@@ -323,6 +327,7 @@ def main() -> None:
                         help="the whole-process figure on the first N instances (default all)")
     parser.add_argument("--figures", default=",".join(FIGURES),
                         help=f"which figures: {', '.join(FIGURES)}")
+    parser.add_argument("--ours-only", action="store_true", help="skip the torch side")
     parser.add_argument("--code", type=Path, default=ROOT,
                         help="the checkout whose backprop_cli is measured (default: this one)")
     parser.add_argument("--json", type=Path, help="write every measurement here")
@@ -341,8 +346,8 @@ def main() -> None:
         if unknown:
             parser.error(f"unknown {unknown}: choose from {', '.join(known)}")
     whole = args.instances if args.whole_instances is None else args.whole_instances
-    have_torch = importlib.util.find_spec("torch") is not None
-    if not have_torch:
+    have_torch = not args.ours_only and importlib.util.find_spec("torch") is not None
+    if not have_torch and not args.ours_only:
         print("torch is not installed: ours alone (pip install torch==2.13.0)", file=sys.stderr)
     seeds = list(range(args.instances))
     data: dict[str, Any] = {
