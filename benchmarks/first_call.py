@@ -25,11 +25,12 @@ and theirs on the same instance in the same minute:
   checks an instance of another seed, then each instance with its inputs renamed.
 
 Ratio = ours / gradcheck per instance (below 1: ours is faster); a row gives the median and the
-worst (largest) over the instances, and the seconds' median and worst. "proved" counts, over
-the instances, what ours proved by kind (sympy = the whole formula, sympy-gates = gate by gate,
-numeric = finite differences only, budget = not checked): a fast figure that proved less shows
-there. --code DIR takes backprop_cli from another checkout (read-only) for every measured
-process; this script's benchmarks/ are used either way. Nothing here asserts.
+worst (largest) over the instances, and the seconds' median and worst. "proved" says what
+ours proved by kind (sympy = the whole formula, sympy-gates = gate by gate, numeric = finite
+differences only, budget = not checked), each outcome with the number of instances that had
+it: a fast figure that proved less shows there. --code DIR takes backprop_cli from another
+checkout (read-only) for every measured process; this script's benchmarks/ are used either
+way. Nothing here asserts.
 """
 
 from __future__ import annotations
@@ -253,15 +254,16 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
         out.update(theirs_median=statistics.median(theirs), theirs_worst=max(theirs),
                    ratio_median=statistics.median(ratios), ratio_worst=ratios[worst],
                    worst_seed=rows[worst]["seed"], theirs_ok=all(r["ok"] for r in rows))
-    total: Counter[str] = Counter()
-    for r in rows:
-        total.update(r["counts"])
-    out["proved"] = dict(total)
+    # What ours proved: each distinct outcome with the number of instances that had it.
+    outcomes = Counter(json.dumps(r["counts"]) for r in rows)
+    out["proved"] = [[n, json.loads(counts)] for counts, n in outcomes.most_common()]
     return out
 
 
-def proved_text(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n:,} {kind}" for kind, n in counts.items()) or "nothing"
+def proved_text(outcomes: list[list[Any]]) -> str:
+    """"10× 500 sympy-gates" or "7× 3 sympy, 5 sympy-gates; 3× 8 sympy-gates"."""
+    return "; ".join(f"{n}× " + (", ".join(f"{c:,} {kind}" for kind, c in counts.items())
+                                 or "nothing") for n, counts in outcomes)
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -287,7 +289,7 @@ def markdown(data: dict[str, Any]) -> str:
                      + " | ".join(cells) + " |")
     for key, title in FIGURES.items():
         lines += ["", f"**{title}**: seconds, median (worst) over the instances; what ours "
-                  "proved, summed over them; gradcheck's verdict.", "",
+                  "proved (each outcome, on how many instances); gradcheck's verdict.", "",
                   "| family | size | ours s | gradcheck s | ratio | worst ratio (seed) | "
                   "ours proved | gradcheck |",
                   "|---|---:|---:|---:|---:|---:|---|---|"]
@@ -304,12 +306,25 @@ def markdown(data: dict[str, Any]) -> str:
                              f"{'ok' if s['theirs_ok'] else 'FAILED'} |")
             else:
                 lines.append(head + f"— | — | — | {proved_text(s['proved'])} | — |")
+    lines += ["", "Within the first call: the imports (median over the instances), and on the "
+              "torch side the Lark tables of the grammar (ours ships them built).", "",
+              "| family | size | ours imports s | torch side imports s | its Lark tables s |",
+              "|---|---:|---:|---:|---:|"]
+    for case in data["cases"]:
+        rows = case["rows"]["first"]
+        if rows and "theirs" in rows[0]:
+            med = [statistics.median(r[k] for r in rows)
+                   for k in ("imports", "theirs_imports", "parser")]
+            lines.append(f"| {case['family']} | {case['size']:,} | "
+                         + " | ".join(f"{m:.3f}" for m in med) + " |")
     return "\n".join(lines)
 
 
 def commit_of(code: Path) -> str:
-    out = subprocess.run(["git", "-C", str(code), "log", "-1", "--format=%h %s"],
+    out = subprocess.run(["git", "-C", str(code), "log", "-1", "--format=%h"],
                          capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        return f"not a git checkout: {code.name}"
     dirty = subprocess.run(["git", "-C", str(code), "status", "--porcelain", "backprop_cli"],
                            capture_output=True, text=True, check=False).stdout.strip()
     return out.stdout.strip() + (" + uncommitted changes in backprop_cli/" if dirty else "")
