@@ -25,11 +25,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from backprop_cli import evaluate
 from benchmarks.engine_families import ENGINE_FAMILIES
-from benchmarks.peers import build, parse_tree, torch_ops
+from benchmarks.peers import torch_gradcheck
 
 
 def ours(text: str, point: dict[str, float]) -> tuple[float, str]:
@@ -52,29 +51,10 @@ def ours(text: str, point: dict[str, float]) -> tuple[float, str]:
 
 
 def gradcheck_fast(text: str, point: dict[str, float]) -> tuple[float, str]:
-    import torch
+    import torch  # noqa: F401  (its import is not timed)
 
     start = time.perf_counter()
-    tree = parse_tree(text)
-    names = list(point)
-    index = {n: i for i, n in enumerate(names)}
-    base = torch_ops()
-
-    class VectorOps(type(base)):  # type: ignore[misc]
-        vector: Any = None
-
-        def var(self, name: str, value: float) -> Any:
-            return self.vector[index[name]]
-
-    ops = VectorOps()
-
-    def f(x: Any) -> Any:
-        ops.vector = x
-        out, _ = build(tree, ops, point)
-        return out
-
-    x = torch.tensor([point[n] for n in names], dtype=torch.float64, requires_grad=True)
-    ok = torch.autograd.gradcheck(f, (x,), fast_mode=True, raise_exception=False)
+    ok = torch_gradcheck(text, point)
     seconds = time.perf_counter() - start
     return seconds, f"1 random direction (analytical vs numerical): {'ok' if ok else 'FAILED'}"
 

@@ -189,6 +189,38 @@ def torch_run(text: str, point: dict[str, float]) -> dict[str, float]:
     return {name: float(leaf.grad) for name, leaf in leaves.items()}
 
 
+def torch_gradcheck(text: str, point: dict[str, float]) -> bool:
+    """torch.autograd.gradcheck(fast_mode=True) of the expression at the point, from its text.
+
+    One Lark LALR parse of the text, then gradcheck of a function that builds the torch graph
+    from the parse tree over one float64 vector of the inputs: it compares one random
+    direction of the analytical Jacobian with a finite difference. Parse and build are part
+    of the work, as ours parses and builds (benchmarks/check_families.py, first_call.py).
+    """
+    import torch
+
+    tree = parse_tree(text)
+    names = list(point)
+    index = {n: i for i, n in enumerate(names)}
+    base = torch_ops()
+
+    class VectorOps(type(base)):  # type: ignore[misc]
+        vector: Any = None
+
+        def var(self, name: str, value: float) -> Any:
+            return self.vector[index[name]]
+
+    ops = VectorOps()
+
+    def f(x: Any) -> Any:
+        ops.vector = x
+        out, _ = build(tree, ops, point)
+        return out
+
+    x = torch.tensor([point[n] for n in names], dtype=torch.float64, requires_grad=True)
+    return bool(torch.autograd.gradcheck(f, (x,), fast_mode=True, raise_exception=False))
+
+
 # --- a plain Python tape: the practical floor after the same parse --------------------------
 
 
