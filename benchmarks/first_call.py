@@ -31,6 +31,10 @@ differences only, budget = not checked), each outcome with the number of instanc
 it: a fast figure that proved less shows there. --code DIR takes backprop_cli from another
 checkout (read-only) for every measured process; this script's benchmarks/ are used either
 way. Nothing here asserts.
+
+Time: the torch side's processes are most of it (each pays torch's import, 1.5-5 s on a shared
+2-core machine; a gradcheck at 10,000 nodes 0.5-2 s). The defaults (10 instances, the whole
+process at 1,000 nodes only) took 50 minutes at load 6-14; --figures warm alone 5 minutes.
 """
 
 from __future__ import annotations
@@ -288,6 +292,8 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(f"| {case['family']} | {case['size']:,} | {case['inputs']:,} | "
                      + " | ".join(cells) + " |")
     for key, title in FIGURES.items():
+        if not any(case["rows"][key] for case in data["cases"]):
+            continue  # not measured in this run (--figures)
         lines += ["", f"**{title}**: seconds, median (worst) over the instances; what ours "
                   "proved (each outcome, on how many instances); gradcheck's verdict.", "",
                   "| family | size | ours s | gradcheck s | ratio | worst ratio (seed) | "
@@ -306,6 +312,8 @@ def markdown(data: dict[str, Any]) -> str:
                              f"{'ok' if s['theirs_ok'] else 'FAILED'} |")
             else:
                 lines.append(head + f"— | — | — | {proved_text(s['proved'])} | — |")
+    if not any(case["rows"]["first"] for case in data["cases"]):
+        return "\n".join(lines)
     lines += ["", "Within the first call: the imports (median over the instances), and on the "
               "torch side the Lark tables of the grammar (ours ships them built).", "",
               "| family | size | ours imports s | torch side imports s | its Lark tables s |",
