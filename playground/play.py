@@ -32,12 +32,7 @@ def _lines(field: str) -> list[str]:
 
 def _error(exc: Any) -> dict[str, Any]:
     """The CLI's error message (cli/app.py's fail) as plain text parts."""
-    where = ""
-    lc = exc.line_col()
-    if lc is not None and exc.source is not None and "\n" in exc.source.strip():
-        where = f" (line {lc[0]}, column {lc[1]})"
-    elif lc is not None:
-        where = f" (column {lc[1]})"
+    where = exc.position_text()
     return {"error": {"message": exc.message + where, "context": exc.context(),
                       "hint": exc.hint or ""}}
 

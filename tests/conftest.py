@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # The check's wall-clock budget (default 3 s) must not decide a verdict in the suite on a
 # busy machine: a generous default here; tests/test_budget.py sets small budgets itself.
@@ -176,3 +177,18 @@ def assert_bad_input(result: Outcome, *fragments: str) -> str:
     for fragment in fragments:
         assert squash(fragment) in flat, (fragment, result.stderr)
     return result.stderr
+
+
+CHROMIUM = os.environ.get("BACKPROP_CHROMIUM", "/usr/bin/chromium")
+
+
+def playwright_or_skip() -> Any:
+    """Playwright's sync API, for a browser test module; the module skips, saying why, where
+    Playwright for Python or Debian's Chromium (CHROMIUM) is missing."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="Playwright for Python is not installed: pip install -e '.[browser]'")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium "
+                    "(or set BACKPROP_CHROMIUM)", allow_module_level=True)
+    return sync_api

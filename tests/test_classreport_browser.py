@@ -4,22 +4,15 @@ tested in test_replay_browser.py; skipped, saying why, without Playwright or Chr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from . import classsim as cs
-from .conftest import invoke
+from .conftest import CHROMIUM, invoke, playwright_or_skip
 
-CHROMIUM = os.environ.get("BACKPROP_CHROMIUM", "/usr/bin/chromium")
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright for Python is not installed: pip install -e '.[browser]'")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium "
-                "(or set BACKPROP_CHROMIUM)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 
 def test_the_class_page_opens_offline_and_shows_where_the_chain_breaks(tmp_path: Path) -> None:

@@ -27,17 +27,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import invoke
+from .conftest import CHROMIUM, invoke, playwright_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAYGROUND = ROOT / "playground"
-CHROMIUM = os.environ.get("BACKPROP_CHROMIUM", "/usr/bin/chromium")
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright for Python is not installed: pip install -e '.[browser]'")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium "
-                "(or set BACKPROP_CHROMIUM)", allow_module_level=True)
+sync_api = playwright_or_skip()
 if not (PLAYGROUND / "node_modules" / "pyodide" / "pyodide.asm.wasm").exists():
     pytest.skip("no Pyodide in playground/node_modules: run `npm ci` in playground/ "
                 "(node and npm needed)", allow_module_level=True)

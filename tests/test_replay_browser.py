@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,15 +17,9 @@ from typing import Any
 
 import pytest
 
-from .conftest import invoke
+from .conftest import CHROMIUM, invoke, playwright_or_skip
 
-CHROMIUM = os.environ.get("BACKPROP_CHROMIUM", "/usr/bin/chromium")
-sync_api = pytest.importorskip(
-    "playwright.sync_api",
-    reason="Playwright for Python is not installed: pip install -e '.[browser]'")
-if not os.path.exists(CHROMIUM):
-    pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium "
-                "(or set BACKPROP_CHROMIUM)", allow_module_level=True)
+sync_api = playwright_or_skip()
 
 LECTURE = ("(x+y)*z", ["--at", "x=-2,y=5,z=-4"])
 NEURON = ("sigmoid(w0*x0 + w1*x1 + w2)", ["--at", "w0=2,x0=-1,w1=-3,x1=-2,w2=-3", "--expand"])

@@ -234,12 +234,7 @@ def fail(exc: BackpropError) -> NoReturn:
     from ..views.render import text
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    where = ""
-    lc = exc.line_col()
-    if lc is not None and exc.source is not None and "\n" in exc.source.strip():
-        where = f" (line {lc[0]}, column {lc[1]})"
-    elif lc is not None:
-        where = f" (column {lc[1]})"
+    where = exc.position_text()
     msg = Text("error: ", style="bold red")
     msg.append(text(exc.message + where))
     err.print(msg)

@@ -67,6 +67,13 @@ class BackpropError(Exception):
         before = self.source[: self.pos]
         return before.count("\n") + 1, self.pos - (before.rfind("\n") + 1) + 1
 
+    def position_text(self) -> str:
+        """" (line 2, column 5)" in a text of several lines, " (column 5)" in one line, or ""."""
+        lc = self.line_col()
+        if lc is not None and self.source is not None and "\n" in self.source.strip():
+            return f" (line {lc[0]}, column {lc[1]})"
+        return f" (column {lc[1]})" if lc is not None else ""
+
 
 class InputError(BackpropError):
     """Syntax errors, unknown names, malformed --at values: fix the input."""
